@@ -1,0 +1,55 @@
+/**
+ * The audit record (CONTRACT.md "The audit log"). Every field of the contract is present on
+ * every `query` record (null where it does not apply), so a reader never has to guess.
+ * `seq`, `prev` and `hash` are assigned by the sink at append time, under its lock.
+ */
+export interface AuditPolicyRef {
+  name: string | null;
+  sha256: string | null;
+  /** The policy digest carried in the run token (may differ from the one applied). */
+  token_sha256?: string | null;
+}
+
+export interface AuditRecordBody {
+  id: string;
+  time: string;
+  event: string; // query | query.intent | token.mint | token.revoke | token.exchange | log.recovered | …
+  run: string | null;
+  subject: string | null;
+  token_id: string | null;
+  policy: AuditPolicyRef;
+  justification: string | null;
+  sql: string | null;
+  statements: string[];
+  tables: { read: string[]; write: string[] };
+  decision: 'allow' | 'deny' | 'error';
+  reason: string | null;
+  /** Stable error code (e.g. `policy.table_denied`) and the rule behind a refusal. */
+  code?: string | null;
+  rule?: string | null;
+  masked: { columns: Record<string, string>; detected: Record<string, number> };
+  warehouse: { kind: string | null; job_id: string | null; bytes_processed: number | null };
+  rows: number | null;
+  result_sha256: string | null;
+  duration_ms: number | null;
+  /** For an outcome record: the id of its intent record. */
+  intent?: string | null;
+  exit_code?: number | null;
+  [extra: string]: unknown;
+}
+
+export interface AuditRecord extends AuditRecordBody {
+  seq: number;
+  prev: string;
+  hash: string;
+}
+
+/** Where records go. Implementations: a local file (jsonl-file-sink.ts), a gateway (http). */
+export interface AuditSink {
+  /**
+   * Durably append (fsync before resolving). Throws AuditWriteError (exit 8) when it cannot;
+   * callers must not run anything in that case.
+   */
+  append(body: AuditRecordBody): Promise<AuditRecord>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,81 @@
+/**
+ * The Warehouse interface: the only code that talks to a database engine.
+ * Each engine (duckdb/, bigquery/) implements it; `open-warehouse.ts` holds the explicit
+ * map from `warehouse.kind` to implementation. One contract suite
+ * (`warehouse-contract.case.ts`) runs against every implementation.
+ *
+ * Invariants every implementation keeps:
+ * - `analyze` never runs the SQL; it only parses (and may read catalog metadata such as
+ *   view definitions). Uncertainty is an AnalysisError, never a partial answer.
+ * - `execute` streams: rows are yielded in batches as the engine produces them.
+ * - Vendor errors are converted to HoopqError subclasses inside the adapter.
+ */
+import type { NameDefaults, QueryAnalysis } from '../analysis/query-analysis.js';
+import type { MaskMethod } from '../policy/policy.js';
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+export interface TableInfo {
+  name: string; // project.dataset.table
+  kind: 'table' | 'view';
+  columns: ColumnInfo[];
+}
+
+/** table (resolved name) -> column name (as in the catalog) -> method */
+export type MaskPlan = Record<string, Record<string, MaskMethod>>;
+
+export interface ExecuteOptions {
+  /** Aborting interrupts the running query (timeout, revocation, client gone). */
+  signal: AbortSignal;
+  timeoutMs?: number;
+  maxBytesBilled?: number;
+  /** Job labels (BigQuery); ignored by engines without labels. */
+  labels?: Record<string, string>;
+  /** Query parameters (`--parameter name:type:value`). */
+  params?: QueryParameter[];
+}
+
+export interface QueryParameter {
+  name: string;
+  type: string;
+  value: string | null;
+}
+
+export interface ResultColumn {
+  name: string;
+  type: string;
+}
+
+export interface QueryExecution {
+  columns: ResultColumn[];
+  /** Batches of rows, each row an array of JSON-compatible values, in column order. */
+  batches: AsyncIterable<unknown[][]>;
+  /** Filled once the batches are drained. */
+  stats(): { jobId?: string; bytesProcessed?: number; rowsAffected?: number };
+}
+
+export interface DryRunResult {
+  statementType?: string;
+  referencedTables: string[];
+  bytesProcessed?: number;
+}
+
+export interface Warehouse {
+  readonly kind: 'duckdb' | 'bigquery';
+  /** The project name unqualified names resolve to when no default_project is configured. */
+  readonly project: string;
+  analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis>;
+  describeTable(name: string): Promise<TableInfo | null>;
+  listTables(dataset?: string): Promise<string[]>;
+  /**
+   * Rewrite `sql` so that every read of a masked column sees the masked value. Throws
+   * AnalysisError when the shape cannot be rewritten with certainty.
+   */
+  rewriteForMasks(sql: string, analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string>;
+  dryRun?(sql: string, options: ExecuteOptions): Promise<DryRunResult>;
+  execute(sql: string, options: ExecuteOptions): Promise<QueryExecution>;
+  close(): Promise<void>;
+}
