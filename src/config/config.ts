@@ -1,0 +1,33 @@
+/**
+ * The normalised configuration (`hoopq.yaml`, CONTRACT.md). Paths are absolute.
+ */
+export interface WarehouseConfig {
+  kind: 'duckdb' | 'bigquery';
+  /** duckdb: the database file. */
+  path?: string;
+  /** bigquery */
+  project?: string;
+  location?: string;
+  credentials?: string;
+  apiEndpoint?: string;
+  iamEndpoint?: string;
+  defaultProject?: string;
+  defaultDataset?: string;
+}
+
+export interface HoopqConfig {
+  /** Absolute path of the file it came from (null when running with no config, e.g. remote mode). */
+  file: string;
+  dir: string;
+  warehouse: WarehouseConfig;
+  policiesDir: string;
+  /** A file path, or an http(s) URL of a gateway. */
+  audit: { kind: 'file'; path: string } | { kind: 'gateway'; url: string };
+  keysDir: string;
+  /** SQLite state store for tokens, revocations and budgets. */
+  statePath: string;
+  /** Remote mode: forward queries to this gateway. */
+  gateway?: string;
+  /** Signed audit checkpoint every N records. */
+  checkpointEvery: number;
+}

@@ -1,0 +1,86 @@
+/**
+ * Reads a YAML file with positions, and validates it against a strict zod schema so that
+ * every error names the file, line and column of the offending node. Used for both
+ * hoopq.yaml and policy files; unknown keys are errors (schemas are `.strict()`).
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+export interface YamlFile {
+  path: string;
+  bytes: Buffer;
+  doc: Document;
+  lines: LineCounter;
+}
+
+export function readYamlFile(path: string, what: string): YamlFile {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError('config.unreadable', `${path}: cannot read ${what} (${code ?? String(err)})`, {
+      hint: code === 'ENOENT' ? `create it, or point --config / HOOPQ_CONFIG at an existing file` : undefined,
+      cause: err,
+    });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(bytes.toString('utf8'), { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lines.linePos(e.pos[0]);
+    throw new ConfigError('config.yaml_syntax', `${path}:${pos.line}:${pos.col}: ${what} is not valid YAML: ${e.message.split('\n')[0]}`);
+  }
+  return { path, bytes, doc, lines };
+}
+
+/** "file:line:col" of the node at `path` in the document (or of its nearest existing parent). */
+export function locate(file: YamlFile, path: readonly PropertyKey[]): string {
+  for (let n = path.length; n >= 0; n--) {
+    const node = file.doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node) && node.range) {
+      const pos = file.lines.linePos(node.range[0]);
+      return `${file.path}:${pos.line}:${pos.col}`;
+    }
+    if (n > 0) {
+      // a key with that name: point at the key itself (for unknown keys)
+      const parent = n === 1 ? file.doc.contents : file.doc.getIn(path.slice(0, n - 1) as unknown[], true);
+      const key = path[n - 1];
+      if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray((parent as { items: unknown[] }).items)) {
+        for (const item of (parent as { items: Array<{ key?: unknown }> }).items) {
+          const k = item.key;
+          if (isNode(k) && k.range && (k as unknown as { value: unknown }).value === key) {
+            const pos = file.lines.linePos(k.range[0]);
+            return `${file.path}:${pos.line}:${pos.col}`;
+          }
+        }
+      }
+    }
+  }
+  return `${file.path}:1:1`;
+}
+
+export function validateYaml<T>(file: YamlFile, schema: z.ZodType<T>, what: string): T {
+  const data = file.doc.toJS() ?? {};
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  let path = issue.path as PropertyKey[];
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const key = (issue as { keys: string[] }).keys[0]!;
+    path = [...path, key];
+    message = `unknown key "${key}"`;
+  }
+  const where = locate(file, path);
+  const field = path.length > 0 ? ` (${path.join('.')})` : '';
+  throw new ConfigError('config.invalid', `${where}: invalid ${what}${field}: ${message}`, {
+    hint: issue.code === 'unrecognized_keys' ? `remove or correct the key; see docs/configuration.md for the allowed keys` : undefined,
+  });
+}
+
+export function fail(file: YamlFile, path: readonly PropertyKey[], what: string, message: string, hint?: string): never {
+  throw new ConfigError('config.invalid', `${locate(file, path)}: invalid ${what} (${path.join('.')}): ${message}`, { hint });
+}

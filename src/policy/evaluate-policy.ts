@@ -1,0 +1,76 @@
+/**
+ * Policy evaluation: a QueryAnalysis + a Policy (+ justification) -> allowed, or a
+ * PolicyDeniedError (exit 5) naming what was refused, the rule, and what is allowed instead.
+ * Pure: no I/O. Order of checks: engine-control statements, statement kinds, tables
+ * (deny wins over read/write; a table no rule names is denied), then justification, so the
+ * agent learns about the most fundamental problem first.
+ */
+import { kindsOf, tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
+import { matchesAnyGlob } from '../analysis/table-name.js';
+import { PolicyDeniedError } from '../errors.js';
+import type { Policy } from './policy.js';
+
+export interface PolicyInput {
+  analysis: QueryAnalysis;
+  policy: Policy;
+  justification: string | null;
+  /** DuckDB names are case-insensitive; BigQuery's are not. */
+  caseInsensitive: boolean;
+}
+
+export function evaluatePolicy({ analysis, policy, justification, caseInsensitive }: PolicyInput): void {
+  const who = `policy ${policy.name}`;
+  for (const s of analysis.statements) {
+    if (s.engineControl) {
+      throw new PolicyDeniedError('policy.engine_control', `refused: ${s.engineControl} statements are never run by hoopq (${who}, rule engine.control)`, {
+        rule: 'engine.control',
+        hint: 'hoopq runs queries only; settings, extensions, attached databases, files and transactions are managed by the operator',
+      });
+    }
+  }
+  const kinds = kindsOf(analysis);
+  const refusedKind = kinds.find((k) => !policy.statements.includes(k));
+  if (refusedKind) {
+    throw new PolicyDeniedError('policy.statement_denied', `refused: ${refusedKind} statements are not allowed by ${who} (rule statements)`, {
+      rule: 'statements',
+      hint: `allowed statement kinds: ${policy.statements.join(', ') || 'none'}`,
+      details: { kind: refusedKind },
+    });
+  }
+  const tables = tablesOf(analysis);
+  checkTables('read', tables.read, policy, caseInsensitive);
+  checkTables('write', tables.write, policy, caseInsensitive);
+  if (policy.requireJustification && !(justification && justification.trim())) {
+    throw new PolicyDeniedError('policy.justification_required', `refused: ${who} requires a justification for every query (rule require_justification)`, {
+      rule: 'require_justification',
+      hint: 'say why you need this data with --justification "…" (or HOOPQ_JUSTIFICATION)',
+    });
+  }
+}
+
+function checkTables(access: 'read' | 'write', names: string[], policy: Policy, ci: boolean): void {
+  const allowed = access === 'read' ? policy.tables.read : policy.tables.write;
+  const verb = access === 'read' ? 'reading' : 'writing';
+  for (const name of names) {
+    const deny = matchesAnyGlob(name, policy.tables.deny, ci);
+    if (deny) {
+      throw new PolicyDeniedError('policy.table_denied', `refused: ${verb} ${name} is denied by policy ${policy.name} (rule tables.deny "${deny}")`, {
+        rule: 'tables.deny',
+        hint: allowedHint(access, allowed),
+        details: { table: name, access },
+      });
+    }
+    if (!matchesAnyGlob(name, allowed, ci)) {
+      throw new PolicyDeniedError('policy.table_not_allowed', `refused: ${verb} ${name} is not allowed by policy ${policy.name} (rule tables.${access}: no pattern matches)`, {
+        rule: `tables.${access}`,
+        hint: allowedHint(access, allowed),
+        details: { table: name, access },
+      });
+    }
+  }
+}
+
+function allowedHint(access: 'read' | 'write', allowed: string[]): string {
+  if (allowed.length === 0) return `this policy allows ${access === 'read' ? 'reading' : 'writing'} no tables`;
+  return `tables you may ${access}: ${allowed.join(', ')}`;
+}
