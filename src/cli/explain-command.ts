@@ -1,0 +1,37 @@
+/** `hoopq explain [SQL]`: what query would decide and why, as JSON. Runs nothing, writes no audit. */
+import type { Command } from 'commander';
+import { explainQuery } from '../pipeline/explain-query.js';
+import { loadCliContext } from './cli-context.js';
+import type { CliState } from './main.js';
+import { readSql } from './read-sql.js';
+
+export function registerExplainCommand(program: Command, state: CliState): void {
+  program
+    .command('explain')
+    .description('print, as JSON, what `query` would decide and why (statements, tables, masks, decision, rule)')
+    .argument('[sql]', 'the SQL; "-" or absent reads stdin')
+    .option('--file <file>', 'read the SQL from a file')
+    .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
+    .option('--policy <name>', 'explain under this policy instead of a token\'s')
+    .option('--justification <text>', 'justification to assume (default: $HOOPQ_JUSTIFICATION)')
+    .option('--offline', 'no call to the warehouse (no dry run): analysis and policy alone')
+    .option('--format <format>', 'json (default) or prettyjson', 'json')
+    .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string }, cmd: Command) => {
+      state.machineErrors = opts.format === 'json';
+      const sql = await readSql(sqlArg, opts.file, process.stdin);
+      const ctx = loadCliContext(cmd);
+      try {
+        const token = opts.token ?? (opts.policy ? undefined : process.env.HOOPQ_TOKEN);
+        const explanation = await explainQuery(ctx.parts, {
+          sql,
+          token,
+          policyName: opts.policy,
+          justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+          offline: Boolean(opts.offline),
+        });
+        process.stdout.write(JSON.stringify(explanation, null, opts.format === 'prettyjson' ? 2 : undefined) + '\n');
+      } finally {
+        await ctx.close();
+      }
+    });
+}

@@ -1,0 +1,74 @@
+/** `hoopq query [SQL]`: the main job. Flags per CONTRACT.md, with bq's spellings accepted (bq-flags.ts). */
+import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/create-result-writer.js';
+import { runQuery } from '../pipeline/run-query.js';
+import type { QueryParameter } from '../warehouse/warehouse.js';
+import { loadCliContext } from './cli-context.js';
+import type { CliState } from './main.js';
+import { readSql } from './read-sql.js';
+
+export function registerQueryCommand(program: Command, state: CliState): void {
+  program
+    .command('query')
+    .description('run SQL under the run token\'s policy: analysed, checked, masked, audited')
+    .argument('[sql]', 'the SQL; "-" or absent reads stdin')
+    .option('--file <file>', 'read the SQL from a file')
+    .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
+    .option('--justification <text>', 'why this query is needed (default: $HOOPQ_JUSTIFICATION)')
+    .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('pretty'))
+    .option('--max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
+    .option('--dry-run', 'analyse, check policy and ask the warehouse for its estimate; run nothing')
+    .option('--parameter <name:type:value>', 'a query parameter (repeatable), as bq', collectParameter, [] as QueryParameter[])
+    .action(async (sqlArg: string | undefined, opts: QueryOpts, cmd: Command) => {
+      const format = opts.format as OutputFormat;
+      state.machineErrors = format === 'json' || format === 'ndjson';
+      const sql = await readSql(sqlArg, opts.file, process.stdin);
+      const ctx = loadCliContext(cmd);
+      try {
+        const outcome = await runQuery(ctx.parts, {
+          sql,
+          token: opts.token ?? process.env.HOOPQ_TOKEN,
+          justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+          format,
+          maxRows: opts.maxRows,
+          dryRun: Boolean(opts.dryRun),
+          params: opts.parameter.length > 0 ? opts.parameter : undefined,
+          out: process.stdout,
+          notice: (m) => process.stderr.write(m + '\n'),
+        });
+        if (outcome.dryRun) {
+          process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.recordId, ...outcome.dryRun }) + '\n');
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+}
+
+interface QueryOpts {
+  file?: string;
+  token?: string;
+  justification?: string;
+  format: string;
+  maxRows?: number;
+  dryRun?: boolean;
+  parameter: QueryParameter[];
+}
+
+export function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError('usage.not_positive', `"${v}" is not a positive whole number`);
+  return n;
+}
+
+function collectParameter(v: string, acc: QueryParameter[]): QueryParameter[] {
+  // bq: name:type:value; an empty name is a positional parameter; type may be omitted (STRING)
+  const first = v.indexOf(':');
+  const second = first === -1 ? -1 : v.indexOf(':', first + 1);
+  if (first === -1) throw new UsageError('usage.parameter', `--parameter "${v}" must be name:type:value (as bq)`);
+  const name = v.slice(0, first);
+  const type = second === -1 ? 'STRING' : v.slice(first + 1, second) || 'STRING';
+  const value = second === -1 ? v.slice(first + 1) : v.slice(second + 1);
+  return [...acc, { name, type: type.toUpperCase(), value: value === 'NULL' ? null : value }];
+}

@@ -1,0 +1,26 @@
+/**
+ * Turns any failure into the contract's stderr shape: one actionable line (what was refused,
+ * the rule, what is allowed instead), or one JSON object {code, message, hint} when the
+ * caller asked for machine output. Returns the exit code; the caller exits.
+ */
+import { HoopqError, InternalError, isHoopqError } from '../errors.js';
+
+export function reportError(err: unknown, stderr: NodeJS.WritableStream, machine: boolean): number {
+  const error: HoopqError = isHoopqError(err)
+    ? err
+    : new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, {
+        hint: 'please report it with the command you ran',
+      });
+  if (machine) {
+    stderr.write(JSON.stringify(error.toJSON()) + '\n');
+  } else {
+    const line = error.hint ? `hoopq: ${error.message}. ${capitalise(error.hint)}` : `hoopq: ${error.message}`;
+    stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n');
+    if (error instanceof InternalError && process.env.HOOPQ_DEBUG && err instanceof Error) stderr.write(String(err.stack) + '\n');
+  }
+  return error.exitCode;
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+}

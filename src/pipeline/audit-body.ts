@@ -1,0 +1,32 @@
+/**
+ * Builds audit record bodies with every contract field present (null where it does not
+ * apply), so that denied and failed attempts carry the same shape as allowed ones.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditRecordBody } from '../audit/audit-record.js';
+
+export function newAuditBody(event: string, now: Date, fields: Partial<AuditRecordBody> = {}): AuditRecordBody {
+  return {
+    id: randomUUID(),
+    time: now.toISOString(),
+    event,
+    run: null,
+    subject: null,
+    token_id: null,
+    policy: { name: null, sha256: null, token_sha256: null },
+    justification: null,
+    sql: null,
+    statements: [],
+    tables: { read: [], write: [] },
+    decision: 'allow',
+    reason: null,
+    code: null,
+    rule: null,
+    masked: { columns: {}, detected: {} },
+    warehouse: { kind: null, job_id: null, bytes_processed: null },
+    rows: null,
+    result_sha256: null,
+    duration_ms: null,
+    ...fields,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The decision half of the pipeline, shared by `query`, `query --dry-run` and `explain`:
+ * analyse the SQL with the warehouse's own dialect analyser, evaluate the policy, plan the
+ * column masks and rewrite the SQL so the warehouse computes on masked values.
+ * Input: SQL, policy, justification, an open warehouse. Output: a CheckedQuery, or a
+ * HoopqError (AnalysisError 6 / PolicyDeniedError 5) with the analysis so far for the audit.
+ */
+import { tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
+import type { NameDefaults } from '../analysis/query-analysis.js';
+import { PolicyDeniedError } from '../errors.js';
+import { evaluatePolicy } from '../policy/evaluate-policy.js';
+import type { Policy } from '../policy/policy.js';
+import { flattenMaskPlan, planMasks } from '../policy/plan-masks.js';
+import type { MaskPlan, Warehouse } from '../warehouse/warehouse.js';
+
+export interface CheckedQuery {
+  analysis: QueryAnalysis;
+  plan: MaskPlan;
+  masks: Record<string, string>;
+  /** The SQL the warehouse will run: rewritten for masks, or the original when no mask applies. */
+  sqlToRun: string;
+}
+
+/** Carries the partial analysis to whoever records the refusal. */
+export class CheckProgress {
+  analysis: QueryAnalysis | undefined;
+  masks: Record<string, string> = {};
+}
+
+export async function checkQuery(
+  warehouse: Warehouse,
+  sql: string,
+  policy: Policy,
+  justification: string | null,
+  names: NameDefaults,
+  progress: CheckProgress = new CheckProgress(),
+): Promise<CheckedQuery> {
+  const caseInsensitive = warehouse.kind === 'duckdb';
+  const analysis = await warehouse.analyze(sql, names);
+  progress.analysis = analysis;
+  evaluatePolicy({ analysis, policy, justification, caseInsensitive });
+  const read = tablesOf(analysis).read;
+  checkExternalQuery(read, policy);
+  const plan = await planMasks(read, policy, async (t) => (await warehouse.describeTable(t))?.columns.map((c) => c.name) ?? null, caseInsensitive);
+  progress.masks = flattenMaskPlan(plan);
+  const sqlToRun = Object.keys(plan).length === 0 ? sql : await warehouse.rewriteForMasks(sql, analysis, plan, names);
+  return { analysis, plan, masks: progress.masks, sqlToRun };
+}
+
+function checkExternalQuery(read: string[], policy: Policy): void {
+  const external = read.find((t) => t.startsWith('external_query:'));
+  if (external && !policy.allowExternalQuery) {
+    throw new PolicyDeniedError('policy.external_query', `refused: EXTERNAL_QUERY (${external.slice('external_query:'.length)}) is not allowed by policy ${policy.name} (rule allow_external_query)`, {
+      rule: 'allow_external_query',
+      hint: 'query BigQuery tables instead; federated queries need allow_external_query: true in the policy',
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * explain: what `query` would decide and why, without running anything or writing audit.
+ * Output uses the audit record's names where they overlap (statements, tables, decision,
+ * reason, masks). A refusal is a decision, not a failure: explain itself succeeds; only an
+ * invalid token, unknown policy or broken config make explain fail.
+ */
+import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
+import { AuthError, isHoopqError, UsageError } from '../errors.js';
+import type { Policy } from '../policy/policy.js';
+import { CheckProgress, checkQuery } from './check-query.js';
+import type { PipelineParts } from './pipeline-parts.js';
+import { resolveRunPolicy } from './resolve-run-policy.js';
+
+export interface ExplainRequest {
+  sql: string;
+  token: string | undefined;
+  policyName?: string;
+  justification: string | null;
+  offline: boolean;
+}
+
+export interface Explanation {
+  policy: { name: string; sha256: string };
+  run: string | null;
+  statements: string[];
+  statement_details: Array<{ kind: string; native_type: string; reads: string[]; writes: string[]; views: string[] }>;
+  tables: { read: string[]; write: string[] };
+  views: Array<{ view: string; reads: string[] }>;
+  masks: Record<string, string>;
+  detect: string[];
+  limits: Policy['limits'];
+  decision: 'allow' | 'deny';
+  reason: string | null;
+  rule: string | null;
+  hint: string | null;
+  code: string | null;
+  exit_code: number;
+  rewritten_sql?: string;
+  dry_run?: { bytes_processed: number | null; statement_type: string | null; referenced_tables: string[] };
+}
+
+export async function explainQuery(parts: PipelineParts, req: ExplainRequest): Promise<Explanation> {
+  let policy: Policy;
+  let run: string | null = null;
+  if (req.token !== undefined || req.policyName === undefined) {
+    if (req.token === undefined && req.policyName === undefined) {
+      throw new UsageError('usage.explain_needs_policy', 'explain needs a run token (--token / HOOPQ_TOKEN) or --policy NAME', {
+        hint: 'hoopq explain --policy analyst "SELECT …"',
+      });
+    }
+    const identity = await parts.identity.verify(req.token);
+    run = identity.run;
+    policy = resolveRunPolicy(parts, identity);
+  } else {
+    const p = parts.policies.get(req.policyName);
+    if (!p) {
+      throw new AuthError('token.unknown_policy', `no policy named "${req.policyName}"`, {
+        rule: 'policy',
+        hint: `policies: ${parts.policies.names().join(', ') || '(none)'}`,
+      });
+    }
+    policy = p;
+  }
+  const warehouse = await parts.openWarehouse({ writable: false });
+  const progress = new CheckProgress();
+  const out: Explanation = {
+    policy: { name: policy.name, sha256: policy.sha256 },
+    run,
+    statements: [],
+    statement_details: [],
+    tables: { read: [], write: [] },
+    views: [],
+    masks: {},
+    detect: policy.detect,
+    limits: policy.limits,
+    decision: 'allow',
+    reason: null,
+    rule: null,
+    hint: null,
+    code: null,
+    exit_code: 0,
+  };
+  try {
+    const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
+    const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+    if (checked.sqlToRun !== req.sql) out.rewritten_sql = checked.sqlToRun;
+    if (!req.offline && warehouse.dryRun) {
+      const d = await warehouse.dryRun(checked.sqlToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled });
+      out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
+    }
+  } catch (err) {
+    if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;
+    out.decision = 'deny';
+    out.reason = err.message;
+    out.rule = err.rule ?? null;
+    out.hint = err.hint ?? null;
+    out.code = err.code;
+    out.exit_code = err.exitCode;
+  } finally {
+    await warehouse.close();
+  }
+  if (progress.analysis) {
+    out.statements = kindsOf(progress.analysis);
+    out.tables = tablesOf(progress.analysis);
+    out.statement_details = progress.analysis.statements.map((s) => ({
+      kind: s.kind,
+      native_type: s.nativeType,
+      reads: s.reads,
+      writes: s.writes,
+      views: s.views.map((v) => v.view),
+    }));
+    out.views = progress.analysis.statements.flatMap((s) => s.views);
+  }
+  out.masks = progress.masks;
+  return out;
+}

@@ -1,0 +1,34 @@
+/**
+ * The parts a query travels through, as the composition root (CLI, gateway, MCP) builds them.
+ * Tests swap parts by building them differently (another warehouse file, a sink in a
+ * read-only folder), never by mocking modules.
+ */
+import type { AuditSink } from '../audit/audit-record.js';
+import type { HoopqConfig } from '../config/config.js';
+import type { RunIdentity } from '../identity/run-identity.js';
+import type { Policy } from '../policy/policy.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
+
+export interface IdentityPort {
+  /** Verifies signature, expiry, revocation; throws AuthError (exit 4). */
+  verify(token: string | undefined): Promise<RunIdentity>;
+  /** Atomically counts one query against the run's budget. */
+  consumeBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
+  /** Calls onRevoked (once) when the run or token is revoked from any process; returns a stop function. */
+  watchRevocation(identity: RunIdentity, onRevoked: () => void): () => void;
+}
+
+export interface PolicyPort {
+  /** The policy, or undefined if no policy has that name. Throws ConfigError if the file is invalid. */
+  get(name: string): Policy | undefined;
+  names(): string[];
+}
+
+export interface PipelineParts {
+  config: HoopqConfig;
+  identity: IdentityPort;
+  policies: PolicyPort;
+  openWarehouse(options: { writable: boolean }): Promise<Warehouse>;
+  audit(): Promise<AuditSink>;
+  now(): Date;
+}

@@ -1,0 +1,238 @@
+/**
+ * run-query: the ONE place the stages are called in order, for every entry point.
+ *
+ *   token -> policy -> warehouse.analyze -> evaluatePolicy -> budget -> masks/rewrite
+ *         -> intent record (durable) -> execute (streamed) -> detectors -> output -> outcome record
+ *
+ * Invariants:
+ * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
+ * - nothing reaches the warehouse before its intent record is durable (fsync'd) in the sink;
+ *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
+ * - rows stream from the warehouse through masking to the output; nothing holds the result;
+ * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
+ */
+import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
+import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
+import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
+import type { RunIdentity } from '../identity/run-identity.js';
+import { createCellScanner } from '../masking/scan-cells.js';
+import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
+import type { Policy } from '../policy/policy.js';
+import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import { newAuditBody } from './audit-body.js';
+import { CheckProgress, checkQuery } from './check-query.js';
+import type { PipelineParts } from './pipeline-parts.js';
+import { resolveRunPolicy, policyAllowsWrites } from './resolve-run-policy.js';
+
+export interface QueryRequest {
+  sql: string;
+  token: string | undefined;
+  justification: string | null;
+  format: OutputFormat;
+  /** The caller's own cap; the policy's max_rows still applies when lower. */
+  maxRows?: number;
+  dryRun?: boolean;
+  params?: QueryParameter[];
+  /** Where result bytes go (stdout, an HTTP response). */
+  out: NodeJS.WritableStream;
+  /** Human notices (row cut, masks applied); stderr in the CLI. */
+  notice(message: string): void;
+  /** The caller went away. */
+  signal?: AbortSignal;
+  /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
+  origin?: Record<string, unknown>;
+}
+
+export interface QueryOutcome {
+  recordId: string;
+  rows: number;
+  truncated: boolean;
+  resultSha256: string | null;
+  dryRun?: { bytesProcessed?: number; statementType?: string; referencedTables: string[] };
+}
+
+export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise<QueryOutcome> {
+  const started = Date.now();
+  const body = newAuditBody(req.dryRun ? 'query.dry_run' : 'query', parts.now(), {
+    sql: req.sql,
+    justification: req.justification,
+    ...req.origin,
+  });
+  const progress = new CheckProgress();
+  let sink: AuditSink | undefined;
+  let warehouse: Warehouse | undefined;
+  let stopWatching: (() => void) | undefined;
+  let recorded = false;
+  try {
+    sink = await parts.audit();
+    const identity = await parts.identity.verify(req.token);
+    fillIdentity(body, identity);
+    const policy = resolveRunPolicy(parts, identity);
+    body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
+
+    warehouse = await parts.openWarehouse({ writable: policyAllowsWrites(policy) });
+    body.warehouse.kind = warehouse.kind;
+    const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
+    const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+    fillAnalysis(body, progress);
+
+    if (req.dryRun) {
+      const estimate = warehouse.dryRun
+        ? await warehouse.dryRun(checked.sqlToRun, { signal: req.signal ?? new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled })
+        : { referencedTables: tablesOf(checked.analysis).read };
+      body.warehouse.bytes_processed = estimate.bytesProcessed ?? null;
+      body.rows = 0;
+      await appendRecord(sink, finish(body, started));
+      recorded = true;
+      return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: estimate };
+    }
+
+    await consumeBudget(parts, identity, policy);
+
+    // Intent before execution: durable before the warehouse sees the query.
+    const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
+    body.id = newAuditBody('query', parts.now()).id;
+    body.intent = intent.id;
+    await appendRecord(sink, intent);
+
+    const controller = new AbortController();
+    let revoked = false;
+    stopWatching = parts.identity.watchRevocation(identity, () => {
+      revoked = true;
+      controller.abort();
+    });
+    const onCallerAbort = () => controller.abort();
+    req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      const outcome = await streamResult(warehouse, checked.sqlToRun, policy, req, controller, body);
+      return { recordId: body.id, ...outcome };
+    } catch (err) {
+      if (revoked) {
+        throw new AuthError('token.revoked', `refused: run ${identity.run} was revoked while its query was running; the query was cancelled`, {
+          rule: 'token.revoked',
+          hint: 'ask the operator for a new run token',
+          cause: err,
+        });
+      }
+      throw err;
+    } finally {
+      req.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  } catch (err) {
+    const error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    if (!(error instanceof AuditWriteError) && sink && !recorded) {
+      fillAnalysis(body, progress);
+      body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
+      body.reason = error.message;
+      body.code = error.code;
+      body.rule = error.rule ?? null;
+      body.exit_code = error.exitCode;
+      recorded = true;
+      try {
+        await appendRecord(sink, finish(body, started));
+      } catch (auditErr) {
+        throw auditErr instanceof AuditWriteError
+          ? new AuditWriteError(auditErr.code, `${auditErr.message} (while recording: ${error.message})`, { hint: auditErr.hint, cause: error })
+          : auditErr;
+      }
+    }
+    throw error;
+  } finally {
+    stopWatching?.();
+    if (!recorded && sink && body.intent) {
+      // the success path: the outcome record completes the intent
+      await appendRecord(sink, finish(body, started));
+    }
+    await warehouse?.close();
+  }
+}
+
+async function streamResult(
+  warehouse: Warehouse,
+  sql: string,
+  policy: Policy,
+  req: QueryRequest,
+  controller: AbortController,
+  body: AuditRecordBody,
+): Promise<Omit<QueryOutcome, 'recordId'>> {
+  const limit = minDefined(policy.limits.maxRows, req.maxRows);
+  const execution = await warehouse.execute(sql, {
+    signal: controller.signal,
+    timeoutMs: policy.limits.timeoutMs,
+    maxBytesBilled: policy.limits.maxBytesBilled,
+    labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
+    params: req.params,
+  });
+  const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
+  const writer = createResultWriter(req.format, req.out, execution.columns, {});
+  let rows = 0;
+  let truncated = false;
+  for await (const batch of execution.batches) {
+    let slice = batch;
+    if (limit !== undefined && rows + batch.length > limit) {
+      slice = batch.slice(0, limit - rows);
+      truncated = true;
+    }
+    await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+    rows += slice.length;
+    if (truncated) {
+      controller.abort(); // stop the warehouse producing rows nobody will receive
+      break;
+    }
+  }
+  const written = await writer.end();
+  const stats = execution.stats();
+  if (truncated) req.notice(`hoopq: result cut at ${rows} rows (limit max_rows of policy ${policy.name}${req.maxRows !== undefined ? ' / --max-rows' : ''})`);
+  body.rows = written.rows;
+  body.result_sha256 = written.sha256;
+  body.truncated = truncated;
+  body.warehouse.job_id = stats.jobId ?? null;
+  body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
+  if (scanner) body.masked.detected = scanner.counts();
+  return { rows: written.rows, truncated, resultSha256: written.sha256 };
+}
+
+async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {
+  const limit = minDefined(policy.limits.maxQueries, identity.maxQueries);
+  if (limit === undefined) return;
+  const budget = await parts.identity.consumeBudget(identity, limit);
+  if (!budget.ok) {
+    throw new PolicyDeniedError('policy.budget_spent', `refused: run ${identity.run} has used its budget of ${budget.limit} queries (rule limits.max_queries of policy ${policy.name})`, {
+      rule: 'limits.max_queries',
+      hint: 'this run may not start more queries; a new run needs a new token',
+    });
+  }
+}
+
+async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<void> {
+  try {
+    await sink.append(body);
+  } catch (err) {
+    if (err instanceof AuditWriteError) throw err;
+    throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}; nothing was run`, { cause: err });
+  }
+}
+
+function fillIdentity(body: AuditRecordBody, identity: RunIdentity): void {
+  body.run = identity.run;
+  body.subject = identity.subject;
+  body.token_id = identity.tokenId;
+}
+
+function fillAnalysis(body: AuditRecordBody, progress: CheckProgress): void {
+  if (!progress.analysis) return;
+  body.statements = kindsOf(progress.analysis);
+  body.tables = tablesOf(progress.analysis);
+  body.masked.columns = progress.masks;
+}
+
+function finish(body: AuditRecordBody, started: number): AuditRecordBody {
+  body.duration_ms = Date.now() - started;
+  return body;
+}
+
+function minDefined(...values: Array<number | undefined>): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length === 0 ? undefined : Math.min(...defined);
+}
+
