@@ -1,0 +1,305 @@
+/**
+ * The deployment's run-token signing keys, on disk.
+ *
+ * Input: a keys directory (config `keys:`). Output: the current Ed25519 private key for
+ * signing, or every still-trusted public key (by `kid`) for verification.
+ * Invariants: the directory is 0700 and private keys 0600, or nothing loads (ConfigError,
+ * exit 3, with the chmod that fixes it); only the current key has a private half on disk;
+ * a retired public key is kept until every token it can have signed has expired
+ * (rotation time + maximum TTL + clock skew), then pruned.
+ *
+ * Layout:
+ *   keyset.json        {"version":1,"deployment":ID,"keys":[{kid,created,status,retired_at,retire_after}]}
+ *   token-<kid>.key    PKCS8 PEM, 0600 (current key only)
+ *   token-<kid>.pub    SPKI PEM
+ *   keyset.lock        held for milliseconds while the keyset is created or rotated
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, importSPKI } from 'jose';
+import type { CryptoKey } from 'jose';
+import { ConfigError } from '../errors.js';
+
+/** No run token lives longer than this (CONTRACT: maximum 12h). Retired keys are kept this long. */
+export const MAX_TOKEN_TTL_SECONDS = 12 * 60 * 60;
+/** Allowance for clocks that disagree; also added to key retention. */
+export const CLOCK_SKEW_SECONDS = 30;
+
+const KEYSET_FILE = 'keyset.json';
+const LOCK_FILE = 'keyset.lock';
+const LOCK_WAIT_MS = 5_000;
+const LOCK_STALE_MS = 30_000;
+
+export type KeyStatus = 'current' | 'retired';
+
+export interface KeysetEntry {
+  kid: string;
+  created: string;
+  status: KeyStatus;
+  retired_at: string | null;
+  /** After this instant no token signed by the key can still be valid; the key is pruned. */
+  retire_after: string | null;
+}
+
+export interface Keyset {
+  version: 1;
+  /** Random id of this deployment; run tokens carry `iss: hoopq:<deployment>`. */
+  deployment: string;
+  keys: KeysetEntry[];
+}
+
+export interface SigningKey {
+  kid: string;
+  deployment: string;
+  privateKey: CryptoKey;
+}
+
+export interface VerificationKeys {
+  deployment: string;
+  /** kid -> public key, for current and not-yet-pruned retired keys. */
+  keys: Map<string, CryptoKey>;
+}
+
+export interface KeyRotation {
+  kid: string;
+  deployment: string;
+  retired: string[];
+  pruned: string[];
+}
+
+export function privateKeyPath(dir: string, kid: string): string {
+  return path.join(dir, `token-${kid}.key`);
+}
+
+export function publicKeyPath(dir: string, kid: string): string {
+  return path.join(dir, `token-${kid}.pub`);
+}
+
+/** The current signing key; creates the directory, deployment id and first key when absent. */
+export async function loadSigningKey(dir: string, options: { now?: Date } = {}): Promise<SigningKey> {
+  let keyset = readKeyset(dir);
+  if (!keyset || !currentEntry(keyset)) {
+    keyset = await withKeysetLock(dir, async () => {
+      const existing = readKeyset(dir);
+      if (existing && currentEntry(existing)) return existing;
+      const created = existing ?? { version: 1 as const, deployment: randomBytes(12).toString('base64url'), keys: [] };
+      const kid = await writeNewKeyPair(dir);
+      created.keys.push({ kid, created: (options.now ?? new Date()).toISOString(), status: 'current', retired_at: null, retire_after: null });
+      writeKeysetAtomically(dir, created);
+      return created;
+    });
+  }
+  const entry = currentEntry(keyset)!;
+  const file = privateKeyPath(dir, entry.kid);
+  assertOwnerOnly(file, 'file');
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('keys.unreadable', `cannot read the current signing key ${file}: ${(err as Error).message}`, {
+      rule: 'keys.current',
+      hint: `restore ${file}, or create a new signing key with \`hoopq keys rotate\``,
+    });
+  }
+  try {
+    return { kid: entry.kid, deployment: keyset.deployment, privateKey: await importPKCS8(pem, 'EdDSA') };
+  } catch {
+    throw new ConfigError('keys.invalid', `signing key ${file} is not an Ed25519 PKCS8 PEM private key`, {
+      rule: 'keys.current',
+      hint: `restore ${file}, or create a new signing key with \`hoopq keys rotate\``,
+    });
+  }
+}
+
+/**
+ * Every public key a valid token may name, without creating anything: a deployment that has
+ * never minted has no keys, and every token is then signed by an unknown key.
+ */
+export async function loadVerificationKeys(dir: string, options: { now?: Date } = {}): Promise<VerificationKeys | undefined> {
+  const keyset = readKeyset(dir);
+  if (!keyset) return undefined;
+  const now = (options.now ?? new Date()).getTime();
+  const current = currentEntry(keyset);
+  // "Refuse to start on looser permissions of private keys": verification checks them too,
+  // so a deployment with a leaked-looking key stops everywhere, not only when minting.
+  if (current && fs.existsSync(privateKeyPath(dir, current.kid))) assertOwnerOnly(privateKeyPath(dir, current.kid), 'file');
+  const keys = new Map<string, CryptoKey>();
+  for (const entry of keyset.keys) {
+    if (entry.status === 'retired' && entry.retire_after && Date.parse(entry.retire_after) <= now) continue;
+    const file = publicKeyPath(dir, entry.kid);
+    let pem: string;
+    try {
+      pem = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue; // a missing public key only makes its tokens unverifiable: fail closed
+    }
+    try {
+      keys.set(entry.kid, await importSPKI(pem, 'EdDSA'));
+    } catch {
+      throw new ConfigError('keys.invalid', `public key ${file} is not an Ed25519 SPKI PEM key`, {
+        rule: 'keys.public',
+        hint: `restore ${file} or remove its entry from ${path.join(dir, KEYSET_FILE)}`,
+      });
+    }
+  }
+  return { deployment: keyset.deployment, keys };
+}
+
+/**
+ * Makes a new current key. The previous current key's private half is deleted (nothing may
+ * sign with it again); its public half stays until `retire_after`. Keys past it are pruned.
+ */
+export async function rotateSigningKey(dir: string, options: { now?: Date } = {}): Promise<KeyRotation> {
+  const now = options.now ?? new Date();
+  return withKeysetLock(dir, async () => {
+    const keyset = readKeyset(dir) ?? { version: 1 as const, deployment: randomBytes(12).toString('base64url'), keys: [] };
+    const retired: string[] = [];
+    const pruned: string[] = [];
+    const retireAfter = new Date(now.getTime() + (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000).toISOString();
+    for (const entry of keyset.keys) {
+      if (entry.status !== 'current') continue;
+      entry.status = 'retired';
+      entry.retired_at = now.toISOString();
+      entry.retire_after = retireAfter;
+      retired.push(entry.kid);
+      fs.rmSync(privateKeyPath(dir, entry.kid), { force: true });
+    }
+    keyset.keys = keyset.keys.filter((entry) => {
+      const expired = entry.status === 'retired' && entry.retire_after !== null && Date.parse(entry.retire_after) <= now.getTime();
+      if (expired) {
+        pruned.push(entry.kid);
+        fs.rmSync(publicKeyPath(dir, entry.kid), { force: true });
+        fs.rmSync(privateKeyPath(dir, entry.kid), { force: true });
+      }
+      return !expired;
+    });
+    const kid = await writeNewKeyPair(dir);
+    keyset.keys.push({ kid, created: now.toISOString(), status: 'current', retired_at: null, retire_after: null });
+    writeKeysetAtomically(dir, keyset);
+    return { kid, deployment: keyset.deployment, retired, pruned };
+  });
+}
+
+/** The keyset, or undefined when the directory or file does not exist yet. */
+export function readKeyset(dir: string): Keyset | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  assertOwnerOnly(dir, 'directory');
+  const file = path.join(dir, KEYSET_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError('keys.unreadable', `cannot read ${file}: ${(err as Error).message}`, { rule: 'keys.keyset' });
+  }
+  const invalid = (why: string) =>
+    new ConfigError('keys.keyset_invalid', `${file} is invalid: ${why}`, {
+      rule: 'keys.keyset',
+      hint: `restore ${file} from a backup; without it no existing token can be verified`,
+    });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid('not JSON');
+  }
+  const keyset = parsed as Keyset;
+  if (!keyset || typeof keyset !== 'object' || keyset.version !== 1) throw invalid('expected {"version": 1, …}');
+  if (typeof keyset.deployment !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(keyset.deployment)) throw invalid('bad deployment id');
+  if (!Array.isArray(keyset.keys)) throw invalid('keys is not a list');
+  for (const entry of keyset.keys) {
+    if (!entry || typeof entry.kid !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(entry.kid)) throw invalid('a key has a bad kid');
+    if (entry.status !== 'current' && entry.status !== 'retired') throw invalid(`key ${entry.kid} has a bad status`);
+  }
+  if (keyset.keys.filter((entry) => entry.status === 'current').length > 1) throw invalid('more than one current key');
+  return keyset;
+}
+
+/** Refuses group/other permission bits on a private key (0600) or the keys directory (0700). */
+export function assertOwnerOnly(target: string, kind: 'file' | 'directory'): void {
+  // Windows has no POSIX modes; its ACLs are out of scope here.
+  if (process.platform === 'win32') return;
+  let mode: number;
+  try {
+    mode = fs.statSync(target).mode & 0o777;
+  } catch (err) {
+    throw new ConfigError('keys.unreadable', `cannot stat ${target}: ${(err as Error).message}`, { rule: 'keys.permissions' });
+  }
+  if ((mode & 0o077) === 0) return;
+  const wanted = kind === 'file' ? '600' : '700';
+  const what = kind === 'file' ? 'private key file' : 'keys directory';
+  throw new ConfigError(
+    'keys.permissions',
+    `refusing to use ${what} ${target}: its mode is 0${mode.toString(8)}, readable by other users; it must be 0${wanted}`,
+    { rule: 'keys.permissions', hint: `chmod ${wanted} ${target}`, details: { file: target, mode: `0${mode.toString(8)}` } },
+  );
+}
+
+function currentEntry(keyset: Keyset): KeysetEntry | undefined {
+  return keyset.keys.find((entry) => entry.status === 'current');
+}
+
+function ensureKeysDir(dir: string): void {
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dir, 0o700);
+  }
+  assertOwnerOnly(dir, 'directory');
+}
+
+/** Writes a fresh Ed25519 pair; the kid is the start of the public key's RFC 7638 thumbprint. */
+async function writeNewKeyPair(dir: string): Promise<string> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
+  const kid = (await calculateJwkThumbprint(await exportJWK(publicKey))).slice(0, 16);
+  // 'wx': never overwrite, and the mode applies at creation so the key is never world-readable.
+  fs.writeFileSync(privateKeyPath(dir, kid), await exportPKCS8(privateKey), { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(publicKeyPath(dir, kid), await exportSPKI(publicKey), { mode: 0o644, flag: 'wx' });
+  return kid;
+}
+
+function writeKeysetAtomically(dir: string, keyset: Keyset): void {
+  const file = path.join(dir, KEYSET_FILE);
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(keyset, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** A lock file taken with O_EXCL, so two processes never create or rotate keys at once. */
+async function withKeysetLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
+  ensureKeysDir(dir);
+  const lock = path.join(dir, LOCK_FILE);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        // A crashed holder leaves its lock behind; key operations take milliseconds.
+        if (Date.now() - fs.statSync(lock).mtimeMs > LOCK_STALE_MS) fs.rmSync(lock, { force: true });
+      } catch {
+        /* it vanished between the two calls: retry */
+      }
+      if (Date.now() > deadline) {
+        throw new ConfigError('keys.locked', `keys directory ${dir} is locked by another process (${lock})`, {
+          rule: 'keys.lock',
+          hint: `if no hoopq process is creating or rotating keys, remove ${lock}`,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
