@@ -30,7 +30,10 @@ export function configPathFrom(cmd: Command): string {
 }
 
 export function loadCliContext(cmd: Command): CliContext {
-  const configPath = configPathFrom(cmd);
+  return loadContextAt(configPathFrom(cmd));
+}
+
+export function loadContextAt(configPath: string): CliContext {
   if (!existsSync(configPath)) {
     throw new ConfigError('config.missing', `no configuration file at ${configPath}`, {
       hint: 'run "hoopq quickstart" for a working demo, pass --config FILE, or set HOOPQ_CONFIG',
@@ -64,8 +67,11 @@ export function loadCliContext(cmd: Command): CliContext {
     parts,
     state: getState,
     async close() {
-      await sink?.close();
-      state?.close();
+      const [s, st] = [sink, state];
+      sink = undefined;
+      state = undefined;
+      await s?.close();
+      st?.close();
     },
   };
 }

@@ -1,0 +1,58 @@
+/**
+ * `hoopq quickstart [DIR]`: a working demo in DIR (default ./hoopq-demo): an embedded DuckDB
+ * warehouse with personal data, two example policies, a config and keys; then the guided
+ * tour on stderr. Afterwards every command works from inside DIR.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { verifyAuditLog } from '../audit/verify-audit-log.js';
+import { UsageError } from '../errors.js';
+import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
+import { DEMO_CONFIG, DEMO_POLICIES } from '../quickstart/demo-files.js';
+import { runTour } from '../quickstart/run-tour.js';
+import { loadContextAt } from './cli-context.js';
+import type { CliState } from './main.js';
+import { issueRunToken } from './token-command.js';
+
+export function registerQuickstartCommand(program: Command, _state: CliState): void {
+  program
+    .command('quickstart')
+    .description('set up a working demo (warehouse with personal data, policies, config, keys) and take the tour')
+    .argument('[dir]', 'where to put the demo', './hoopq-demo')
+    .option('--force', 'replace an existing demo in DIR')
+    .option('--no-tour', 'set up only')
+    .action(async (dirArg: string, opts: { force?: boolean; tour: boolean }) => {
+      const dir = resolve(dirArg);
+      const err = process.stderr;
+      if (existsSync(join(dir, 'hoopq.yaml')) && !opts.force) {
+        throw new UsageError('usage.demo_exists', `${dir} already holds a hoopq demo`, { hint: `cd ${dirArg} and use it, or run "hoopq quickstart ${dirArg} --force" to start over` });
+      }
+      if (opts.force) {
+        for (const f of ['demo.duckdb', 'demo.duckdb.wal', 'audit.jsonl', 'audit.jsonl.lock.db', 'audit.jsonl.checkpoints', '.hoopq', 'policies', 'hoopq.yaml']) {
+          rmSync(join(dir, f), { recursive: true, force: true });
+        }
+      }
+      mkdirSync(join(dir, 'policies'), { recursive: true });
+      err.write(`hoopq quickstart: creating a demo in ${dir}\n`);
+      const counts = await createDemoWarehouse(join(dir, 'demo.duckdb'));
+      err.write(`  warehouse  demo.duckdb: demo.crm.customers (${counts.customers} rows, with emails, phones, SSNs, notes), demo.crm.payment_cards, demo.analytics.events (${counts.events} rows), views\n`);
+      for (const [name, text] of Object.entries(DEMO_POLICIES)) writeFileSync(join(dir, 'policies', `${name}.yaml`), text);
+      err.write(`  policies   policies/analyst-agent.yaml (masks, detectors, deny payment cards), policies/scratch-writer.yaml\n`);
+      writeFileSync(join(dir, 'hoopq.yaml'), DEMO_CONFIG);
+      err.write(`  config     hoopq.yaml; keys in .hoopq/keys (created now), audit log audit.jsonl\n`);
+
+      const ctx = loadContextAt(join(dir, 'hoopq.yaml'));
+      try {
+        const minted = await issueRunToken(ctx, { policy: 'analyst-agent', run: 'quickstart-tour', subject: 'quickstart', ttlSeconds: 3600 });
+        err.write(`  token      minted for run quickstart-tour under policy analyst-agent (hoopq token mint --policy analyst-agent --run quickstart-tour)\n`);
+        if (opts.tour) await runTour(ctx, minted.token, err);
+        await ctx.close();
+        const report = await verifyAuditLog(join(dir, 'audit.jsonl'), { keyDir: ctx.config.keysDir });
+        err.write(`\n4. The audit log: every attempt above, allowed or refused, hash-chained\n  $ hoopq audit verify\n  -> ${report.ok ? `intact: ${report.records} records` : `BROKEN: ${report.firstBad?.problem}`}\n`);
+        err.write(`\nNext:\n  cd ${dirArg}\n  export HOOPQ_TOKEN=$(npx hoopq token mint --policy analyst-agent --run my-first-run)\n  npx hoopq query --justification "exploring" "SELECT city, count(*) FROM customers GROUP BY city"\n  npx hoopq explain "SELECT * FROM crm.payment_cards"\n  npx hoopq audit list --run my-first-run\n`);
+      } finally {
+        await ctx.close();
+      }
+    });
+}
