@@ -56,6 +56,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   const body = newAuditBody(req.dryRun ? 'query.dry_run' : 'query', parts.now(), {
     sql: req.sql,
     justification: req.justification,
+    format: req.format,
     ...req.origin,
   });
   const progress = new CheckProgress();
