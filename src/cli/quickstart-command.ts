@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { UsageError } from '../errors.js';
 import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
-import { DEMO_CONFIG, DEMO_POLICIES } from '../quickstart/demo-files.js';
+import { DEMO_CONFIG, DEMO_POLICY_NAMES, readDemoPolicy } from '../quickstart/demo-files.js';
 import { runTour } from '../quickstart/run-tour.js';
 import { loadContextAt } from './cli-context.js';
 import type { CliState } from './main.js';
@@ -37,7 +37,7 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
       err.write(`hoopq quickstart: creating a demo in ${dir}\n`);
       const counts = await createDemoWarehouse(join(dir, 'demo.duckdb'));
       err.write(`  warehouse  demo.duckdb: demo.crm.customers (${counts.customers} rows, with emails, phones, SSNs, notes), demo.crm.payment_cards, demo.analytics.events (${counts.events} rows), views\n`);
-      for (const [name, text] of Object.entries(DEMO_POLICIES)) writeFileSync(join(dir, 'policies', `${name}.yaml`), text);
+      for (const name of DEMO_POLICY_NAMES) writeFileSync(join(dir, 'policies', `${name}.yaml`), readDemoPolicy(name));
       err.write(`  policies   policies/analyst-agent.yaml (masks, detectors, deny payment cards), policies/scratch-writer.yaml\n`);
       writeFileSync(join(dir, 'hoopq.yaml'), DEMO_CONFIG);
       err.write(`  config     hoopq.yaml; keys in .hoopq/keys (created now), audit log audit.jsonl\n`);
