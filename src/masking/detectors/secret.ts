@@ -1,0 +1,27 @@
+/**
+ * secret: credentials with a recognisable shape: PEM private-key blocks, AWS access key
+ * ids, Google API keys, GitHub tokens, Slack tokens and JWTs. A private-key header with no
+ * END line is redacted to the end of the text (a cut-off key is still a key).
+ */
+import { redactMatches, type Detector } from './detector.js';
+
+const SECRET = new RegExp(
+  [
+    String.raw`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)`,
+    String.raw`(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])`,
+    String.raw`(?<![\w-])AIza[\w-]{35}(?![\w-])`,
+    String.raw`(?<!\w)gh[pousr]_[A-Za-z0-9]{36,251}(?!\w)`,
+    String.raw`(?<!\w)github_pat_\w{22,244}(?!\w)`,
+    String.raw`(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}`,
+    // header.payload.signature; an empty signature (alg "none") still carries the claims
+    String.raw`(?<![\w-])eyJ[\w-]{2,}\.eyJ[\w-]{2,}\.[\w-]*`,
+  ].join('|'),
+  'g',
+);
+
+export const secretDetector: Detector = {
+  name: 'secret',
+  replacement: '[SECRET]',
+  trigger: /-----BEGIN|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abposr]-|eyJ/,
+  redact: (text) => redactMatches(text, SECRET, () => '[SECRET]'),
+};
