@@ -4,7 +4,7 @@
  * hoopq.yaml and policy files; unknown keys are errors (schemas are `.strict()`).
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -36,28 +36,27 @@ export function readYamlFile(path: string, what: string): YamlFile {
   return { path, bytes, doc, lines };
 }
 
-/** "file:line:col" of the node at `path` in the document (or of its nearest existing parent). */
-export function locate(file: YamlFile, path: readonly PropertyKey[]): string {
-  for (let n = path.length; n >= 0; n--) {
-    const node = file.doc.getIn(path.slice(0, n) as unknown[], true);
-    if (isNode(node) && node.range) {
-      const pos = file.lines.linePos(node.range[0]);
-      return `${file.path}:${pos.line}:${pos.col}`;
-    }
-    if (n > 0) {
-      // a key with that name: point at the key itself (for unknown keys)
-      const parent = n === 1 ? file.doc.contents : file.doc.getIn(path.slice(0, n - 1) as unknown[], true);
-      const key = path[n - 1];
-      if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray((parent as { items: unknown[] }).items)) {
-        for (const item of (parent as { items: Array<{ key?: unknown }> }).items) {
-          const k = item.key;
-          if (isNode(k) && k.range && (k as unknown as { value: unknown }).value === key) {
-            const pos = file.lines.linePos(k.range[0]);
-            return `${file.path}:${pos.line}:${pos.col}`;
-          }
-        }
+/**
+ * "file:line:col" of the node at `path` in the document, or of its nearest existing parent.
+ * With `atKey`, points at the mapping key itself (for unknown keys) rather than its value.
+ */
+export function locate(file: YamlFile, path: readonly PropertyKey[], atKey = false): string {
+  const at = (offset: number) => {
+    const pos = file.lines.linePos(offset);
+    return `${file.path}:${pos.line}:${pos.col}`;
+  };
+  if (atKey && path.length > 0) {
+    const parent = path.length === 1 ? file.doc.contents : file.doc.getIn(path.slice(0, -1) as unknown[], true);
+    const key = path[path.length - 1];
+    if (isMap(parent)) {
+      for (const item of parent.items) {
+        if (isScalar(item.key) && item.key.value === key && item.key.range) return at(item.key.range[0]);
       }
     }
+  }
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? file.doc.contents : file.doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node) && node.range) return at(node.range[0]);
   }
   return `${file.path}:1:1`;
 }
@@ -74,7 +73,7 @@ export function validateYaml<T>(file: YamlFile, schema: z.ZodType<T>, what: stri
     path = [...path, key];
     message = `unknown key "${key}"`;
   }
-  const where = locate(file, path);
+  const where = locate(file, path, issue.code === 'unrecognized_keys');
   const field = path.length > 0 ? ` (${path.join('.')})` : '';
   throw new ConfigError('config.invalid', `${where}: invalid ${what}${field}: ${message}`, {
     hint: issue.code === 'unrecognized_keys' ? `remove or correct the key; see docs/configuration.md for the allowed keys` : undefined,
