@@ -1,0 +1,164 @@
+/**
+ * createResultWriter: the last stage, result rows (already masked and scanned) to bytes.
+ *
+ * Input: batches of rows in column order. Output: the chosen format on `out`, and at the
+ * end what was written: row count, whether rows were cut, and the SHA-256 of exactly the
+ * bytes given to `out` (the audit's `result_sha256`).
+ * Invariants: streamed — each batch becomes one chunk, and writeBatch does not resolve
+ * while `out` is over its high-water mark, so memory stays flat whatever the result size
+ * (pretty alone buffers, capped at PRETTY_ROW_CAP rows); no row past the limit is written.
+ */
+import { createHash } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import type { ResultColumn } from '../warehouse/warehouse.js';
+import { createCsvEncoder } from './csv-encoder.js';
+import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
+import { createNdjsonEncoder } from './ndjson-encoder.js';
+import { PRETTY_ROW_CAP, createPrettyTableEncoder } from './pretty-table-encoder.js';
+import type { RowEncoderFactory } from './row-encoder.js';
+
+export const OUTPUT_FORMATS = ['pretty', 'json', 'prettyjson', 'csv', 'ndjson'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+const ENCODERS: Readonly<Record<OutputFormat, RowEncoderFactory>> = {
+  pretty: createPrettyTableEncoder,
+  json: createJsonEncoder,
+  prettyjson: createPrettyJsonEncoder,
+  csv: createCsvEncoder,
+  ndjson: createNdjsonEncoder,
+};
+
+export interface ResultWriterOptions {
+  /** Rows to write at most; further rows are dropped and `truncated` is set. */
+  maxRows?: number;
+}
+
+export interface WrittenResult {
+  rows: number;
+  /** Rows were offered beyond the limit and not written. */
+  truncated: boolean;
+  /** hex SHA-256 of exactly the bytes written to `out`. */
+  sha256: string;
+  /** The limit that applied: maxRows, or for pretty at most PRETTY_ROW_CAP. */
+  limit: number | undefined;
+}
+
+export interface ResultWriter {
+  /** Resolves once the batch is handed to `out` and `out` is below its high-water mark. */
+  writeBatch(rows: readonly unknown[][]): Promise<void>;
+  /** True once a row was refused for the limit: the caller can stop reading the warehouse. */
+  isTruncated(): boolean;
+  /** Writes the closing text; does not end `out` (the caller owns it). */
+  end(): Promise<WrittenResult>;
+}
+
+/** The parts of a Writable we rely on beyond NodeJS.WritableStream. */
+interface WritableState {
+  destroyed?: boolean;
+  writableNeedDrain?: boolean;
+}
+
+export function createResultWriter(
+  format: OutputFormat,
+  out: NodeJS.WritableStream,
+  columns: readonly ResultColumn[],
+  options: ResultWriterOptions = {},
+): ResultWriter {
+  const factory = Object.hasOwn(ENCODERS, format) ? ENCODERS[format] : undefined;
+  if (factory === undefined) {
+    throw new UsageError('usage.format', `refused: unknown output format "${String(format)}"`, {
+      rule: 'format',
+      hint: `--format may be one of: ${OUTPUT_FORMATS.join(', ')}`,
+    });
+  }
+  const { maxRows } = options;
+  if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows >= 0)) {
+    throw new UsageError('usage.max_rows', `refused: max rows must be a whole number >= 0, got ${String(maxRows)}`, {
+      rule: 'max_rows',
+      hint: 'pass --max-rows N with N a whole number',
+    });
+  }
+  const limit = format === 'pretty' ? Math.min(maxRows ?? PRETTY_ROW_CAP, PRETTY_ROW_CAP) : maxRows;
+  const encoder = factory(columns);
+  const hash = createHash('sha256');
+  let rows = 0;
+  let truncated = false;
+  let started = false;
+  let ended = false;
+  // batches are written strictly in order even if a caller does not await writeBatch
+  let queue: Promise<void> = Promise.resolve();
+
+  async function emit(text: string): Promise<void> {
+    if (text === '') return;
+    const state = out as unknown as WritableState;
+    if (state.destroyed) throw new Error('output stream closed before the result was complete');
+    if (state.writableNeedDrain) await drained(out);
+    const bytes = Buffer.from(text, 'utf8');
+    hash.update(bytes);
+    if (!out.write(bytes)) await drained(out);
+  }
+
+  function write(batch: readonly unknown[][]): Promise<void> {
+    if (ended) return Promise.reject(new Error('result writer used after end()'));
+    let text = '';
+    if (!started) {
+      started = true;
+      text += encoder.start();
+    }
+    let take = batch.length;
+    if (limit !== undefined && rows + take > limit) {
+      take = limit - rows;
+      truncated = true;
+    }
+    for (let i = 0; i < take; i++) text += encoder.row(batch[i]!);
+    rows += take;
+    return emit(text);
+  }
+
+  return {
+    writeBatch(batch) {
+      queue = queue.then(() => write(batch));
+      return queue;
+    },
+    isTruncated: () => truncated,
+    async end() {
+      const closing = queue.then(async () => {
+        if (ended) throw new Error('result writer ended twice');
+        let text = started ? '' : encoder.start();
+        started = true;
+        text += encoder.finish();
+        ended = true;
+        await emit(text);
+      });
+      queue = closing;
+      await closing;
+      return { rows, truncated, sha256: hash.digest('hex'), limit };
+    },
+  };
+}
+
+/** Resolves on 'drain'; rejects if the stream errors or closes first, so a gone reader cannot hang us. */
+function drained(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      out.off('drain', onDrain);
+      out.off('error', onError);
+      out.off('close', onClose);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('output stream closed before the result was complete'));
+    };
+    out.on('drain', onDrain);
+    out.on('error', onError);
+    out.on('close', onClose);
+  });
+}
