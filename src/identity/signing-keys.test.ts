@@ -127,6 +127,22 @@ describe('rotation', () => {
     await expect(verifyRunToken(first.token, { keysDir, state, now: later })).rejects.toMatchObject({ code: 'token.unknown_kid' });
   });
 
+  it('minting while another caller rotates never fails and every token verifies', async () => {
+    await loadSigningKey(keysDir);
+    const work = [
+      ...Array.from({ length: 6 }, (_, i) => mintRunToken({ keysDir, policy: POLICY, run: `r${i}`, subject: 's' })),
+      rotateSigningKey(keysDir),
+      rotateSigningKey(keysDir),
+    ];
+    const results = await Promise.all(work);
+    for (const result of results.slice(0, 6)) {
+      await expect(verifyRunToken((result as { token: string }).token, { keysDir, state })).resolves.toBeTruthy();
+    }
+    expect(readKeyset(keysDir)!.keys.filter((k) => k.status === 'current')).toHaveLength(1);
+    const onDisk = fs.readdirSync(keysDir).filter((f) => f.endsWith('.key'));
+    expect(onDisk).toEqual([`token-${readKeyset(keysDir)!.keys.find((k) => k.status === 'current')!.kid}.key`]);
+  });
+
   it('rotating an empty directory creates the first key', async () => {
     const rotation = await rotateSigningKey(keysDir, { now: T0 });
     expect(rotation.retired).toEqual([]);

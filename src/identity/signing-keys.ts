@@ -78,6 +78,17 @@ export function publicKeyPath(dir: string, kid: string): string {
 
 /** The current signing key; creates the directory, deployment id and first key when absent. */
 export async function loadSigningKey(dir: string, options: { now?: Date } = {}): Promise<SigningKey> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await loadSigningKeyOnce(dir, options);
+    } catch (err) {
+      // A rotation in another process may delete the key we just read about; re-read once or twice.
+      if (attempt >= 3 || !(err instanceof ConfigError) || err.code !== 'keys.unreadable' || !readKeyset(dir)) throw err;
+    }
+  }
+}
+
+async function loadSigningKeyOnce(dir: string, options: { now?: Date }): Promise<SigningKey> {
   let keyset = readKeyset(dir);
   if (!keyset || !currentEntry(keyset)) {
     keyset = await withKeysetLock(dir, async () => {
@@ -163,7 +174,6 @@ export async function rotateSigningKey(dir: string, options: { now?: Date } = {}
       entry.retired_at = now.toISOString();
       entry.retire_after = retireAfter;
       retired.push(entry.kid);
-      fs.rmSync(privateKeyPath(dir, entry.kid), { force: true });
     }
     keyset.keys = keyset.keys.filter((entry) => {
       const expired = entry.status === 'retired' && entry.retire_after !== null && Date.parse(entry.retire_after) <= now.getTime();
@@ -177,6 +187,8 @@ export async function rotateSigningKey(dir: string, options: { now?: Date } = {}
     const kid = await writeNewKeyPair(dir);
     keyset.keys.push({ kid, created: now.toISOString(), status: 'current', retired_at: null, retire_after: null });
     writeKeysetAtomically(dir, keyset);
+    // Only after the new keyset is in place, so a concurrent reader never finds no current key.
+    for (const old of retired) fs.rmSync(privateKeyPath(dir, old), { force: true });
     return { kid, deployment: keyset.deployment, retired, pruned };
   });
 }
