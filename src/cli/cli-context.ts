@@ -1,20 +1,16 @@
 /**
- * The CLI's composition root: reads the configuration once and builds the pipeline's parts.
- * No other module reads process.env for configuration.
+ * The CLI's composition root: finds and reads the configuration once and builds the
+ * pipeline's parts. No other module reads process.env for configuration.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
-import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import { loadConfig } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
-import { openStateStore, type StateStore } from '../identity/state-store.js';
-import { verifyRunToken } from '../identity/run-token.js';
-import { createPolicyCatalog } from '../policy/policy-catalog.js';
+import type { StateStore } from '../identity/state-store.js';
+import { createLocalParts } from '../pipeline/local-parts.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
-import { openWarehouse } from '../warehouse/open-warehouse.js';
 
 export interface CliContext {
   configPath: string;
@@ -40,38 +36,6 @@ export function loadContextAt(configPath: string): CliContext {
     });
   }
   const config = loadConfig(configPath);
-  let state: StateStore | undefined;
-  let sink: AuditSink | undefined;
-  const getState = () => (state ??= openStateStore(config.statePath));
-  const policies = createPolicyCatalog(config.policiesDir);
-  const parts: PipelineParts = {
-    config,
-    policies,
-    identity: {
-      verify: (token) => verifyRunToken(token, { keysDir: config.keysDir, state: getState() }),
-      consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
-      watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
-    },
-    openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable }),
-    audit: async () => {
-      if (config.audit.kind !== 'file') {
-        throw new ConfigError('config.audit_gateway', 'an audit sink at a gateway URL is not available in this build', { hint: 'set audit: to a file path' });
-      }
-      return (sink ??= await openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));
-    },
-    now: () => new Date(),
-  };
-  return {
-    configPath,
-    config,
-    parts,
-    state: getState,
-    async close() {
-      const [s, st] = [sink, state];
-      sink = undefined;
-      state = undefined;
-      await s?.close();
-      st?.close();
-    },
-  };
+  const local = createLocalParts(config);
+  return { configPath, config, parts: local.parts, state: local.state, close: local.close };
 }

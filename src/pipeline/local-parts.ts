@@ -1,0 +1,56 @@
+/**
+ * Builds the pipeline's parts for a deployment that holds its own config, keys, state and
+ * audit sink: the CLI in direct mode, the gateway and the MCP server all start here (each
+ * is its own composition root and calls this once).
+ */
+import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
+import type { AuditSink } from '../audit/audit-record.js';
+import type { HoopqConfig } from '../config/config.js';
+import { ConfigError } from '../errors.js';
+import { openStateStore, type StateStore } from '../identity/state-store.js';
+import { verifyRunToken } from '../identity/run-token.js';
+import { createPolicyCatalog } from '../policy/policy-catalog.js';
+import { openWarehouse } from '../warehouse/open-warehouse.js';
+import type { PipelineParts } from './pipeline-parts.js';
+
+export interface LocalParts {
+  parts: PipelineParts;
+  /** The state store, opened on first use. */
+  state(): StateStore;
+  close(): Promise<void>;
+}
+
+export function createLocalParts(config: HoopqConfig): LocalParts {
+  let state: StateStore | undefined;
+  let sink: Promise<AuditSink> | undefined;
+  const getState = () => (state ??= openStateStore(config.statePath));
+  const parts: PipelineParts = {
+    config,
+    policies: createPolicyCatalog(config.policiesDir),
+    identity: {
+      verify: (token) => verifyRunToken(token, { keysDir: config.keysDir, state: getState() }),
+      consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
+      watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
+    },
+    openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable }),
+    audit: () => {
+      if (config.audit.kind !== 'file') {
+        throw new ConfigError('config.audit_gateway', 'an audit sink at a gateway URL is not available in this build', { hint: 'set audit: to a file path' });
+      }
+      const path = config.audit.path;
+      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));
+    },
+    now: () => new Date(),
+  };
+  return {
+    parts,
+    state: getState,
+    async close() {
+      const [s, st] = [sink, state];
+      sink = undefined;
+      state = undefined;
+      if (s) await (await s).close();
+      st?.close();
+    },
+  };
+}
