@@ -1,0 +1,108 @@
+/**
+ * DuckDB analysis stage. Input: a SQL script as received, a parser connection (DuckDB's own
+ * parser: it parses and reads catalog metadata, never runs the SQL), the Catalog and the
+ * name defaults. Output: a QueryAnalysis naming, per statement, its kind, the tables it
+ * reads (views and the tables behind them) and writes, and whether it is an
+ * engine-control statement hoopq never runs.
+ * Invariant: either every statement and every table DuckDB will touch is named, or an
+ * AnalysisError (exit 6) is thrown. Three independent views must agree: hoopq's lexer and
+ * DuckDB's parser on the statement count; DuckDB's parse tree walked by hoopq for tables;
+ * and DuckDB's own binder (getTableNames) may name no table hoopq missed.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { AnalysisError } from '../../errors.js';
+import type { Catalog } from '../catalog.js';
+import type { NameDefaults, QueryAnalysis, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
+import { resolveTableName } from '../table-name.js';
+import { analyzeDuckDbSelect, type DuckDbSelectEnv } from './analyze-duckdb-select.js';
+import { classifyDuckDbStatement } from './classify-duckdb-statement.js';
+import { DuckDbNameResolver } from './duckdb-name-resolver.js';
+import { readDuckDbEngineFacts } from './read-duckdb-engine-facts.js';
+import { splitDuckDbScript } from './split-duckdb-script.js';
+
+export interface DuckDbAnalysisContext {
+  parser: DuckDBConnection;
+  catalog: Catalog;
+  names: NameDefaults;
+}
+
+export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext): Promise<QueryAnalysis> {
+  const pieces = await splitDuckDbScript(sql, ctx.parser);
+  const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
+  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver };
+  const statements: StatementAnalysis[] = [];
+  for (const piece of pieces) {
+    const plan = classifyDuckDbStatement(piece.tokens, piece.text);
+    const statement: StatementAnalysis = { kind: plan.kind, nativeType: plan.nativeType, text: piece.text, reads: [], writes: [], views: [] };
+    if (plan.engineControl) {
+      // Never decomposed: policy refuses it whatever the tables would be.
+      statement.engineControl = plan.engineControl;
+      statements.push(statement);
+      continue;
+    }
+    const reads = new Set<string>();
+    const views: ViewExpansion[] = [];
+    const writes = plan.writes.map((w) => resolver.resolveWrite(w, ctx.names));
+    for (const target of plan.targetReads) {
+      const name = await resolver.resolveRead(target, ctx.names);
+      if (await resolver.viewDefinition(name)) {
+        throw new AnalysisError('analysis.unsupported_shape', `refused: ${name} is a view; hoopq does not analyse writes through views`, {
+          rule: 'views',
+          hint: 'write to base tables',
+        });
+      }
+      reads.add(name);
+    }
+    const selects = plan.isQuery ? [piece.text] : plan.selects;
+    for (const text of selects) {
+      const analysis = await analyzeDuckDbSelect(text, ctx.names, env);
+      for (const r of analysis.reads) reads.add(r);
+      views.push(...analysis.views);
+      crossCheckWithBinder(text, ctx.parser, analysis.contexts, new Set([...analysis.reads, ...writes]));
+    }
+    for (const w of plan.creates) resolver.created.add(resolver.resolveWrite(w, ctx.names));
+    statement.reads = [...reads].sort();
+    statement.writes = [...new Set(writes)].sort();
+    statement.views = dedupeViews(views);
+    statements.push(statement);
+  }
+  return { dialect: 'duckdb', statements };
+}
+
+/**
+ * DuckDB's binder names the tables it binds (as written, view bodies included). Each must
+ * be one hoopq found, under one of the name defaults in force; binding errors make it
+ * return less, never more, so this only ever catches what the tree walk missed.
+ */
+function crossCheckWithBinder(text: string, parser: DuckDBConnection, contexts: NameDefaults[], known: Set<string>): void {
+  let reported: readonly string[];
+  try {
+    reported = parser.getTableNames(text, true);
+  } catch {
+    return;
+  }
+  for (const entry of reported) {
+    const written = entry.replace(/ AS .*$/s, '');
+    const parts = written.split('.');
+    const matched = contexts.some((names) => {
+      try {
+        return known.has(resolveTableName(parts, { caseInsensitive: true, ...names }));
+      } catch {
+        return false;
+      }
+    });
+    if (!matched) {
+      throw new AnalysisError('analysis.engine_disagrees', `refused: DuckDB binds the table "${written}", which hoopq's analysis did not find`, {
+        rule: 'analysis',
+        hint: 'write table names in full (project.dataset.table) and avoid unusual constructs',
+        details: { table: written },
+      });
+    }
+  }
+}
+
+function dedupeViews(views: ViewExpansion[]): ViewExpansion[] {
+  const seen = new Map<string, ViewExpansion>();
+  for (const v of views) if (!seen.has(v.view)) seen.set(v.view, v);
+  return [...seen.values()].sort((a, b) => a.view.localeCompare(b.view));
+}
