@@ -1,0 +1,205 @@
+/**
+ * Runs SQL that analysis and policy already allowed on one DuckDB connection and streams
+ * the result. Input: a connection of its own, the SQL, the abort signal and timeout.
+ * Output: a QueryExecution whose batches are DuckDB's chunks (2048 rows) converted to
+ * JSON-compatible rows; the result is never materialised in full.
+ * Invariants:
+ * - a script (several statements) runs each statement in order and returns the LAST one's
+ *   rows; earlier statements' results are discarded (materialised one at a time by DuckDB);
+ * - timeout and abort call `connection.interrupt()` and the batches end with a
+ *   WarehouseError (`warehouse.timeout` / `warehouse.cancelled`), never with a silently short
+ *   result: measured on 1.5, an interrupt between two chunks makes DuckDB end the stream as
+ *   if it were complete, so the stop reason is checked after every chunk;
+ * - every other DuckDB error becomes a WarehouseError with DuckDB's message.
+ */
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
+import { StatementType } from '@duckdb/node-api';
+import { WarehouseError } from '../../errors.js';
+import type { ExecuteOptions, QueryExecution, QueryParameter } from '../warehouse.js';
+import { isDuckDbInterrupt, toWarehouseError } from './duckdb-error.js';
+import { jsonValueConverter } from './json-value-converter.js';
+
+/** `onFinished` runs exactly once, when the batches end for any reason (or execute fails). */
+export async function streamDuckDbQuery(
+  connection: DuckDBConnection,
+  sql: string,
+  options: ExecuteOptions,
+  onFinished: () => void,
+): Promise<QueryExecution> {
+  const stop = startStopWatch(connection, options);
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    stop.dispose();
+    onFinished();
+  };
+
+  let result: DuckDBResult;
+  try {
+    stop.throwIfStopped();
+    result = await runUntilLastStreaming(connection, sql, options.params ?? [], stop);
+  } catch (err) {
+    finish();
+    throw stop.reason ? stop.error() : isDuckDbInterrupt(err) ? cancelledError() : toWarehouseError(err);
+  }
+
+  const columns = result.columnNames().map((name, i) => ({ name, type: result.columnType(i).toString() }));
+  const isCount = [StatementType.INSERT, StatementType.UPDATE, StatementType.DELETE].includes(result.statementType);
+  let rowsAffected: number | undefined;
+
+  async function* batches(): AsyncGenerator<unknown[][]> {
+    try {
+      for (;;) {
+        stop.throwIfStopped();
+        let chunk;
+        try {
+          chunk = await result.fetchChunk();
+        } catch (err) {
+          throw stop.reason ? stop.error() : isDuckDbInterrupt(err) ? cancelledError() : toWarehouseError(err);
+        }
+        stop.throwIfStopped();
+        if (!chunk || chunk.rowCount === 0) break;
+        const rows = chunk.convertRows(jsonValueConverter) as unknown[][];
+        // DML returns one row with the count of rows changed (DuckDB's "Count" column).
+        if (isCount && rows.length === 1 && typeof rows[0]![0] === 'number') rowsAffected = rows[0]![0] as number;
+        yield rows;
+      }
+    } finally {
+      // Also reached when the consumer stops early (break/return): stop DuckDB producing
+      // rows nobody will read before the connection is released.
+      finish();
+    }
+  }
+
+  return {
+    columns,
+    batches: batches(),
+    stats: () => (rowsAffected === undefined ? {} : { rowsAffected }),
+  };
+}
+
+async function runUntilLastStreaming(
+  connection: DuckDBConnection,
+  sql: string,
+  params: QueryParameter[],
+  stop: StopWatch,
+): Promise<DuckDBResult> {
+  const extracted = await connection.extractStatements(sql);
+  if (extracted.count === 0) {
+    throw new WarehouseError('warehouse.no_statement', 'there is no SQL statement to run', {
+      rule: 'warehouse.sql',
+      hint: 'send at least one SQL statement',
+    });
+  }
+  for (let i = 0; i < extracted.count; i += 1) {
+    stop.throwIfStopped();
+    const prepared = await extracted.prepare(i);
+    try {
+      bindParameters(prepared, params);
+      if (i < extracted.count - 1) await prepared.run();
+      else return await prepared.stream();
+    } finally {
+      prepared.destroySync();
+    }
+  }
+  throw new Error('unreachable: the last statement returns');
+}
+
+/**
+ * Binds `--parameter name:type:value` values by name (`$name` in DuckDB SQL; positional
+ * `?`/`$1` parameters are named "1", "2" …). Typed so DuckDB sees the value the caller
+ * meant: integers as BIGINT, floats as DOUBLE, booleans as BOOLEAN, everything else as
+ * text that DuckDB casts where the SQL needs another type.
+ */
+function bindParameters(prepared: DuckDBPreparedStatement, params: QueryParameter[]): void {
+  if (prepared.parameterCount === 0) return;
+  const values: Record<string, DuckDBValue> = {};
+  for (let i = 1; i <= prepared.parameterCount; i += 1) {
+    const name = prepared.parameterName(i);
+    const param = params.find((p) => p.name === name);
+    if (!param) {
+      throw new WarehouseError('warehouse.missing_parameter', `the SQL uses the parameter $${name} but no value was given for it`, {
+        rule: 'warehouse.parameters',
+        hint: `pass --parameter ${name}:TYPE:VALUE`,
+      });
+    }
+    values[name] = parameterValue(param);
+  }
+  prepared.bind(values);
+}
+
+function parameterValue(param: QueryParameter): DuckDBValue {
+  if (param.value === null) return null;
+  const type = param.type.toUpperCase();
+  try {
+    if (['INT64', 'INT', 'INTEGER', 'BIGINT', 'SMALLINT', 'TINYINT'].includes(type)) return BigInt(param.value);
+  } catch {
+    throw new WarehouseError('warehouse.bad_parameter', `parameter ${param.name}: "${param.value}" is not an integer`, {
+      rule: 'warehouse.parameters',
+      hint: 'give an integer value for an integer parameter',
+    });
+  }
+  if (['FLOAT64', 'FLOAT', 'DOUBLE', 'REAL'].includes(type)) {
+    const n = Number(param.value);
+    if (Number.isNaN(n) && param.value.trim().toLowerCase() !== 'nan') {
+      throw new WarehouseError('warehouse.bad_parameter', `parameter ${param.name}: "${param.value}" is not a number`, {
+        rule: 'warehouse.parameters',
+        hint: 'give a number for a floating-point parameter',
+      });
+    }
+    return n;
+  }
+  if (['BOOL', 'BOOLEAN'].includes(type)) return /^(true|1)$/i.test(param.value);
+  return param.value;
+}
+
+interface StopWatch {
+  /** 'timeout' or 'cancelled' once the query has been told to stop. */
+  readonly reason: 'timeout' | 'cancelled' | undefined;
+  error(): WarehouseError;
+  throwIfStopped(): void;
+  dispose(): void;
+}
+
+function startStopWatch(connection: DuckDBConnection, options: ExecuteOptions): StopWatch {
+  let reason: 'timeout' | 'cancelled' | undefined;
+  const timeoutMs = options.timeoutMs;
+  const stopWith = (why: 'timeout' | 'cancelled'): void => {
+    if (reason) return;
+    reason = why;
+    connection.interrupt();
+  };
+  const onAbort = (): void => stopWith('cancelled');
+  const timer = timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => stopWith('timeout'), timeoutMs) : undefined;
+  if (options.signal.aborted) reason = 'cancelled';
+  else options.signal.addEventListener('abort', onAbort, { once: true });
+  const watch: StopWatch = {
+    get reason() {
+      return reason;
+    },
+    error() {
+      return reason === 'timeout'
+        ? new WarehouseError('warehouse.timeout', `the query was stopped after its time limit of ${timeoutMs} ms`, {
+            rule: 'limits.timeout',
+            hint: 'make the query cheaper (filter, aggregate, LIMIT) or ask for a policy with a longer timeout',
+          })
+        : cancelledError();
+    },
+    throwIfStopped() {
+      if (reason) throw watch.error();
+    },
+    dispose() {
+      if (timer) clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+    },
+  };
+  return watch;
+}
+
+function cancelledError(): WarehouseError {
+  return new WarehouseError('warehouse.cancelled', 'the query was cancelled before it finished', {
+    rule: 'warehouse.cancelled',
+    hint: 'the run was revoked, the client went away or the result was cut; start a new query if it is still needed',
+  });
+}
