@@ -54,6 +54,6 @@ function isCardNumber(candidate: string): boolean {
 export const creditCardDetector: Detector = {
   name: 'credit_card',
   replacement: '[CREDIT_CARD]',
-  trigger: /\d\d\d\d/,
+  admits: (t) => t.digits >= 13,
   redact: (text) => redactMatches(text, CARD, (m) => (isCardNumber(m) ? '[CREDIT_CARD]' : undefined)),
 };

@@ -3,6 +3,7 @@
  * match count out. It never sees which column or row the text came from, and never keeps it.
  */
 import type { DetectorName } from '../../policy/policy.js';
+import type { TextTraits } from './text-traits.js';
 
 export interface Redaction {
   text: string;
@@ -15,11 +16,10 @@ export interface Detector {
   /** What each match becomes, e.g. `[EMAIL]`. Contains no digit run, `@` or `:` so later detectors do not re-match it. */
   readonly replacement: string;
   /**
-   * A cheap necessary condition (no flags): when it does not match, `redact` finds nothing.
-   * The scanner ORs the triggers of all enabled detectors into one regex and skips cells
-   * that fail it, which is what keeps detectors affordable on millions of cells.
+   * A cheap necessary condition over the text's character counts: when false, `redact`
+   * would find nothing, so the scanner skips it. Must never be false for a matching text.
    */
-  readonly trigger: RegExp;
+  admits(traits: TextTraits): boolean;
   redact(text: string): Redaction;
 }
 

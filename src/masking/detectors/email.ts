@@ -12,6 +12,6 @@ const EMAIL =
 export const emailDetector: Detector = {
   name: 'email',
   replacement: '[EMAIL]',
-  trigger: /@/,
+  admits: (t) => t.at > 0,
   redact: (text) => redactMatches(text, EMAIL, () => '[EMAIL]'),
 };

@@ -57,6 +57,7 @@ function redactIban(candidate: string): string | undefined {
 export const ibanDetector: Detector = {
   name: 'iban',
   replacement: '[IBAN]',
-  trigger: /[A-Za-z][A-Za-z]\d\d/,
+  // country letters directly followed by check digits; the shortest IBAN (Norway) has 15 characters
+  admits: (t) => t.letterDigits > 0 && t.length >= 15,
   redact: (text) => redactMatches(text, IBAN, (m) => redactIban(m)),
 };

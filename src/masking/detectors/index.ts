@@ -17,6 +17,7 @@ import { secretDetector } from './secret.js';
 import { usSsnDetector } from './us-ssn.js';
 
 export type { Detector, Redaction } from './detector.js';
+export { measureText, type TextTraits } from './text-traits.js';
 
 export const DETECTOR_BY_NAME: Readonly<Record<DetectorName, Detector>> = {
   email: emailDetector,

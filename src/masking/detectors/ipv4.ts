@@ -15,6 +15,6 @@ export function isDottedQuad(s: string): boolean {
 export const ipv4Detector: Detector = {
   name: 'ipv4',
   replacement: '[IPV4]',
-  trigger: /\d\.\d/,
+  admits: (t) => t.dots >= 3 && t.digits >= 4,
   redact: (text) => redactMatches(text, IPV4, (m) => (isDottedQuad(m) ? '[IPV4]' : undefined)),
 };

@@ -43,6 +43,6 @@ function redactIpv6(candidate: string): string | undefined {
 export const ipv6Detector: Detector = {
   name: 'ipv6',
   replacement: '[IPV6]',
-  trigger: /[0-9A-Fa-f:]:[0-9A-Fa-f:]/,
+  admits: (t) => t.colons >= 2,
   redact: (text) => redactMatches(text, IPV6, (m) => redactIpv6(m)),
 };

@@ -44,8 +44,8 @@ function isInternational(s: string): boolean {
 export const phoneDetector: Detector = {
   name: 'phone',
   replacement: '[PHONE]',
-  // every accepted shape has four digits separated by at most one separator each
-  trigger: /\d[ .\-()]?\d[ .\-()]?\d[ .\-()]?\d/,
+  // the shortest accepted shape (international) has 8 digits
+  admits: (t) => t.digits >= 8,
   redact: (text) =>
     redactMatches(text, PHONE, (_m, [intl, nanp, national]) => {
       if (intl !== undefined) return isInternational(intl) ? '[PHONE]' : undefined;

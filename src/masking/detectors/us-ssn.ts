@@ -15,7 +15,7 @@ export function isIssuableSsn(area: string, group: string, serial: string): bool
 export const usSsnDetector: Detector = {
   name: 'us_ssn',
   replacement: '[US_SSN]',
-  trigger: /\d\d\d[ \-]\d\d[ \-]\d\d\d\d/,
+  admits: (t) => t.digits >= 9,
   redact: (text) =>
     redactMatches(text, SSN, (_m, [area, , group, serial]) => (isIssuableSsn(area!, group!, serial!) ? '[US_SSN]' : undefined)),
 };
