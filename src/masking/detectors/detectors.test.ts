@@ -202,6 +202,8 @@ const CORPORA: Record<DetectorName, Corpus> = {
       '-----BEGIN ENCRYPTED PRIVATE KEY-----\\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApEXAMPLE\\n-----END ENCRYPTED PRIVATE KEY-----',
       'AKIAIOSFODNN7EXAMPLE',
       'ASIAY34FZKBOKMUTVV7A',
+      ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'aws_secret_access_key = [SECRET]'],
+      ['{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}', '{"SecretAccessKey": "[SECRET]"}'],
       'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe',
       'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
       'gho_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
@@ -221,6 +223,7 @@ const CORPORA: Record<DetectorName, Corpus> = {
       'xoxb-123',
       'The AKIA prefix marks AWS access keys',
       'AIzaSy too short',
+      'aws_secret_access_key = tooShortToBeAKey',
     ],
   },
 };
