@@ -1,0 +1,123 @@
+/**
+ * GoogleSQL analysis stage.
+ * Input: SQL text as received, the name defaults (default project/dataset), optionally a
+ * catalog to look through views. Output: a QueryAnalysis (dialect 'googlesql') with every
+ * statement — including each statement inside a script, a procedure body or a literal
+ * EXECUTE IMMEDIATE string — its kind, BigQuery-style native type, and the resolved tables
+ * it reads and writes.
+ * Invariant: a result is returned only when every table is known; anything the parser or
+ * the collector cannot account for is an AnalysisError (exit 6). Views are replaced in
+ * `reads` by the tables their definitions read (recursively) and listed in `views`.
+ */
+import { AnalysisError } from '../../errors.js';
+import type { Catalog } from '../catalog.js';
+import type { NameDefaults, QueryAnalysis, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
+import { collectGoogleSqlReferences, type CollectedStatement, type TableReference } from './collect-google-sql-references.js';
+import { isInformationSchema, resolveGoogleSqlName } from './google-sql-name.js';
+
+export interface GoogleSqlStatementAnalysis extends StatementAnalysis {
+  /** Names as written (dotted, without backticks), for explain output and benchmarking. */
+  written: {
+    /** Tables read, not counting the row-observing reads of DML targets. */
+    reads: string[];
+    writes: string[];
+    /** DML targets (DELETE/UPDATE/MERGE), which `reads` above includes resolved, since their predicates observe rows. */
+    targetReads: string[];
+  };
+  /** Persistent functions called from expressions, resolved (their bodies are not expanded). */
+  routines: string[];
+}
+
+export interface GoogleSqlAnalysis extends QueryAnalysis {
+  dialect: 'googlesql';
+  statements: GoogleSqlStatementAnalysis[];
+}
+
+export interface GoogleSqlAnalysisContext {
+  names: NameDefaults;
+  catalog?: Catalog;
+}
+
+const MAX_VIEW_DEPTH = 8;
+
+export async function analyzeGoogleSql(sql: string, ctx: GoogleSqlAnalysisContext): Promise<GoogleSqlAnalysis> {
+  const collected = collectGoogleSqlReferences(sql);
+  if (collected.length === 0) {
+    throw new AnalysisError('analysis.empty', 'refused: the SQL contains no statement', {
+      rule: 'analysis.parse',
+      hint: 'send one GoogleSQL statement or script',
+    });
+  }
+  const statements: GoogleSqlStatementAnalysis[] = [];
+  for (const c of collected) statements.push(await analyzeStatement(c, ctx, []));
+  return { dialect: 'googlesql', statements };
+}
+
+async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisContext, viewChain: string[]): Promise<GoogleSqlStatementAnalysis> {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  const views: ViewExpansion[] = [];
+  const written = { reads: new Set<string>(), writes: new Set<string>(), targetReads: new Set<string>() };
+  for (const ref of c.references) {
+    const as = writtenName(ref);
+    (ref.targetRead ? written.targetReads : ref.access === 'read' ? written.reads : written.writes).add(as);
+    for (const name of resolveReference(ref, ctx.names)) {
+      if (ref.access === 'write') {
+        writes.add(name);
+        continue;
+      }
+      const expansion = ref.role === 'table' ? await expandView(name, ctx, viewChain) : null;
+      if (expansion) {
+        views.push(...expansion);
+        for (const t of expansion[0]!.reads) reads.add(t);
+      } else {
+        reads.add(name);
+      }
+    }
+  }
+  const routines = [...new Set(c.routines.map((parts) => resolveGoogleSqlName(parts, ctx.names)[0]!))].sort();
+  return {
+    kind: c.kind,
+    nativeType: c.nativeType,
+    text: c.source.slice(c.range[0], c.range[1]),
+    reads: [...reads].sort(),
+    writes: [...writes].sort(),
+    views,
+    written: { reads: [...written.reads].sort(), writes: [...written.writes].sort(), targetReads: [...written.targetReads].sort() },
+    routines,
+  };
+}
+
+export function writtenName(ref: TableReference): string {
+  return ref.role === 'external' ? `external_query:${ref.connection}` : ref.parts.join('.');
+}
+
+export function resolveReference(ref: TableReference, names: NameDefaults): string[] {
+  if (ref.role === 'external') return [`external_query:${ref.connection}`];
+  return resolveGoogleSqlName(ref.parts, names);
+}
+
+/**
+ * null when `name` is not a view; otherwise the view's expansion first, then the expansions
+ * of the views it reads. The returned first entry's `reads` are base tables only.
+ */
+async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<ViewExpansion[] | null> {
+  if (!ctx.catalog || name.endsWith('*') || isInformationSchema(name.split('.'))) return null;
+  const def = await ctx.catalog.viewDefinition(name);
+  if (!def) return null;
+  if (chain.includes(name) || chain.length >= MAX_VIEW_DEPTH) {
+    throw new AnalysisError('analysis.view_depth', `refused: the definition of view ${name} is circular or nested too deeply`, {
+      rule: 'analysis.views',
+      hint: 'query the underlying tables directly',
+    });
+  }
+  const inner = collectGoogleSqlReferences(def.sql);
+  if (inner.length !== 1 || inner[0]!.kind !== 'select') {
+    throw new AnalysisError('analysis.view_definition', `refused: the definition of view ${name} is not a single query`, {
+      rule: 'analysis.views',
+      hint: 'query the underlying tables directly',
+    });
+  }
+  const analysed = await analyzeStatement(inner[0]!, { names: { defaultProject: def.project, defaultDataset: def.dataset }, catalog: ctx.catalog }, [...chain, name]);
+  return [{ view: name, reads: analysed.reads }, ...analysed.views];
+}

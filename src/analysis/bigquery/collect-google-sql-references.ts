@@ -1,0 +1,673 @@
+/**
+ * Walks a parsed GoogleSQL program and collects, per statement, every object it reads or
+ * writes, as written (name parts + source range). Scoping follows BigQuery: CTE names
+ * (case-insensitive) shadow one-part table names inside their WITH (a WITH on the first
+ * branch of a set operation covers the whole query); a FROM path whose first part is a range
+ * variable in scope (`FROM t, t.items`) is an array, not a table; temporary tables created
+ * earlier in the script are session objects, not warehouse tables.
+ *
+ * Fail closed: every node of the tree is either handled by a rule here or belongs to the
+ * INERT set of expression nodes that can hold no table name (their children are still
+ * walked, so a subquery anywhere is found). Any other node type is an AnalysisError, so a
+ * parser upgrade that adds syntax can never silently hide a table.
+ */
+import { AnalysisError } from '../../errors.js';
+import type { StatementKind } from '../query-analysis.js';
+import { classifyGoogleSqlStatement } from './classify-google-sql-statement.js';
+import { namePartsOf } from './google-sql-name.js';
+import { INERT_GOOGLE_SQL_NODES } from './inert-google-sql-nodes.js';
+import { parseGoogleSql } from './parse-google-sql.js';
+
+export interface GoogleSqlNode {
+  type: string;
+  range?: [number, number];
+  [key: string]: unknown;
+}
+
+export type ReferenceRole =
+  | 'table' // a table, view or wildcard table
+  | 'model' // ML model (MODEL m)
+  | 'routine' // table-valued function in FROM, procedure in CALL, persistent function created/dropped
+  | 'dataset' // CREATE/ALTER/DROP SCHEMA, GRANT ON SCHEMA: every table of the dataset
+  | 'external'; // EXTERNAL_QUERY connection
+
+export interface TableReference {
+  access: 'read' | 'write';
+  role: ReferenceRole;
+  /** Name parts as written, quotes removed (for `dataset`, the dataset's parts plus `*`). */
+  parts: string[];
+  /** The row-observing read implied by a DML target (DELETE/UPDATE/MERGE predicates). */
+  targetRead?: boolean;
+  /** Source range of the name (in `source`). */
+  range: [number, number];
+  /** Set for a table in a FROM clause: what the masking rewrite may replace. */
+  relation?: { range: [number, number]; alias?: string };
+  /** For `external`: the connection id. */
+  connection?: string;
+}
+
+export interface CollectedStatement {
+  kind: StatementKind;
+  nativeType: string;
+  /** The SQL text the ranges refer to (the input, or an EXECUTE IMMEDIATE string). */
+  source: string;
+  range: [number, number];
+  /** True for statements found inside an EXECUTE IMMEDIATE string literal. */
+  dynamic: boolean;
+  references: TableReference[];
+  /** Persistent functions called from expressions (`dataset.fn(…)`), as written. */
+  routines: string[][];
+}
+
+interface Scope {
+  ctes: Set<string>;
+  aliases: Set<string>;
+}
+
+/** Function namespaces of BigQuery itself: `NET.HOST(…)` is not a user routine. */
+const BUILTIN_NAMESPACES = new Set([
+  'SAFE', 'NET', 'ML', 'KEYS', 'AEAD', 'HLL_COUNT', 'KLL_QUANTILES', 'AI', 'OBJ', 'BQ', 'VECTOR_INDEX', 'DLP', 'S2', 'RANGE',
+]);
+/** System variables that change how unqualified names resolve: a script setting them is refused. */
+const NAME_CONTEXT_VARIABLES = new Set(['@@DATASET_ID', '@@DATASET_PROJECT_ID', '@@PROJECT_ID']);
+const MAX_DYNAMIC_DEPTH = 4;
+
+export function collectGoogleSqlReferences(sql: string): CollectedStatement[] {
+  const collector = new ReferenceCollector(sql, false, 0);
+  collector.run();
+  return collector.statements;
+}
+
+class ReferenceCollector {
+  readonly statements: CollectedStatement[] = [];
+  private current: CollectedStatement | undefined;
+  private temps = new Set<string>();
+  private readonly modelKeywords: Set<number>;
+  private readonly changed: Array<[number, number]>;
+  private readonly program: GoogleSqlNode;
+
+  constructor(private readonly source: string, private readonly dynamic: boolean, private readonly depth: number) {
+    const parsed = parseGoogleSql(source);
+    this.program = parsed.program as unknown as GoogleSqlNode;
+    this.modelKeywords = new Set(parsed.normalized.modelKeywords);
+    this.changed = parsed.normalized.changed;
+  }
+
+  run(): void {
+    this.programStatements(this.program, false);
+  }
+
+  // ---- statements ------------------------------------------------------------------------
+
+  private programStatements(program: GoogleSqlNode, fold: boolean): void {
+    for (const s of program.statements as GoogleSqlNode[]) this.statement(s, fold);
+  }
+
+  /** `fold`: the statement is part of a routine body being created; its references belong to the CREATE. */
+  private statement(node: GoogleSqlNode, fold: boolean): void {
+    if (node.type === 'empty') return;
+    if (node.type === 'labeled_stmt') return this.statement(node.statement as GoogleSqlNode, fold);
+    const cls = classifyGoogleSqlStatement(node, this.modelKeywords);
+    if (fold) return this.statementBody(node, true);
+    const entry: CollectedStatement = {
+      ...cls,
+      source: this.source,
+      range: node.range!,
+      dynamic: this.dynamic,
+      references: [],
+      routines: [],
+    };
+    this.statements.push(entry);
+    const saved = this.current;
+    this.current = entry;
+    try {
+      this.statementBody(node, false);
+    } finally {
+      this.current = saved;
+    }
+  }
+
+  private statementBody(node: GoogleSqlNode, fold: boolean): void {
+    const root: Scope = { ctes: new Set(), aliases: new Set() };
+    const n = node as Record<string, any>;
+    switch (node.type) {
+      case 'select_stmt':
+      case 'compound_select_stmt':
+        return this.query(node, root);
+      case 'insert_stmt':
+        for (const c of n.clauses as GoogleSqlNode[]) {
+          if (c.type === 'insert_clause') this.target((c as any).table, 'write', false, root);
+          else this.expr(c, root);
+        }
+        return;
+      case 'update_stmt':
+        return this.dml(n.clauses, 'update_clause', 'tables', root);
+      case 'delete_stmt':
+        return this.dml(n.clauses, 'delete_clause', 'tables', root);
+      case 'merge_stmt':
+        for (const c of n.clauses as any[]) {
+          if (c.type === 'merge_clause') {
+            this.target(c.target, 'write', true, root);
+            this.from(c.source, root);
+            this.expr(c.condition, root);
+          } else this.expr(c, root);
+        }
+        return;
+      case 'truncate_stmt':
+        return this.targets(n.tables, 'write', false);
+      case 'create_table_stmt':
+        return this.createTable(n);
+      case 'create_view_stmt':
+        this.target(n.name, 'write', false, root);
+        if (n.columns) this.expr(n.columns, root);
+        return this.clauses(n.clauses, root);
+      case 'create_function_stmt':
+        return this.createFunction(n);
+      case 'create_procedure_stmt': {
+        this.named(n.name, 'write', 'routine');
+        this.expr(n.params, root);
+        const savedTemps = this.temps;
+        this.temps = new Set();
+        try {
+          for (const c of n.clauses as GoogleSqlNode[]) {
+            if (c.type === 'block_stmt') this.block(c, true);
+            else this.expr(c, root);
+          }
+        } finally {
+          this.temps = savedTemps;
+        }
+        return;
+      }
+      case 'create_schema_stmt':
+        this.dataset(n.name, 'write');
+        return this.clauses(n.clauses, root);
+      case 'alter_schema_stmt':
+        this.dataset(n.name, 'write');
+        return this.clauses(n.actions, root);
+      case 'drop_schema_stmt':
+        for (const s of n.schemas.items) this.dataset(s, 'write');
+        return;
+      case 'create_row_access_policy_stmt':
+      case 'create_index_stmt':
+        this.target(n.table, 'write', false, root);
+        if (n.columns) this.expr(n.columns, root);
+        return this.clauses(n.clauses, root);
+      case 'drop_row_access_policy_stmt':
+        return this.target(n.table, 'write', false, root);
+      case 'drop_index_stmt':
+        if (!n.table) throw unsupported('DROP SEARCH INDEX without ON table');
+        return this.target(n.table, 'write', false, root);
+      case 'drop_table_stmt':
+        return this.targets(n.tables, 'write', false);
+      case 'drop_view_stmt':
+        return this.targets(n.views, 'write', false);
+      case 'drop_function_stmt':
+        for (const sig of n.signatures.items) {
+          if (this.isTempFunction(sig.name)) continue;
+          this.named(sig.name, 'write', 'routine');
+        }
+        return;
+      case 'drop_procedure_stmt':
+        for (const sig of (n.signatures ?? n.procedures).items) this.named(sig.name ?? sig, 'write', 'routine');
+        return;
+      case 'alter_table_stmt':
+        return this.alter(n.table, n.actions.items, root);
+      case 'alter_view_stmt':
+        if (n.columns) this.expr(n.columns, root);
+        return this.alter(n.name, n.actions.items, root);
+      case 'export_data_stmt':
+        if (n.withConnection) this.expr(n.withConnection, root);
+        if (n.options) this.expr(n.options, root);
+        return this.expr(n.as, root);
+      case 'load_data_stmt':
+        this.target(n.table, 'write', false, root);
+        if (n.columns) this.expr(n.columns, root);
+        return this.clauses(n.clauses, root);
+      case 'call_stmt': {
+        const fn = n.func;
+        if (fn.type !== 'func_call') throw unsupported(`CALL of ${fn.type}`);
+        this.named(fn.name, 'read', 'routine');
+        return this.expr(fn.args, root);
+      }
+      case 'grant_privilege_stmt':
+      case 'revoke_privilege_stmt':
+        return this.grantResource(n.resource);
+      case 'declare_stmt':
+        if (n.init) this.expr(n.init, root);
+        return;
+      case 'set_stmt':
+        for (const a of n.assignments.items) {
+          const left = a.left;
+          const vars = left.type === 'paren_expr' ? left.expr.items : [left];
+          for (const v of vars) {
+            if (v.type === 'variable' && NAME_CONTEXT_VARIABLES.has(String(v.text).toUpperCase())) {
+              throw new AnalysisError('analysis.name_context', `refused: SET ${v.text} changes how table names resolve`, {
+                rule: 'analysis.names',
+                hint: 'qualify table names with their dataset instead of changing the default dataset in a script',
+              });
+            }
+          }
+          this.expr(a, root);
+        }
+        return;
+      case 'block_stmt':
+        return this.block(node, fold);
+      case 'if_stmt':
+        for (const c of n.clauses as any[]) {
+          if (c.condition) this.expr(c.condition, root);
+          this.programStatements(c.consequent, fold);
+        }
+        return;
+      case 'loop_stmt':
+        return this.programStatements(n.body, fold);
+      case 'while_stmt':
+        this.expr(n.condition, root);
+        return this.programStatements(n.body, fold);
+      case 'repeat_stmt':
+        this.programStatements(n.body, fold);
+        return this.expr(n.condition, root);
+      case 'for_stmt':
+        this.expr(n.right, root);
+        return this.programStatements(n.body, fold);
+      case 'execute_immediate_stmt':
+        return this.executeImmediate(n, fold, root);
+      case 'break_stmt':
+      case 'continue_stmt':
+      case 'return_stmt':
+      case 'raise_stmt':
+      case 'assert_stmt':
+      case 'start_transaction_stmt':
+      case 'commit_transaction_stmt':
+      case 'rollback_transaction_stmt':
+        return this.children(node, root);
+      default:
+        // Administration statements (`other`): reservations and settings, no table names.
+        if (classifyGoogleSqlStatement(node, this.modelKeywords).kind === 'other') return;
+        throw unsupported(node.type);
+    }
+  }
+
+  private block(node: GoogleSqlNode, fold: boolean): void {
+    const n = node as any;
+    this.programStatements(n.program, fold);
+    if (n.exception) {
+      for (const w of n.exception.clauses) this.programStatements(w.program, fold);
+    }
+  }
+
+  private dml(clauses: GoogleSqlNode[], targetClause: string, field: string, root: Scope): void {
+    const scope = child(root);
+    const target = clauses.find((c) => c.type === targetClause) as any;
+    if (!target) throw unsupported(`${targetClause} missing`);
+    for (const t of target[field].items) this.target(t, 'write', true, scope);
+    const from = clauses.find((c) => c.type === 'from_clause') as any;
+    if (from) this.from(from.expr, scope);
+    for (const c of clauses) if (c !== target && c !== from) this.expr(c, scope);
+  }
+
+  private createTable(n: any): void {
+    const root: Scope = { ctes: new Set(), aliases: new Set() };
+    const temp = ['TEMP', 'TEMPORARY'].includes(String(n.kind?.kindKw?.name ?? '').toUpperCase());
+    if (temp) {
+      const parts = namePartsOf(n.name);
+      if (parts.length !== 1) throw unsupported('a temporary table with a qualified name');
+      this.checkUnchanged(n.name);
+    } else {
+      this.target(n.name, 'write', false, root);
+    }
+    if (n.columns) this.expr(n.columns, root);
+    for (const c of n.clauses as any[]) {
+      if (c.type === 'create_table_like_clause' || c.type === 'create_table_copy_clause') this.named(c.name, 'read', 'table', root);
+      else if (c.type === 'create_table_clone_clause') this.from(c.table, root);
+      else this.expr(c, root);
+    }
+    // Registered after the body: `CREATE TEMP TABLE x AS SELECT * FROM x` reads the real x.
+    if (temp) this.temps.add(namePartsOf(n.name)[0]!);
+  }
+
+  private createFunction(n: any): void {
+    const root: Scope = { ctes: new Set(), aliases: new Set() };
+    if (n.temporaryKw) {
+      const parts = namePartsOf(n.name);
+      if (parts.length !== 1) throw unsupported('a temporary function with a qualified name');
+      this.checkUnchanged(n.name);
+    } else {
+      this.named(n.name, 'write', 'routine');
+    }
+    if (n.params) this.expr(n.params, root);
+    this.clauses(n.clauses, root);
+    if (n.temporaryKw) this.temps.add(`fn:${namePartsOf(n.name)[0]!.toLowerCase()}`);
+  }
+
+  private isTempFunction(name: GoogleSqlNode): boolean {
+    const parts = namePartsOf(name);
+    return parts.length === 1 && this.temps.has(`fn:${parts[0]!.toLowerCase()}`);
+  }
+
+  private alter(name: GoogleSqlNode, actions: any[], root: Scope): void {
+    this.target(name, 'write', false, root);
+    for (const a of actions) {
+      if (a.type === 'alter_action_rename') {
+        // RENAME TO creates a name in the same dataset: a write of that name too.
+        const parts = namePartsOf(name);
+        const newParts = namePartsOf(a.newName);
+        if (newParts.length !== 1) throw unsupported('RENAME TO a qualified name');
+        this.add({ access: 'write', role: 'table', parts: [...parts.slice(0, -1), newParts[0]!], range: a.newName.range });
+      } else if (a.type === 'as_clause') {
+        this.expr(a, root);
+      } else {
+        this.expr(a, root);
+      }
+    }
+  }
+
+  private grantResource(r: any): void {
+    switch (r.type) {
+      case 'grant_resource_table':
+      case 'grant_resource_view':
+        for (const t of (r.tables ?? r.views).items) this.named(t, 'write', 'table');
+        return;
+      case 'grant_resource_schema':
+        for (const s of r.schemas.items) this.dataset(s, 'write');
+        return;
+      default:
+        throw unsupported(`GRANT/REVOKE on ${r.type}`);
+    }
+  }
+
+  private executeImmediate(n: any, fold: boolean, root: Scope): void {
+    const e = n.expr;
+    if (e.type !== 'string_literal') {
+      throw new AnalysisError('analysis.dynamic_sql', 'refused: EXECUTE IMMEDIATE with a computed SQL string cannot be analysed', {
+        rule: 'analysis.dynamic_sql',
+        hint: 'run the statement itself instead of building it at run time; a plain string literal is analysed',
+      });
+    }
+    if (this.depth >= MAX_DYNAMIC_DEPTH) throw unsupported('EXECUTE IMMEDIATE nested too deeply');
+    if (n.into) this.expr(n.into, root);
+    if (n.using) this.expr(n.using, root);
+    const inner = new ReferenceCollector(String(e.value), true, this.depth + 1);
+    inner.temps = this.temps;
+    inner.run();
+    for (const s of inner.statements) {
+      if (fold) {
+        this.current!.references.push(...s.references.map((r) => ({ ...r, relation: undefined })));
+        this.current!.routines.push(...s.routines);
+      } else {
+        this.statements.push(s);
+      }
+    }
+  }
+
+  private clauses(list: GoogleSqlNode[] | undefined, scope: Scope): void {
+    for (const c of list ?? []) this.expr(c, scope);
+  }
+
+  // ---- queries ---------------------------------------------------------------------------
+
+  private query(node: GoogleSqlNode, outer: Scope, hoisted?: GoogleSqlNode): void {
+    const n = node as any;
+    if (node.type === 'paren_expr') return this.query(n.expr, outer, hoisted);
+    if (node.type === 'compound_select_stmt') {
+      // The WITH the parser attaches to the first branch covers the whole set operation.
+      const first = leftmostSelect(node);
+      const withClause = first?.clauses.find((c: GoogleSqlNode) => c.type === 'with_clause');
+      const scope = child(outer);
+      if (withClause && withClause !== hoisted) this.withClause(withClause, scope);
+      this.query(n.left, scope, withClause ?? hoisted);
+      this.query(n.right, scope, withClause ?? hoisted);
+      return;
+    }
+    if (node.type !== 'select_stmt') return this.expr(node, outer);
+    const scope = child(outer);
+    const clauses = n.clauses as GoogleSqlNode[];
+    for (const c of clauses) if (c.type === 'with_clause' && c !== hoisted) this.withClause(c, scope);
+    for (const c of clauses) if (c.type === 'from_clause') this.from((c as any).expr, scope);
+    for (const c of clauses) {
+      if (c.type === 'with_clause' || c.type === 'from_clause') continue;
+      if (c.type === 'paren_expr' || c.type === 'select_stmt' || c.type === 'compound_select_stmt') this.query(c, scope);
+      else this.expr(c, scope);
+    }
+  }
+
+  private withClause(node: GoogleSqlNode, scope: Scope): void {
+    const n = node as any;
+    const ctes = n.tables.items as any[];
+    if (n.recursiveKw) for (const c of ctes) scope.ctes.add(cteName(c));
+    for (const c of ctes) {
+      if (c.type !== 'common_table_expr') throw unsupported(c.type);
+      if (c.columns) this.expr(c.columns, scope);
+      this.query(c.expr, child(scope));
+      scope.ctes.add(cteName(c));
+    }
+  }
+
+  /** A FROM item. Registers the range variables it introduces in `scope`. */
+  private from(node: GoogleSqlNode, scope: Scope, alias?: GoogleSqlNode, maskable = true): void {
+    const n = node as any;
+    switch (node.type) {
+      case 'identifier':
+      case 'member_expr':
+      case 'bigquery_quoted_member_expr':
+        return this.relation(node, scope, alias, maskable);
+      case 'alias':
+        this.from(n.expr, scope, node, maskable);
+        scope.aliases.add(String(namePartsOf(n.alias).join('.')).toLowerCase());
+        return;
+      case 'join_expr':
+        this.from(n.left, scope);
+        this.from(n.right, scope);
+        if (n.specification) this.expr(n.specification, scope);
+        return;
+      case 'paren_expr':
+        if (['select_stmt', 'compound_select_stmt', 'paren_expr'].includes(n.expr.type) && isQuery(n.expr)) return this.query(n.expr, scope);
+        return this.from(n.expr, scope);
+      case 'select_stmt':
+      case 'compound_select_stmt':
+        return this.query(node, scope);
+      case 'unnest_expr':
+        return this.expr(n.expr, scope);
+      case 'unnest_with_offset_expr':
+        this.from(n.unnest, scope);
+        return;
+      case 'func_call':
+        return this.funcCall(node, scope, true);
+      case 'tablesample_expr':
+        this.from(n.left, scope, alias, false);
+        return this.expr(n.args, scope);
+      case 'for_system_time_as_of_expr':
+        this.from(n.left, scope, alias, false);
+        return this.expr(n.expr, scope);
+      case 'pivot_expr':
+      case 'unpivot_expr':
+        this.from(n.left, scope, alias, false);
+        return this.expr(n.args, scope);
+      default:
+        throw unsupported(`${node.type} in FROM`);
+    }
+  }
+
+  /** `maskable`: the reference (with its alias, if any) is a whole FROM item the masking rewrite may replace. */
+  private relation(node: GoogleSqlNode, scope: Scope, alias: GoogleSqlNode | undefined, maskable = true): void {
+    const parts = namePartsOf(node);
+    const first = parts[0]!.toLowerCase();
+    if (parts.length === 1 && scope.ctes.has(first)) {
+      if (!alias) scope.aliases.add(first);
+      return;
+    }
+    if (parts.length > 1 && scope.aliases.has(first)) return; // `FROM t, t.items`: an array of t
+    if (parts.length === 1 && this.temps.has(parts[0]!)) {
+      if (!alias) scope.aliases.add(first);
+      return;
+    }
+    // An explicit alias replaces the implicit one (the last part), as in BigQuery.
+    if (!alias) scope.aliases.add(parts[parts.length - 1]!.toLowerCase());
+    this.checkUnchanged(node);
+    const aliasName = alias ? namePartsOf((alias as any).alias).join('.') : undefined;
+    this.add({
+      access: 'read',
+      role: 'table',
+      parts,
+      range: node.range!,
+      ...(maskable ? { relation: { range: (alias ?? node).range!, ...(aliasName ? { alias: aliasName } : {}) } } : {}),
+    });
+  }
+
+  // ---- names -----------------------------------------------------------------------------
+
+  /** A DML/DDL target; `alsoRead`: the statement observes the target's rows. */
+  private target(node: GoogleSqlNode, access: 'read' | 'write', alsoRead: boolean, scope: Scope, aliased = false): void {
+    const n = node as any;
+    if (node.type === 'alias') {
+      this.target(n.expr, access, alsoRead, scope, true);
+      scope.aliases.add(namePartsOf(n.alias).join('.').toLowerCase());
+      return;
+    }
+    const parts = namePartsOf(node);
+    if (!aliased) scope.aliases.add(parts[parts.length - 1]!.toLowerCase());
+    if (parts.length === 1 && this.temps.has(parts[0]!)) return;
+    this.checkUnchanged(node);
+    this.add({ access, role: 'table', parts, range: node.range! });
+    if (alsoRead) this.add({ access: 'read', role: 'table', parts, range: node.range!, targetRead: true });
+  }
+
+  private targets(list: any, access: 'read' | 'write', alsoRead: boolean): void {
+    const scope: Scope = { ctes: new Set(), aliases: new Set() };
+    for (const t of list.items) this.target(t, access, alsoRead, scope);
+  }
+
+  /** A name that is always a warehouse object (LIKE/COPY source, routine, TABLE argument). */
+  private named(node: GoogleSqlNode, access: 'read' | 'write', role: ReferenceRole, scope?: Scope): void {
+    const parts = namePartsOf(node);
+    if (role === 'table' && parts.length === 1 && (this.temps.has(parts[0]!) || scope?.ctes.has(parts[0]!.toLowerCase()))) return;
+    this.checkUnchanged(node);
+    this.add({ access, role, parts, range: node.range! });
+  }
+
+  private dataset(node: GoogleSqlNode, access: 'read' | 'write'): void {
+    const parts = namePartsOf(node);
+    if (parts.length > 2) throw unsupported('a dataset name with more than two parts');
+    this.checkUnchanged(node);
+    this.add({ access, role: 'dataset', parts: [...parts, '*'], range: node.range! });
+  }
+
+  private add(ref: TableReference): void {
+    if (!this.current) throw new AnalysisError('analysis.internal', 'refused: a table reference outside any statement', { rule: 'analysis.statement' });
+    this.current.references.push(ref);
+  }
+
+  /** A name inside a span the normaliser changed would be a different name: refuse. */
+  private checkUnchanged(node: GoogleSqlNode): void {
+    const [s, e] = node.range!;
+    if (this.changed.some(([a, b]) => a < e && s < b)) throw unsupported('a name that collides with normalised syntax');
+  }
+
+  // ---- expressions -----------------------------------------------------------------------
+
+  private expr(node: GoogleSqlNode | undefined, scope: Scope): void {
+    if (!node) return;
+    const n = node as any;
+    switch (node.type) {
+      case 'select_stmt':
+      case 'compound_select_stmt':
+        return this.query(node, scope);
+      case 'func_call':
+        return this.funcCall(node, scope, false);
+      case 'table_clause': {
+        const kw = n.tableKw?.range?.[0];
+        const role: ReferenceRole = kw !== undefined && this.modelKeywords.has(kw) ? 'model' : 'table';
+        return this.named(n.table, 'read', role, scope);
+      }
+      case 'references_specification':
+        this.named(n.table, 'read', 'table', scope);
+        return;
+      case 'as_replica_of_clause':
+        return this.named(n.view, 'read', 'table', scope);
+      case 'program':
+      case 'block_stmt':
+        throw unsupported(`${node.type} inside an expression`);
+      default:
+        if (!INERT_GOOGLE_SQL_NODES.has(node.type)) throw unsupported(node.type);
+        return this.children(node, scope);
+    }
+  }
+
+  private children(node: GoogleSqlNode, scope: Scope): void {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'type' || k === 'range' || k === 'leading' || k === 'trailing') continue;
+      if (Array.isArray(v)) for (const x of v) isNode(x) && this.expr(x, scope);
+      else if (isNode(v)) this.expr(v, scope);
+    }
+  }
+
+  private funcCall(node: GoogleSqlNode, scope: Scope, inFrom: boolean): void {
+    const n = node as any;
+    if (n.name.type === 'member_expr' && !isPlainName(n.name.object)) {
+      // Chained call `(expr).UPPER()`: a built-in applied to an expression.
+      if (n.name.property.type !== 'identifier') throw unsupported(`a chained call of ${n.name.property.type}`);
+      this.expr(n.name.object, scope);
+    } else {
+      const parts = namePartsOf(n.name);
+      const upper = parts.map((p) => p.toUpperCase());
+      if (parts.length === 1 && upper[0] === 'EXTERNAL_QUERY') return this.externalQuery(node);
+      const builtin = parts.length === 1 || BUILTIN_NAMESPACES.has(upper[0]!);
+      if (!builtin) {
+        if (inFrom) this.named(n.name, 'read', 'routine');
+        else this.current?.routines.push(parts);
+      }
+    }
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'type' || k === 'range' || k === 'name' || k === 'leading' || k === 'trailing') continue;
+      if (Array.isArray(v)) for (const x of v) isNode(x) && this.expr(x, scope);
+      else if (isNode(v)) this.expr(v, scope);
+    }
+  }
+
+  private externalQuery(node: GoogleSqlNode): void {
+    const args = ((node as any).args?.expr?.args?.items ?? []) as any[];
+    const conn = args[0];
+    if (!conn || conn.type !== 'string_literal' || args.slice(1).some((a) => a.type !== 'string_literal')) {
+      throw new AnalysisError('analysis.external_query', 'refused: EXTERNAL_QUERY needs a literal connection id and a literal query', {
+        rule: 'analysis.external_query',
+        hint: 'write EXTERNAL_QUERY("project.region.connection", "SELECT …") with string literals',
+      });
+    }
+    this.add({ access: 'read', role: 'external', parts: [String(conn.value)], connection: String(conn.value), range: node.range! });
+  }
+}
+
+function child(s: Scope): Scope {
+  return { ctes: new Set(s.ctes), aliases: new Set(s.aliases) };
+}
+
+function cteName(c: any): string {
+  return namePartsOf(c.table).join('.').toLowerCase();
+}
+
+function leftmostSelect(node: any): any {
+  let n = node;
+  while (n && n.type === 'compound_select_stmt') n = n.left;
+  return n?.type === 'select_stmt' ? n : undefined;
+}
+
+function isQuery(node: any): boolean {
+  if (node.type === 'paren_expr') return isQuery(node.expr);
+  return node.type === 'select_stmt' || node.type === 'compound_select_stmt';
+}
+
+function isPlainName(node: any): boolean {
+  if (node.type === 'identifier') return true;
+  if (node.type === 'bigquery_quoted_member_expr') return isPlainName(node.expr);
+  return node.type === 'member_expr' && isPlainName(node.object) && isPlainName(node.property);
+}
+
+function isNode(v: unknown): v is GoogleSqlNode {
+  return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
+}
+
+function unsupported(what: string): AnalysisError {
+  return new AnalysisError('analysis.unsupported_syntax', `refused: hoopq cannot analyse ${what.replace(/_/g, ' ')} in GoogleSQL with certainty`, {
+    rule: 'analysis.syntax',
+    hint: 'rewrite the query with plain SELECT/FROM/JOIN/WITH constructs; unsupported syntax is refused rather than guessed',
+  });
+}
