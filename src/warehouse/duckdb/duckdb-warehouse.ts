@@ -1,0 +1,139 @@
+/**
+ * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file.
+ * Connections, each with one job:
+ * - `parser`: analysis only (DuckDB's own parser: extractStatements, getTableNames,
+ *   json_serialize_sql); never runs the caller's SQL;
+ * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
+ * - one fresh connection per execute(), so interrupting a query stops only that query and
+ *   two executions never share a stream.
+ * Analysis and the mask rewrite are DuckDB-dialect stages of their own (src/analysis/duckdb,
+ * src/masking/duckdb); this class hands them the parser and the catalog.
+ */
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
+import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
+import { AnalysisError, isHoopqError, WarehouseError } from '../../errors.js';
+import { rewriteDuckDbSqlForMasks } from '../../masking/duckdb/rewrite-duckdb-sql-for-masks.js';
+import type { ExecuteOptions, MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehouse.js';
+import { DuckDbCatalog } from './duckdb-catalog.js';
+import { toWarehouseError } from './duckdb-error.js';
+import { streamDuckDbQuery } from './stream-duckdb-query.js';
+
+export interface DuckDbWarehouseParts {
+  instance: DuckDBInstance;
+  parser: DuckDBConnection;
+  metadata: DuckDBConnection;
+  /** The attached database's catalog name, lower-case. */
+  project: string;
+  /** Absolute path of the database file. */
+  path: string;
+  writable: boolean;
+  /** Releases the in-process file lock; called once the instance is closed. */
+  releaseLock: () => void;
+}
+
+export class DuckDbWarehouse implements Warehouse {
+  readonly kind = 'duckdb' as const;
+  readonly project: string;
+  readonly path: string;
+  readonly writable: boolean;
+  readonly catalog: DuckDbCatalog;
+  private readonly running = new Set<DuckDBConnection>();
+  /** Aborted by close(): running streams then end with `warehouse.cancelled`, not short. */
+  private readonly closing = new AbortController();
+  private closed = false;
+
+  constructor(private readonly parts: DuckDbWarehouseParts) {
+    this.project = parts.project;
+    this.path = parts.path;
+    this.writable = parts.writable;
+    this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
+  }
+
+  async analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis> {
+    this.assertOpen();
+    try {
+      return await analyzeDuckDbSql(sql, { parser: this.parts.parser, catalog: this.catalog, names });
+    } catch (err) {
+      throw asAnalysisError(err);
+    }
+  }
+
+  async rewriteForMasks(sql: string, _analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string> {
+    this.assertOpen();
+    try {
+      return await rewriteDuckDbSqlForMasks(sql, { parser: this.parts.parser, catalog: this.catalog, names, plan });
+    } catch (err) {
+      throw asAnalysisError(err);
+    }
+  }
+
+  async describeTable(name: string): Promise<TableInfo | null> {
+    this.assertOpen();
+    return this.catalog.describeTable(name);
+  }
+
+  async listTables(dataset?: string): Promise<string[]> {
+    this.assertOpen();
+    return this.catalog.listTables(dataset);
+  }
+
+  async execute(sql: string, options: ExecuteOptions): Promise<QueryExecution> {
+    this.assertOpen();
+    let connection: DuckDBConnection;
+    try {
+      connection = await this.parts.instance.connect();
+    } catch (err) {
+      throw toWarehouseError(err);
+    }
+    this.running.add(connection);
+    const signal = AbortSignal.any([options.signal, this.closing.signal]);
+    return streamDuckDbQuery(connection, sql, { ...options, signal }, () => {
+      if (this.running.delete(connection)) releaseConnection(connection);
+    });
+  }
+
+  /**
+   * Interrupts whatever still runs and closes every connection and the instance, so the
+   * file lock is released and another process can open the file. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort();
+    for (const connection of this.running) releaseConnection(connection);
+    this.running.clear();
+    try {
+      this.parts.parser.closeSync();
+      this.parts.metadata.closeSync();
+      this.parts.instance.closeSync();
+    } finally {
+      this.parts.releaseLock();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new WarehouseError('warehouse.closed', 'the warehouse connection is already closed', {
+        rule: 'warehouse',
+        hint: 'open the warehouse again',
+      });
+    }
+  }
+}
+
+function releaseConnection(connection: DuckDBConnection): void {
+  connection.interrupt();
+  connection.closeSync();
+}
+
+/** Analysis fails closed: whatever escapes the analyser unconverted is a refusal (exit 6). */
+function asAnalysisError(err: unknown): Error {
+  if (isHoopqError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AnalysisError('analysis.failed', `the SQL could not be analysed: ${message}`, {
+    rule: 'analysis',
+    hint: 'send plain SQL that DuckDB can parse, one statement at a time if in doubt',
+    cause: err,
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Opens the embedded warehouse file. Input: the file path, whether writes may be needed,
+ * how long to wait for another writer. Output: a locked-down DuckDbWarehouse.
+ * Invariants:
+ * - read-only unless `writable` (and a missing file is never created read-only);
+ * - the engine is locked down (duckdb-lockdown.ts) before any connection exists;
+ * - DuckDB admits one writing process per file and refuses readers while it writes; a
+ *   second opener waits, retrying with backoff, up to `writerWaitMs` (default 10 s), then
+ *   fails with WarehouseError `warehouse.busy` (exit 7) instead of hanging or failing at once.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { ConfigError, WarehouseError } from '../../errors.js';
+import { isDuckDbLockConflict } from './duckdb-error.js';
+import { duckDbLockdownOptions } from './duckdb-lockdown.js';
+import { DuckDbWarehouse } from './duckdb-warehouse.js';
+import { tryLockInProcess } from './in-process-file-lock.js';
+
+export interface OpenDuckDbWarehouseOptions {
+  path: string;
+  writable: boolean;
+  /** How long to wait for a process that holds the file; default 10 000 ms. */
+  writerWaitMs?: number;
+}
+
+const DEFAULT_WRITER_WAIT_MS = 10_000;
+const FIRST_RETRY_MS = 20;
+const MAX_RETRY_MS = 250;
+
+export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
+  const path = resolve(options.path);
+  if (!options.writable && !existsSync(path)) {
+    throw new ConfigError('warehouse.not_found', `the warehouse file ${path} does not exist`, {
+      rule: 'config.warehouse.path',
+      hint: 'check warehouse.path in hoopq.yaml, or create a demo warehouse with `hoopq quickstart`',
+    });
+  }
+  const lockKey = realPath(path);
+  const waitMs = options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS;
+  const deadline = Date.now() + waitMs;
+  let delay = FIRST_RETRY_MS;
+  for (;;) {
+    const opened = await tryOpen(path, lockKey, options.writable);
+    if (opened) return opened;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new WarehouseError(
+        'warehouse.busy',
+        `the warehouse ${path} is busy: another process ${options.writable ? 'has it open' : 'is writing to it'} (waited ${waitMs} ms)`,
+        { rule: 'warehouse.busy', hint: 'retry when the other job has finished; DuckDB lets one process at a time write a file, and none read it meanwhile' },
+      );
+    }
+    // Jitter so that several waiting processes do not retry in lock-step.
+    await sleep(Math.min(left, delay * (0.75 + Math.random() * 0.5)));
+    delay = Math.min(MAX_RETRY_MS, delay * 2);
+  }
+}
+
+/** The warehouse, or null when the file is held by someone else (in or out of this process). */
+async function tryOpen(path: string, lockKey: string, writable: boolean): Promise<DuckDbWarehouse | null> {
+  const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
+  if (!releaseLock) return null;
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'));
+  } catch (err) {
+    releaseLock();
+    if (isDuckDbLockConflict(err)) return null;
+    throw new ConfigError('warehouse.open_failed', `cannot open the warehouse ${path}: ${(err as Error).message}`, {
+      rule: 'config.warehouse.path',
+      hint: 'warehouse.path in hoopq.yaml must name a DuckDB database file this user can read',
+      cause: err,
+    });
+  }
+  const connections: DuckDBConnection[] = [];
+  try {
+    const parser = await instance.connect();
+    connections.push(parser);
+    const metadata = await instance.connect();
+    connections.push(metadata);
+    const project = await catalogName(metadata);
+    return new DuckDbWarehouse({ instance, parser, metadata, project, path, writable, releaseLock });
+  } catch (err) {
+    for (const c of connections) c.closeSync();
+    instance.closeSync();
+    releaseLock();
+    throw err;
+  }
+}
+
+/**
+ * The project name is DuckDB's catalog name for the file: the file name up to its first dot
+ * (`./warehouse.duckdb` -> `warehouse`; measured: `a.b.duckdb` -> `a`). Taken from DuckDB
+ * itself so it is exactly what SQL sees, lower-cased like every resolved DuckDB name.
+ */
+async function catalogName(connection: DuckDBConnection): Promise<string> {
+  const reader = await connection.runAndReadAll('SELECT current_database()');
+  const name = String(reader.getRowsJS()[0]?.[0] ?? '').toLowerCase();
+  if (name === '' || /[."'`*\\/]/.test(name)) {
+    throw new ConfigError('warehouse.bad_name', `the warehouse file's catalog name "${name}" cannot be used as a project name`, {
+      rule: 'config.warehouse.path',
+      hint: 'name the database file with letters, digits, "_" or "-" and a .duckdb extension, e.g. warehouse.duckdb',
+    });
+  }
+  return name;
+}
+
+/** One key per file however it is spelt; a file not created yet is keyed by its real folder. */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one place a `warehouse.kind` from hoopq.yaml becomes a Warehouse. Adding a warehouse
+ * means adding a folder and one line in OPENERS; nothing registers itself by being imported.
+ */
+import type { WarehouseConfig } from '../config/config.js';
+import { ConfigError } from '../errors.js';
+import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
+import type { Warehouse } from './warehouse.js';
+
+export interface OpenWarehouseOptions {
+  /** Open for writing (only when the policy could allow a write at all). */
+  writable: boolean;
+  /** DuckDB: how long to wait for another process holding the file; default 10 s. */
+  writerWaitMs?: number;
+}
+
+type Opener = (config: WarehouseConfig, options: OpenWarehouseOptions) => Promise<Warehouse>;
+
+const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
+  duckdb: (config, options) => {
+    if (!config.path) {
+      throw new ConfigError('config.warehouse.path_missing', 'warehouse.path is required when warehouse.kind is duckdb', {
+        rule: 'config.warehouse.path',
+        hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
+      });
+    }
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs });
+  },
+  bigquery: async () => {
+    throw new ConfigError('config.warehouse.unavailable', 'warehouse.kind bigquery is not yet available in this build', {
+      rule: 'config.warehouse.kind',
+      hint: 'use warehouse.kind: duckdb for now',
+    });
+  },
+};
+
+/** Throws ConfigError for an unknown kind or missing settings; the opener's own errors otherwise. */
+export async function openWarehouse(config: WarehouseConfig, options: OpenWarehouseOptions): Promise<Warehouse> {
+  const opener = Object.hasOwn(OPENERS, config.kind) ? OPENERS[config.kind] : undefined;
+  if (!opener) {
+    throw new ConfigError('config.warehouse.kind', `unknown warehouse.kind "${String(config.kind)}"`, {
+      rule: 'config.warehouse.kind',
+      hint: `use one of: ${Object.keys(OPENERS).join(', ')}`,
+    });
+  }
+  return opener(config, options);
+}
