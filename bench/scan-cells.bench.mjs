@@ -3,7 +3,10 @@
 //   node bench/scan-cells.bench.mjs [rows=1000000] [repeats=3]
 // Prints rows/s for: scanning alone; ndjson encoding to a null sink with detectors off;
 // the same with all detectors on; and the on/off throughput ratio (goal >= 0.5).
+// Then the same rows read back from an in-memory DuckDB table in streamed chunks, so the
+// ratio includes the warehouse's share of the work as the CLI pipeline would.
 import { Writable } from 'node:stream';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { createCellScanner } from '../dist/masking/scan-cells.js';
 import { createResultWriter } from '../dist/output/create-result-writer.js';
 
@@ -90,3 +93,36 @@ console.log(`scan only            ${rate(median(times.scan))} rows/s`);
 console.log(`ndjson, detectors off ${rate(off)} rows/s`);
 console.log(`ndjson, detectors on  ${rate(on)} rows/s`);
 console.log(`throughput ratio on/off = ${(off / on).toFixed(2)} (goal >= 0.5; median of ${REPEATS})`);
+
+// --- through DuckDB: load the same rows, then stream them back chunk by chunk
+const instance = await DuckDBInstance.create(':memory:');
+const connection = await instance.connect();
+await connection.run('CREATE TABLE t (name VARCHAR, city VARCHAR, customer_id VARCHAR, note VARCHAR, status VARCHAR)');
+const appender = await connection.createAppender('t');
+for (const row of rows) {
+  for (const v of row) appender.appendVarchar(v);
+  appender.endRow();
+}
+appender.closeSync();
+
+async function fromDuckDb(detectors) {
+  const scanner = detectors ? createCellScanner(ALL) : undefined;
+  const writer = createResultWriter('ndjson', nullSink(), COLUMNS);
+  const result = await connection.stream('SELECT * FROM t');
+  for await (const batch of result.yieldRowsJs()) {
+    await writer.writeBatch(scanner ? batch.map((r) => scanner.scanRow(r)) : batch);
+  }
+  return writer.end();
+}
+
+const db = { off: [], on: [] };
+for (let r = 0; r < REPEATS; r++) {
+  db.off.push(await timeIt(() => fromDuckDb(false)));
+  db.on.push(await timeIt(() => fromDuckDb(true)));
+}
+const dbOff = median(db.off);
+const dbOn = median(db.on);
+console.log(`duckdb -> ndjson, detectors off ${rate(dbOff)} rows/s`);
+console.log(`duckdb -> ndjson, detectors on  ${rate(dbOn)} rows/s`);
+console.log(`throughput ratio on/off = ${(dbOff / dbOn).toFixed(2)} (goal >= 0.5; median of ${REPEATS})`);
+connection.closeSync();

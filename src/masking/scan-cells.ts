@@ -35,11 +35,12 @@ export function createCellScanner(detectors: readonly DetectorName[]): CellScann
   }
   const active: Detector[] = DETECTOR_ORDER.filter((n) => detectors.includes(n)).map((n) => DETECTOR_BY_NAME[n]);
   const matched = new Array<number>(active.length).fill(0);
+  const scratch = measureText('');
 
   function scanText(text: string): string {
     // Counted once on the original text: a replacement only removes digits, `@`, `:` and
     // dots, so the counts stay an upper bound and `admits` stays a necessary condition.
-    const traits = measureText(text);
+    const traits = measureText(text, scratch);
     let out = text;
     for (let i = 0; i < active.length; i++) {
       const detector = active[i]!;

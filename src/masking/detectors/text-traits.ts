@@ -16,7 +16,8 @@ export interface TextTraits {
   letterDigits: number;
 }
 
-export function measureText(text: string): TextTraits {
+/** `into` lets a hot loop reuse one object instead of allocating one per cell. */
+export function measureText(text: string, into?: TextTraits): TextTraits {
   let digits = 0;
   let at = 0;
   let colons = 0;
@@ -38,5 +39,12 @@ export function measureText(text: string): TextTraits {
     else if (c === 58) colons++;
     else if (c === 46) dots++;
   }
-  return { length: text.length, digits, at, colons, dots, letterDigits };
+  if (into === undefined) return { length: text.length, digits, at, colons, dots, letterDigits };
+  into.length = text.length;
+  into.digits = digits;
+  into.at = at;
+  into.colons = colons;
+  into.dots = dots;
+  into.letterDigits = letterDigits;
+  return into;
 }
