@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { AnalysisError } from '../../errors.js';
+import type { Catalog } from '../../analysis/catalog.js';
+import { analyzeGoogleSql } from '../../analysis/bigquery/analyze-google-sql.js';
+import { collectGoogleSqlReferences } from '../../analysis/bigquery/collect-google-sql-references.js';
+import type { MaskPlan } from '../../warehouse/warehouse.js';
+import { maskSubqueryHead, rewriteGoogleSqlForMasks } from './rewrite-google-sql-for-masks.js';
+
+const names = { defaultProject: 'proj', defaultDataset: 'crm' };
+const plan: MaskPlan = { 'proj.crm.customers': { email: 'hash', ssn: 'redact', phone: 'partial', notes: 'null' } };
+const head = maskSubqueryHead('proj.crm.customers', plan);
+
+/** Every reference to the masked table in `out` must sit right after the mask subquery head. */
+function expectOnlyMaskedReferences(out: string): number {
+  let count = 0;
+  for (const s of collectGoogleSqlReferences(out)) {
+    for (const r of s.references) {
+      const text = out.slice(r.range[0], r.range[1]);
+      if (!/customers/.test(text)) continue;
+      count++;
+      expect(out.slice(r.range[0] - head.length, r.range[0])).toBe(head);
+      expect(text).toBe('`proj.crm.customers`');
+    }
+  }
+  return count;
+}
+
+describe('rewriteGoogleSqlForMasks', () => {
+  it.each([
+    ['select list', 'SELECT email, name FROM customers', 1],
+    ['where', "SELECT name FROM crm.customers WHERE ssn = '123'", 1],
+    ['join with alias', 'SELECT c.email, o.total FROM `proj.crm.customers` AS c JOIN crm.orders o ON o.cid = c.id', 1],
+    ['CTE', 'WITH x AS (SELECT email FROM customers) SELECT * FROM x', 1],
+    ['subquery', 'SELECT (SELECT MAX(phone) FROM customers) AS p FROM crm.orders', 1],
+    ['IN subquery', 'SELECT * FROM crm.orders WHERE cid IN (SELECT id FROM customers WHERE email LIKE "%@x")', 1],
+    ['TO_JSON_STRING(t)', 'SELECT TO_JSON_STRING(t) FROM customers AS t', 1],
+    ['t.*', 'SELECT customers.* FROM customers', 1],
+    ['UNNEST', 'SELECT c.email, tag FROM customers c, UNNEST(c.tags) AS tag', 1],
+    ['set operations', 'SELECT email FROM customers UNION ALL SELECT email FROM crm.customers', 2],
+    ['group by', 'SELECT email, COUNT(*) FROM customers GROUP BY email', 1],
+    ['script', 'DECLARE n INT64 DEFAULT 1; SELECT email FROM customers', 1],
+  ])('%s', async (_shape, sql, refs) => {
+    const out = await rewriteGoogleSqlForMasks(sql, { names, plan });
+    expect(out).not.toBe(sql);
+    expect(expectOnlyMaskedReferences(out)).toBe(refs);
+    // the rewritten SQL analyses to the same tables
+    const before = await analyzeGoogleSql(sql, { names });
+    const after = await analyzeGoogleSql(out, { names });
+    expect(after.statements.map((s) => s.reads)).toEqual(before.statements.map((s) => s.reads));
+  });
+
+  it('keeps the alias and the rest of the text byte for byte', async () => {
+    const out = await rewriteGoogleSqlForMasks('SELECT c.email /* keep */ FROM crm.customers AS c WHERE c.id = 1', { names, plan });
+    expect(out.startsWith('SELECT c.email /* keep */ FROM (SELECT * REPLACE (')).toBe(true);
+    expect(out.endsWith(') AS `c` WHERE c.id = 1')).toBe(true);
+    expect(out).toContain("TO_HEX(SHA256(CAST(`email` AS STRING))) AS `email`");
+    expect(out).toContain("IF(`ssn` IS NULL, NULL, '[REDACTED]') AS `ssn`");
+    expect(out).toContain('CAST(NULL AS STRING) AS `notes`');
+    expect(out).toContain("SUBSTR(CAST(`phone` AS STRING), -4)");
+  });
+
+  it('uses the last name part as the alias when none was written', async () => {
+    const out = await rewriteGoogleSqlForMasks('SELECT customers.email FROM `proj.crm.customers`', { names, plan });
+    expect(out.endsWith('FROM `proj.crm.customers`) AS `customers`')).toBe(true);
+  });
+
+  it('leaves SQL without masked tables unchanged', async () => {
+    const sql = 'SELECT * FROM crm.orders';
+    expect(await rewriteGoogleSqlForMasks(sql, { names, plan })).toBe(sql);
+  });
+
+  it('does not mask a CTE that shadows the masked name', async () => {
+    const sql = 'WITH customers AS (SELECT 1 AS email) SELECT email FROM customers';
+    expect(await rewriteGoogleSqlForMasks(sql, { names, plan })).toBe(sql);
+  });
+
+  it.each([
+    ['DELETE', 'DELETE FROM customers WHERE ssn = "1"'],
+    ['UPDATE', 'UPDATE crm.orders o SET total = 0 FROM customers c WHERE c.id = o.cid'],
+    ['INSERT … SELECT', 'INSERT crm.copy SELECT * FROM customers'],
+    ['CTAS', 'CREATE TABLE crm.copy AS SELECT * FROM customers'],
+    ['EXPORT', "EXPORT DATA OPTIONS (uri = 'gs://b/*', format = 'CSV') AS SELECT * FROM customers"],
+    ['MERGE source', 'MERGE crm.t USING customers c ON t.id = c.id WHEN MATCHED THEN DELETE'],
+    ['EXECUTE IMMEDIATE', 'EXECUTE IMMEDIATE "SELECT email FROM customers"'],
+    ['TABLE argument', 'SELECT * FROM ML.PREDICT(MODEL crm.m, TABLE customers)'],
+    ['FOR SYSTEM_TIME', 'SELECT email FROM customers FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()'],
+    ['wildcard', 'SELECT email FROM `proj.crm.cust*`'],
+    ['wildcard over the dataset', 'SELECT email FROM `proj.crm.*`'],
+  ])('refuses %s over a masked table', async (_what, sql) => {
+    await expect(rewriteGoogleSqlForMasks(sql, { names, plan })).rejects.toBeInstanceOf(AnalysisError);
+  });
+
+  it('inlines a view that reaches a masked table, with qualified names', async () => {
+    const catalog: Catalog = {
+      async viewDefinition(name) {
+        return name === 'proj.reporting.v' ? { sql: 'SELECT c.email, o.total FROM customers c JOIN orders o ON o.cid = c.id -- trailing', project: 'proj', dataset: 'crm' } : null;
+      },
+      async columns() {
+        return null;
+      },
+    };
+    const out = await rewriteGoogleSqlForMasks('SELECT * FROM reporting.v', { names: { defaultProject: 'proj', defaultDataset: 'other' }, plan, catalog });
+    expect(out).toContain('`proj.crm.orders` o');
+    expect(out).not.toContain('reporting.v');
+    expect(out.endsWith(') AS `v`')).toBe(true);
+    expectOnlyMaskedReferences(out);
+  });
+});
