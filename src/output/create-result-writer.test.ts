@@ -263,5 +263,27 @@ describe('backpressure', () => {
     out.destroy(new Error('EPIPE'));
     await expect(pending).rejects.toThrow();
     await expect(writer.writeBatch([[2, 'a', 'b', null]])).rejects.toThrow();
+    await expect(writer.end()).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 10)); // the stream's own 'error' comes later, and is held
+  });
+
+  test('a stream error while waiting for drain rejects with that error', async () => {
+    const out = new Writable({ highWaterMark: 1, write: (_c, _e, cb) => setTimeout(cb, 1000) });
+    const writer = createResultWriter('ndjson', out, COLUMNS);
+    const pending = writer.writeBatch([[1, 'a', 'b', null]]);
+    await new Promise((r) => setTimeout(r, 10)); // the write is out and waiting for drain
+    out.destroy(new Error('EPIPE'));
+    await expect(pending).rejects.toThrow('EPIPE');
+  });
+
+  test('the writer leaves no listeners behind on a stream it does not own', async () => {
+    const out = new PassThrough();
+    out.resume();
+    const before = out.listenerCount('error');
+    const writer = createResultWriter('json', out, COLUMNS);
+    await writer.writeBatch(ROWS);
+    await writer.end();
+    expect(out.listenerCount('error')).toBe(before);
+    expect(out.listenerCount('drain')).toBe(0);
   });
 });

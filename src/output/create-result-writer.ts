@@ -48,7 +48,7 @@ export interface ResultWriter {
   writeBatch(rows: readonly unknown[][]): Promise<void>;
   /** True once a row was refused for the limit: the caller can stop reading the warehouse. */
   isTruncated(): boolean;
-  /** Writes the closing text; does not end `out` (the caller owns it). */
+  /** Writes the closing text; does not end `out` (the caller owns it). Call it on failure paths too: it detaches the writer's 'error' listener. */
   end(): Promise<WrittenResult>;
 }
 
@@ -87,10 +87,22 @@ export function createResultWriter(
   let ended = false;
   // batches are written strictly in order even if a caller does not await writeBatch
   let queue: Promise<void> = Promise.resolve();
+  // A reader that goes away (EPIPE on stdout, a closed HTTP response) makes the stream emit
+  // 'error'; held here, it rejects the next write instead of crashing the process.
+  let streamError: Error | undefined;
+  const onStreamError = (err: Error) => {
+    streamError ??= err;
+  };
+  out.on('error', onStreamError);
+  // a destroyed stream may still emit its 'error' later: keep swallowing it there
+  const detach = () => {
+    if (!streamError && !(out as unknown as WritableState).destroyed) out.off('error', onStreamError);
+  };
 
   async function emit(text: string): Promise<void> {
     if (text === '') return;
     const state = out as unknown as WritableState;
+    if (streamError) throw streamError;
     if (state.destroyed) throw new Error('output stream closed before the result was complete');
     if (state.writableNeedDrain) await drained(out);
     const bytes = Buffer.from(text, 'utf8');
@@ -131,7 +143,11 @@ export function createResultWriter(
         await emit(text);
       });
       queue = closing;
-      await closing;
+      try {
+        await closing;
+      } finally {
+        detach();
+      }
       return { rows, truncated, sha256: hash.digest('hex'), limit };
     },
   };
