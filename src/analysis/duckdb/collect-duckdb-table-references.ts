@@ -101,10 +101,11 @@ export function collectDuckDbTableReferences(tree: DuckDbSelectTree, options: Co
       for (const key of ['left', 'right', 'children', 'setop_type', 'setop_all']) handled.add(key);
     } else {
       // RECURSIVE_CTE_NODE: the anchor does not see the CTE itself, the recursive part does.
+      if (typeof node.cte_name !== 'string' || node.cte_name === '') refuseShape('a recursive CTE without a name');
       queryNode(node.left, scope, inShow);
-      queryNode(node.right, [...scope, new Set([String(node.ctename).toLowerCase()])], inShow);
+      queryNode(node.right, [...scope, new Set([node.cte_name.toLowerCase()])], inShow);
       expressions(node.key_targets, scope, inShow);
-      for (const key of ['left', 'right', 'ctename', 'union_all', 'aliases', 'key_targets']) handled.add(key);
+      for (const key of ['left', 'right', 'cte_name', 'union_all', 'aliases', 'key_targets']) handled.add(key);
     }
     checkRemaining(node, handled, 'query node');
   }

@@ -5,7 +5,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
-import { lexDuckDbSql, isPunct, type DuckDbToken } from './lex-duckdb-sql.js';
+import { lexDuckDbSql, isKeyword, isPunct, type DuckDbToken } from './lex-duckdb-sql.js';
 
 export interface DuckDbStatementText {
   /** The statement's text, from its first to its last token (no trailing `;`). */
@@ -35,6 +35,10 @@ export async function splitDuckDbScript(sql: string, parser: DuckDBConnection): 
       hint: 'send one or more SQL statements',
     });
   }
+  // DuckDB's parser reads the dump's schema.sql from disk while parsing IMPORT DATABASE.
+  // Such a script is never run (IMPORT is engine control, refused by policy), so it is not
+  // handed to the parser at all.
+  if (pieces.some((p) => isKeyword(p.tokens[0], 'IMPORT'))) return pieces;
   const engineCount = await countDuckDbStatements(sql, parser);
   if (engineCount !== pieces.length) {
     throw new AnalysisError(
