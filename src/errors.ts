@@ -112,3 +112,17 @@ export class AuditVerifyError extends HoopqError {
 export function isHoopqError(err: unknown): err is HoopqError {
   return err instanceof HoopqError;
 }
+
+/**
+ * The contract's one-line refusal, as a person and an agent read it: what was refused, the
+ * rule, and what is allowed instead. Every entry point (CLI stderr, MCP tool results, …)
+ * prints this same text, so an agent sees one message whichever way it came in.
+ */
+export function formatRefusal(error: HoopqError): string {
+  const line = error.hint ? `hoopq: ${error.message}. ${capitaliseSentence(error.hint)}` : `hoopq: ${error.message}`;
+  return line.replace(/\s*\n\s*/g, ' ');
+}
+
+function capitaliseSentence(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+}

@@ -3,7 +3,7 @@
  * the rule, what is allowed instead), or one JSON object {code, message, hint} when the
  * caller asked for machine output. Returns the exit code; the caller exits.
  */
-import { HoopqError, InternalError, isHoopqError } from '../errors.js';
+import { HoopqError, InternalError, formatRefusal, isHoopqError } from '../errors.js';
 
 export function reportError(err: unknown, stderr: NodeJS.WritableStream, machine: boolean): number {
   const error: HoopqError = isHoopqError(err)
@@ -14,13 +14,8 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream, machine
   if (machine) {
     stderr.write(JSON.stringify(error.toJSON()) + '\n');
   } else {
-    const line = error.hint ? `hoopq: ${error.message}. ${capitalise(error.hint)}` : `hoopq: ${error.message}`;
-    stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n');
+    stderr.write(formatRefusal(error) + '\n');
     if (error instanceof InternalError && process.env.HOOPQ_DEBUG && err instanceof Error) stderr.write(String(err.stack) + '\n');
   }
   return error.exitCode;
-}
-
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
 }

@@ -43,31 +43,43 @@ export function evaluatePolicy({ analysis, policy, justification, caseInsensitiv
   if (policy.requireJustification && !(justification && justification.trim())) {
     throw new PolicyDeniedError('policy.justification_required', `refused: ${who} requires a justification for every query (rule require_justification)`, {
       rule: 'require_justification',
-      hint: 'say why you need this data with --justification "…" (or HOOPQ_JUSTIFICATION)',
+      hint: 'say why you need this data: --justification "…" (or HOOPQ_JUSTIFICATION; over MCP, the query tool\'s justification argument)',
     });
   }
 }
 
 function checkTables(access: 'read' | 'write', names: string[], policy: Policy, ci: boolean): void {
+  for (const name of names) {
+    const refusal = tableAccessRefusal(access, name, policy, ci);
+    if (refusal) throw refusal;
+  }
+}
+
+/**
+ * The refusal for one table and one kind of access, or undefined when the policy allows it
+ * (deny wins; a table no pattern names is refused). Listings (`hoopq ls`, MCP list_tables)
+ * show only tables for which this is undefined, so a listing never names what a query
+ * could not read.
+ */
+export function tableAccessRefusal(access: 'read' | 'write', name: string, policy: Policy, ci: boolean): PolicyDeniedError | undefined {
   const allowed = access === 'read' ? policy.tables.read : policy.tables.write;
   const verb = access === 'read' ? 'reading' : 'writing';
-  for (const name of names) {
-    const deny = matchesAnyGlob(name, policy.tables.deny, ci);
-    if (deny) {
-      throw new PolicyDeniedError('policy.table_denied', `refused: ${verb} ${name} is denied by policy ${policy.name} (rule tables.deny "${deny}")`, {
-        rule: 'tables.deny',
-        hint: allowedHint(access, allowed),
-        details: { table: name, access },
-      });
-    }
-    if (!matchesAnyGlob(name, allowed, ci)) {
-      throw new PolicyDeniedError('policy.table_not_allowed', `refused: ${verb} ${name} is not allowed by policy ${policy.name} (rule tables.${access}: no pattern matches)`, {
-        rule: `tables.${access}`,
-        hint: allowedHint(access, allowed),
-        details: { table: name, access },
-      });
-    }
+  const deny = matchesAnyGlob(name, policy.tables.deny, ci);
+  if (deny) {
+    return new PolicyDeniedError('policy.table_denied', `refused: ${verb} ${name} is denied by policy ${policy.name} (rule tables.deny "${deny}")`, {
+      rule: 'tables.deny',
+      hint: allowedHint(access, allowed),
+      details: { table: name, access },
+    });
   }
+  if (!matchesAnyGlob(name, allowed, ci)) {
+    return new PolicyDeniedError('policy.table_not_allowed', `refused: ${verb} ${name} is not allowed by policy ${policy.name} (rule tables.${access}: no pattern matches)`, {
+      rule: `tables.${access}`,
+      hint: allowedHint(access, allowed),
+      details: { table: name, access },
+    });
+  }
+  return undefined;
 }
 
 function allowedHint(access: 'read' | 'write', allowed: string[]): string {
