@@ -422,7 +422,10 @@ class ReferenceCollector {
     const scope = child(outer);
     const clauses = n.clauses as GoogleSqlNode[];
     for (const c of clauses) if (c.type === 'with_clause' && c !== hoisted) this.withClause(c, scope);
-    for (const c of clauses) if (c.type === 'from_clause') this.from((c as any).expr, scope);
+    // A subquery in FROM sees the enclosing queries' range variables, not its siblings':
+    // resolving `x.y` there as a table (not an array of sibling x) errs on the safe side.
+    const enclosing = child(scope);
+    for (const c of clauses) if (c.type === 'from_clause') this.from((c as any).expr, scope, undefined, true, enclosing);
     for (const c of clauses) {
       if (c.type === 'with_clause' || c.type === 'from_clause') continue;
       if (c.type === 'paren_expr' || c.type === 'select_stmt' || c.type === 'compound_select_stmt') this.query(c, scope);
@@ -443,7 +446,7 @@ class ReferenceCollector {
   }
 
   /** A FROM item. Registers the range variables it introduces in `scope`. */
-  private from(node: GoogleSqlNode, scope: Scope, alias?: GoogleSqlNode, maskable = true): void {
+  private from(node: GoogleSqlNode, scope: Scope, alias?: GoogleSqlNode, maskable = true, enclosing?: Scope): void {
     const n = node as any;
     switch (node.type) {
       case 'identifier':
@@ -451,20 +454,20 @@ class ReferenceCollector {
       case 'bigquery_quoted_member_expr':
         return this.relation(node, scope, alias, maskable);
       case 'alias':
-        this.from(n.expr, scope, node, maskable);
+        this.from(n.expr, scope, node, maskable, enclosing);
         scope.aliases.add(String(namePartsOf(n.alias).join('.')).toLowerCase());
         return;
       case 'join_expr':
-        this.from(n.left, scope);
-        this.from(n.right, scope);
+        this.from(n.left, scope, undefined, true, enclosing);
+        this.from(n.right, scope, undefined, true, enclosing);
         if (n.specification) this.expr(n.specification, scope);
         return;
       case 'paren_expr':
-        if (['select_stmt', 'compound_select_stmt', 'paren_expr'].includes(n.expr.type) && isQuery(n.expr)) return this.query(n.expr, scope);
-        return this.from(n.expr, scope);
+        if (isQuery(n.expr)) return this.query(n.expr, enclosing ?? scope);
+        return this.from(n.expr, scope, undefined, true, enclosing);
       case 'select_stmt':
       case 'compound_select_stmt':
-        return this.query(node, scope);
+        return this.query(node, enclosing ?? scope);
       case 'unnest_expr':
         return this.expr(n.expr, scope);
       case 'unnest_with_offset_expr':
