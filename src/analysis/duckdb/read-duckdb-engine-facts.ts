@@ -4,6 +4,11 @@
  * ambiguous in DuckDB: catalog.table or schema.table), and the functions the operator
  * created (a macro can hide a subquery over any table, so calling one is refused).
  * Read-only metadata queries on the parser connection.
+ *
+ * Listing functions costs ~35 ms (DuckDB materialises every overload), so the user
+ * function set is read once per connection: hoopq itself never lets a statement create
+ * one (CREATE MACRO/FUNCTION, ATTACH, IMPORT are engine control), so it only changes if
+ * the operator's own setup code runs on that connection, which must then open a new one.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
@@ -15,13 +20,22 @@ export interface DuckDbEngineFacts {
   userFunctions: Set<string>;
 }
 
+const userFunctionsByConnection = new WeakMap<DuckDBConnection, Promise<Set<string>>>();
+
 export async function readDuckDbEngineFacts(parser: DuckDBConnection): Promise<DuckDbEngineFacts> {
   try {
+    let userFunctions = userFunctionsByConnection.get(parser);
+    if (!userFunctions) {
+      userFunctions = parser
+        .runAndReadAll('SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE NOT internal')
+        .then((r) => new Set(r.getRows().map((row) => String(row[0]))));
+      userFunctionsByConnection.set(parser, userFunctions);
+      userFunctions.catch(() => userFunctionsByConnection.delete(parser));
+    }
     const dbs = await parser.runAndReadAll('SELECT DISTINCT lower(database_name) FROM duckdb_databases()');
-    const fns = await parser.runAndReadAll('SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE NOT internal');
     return {
       catalogs: new Set(['system', 'temp', ...dbs.getRows().map((r) => String(r[0]))]),
-      userFunctions: new Set(fns.getRows().map((r) => String(r[0]))),
+      userFunctions: await userFunctions,
     };
   } catch (err) {
     throw new AnalysisError('analysis.catalog_unavailable', 'refused: hoopq could not read the DuckDB catalog it needs to resolve names', {

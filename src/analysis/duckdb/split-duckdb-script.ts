@@ -1,7 +1,8 @@
 /**
  * Split a script into statements at top-level `;` tokens, and make DuckDB agree: its own
- * parser must count the same number of statements, or the script is refused. A split
- * that disagrees with the engine is exactly the gap a smuggled statement would use.
+ * parser must count the same number of statements, and see exactly one in each piece, or
+ * the script is refused. A split that disagrees with the engine is exactly the gap a
+ * smuggled statement would use. Callers that execute should run the pieces' texts.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
@@ -40,7 +41,10 @@ export async function splitDuckDbScript(sql: string, parser: DuckDBConnection): 
   // handed to the parser at all.
   if (pieces.some((p) => isKeyword(p.tokens[0], 'IMPORT'))) return pieces;
   const engineCount = await countDuckDbStatements(sql, parser);
-  if (engineCount !== pieces.length) {
+  // Equal totals could still hide two compensating disagreements: each piece on its own
+  // must also be exactly one statement to DuckDB.
+  const perPiece = engineCount === pieces.length ? await Promise.all(pieces.map((p) => countDuckDbStatements(p.text, parser))) : [];
+  if (engineCount !== pieces.length || perPiece.some((n) => n !== 1)) {
     throw new AnalysisError(
       'analysis.split_mismatch',
       `refused: hoopq found ${pieces.length} statement(s) but DuckDB's parser found ${engineCount}`,

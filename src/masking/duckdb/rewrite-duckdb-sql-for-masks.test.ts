@@ -129,6 +129,13 @@ const shapes: string[] = [
   'SELECT ascii(ssn), length(ssn), strlen(email), ord(email) FROM customers',
   'SELECT string_split(email, \'@\'), split_part(ssn, \'-\', 1) FROM customers',
   'SELECT translate(ssn, \'0123456789\', \'abcdefghij\') FROM customers',
+  'SELECT ssn, email FROM "CRM"."Customers"',
+  'SELECT ssn FROM DEMO.CRM.CUSTOMERS',
+  'SELECT ssn FROM crm./* comment */customers',
+  "SELECT 'ééé ✓' AS x, ssn, email FROM customers",
+  'SELECT "ssn", "EMAIL" FROM customers',
+  'SELECT (SELECT list(ssn) FROM customers WHERE id = e.customer_id) FROM analytics.events e',
+  'SELECT * FROM analytics.events e WHERE e.customer_id IN (SELECT id FROM customers) ORDER BY (SELECT max(ssn) FROM customers)',
 ];
 
 describe('rewriteDuckDbSqlForMasks: no raw value in any form', () => {
