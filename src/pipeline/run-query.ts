@@ -165,25 +165,31 @@ async function streamResult(
     params: req.params,
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
-  const writer = createResultWriter(req.format, req.out, execution.columns, {});
-  let rows = 0;
-  let truncated = false;
-  for await (const batch of execution.batches) {
-    let slice = batch;
-    if (limit !== undefined && rows + batch.length > limit) {
-      slice = batch.slice(0, limit - rows);
-      truncated = true;
+  const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
+  let offered = 0;
+  try {
+    for await (const batch of execution.batches) {
+      // offer the writer at most one row past the limit: enough for it to know the result was cut
+      const room = limit === undefined ? batch.length : Math.max(0, limit + 1 - offered);
+      const slice = room < batch.length ? batch.slice(0, room) : batch;
+      offered += slice.length;
+      await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+      if (writer.isTruncated()) {
+        controller.abort(); // stop the warehouse producing rows nobody will receive
+        break;
+      }
     }
-    await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
-    rows += slice.length;
-    if (truncated) {
-      controller.abort(); // stop the warehouse producing rows nobody will receive
-      break;
-    }
+  } catch (err) {
+    await writer.end().catch(() => undefined); // detach the writer from the output before failing
+    throw err;
   }
   const written = await writer.end();
   const stats = execution.stats();
-  if (truncated) req.notice(`hoopq: result cut at ${rows} rows (limit max_rows of policy ${policy.name}${req.maxRows !== undefined ? ' / --max-rows' : ''})`);
+  const truncated = written.truncated;
+  if (truncated) {
+    const why = written.limit === limit ? `limit max_rows of policy ${policy.name}${req.maxRows !== undefined && req.maxRows === limit ? ' / --max-rows' : ''}` : `the ${req.format} format shows at most ${written.limit} rows; use --format json, csv or ndjson for more`;
+    req.notice(`hoopq: result cut at ${written.rows} rows (${why})`);
+  }
   body.rows = written.rows;
   body.result_sha256 = written.sha256;
   body.truncated = truncated;

@@ -71,6 +71,25 @@ describe('evaluatePolicy', () => {
     expect(err.hint).toContain('demo.analytics.*');
   });
 
+  it.each<[string, string[], string[], string | undefined]>([
+    ['covered by a dataset glob', ['p.d.*'], [], undefined],
+    ['covered by a matching prefix glob', ['p.d.events_*'], [], undefined],
+    ['only one expansion allowed', ['p.d.events_2024'], [], 'tables.read'],
+    ['a narrower prefix glob does not cover', ['p.d.events_2024*'], [], 'tables.read'],
+    ['a deny glob inside the expansion', ['p.d.*'], ['p.d.events_secret'], 'tables.deny'],
+    ['a deny glob on another prefix', ['p.d.*'], ['p.d.users_*'], undefined],
+  ])('wildcard table p.d.events_*: %s', (_what, read, deny, rule) => {
+    const wild: Policy = { ...policy, requireJustification: false, tables: { read, write: [], deny } };
+    const a = q(stmt({ reads: ['p.d.events_*'] }));
+    let got: string | undefined;
+    try {
+      evaluatePolicy({ analysis: a, policy: wild, justification: null, caseInsensitive: false });
+    } catch (err) {
+      got = (err as PolicyDeniedError).rule;
+    }
+    expect(got).toBe(rule);
+  });
+
   it('matches case-insensitively for DuckDB only', () => {
     const a = q(stmt({ reads: ['DEMO.CRM.PAYMENT_CARDS'] }));
     expect(() => evaluatePolicy({ analysis: a, policy, justification: 'x', caseInsensitive: true })).toThrow(/tables.deny/);

@@ -7,6 +7,7 @@
  */
 import { kindsOf, tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
 import { matchesAnyGlob } from '../analysis/table-name.js';
+import { isWildcardTable, wildcardTableCovered, wildcardTableMayMatch } from '../analysis/bigquery/wildcard-table.js';
 import { PolicyDeniedError } from '../errors.js';
 import type { Policy } from './policy.js';
 
@@ -80,6 +81,28 @@ export function tableAccessRefusal(access: 'read' | 'write', name: string, polic
     });
   }
   return undefined;
+}
+
+/**
+ * A wildcard table (`p.d.events_*`) reads every table its prefix matches, now or later, so it
+ * is judged conservatively: allowed only when one allowed glob covers every expansion, and
+ * refused when any deny glob could match any expansion.
+ */
+function checkWildcardTable(access: 'read' | 'write', name: string, policy: Policy, allowed: string[]): void {
+  if (wildcardTableMayMatch(name, policy.tables.deny)) {
+    throw new PolicyDeniedError('policy.table_denied', `refused: the wildcard table ${name} could reach a table denied by policy ${policy.name} (rule tables.deny)`, {
+      rule: 'tables.deny',
+      hint: 'name the tables you need explicitly, or use a prefix that no deny pattern can match',
+      details: { table: name, access },
+    });
+  }
+  if (!wildcardTableCovered(name, allowed)) {
+    throw new PolicyDeniedError('policy.table_not_allowed', `refused: the wildcard table ${name} is not fully covered by the ${access} patterns of policy ${policy.name} (rule tables.${access})`, {
+      rule: `tables.${access}`,
+      hint: allowedHint(access, allowed),
+      details: { table: name, access },
+    });
+  }
 }
 
 function allowedHint(access: 'read' | 'write', allowed: string[]): string {

@@ -1,0 +1,128 @@
+/**
+ * `hoopq audit verify|list|show|export`: read and check the audit log. `verify` exits 9 and
+ * names the first bad line when the log was edited, reordered, cut or re-hashed.
+ */
+import type { Command } from 'commander';
+import { toOcsf } from '../audit/export-ocsf.js';
+import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
+import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { loadCliContext } from './cli-context.js';
+import type { CliState } from './main.js';
+
+export function registerAuditCommands(program: Command, state: CliState): void {
+  const audit = program.command('audit').description('the audit log: verify, list, show, export');
+
+  audit
+    .command('verify')
+    .description('check the whole log: every line parses, the chain is unbroken, checkpoints hold, nothing is missing at the end')
+    .option('--file <file>', 'the log to verify (default: the configured sink)')
+    .option('--format <format>', 'pretty or json', 'pretty')
+    .action(async (opts: { file?: string; format: string }, cmd: Command) => {
+      state.machineErrors = opts.format === 'json';
+      const { path, keyDir } = logLocation(cmd, opts.file);
+      const report = await verifyAuditLog(path, { keyDir });
+      if (opts.format === 'json') process.stdout.write(JSON.stringify(report) + '\n');
+      if (!report.ok) throw verifyReportToError(report, path);
+      if (opts.format !== 'json') {
+        process.stdout.write(`ok ${path}: ${report.records} records, chain intact, ${report.checkpoints.verified} signed checkpoint(s) verified\n`);
+        for (const r of report.recoveries) process.stderr.write(`hoopq: note: ${describeRecovery(r)}\n`);
+        for (const w of report.warnings) process.stderr.write(`hoopq: warning: ${w}\n`);
+      }
+    });
+
+  audit
+    .command('list')
+    .description('list records (newest last), filtered')
+    .option('--run <run>', 'only this run')
+    .option('--decision <decision>', 'allow, deny or error')
+    .option('--policy <name>', 'only this policy')
+    .option('--event <event>', 'only this event (query, token.mint, …)')
+    .option('--since <time>', 'RFC 3339 time or a duration ago (e.g. 1h)')
+    .option('--until <time>', 'RFC 3339 time')
+    .option('--file <file>', 'the log (default: the configured sink)')
+    .option('--format <format>', 'pretty or jsonl', 'pretty')
+    .action(async (opts: { run?: string; decision?: string; policy?: string; event?: string; since?: string; until?: string; file?: string; format: string }, cmd: Command) => {
+      const { path } = logLocation(cmd, opts.file);
+      if (opts.decision && !['allow', 'deny', 'error'].includes(opts.decision)) {
+        throw new UsageError('usage.decision', `--decision must be allow, deny or error, not "${opts.decision}"`);
+      }
+      const filter: AuditFilter = {
+        run: opts.run,
+        decision: opts.decision as AuditFilter['decision'],
+        policy: opts.policy,
+        event: opts.event,
+        since: opts.since ? parseTime(opts.since) : undefined,
+        until: opts.until ? parseTime(opts.until) : undefined,
+      };
+      for await (const r of listAuditRecords(path, filter)) {
+        if (opts.format === 'jsonl') {
+          process.stdout.write(JSON.stringify(r) + '\n');
+        } else {
+          const what = r.sql ? oneLine(r.sql, 80) : '';
+          process.stdout.write(`${r.seq}\t${r.time}\t${r.id}\t${r.event}\t${r.decision}\t${r.run ?? '-'}\t${r.policy?.name ?? '-'}\t${what}${r.reason ? `\t(${oneLine(r.reason, 100)})` : ''}\n`);
+        }
+      }
+    });
+
+  audit
+    .command('show')
+    .description('print one record as JSON')
+    .argument('<id>', 'the record id')
+    .option('--file <file>', 'the log (default: the configured sink)')
+    .action(async (id: string, opts: { file?: string }, cmd: Command) => {
+      const { path } = logLocation(cmd, opts.file);
+      const record = await findAuditRecord(path, id);
+      if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${path}`, { hint: 'hoopq audit list shows the ids' });
+      process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+    });
+
+  audit
+    .command('export')
+    .description('export for a SIEM: jsonl as stored, or OCSF Datastore Activity (class 6005)')
+    .option('--format <format>', 'ocsf or jsonl', 'jsonl')
+    .option('--run <run>', 'only this run')
+    .option('--since <time>', 'RFC 3339 time or a duration ago (e.g. 24h)')
+    .option('--file <file>', 'the log (default: the configured sink)')
+    .action(async (opts: { format: string; run?: string; since?: string; file?: string }, cmd: Command) => {
+      if (opts.format !== 'ocsf' && opts.format !== 'jsonl') throw new UsageError('usage.export_format', `--format must be ocsf or jsonl, not "${opts.format}"`);
+      const { path } = logLocation(cmd, opts.file);
+      for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
+        process.stdout.write(JSON.stringify(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
+      }
+    });
+}
+
+function logLocation(cmd: Command, file: string | undefined): { path: string; keyDir: string | undefined } {
+  if (file) {
+    // a log given by path: checkpoints are verified with the configured key when a config is at hand
+    try {
+      const ctx = loadCliContext(cmd);
+      return { path: file, keyDir: ctx.config.keysDir };
+    } catch {
+      return { path: file, keyDir: undefined };
+    }
+  }
+  const ctx = loadCliContext(cmd);
+  if (ctx.config.audit.kind !== 'file') {
+    throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${ctx.config.audit.url}`, { hint: 'run hoopq audit on the gateway host, or pass --file' });
+  }
+  return { path: ctx.config.audit.path, keyDir: ctx.config.keysDir };
+}
+
+function parseTime(v: string): Date {
+  const ago = /^(\d+)(s|m|h|d)$/.exec(v);
+  if (ago) return new Date(Date.now() - Number(ago[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[ago[2] as 's' | 'm' | 'h' | 'd']);
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UsageError('usage.time', `"${v}" is not a time`, { hint: 'write an RFC 3339 time (2026-11-28T10:00:00Z) or a duration ago (30m, 24h)' });
+  return d;
+}
+
+function oneLine(s: string, max: number): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > max ? t.slice(0, max - 1) + '…' : t;
+}
+
+function describeRecovery(r: unknown): string {
+  return `recovered torn tail: ${JSON.stringify(r)}`;
+}
