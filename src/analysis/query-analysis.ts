@@ -17,7 +17,11 @@ export interface StatementAnalysis {
   nativeType: string;
   /** The statement's own text, sliced from the input. */
   text: string;
-  /** Tables read, resolved; views are replaced by what they read (see `views`). */
+  /**
+   * Tables read, resolved. A view read appears here together with every table its definition
+   * reads (recursively, see `views`): a `read` rule must allow the view, and `deny` rules and
+   * masks on the tables behind it still apply.
+   */
   reads: string[];
   /** Tables written (DML/DDL targets), resolved. */
   writes: string[];

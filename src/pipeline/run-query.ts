@@ -11,7 +11,7 @@
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
-import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
+import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
@@ -105,7 +105,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const onCallerAbort = () => controller.abort();
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      const outcome = await streamResult(warehouse, checked.sqlToRun, policy, req, controller, body);
+      const outcome = await streamResult(warehouse, names, checked.sqlToRun, policy, req, controller, body);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked) {
@@ -150,6 +150,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
 
 async function streamResult(
   warehouse: Warehouse,
+  names: NameDefaults,
   sql: string,
   policy: Policy,
   req: QueryRequest,
@@ -163,6 +164,7 @@ async function streamResult(
     maxBytesBilled: policy.limits.maxBytesBilled,
     labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
     params: req.params,
+    names,
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });

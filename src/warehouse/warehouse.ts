@@ -36,6 +36,11 @@ export interface ExecuteOptions {
   labels?: Record<string, string>;
   /** Query parameters (`--parameter name:type:value`). */
   params?: QueryParameter[];
+  /**
+   * Where unqualified names resolve: must be the same defaults the analysis used, so the
+   * engine reads exactly the tables hoopq checked.
+   */
+  names?: NameDefaults;
 }
 
 export interface QueryParameter {

@@ -87,6 +87,12 @@ export class DuckDbWarehouse implements Warehouse {
       throw toWarehouseError(err);
     }
     this.running.add(connection);
+    try {
+      await this.useNameDefaults(connection, options.names);
+    } catch (err) {
+      if (this.running.delete(connection)) releaseConnection(connection);
+      throw toWarehouseError(err);
+    }
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
     return streamDuckDbQuery(connection, sql, { ...options, signal }, () => {
       if (this.running.delete(connection)) releaseConnection(connection);
@@ -110,6 +116,18 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       this.parts.releaseLock();
     }
+  }
+
+  /**
+   * Resolve unqualified names on this connection exactly as the analysis resolved them
+   * (default_project.default_dataset), instead of DuckDB's own default schema `main`: otherwise
+   * `FROM customers` could read a `main.customers` the policy never saw.
+   */
+  private async useNameDefaults(connection: DuckDBConnection, names: NameDefaults | undefined): Promise<void> {
+    const project = names?.defaultProject ?? this.project;
+    const dataset = names?.defaultDataset ?? 'main';
+    const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    await connection.run(`SET search_path = '${`${ident(project)}.${ident(dataset)}`.replace(/'/g, "''")}'`);
   }
 
   private assertOpen(): void {
