@@ -264,9 +264,9 @@ describe('views', () => {
     },
   };
 
-  it('replaces a view by the tables its definition reads, recursively', async () => {
+  it('reads a view and, recursively, the tables its definition reads', async () => {
     const a = await analyzeGoogleSql('SELECT * FROM d.vv', { names, catalog });
-    expect(a.statements[0]!.reads).toEqual(['proj.d.base', 'proj.other.t2']);
+    expect(a.statements[0]!.reads).toEqual(['proj.d.base', 'proj.d.v', 'proj.d.vv', 'proj.other.t2']);
     expect(a.statements[0]!.views.map((v) => v.view)).toEqual(['proj.d.vv', 'proj.d.v']);
   });
 

@@ -68,7 +68,9 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
       }
       const expansion = ref.role === 'table' ? await expandView(name, ctx, viewChain) : null;
       if (expansion) {
+        // the view itself stays a read (a read rule must allow it), with everything behind it
         views.push(...expansion);
+        reads.add(name);
         for (const t of expansion[0]!.reads) reads.add(t);
       } else {
         reads.add(name);
@@ -99,7 +101,8 @@ export function resolveReference(ref: TableReference, names: NameDefaults): stri
 
 /**
  * null when `name` is not a view; otherwise the view's expansion first, then the expansions
- * of the views it reads. The returned first entry's `reads` are base tables only.
+ * of the views it reads. The first entry's `reads` are what the definition reads: its base
+ * tables and the views it names (themselves expanded in the later entries).
  */
 async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<ViewExpansion[] | null> {
   if (!ctx.catalog || name.endsWith('*') || isInformationSchema(name.split('.'))) return null;
