@@ -12,6 +12,7 @@ import { evaluatePolicy } from '../policy/evaluate-policy.js';
 import type { Policy } from '../policy/policy.js';
 import { flattenMaskPlan, planMasks } from '../policy/plan-masks.js';
 import type { MaskPlan, Warehouse } from '../warehouse/warehouse.js';
+import { enrichRefusal } from './enrich-refusal.js';
 
 export interface CheckedQuery {
   analysis: QueryAnalysis;
@@ -36,14 +37,28 @@ export async function checkQuery(
   progress: CheckProgress = new CheckProgress(),
 ): Promise<CheckedQuery> {
   const caseInsensitive = warehouse.kind === 'duckdb';
-  const analysis = await warehouse.analyze(sql, names);
-  progress.analysis = analysis;
-  evaluatePolicy({ analysis, policy, justification, caseInsensitive });
+  // refusals leave here with hints an agent can act on (close tables, masks, justification)
+  const refusal = { warehouse, policy, names, justification };
+  let analysis: QueryAnalysis;
+  try {
+    analysis = await warehouse.analyze(sql, names);
+    progress.analysis = analysis;
+    evaluatePolicy({ analysis, policy, justification, caseInsensitive });
+  } catch (err) {
+    throw await enrichRefusal(err, refusal);
+  }
   const read = tablesOf(analysis).read;
   checkExternalQuery(read, policy);
   const plan = await planMasks(read, policy, async (t) => (await warehouse.describeTable(t))?.columns.map((c) => c.name) ?? null, caseInsensitive);
   progress.masks = flattenMaskPlan(plan);
-  const sqlToRun = Object.keys(plan).length === 0 ? sql : await warehouse.rewriteForMasks(sql, analysis, plan, names);
+  let sqlToRun = sql;
+  if (Object.keys(plan).length > 0) {
+    try {
+      sqlToRun = await warehouse.rewriteForMasks(sql, analysis, plan, names);
+    } catch (err) {
+      throw await enrichRefusal(err, { ...refusal, masks: progress.masks });
+    }
+  }
   return { analysis, plan, masks: progress.masks, sqlToRun };
 }
 

@@ -8,6 +8,7 @@ import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
 import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { CheckProgress, checkQuery } from './check-query.js';
+import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
 
@@ -61,7 +62,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     }
     policy = p;
   }
-  const warehouse = await parts.openWarehouse({ writable: false });
+  const warehouse = await parts.openWarehouse({ writable: false, policy });
   const progress = new CheckProgress();
   const out: Explanation = {
     policy: { name: policy.name, sha256: policy.sha256 },
@@ -85,8 +86,9 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     if (checked.sqlToRun !== req.sql) out.rewritten_sql = checked.sqlToRun;
     if (!req.offline && warehouse.dryRun) {
-      const d = await warehouse.dryRun(checked.sqlToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled });
+      const d = await warehouse.dryRun(checked.sqlToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names });
       out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
+      crossCheckDryRun(d, checked.analysis, policy, warehouse.kind === 'duckdb');
     }
   } catch (err) {
     if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;

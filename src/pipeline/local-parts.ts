@@ -32,7 +32,12 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
       consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
-    openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable }),
+    openWarehouse: ({ writable, policy, identity }) =>
+      openWarehouse(config.warehouse, {
+        writable,
+        impersonate: policy?.impersonate,
+        notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
+      }),
     audit: () => {
       if (config.audit.kind !== 'file') {
         throw new ConfigError('config.audit_gateway', 'an audit sink at a gateway URL is not available in this build', { hint: 'set audit: to a file path' });

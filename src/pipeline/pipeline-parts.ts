@@ -24,11 +24,21 @@ export interface PolicyPort {
   names(): string[];
 }
 
+/**
+ * Who the warehouse connection is for. BigQuery uses the policy's `impersonate` account and
+ * keeps its short-lived credential within the run token's remaining life.
+ */
+export interface WarehouseSession {
+  writable: boolean;
+  policy?: Policy;
+  identity?: RunIdentity;
+}
+
 export interface PipelineParts {
   config: HoopqConfig;
   identity: IdentityPort;
   policies: PolicyPort;
-  openWarehouse(options: { writable: boolean }): Promise<Warehouse>;
+  openWarehouse(options: WarehouseSession): Promise<Warehouse>;
   audit(): Promise<AuditSink>;
   now(): Date;
 }

@@ -43,7 +43,7 @@ export async function replayQuery(
   if (!policy) {
     report.now = { decision: 'deny', reason: policyName ? `policy ${policyName} no longer exists` : 'the record names no policy (refused before a policy was known)', rule: 'policy' };
   } else {
-    const warehouse = await parts.openWarehouse({ writable: false });
+    const warehouse = await parts.openWarehouse({ writable: false, policy });
     try {
       const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
       await checkQuery(warehouse, record.sql, policy, record.justification, names, new CheckProgress());

@@ -21,6 +21,7 @@ import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
+import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy, policyAllowsWrites } from './resolve-run-policy.js';
 
@@ -71,21 +72,25 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
 
-    warehouse = await parts.openWarehouse({ writable: policyAllowsWrites(policy) });
+    warehouse = await parts.openWarehouse({ writable: policyAllowsWrites(policy), policy, identity });
     body.warehouse.kind = warehouse.kind;
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
 
+    // The warehouse's own dry run must agree with the analysis before anything runs.
+    const estimate = warehouse.dryRun
+      ? await warehouse.dryRun(checked.sqlToRun, { signal: req.signal ?? new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names })
+      : undefined;
+    if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
+
     if (req.dryRun) {
-      const estimate = warehouse.dryRun
-        ? await warehouse.dryRun(checked.sqlToRun, { signal: req.signal ?? new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled })
-        : { referencedTables: tablesOf(checked.analysis).read };
-      body.warehouse.bytes_processed = estimate.bytesProcessed ?? null;
+      const reported = estimate ?? { referencedTables: tablesOf(checked.analysis).read };
+      body.warehouse.bytes_processed = reported.bytesProcessed ?? null;
       body.rows = 0;
       await appendRecord(sink, finish(body, started));
       recorded = true;
-      return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: estimate };
+      return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
     await consumeBudget(parts, identity, policy);

@@ -12,6 +12,10 @@ export interface OpenWarehouseOptions {
   writable: boolean;
   /** DuckDB: how long to wait for another process holding the file; default 10 s. */
   writerWaitMs?: number;
+  /** BigQuery: the service account to impersonate (the policy's `impersonate`). */
+  impersonate?: string;
+  /** BigQuery: the impersonated credential must not outlive this (the run token's expiry). */
+  notAfter?: Date;
 }
 
 type Opener = (config: WarehouseConfig, options: OpenWarehouseOptions) => Promise<Warehouse>;

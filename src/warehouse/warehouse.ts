@@ -63,8 +63,12 @@ export interface QueryExecution {
 }
 
 export interface DryRunResult {
+  /** The warehouse's own statement type (BigQuery `statementType`, e.g. SELECT, SCRIPT). */
   statementType?: string;
+  /** Resolved `project.dataset.table` names the warehouse says the query reads or writes. */
   referencedTables: string[];
+  /** True when the warehouse's list is cut (BigQuery lists at most 50 referenced tables). */
+  referencedTablesIncomplete?: boolean;
   bytesProcessed?: number;
 }
 
