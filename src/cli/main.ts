@@ -8,10 +8,13 @@ import { readFileSync } from 'node:fs';
 import { registerAuditCommands } from './audit-command.js';
 import { registerExplainCommand } from './explain-command.js';
 import { registerKeysCommands } from './keys-command.js';
+import { registerLsCommand } from './ls-command.js';
+import { registerMcpCommand } from './mcp-command.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { registerQueryCommand } from './query-command.js';
 import { registerQuickstartCommand } from './quickstart-command.js';
 import { registerReplayCommand } from './replay-command.js';
+import { registerShowCommand } from './show-command.js';
 import { reportError } from './report-error.js';
 import { registerTokenCommands } from './token-command.js';
 import { normaliseBqFlags } from './bq-flags.js';
@@ -37,6 +40,9 @@ export function buildProgram(state: CliState): Command {
   registerKeysCommands(program, state);
   registerAuditCommands(program, state);
   registerReplayCommand(program, state);
+  registerLsCommand(program, state);
+  registerShowCommand(program, state);
+  registerMcpCommand(program, state);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -48,7 +48,7 @@ export async function runCatalogRequest<T>(
     body.token_id = identity.tokenId;
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
-    warehouse = await parts.openWarehouse({ writable: false });
+    warehouse = await parts.openWarehouse({ writable: false, policy, identity });
     body.warehouse.kind = warehouse.kind;
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     const result = await work({ identity, policy, warehouse, names, body });

@@ -1,0 +1,58 @@
+/**
+ * `hoopq show [project:]dataset.table`: bq's `show` for one table, as the run token's policy
+ * lets it see it: columns, types and the mask each masked column gets. A table the policy
+ * refuses is refused (exit 5) before the catalog is asked, so `show` never reveals whether
+ * a denied table exists. `--format json|prettyjson` gives bq's shape (`tableReference`,
+ * `schema.fields`) with `mask` on masked fields and a `hoopq` block.
+ */
+import { Command, Option } from 'commander';
+import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
+import { loadCliContext } from './cli-context.js';
+import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
+import type { CliState } from './main.js';
+
+export function registerShowCommand(program: Command, state: CliState): void {
+  program
+    .command('show')
+    .description('describe a table the run token\'s policy lets it read: columns, types, masks (as bq show)')
+    .argument('<table>', 'project:dataset.table, project.dataset.table, dataset.table or table')
+    .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
+    .addOption(new Option('--format <format>', 'output format').choices([...CATALOG_FORMATS]).default('pretty'))
+    .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
+      state.machineErrors = opts.format !== 'pretty';
+      const ctx = loadCliContext(cmd);
+      try {
+        const d = await describeTable(ctx.parts, { token: opts.token ?? process.env.HOOPQ_TOKEN, table, origin: { via: 'cli', command: 'show' } });
+        if (opts.format === 'pretty') await printDescription(d);
+        else printJson(bqShape(d), opts.format);
+      } finally {
+        await ctx.close();
+      }
+    });
+}
+
+async function printDescription(d: TableDescription): Promise<void> {
+  const [project, dataset, table] = d.table.split('.') as [string, string, string];
+  process.stdout.write(`${d.kind === 'view' ? 'View' : 'Table'} ${project}:${dataset}.${table} (policy ${d.policy})\n\n`);
+  await printPretty(['column', 'type', 'mask'], d.columns.map((c) => [c.name, c.type, c.mask ?? '']));
+  const sources = Object.entries(d.maskedSources);
+  if (sources.length > 0) process.stdout.write(`masked at the tables this view reads: ${sources.map(([c, m]) => `${c} (${m})`).join(', ')}\n`);
+  if (d.detect.length > 0) process.stdout.write(`returned text is scanned for: ${d.detect.join(', ')}\n`);
+}
+
+function bqShape(d: TableDescription): unknown {
+  const [projectId, datasetId, tableId] = d.table.split('.') as [string, string, string];
+  return {
+    kind: 'bigquery#table',
+    id: `${projectId}:${datasetId}.${tableId}`,
+    tableReference: { projectId, datasetId, tableId },
+    type: d.kind.toUpperCase(),
+    schema: { fields: d.columns.map((c) => ({ name: c.name, type: c.type, ...(c.mask ? { mask: c.mask } : {}) })) },
+    hoopq: {
+      policy: d.policy,
+      masked_columns: Object.fromEntries(d.columns.filter((c) => c.mask).map((c) => [c.name, c.mask])),
+      masked_at_source: d.maskedSources,
+      detect: d.detect,
+    },
+  };
+}

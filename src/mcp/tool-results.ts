@@ -1,0 +1,62 @@
+/**
+ * The MCP tool results hoopq sends: rows with a note of what was masked or cut, JSON answers,
+ * and refusals. A refusal is `isError: true` with exactly the line the CLI prints on stderr
+ * (formatRefusal), so an agent reads the same words whichever way it asked.
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecordBody } from '../audit/audit-record.js';
+import { InternalError, formatRefusal, isHoopqError } from '../errors.js';
+import type { QueryOutcome } from '../pipeline/run-query.js';
+import type { Policy } from '../policy/policy.js';
+import type { CappedResultBuffer } from './capped-result-buffer.js';
+import { MCP_MAX_ROWS } from './describe-policy-for-model.js';
+
+export function refusalResult(err: unknown): CallToolResult {
+  const error = isHoopqError(err)
+    ? err
+    : new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, { hint: 'please report it with the command you ran' });
+  return { isError: true, content: [{ type: 'text', text: formatRefusal(error) }] };
+}
+
+export function jsonResult(value: unknown): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }] };
+}
+
+export interface QueryResultInput {
+  buffer: CappedResultBuffer;
+  outcome: QueryOutcome;
+  /** The outcome's audit record, as appended (masks and detector counts come from it). */
+  record: AuditRecordBody | undefined;
+  policy: Policy;
+  notices: string[];
+}
+
+/** content[0]: the rows, a JSON array of row objects (as `hoopq query --format json`); content[1]: the note. */
+export function queryResult({ buffer, outcome, record, policy, notices }: QueryResultInput): CallToolResult {
+  const { text, rowsShown } = buffer.fittingJson();
+  const note: string[] = [`${outcome.rows} row${outcome.rows === 1 ? '' : 's'}.`];
+  if (rowsShown < outcome.rows) {
+    note.push(`Only the first ${rowsShown} are shown: a tool result is capped at ${Math.round(buffer.capBytes / 1024)} KiB (the result was ${buffer.totalBytes} bytes); select fewer columns or rows.`);
+  }
+  if (outcome.truncated) {
+    const byPolicy = policy.limits.maxRows !== undefined && policy.limits.maxRows <= MCP_MAX_ROWS;
+    note.push(
+      byPolicy
+        ? `Result cut at ${outcome.rows} rows by limits.max_rows of policy ${policy.name}; aggregate or filter to see the rest.`
+        : `Result cut at ${outcome.rows} rows: a tool result carries at most ${MCP_MAX_ROWS}; aggregate, filter or page with LIMIT/OFFSET.`,
+    );
+  }
+  const masked = Object.entries(record?.masked.columns ?? {});
+  if (masked.length > 0) note.push(`Masked by policy ${policy.name}: ${masked.map(([c, m]) => `${c}=${m}`).join(', ')}.`);
+  const detected = Object.entries(record?.masked.detected ?? {}).filter(([, n]) => n > 0);
+  if (detected.length > 0) note.push(`Personal data found in text and replaced: ${detected.map(([d, n]) => `${d} ${n}`).join(', ')}.`);
+  // the pipeline's own cut notice speaks of --max-rows; the sentence above replaces it here
+  for (const n of notices) if (!(outcome.truncated && /^hoopq: result cut/.test(n))) note.push(n.replace(/^hoopq: /, ''));
+  note.push(`Audit record ${outcome.recordId}.`);
+  return {
+    content: [
+      { type: 'text', text },
+      { type: 'text', text: note.join(' ') },
+    ],
+  };
+}
