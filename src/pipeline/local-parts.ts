@@ -3,13 +3,15 @@
  * audit sink: the CLI in direct mode, the gateway and the MCP server all start here (each
  * is its own composition root and calls this once).
  */
+import { join } from 'node:path';
+import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
-import { ConfigError } from '../errors.js';
 import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
+import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
@@ -39,8 +41,9 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
       }),
     audit: () => {
-      if (config.audit.kind !== 'file') {
-        throw new ConfigError('config.audit_gateway', 'an audit sink at a gateway URL is not available in this build', { hint: 'set audit: to a file path' });
+      if (config.audit.kind === 'gateway') {
+        // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
+        return (sink ??= openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) }));
       }
       const path = config.audit.path;
       return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));

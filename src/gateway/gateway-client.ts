@@ -1,0 +1,180 @@
+/**
+ * The remote CLI's side of the gateway API: query (framed stream) and explain (JSON), plus
+ * the plain JSON POST the gateway audit sink uses. The agent holds nothing but its run token.
+ *
+ * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
+ * back to the socket (a slow terminal does not make us buffer the result); the outcome is
+ * known only from the end frame — a stream without one is a failure (exit 7), never success;
+ * gateway errors are re-created as the same HoopqError (error-from-json.ts).
+ */
+import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { WarehouseError, type HoopqError } from '../errors.js';
+import { badResponse, errorFromJson } from './error-from-json.js';
+import { FRAMES_CONTENT_TYPE, FrameDecoder, FrameProtocolError } from './frame-protocol.js';
+
+export interface RemoteQueryBody {
+  sql: string;
+  justification: string | null;
+  format: string;
+  max_rows?: number;
+  dry_run?: boolean;
+  params?: Array<{ name: string; type: string; value: string | null }>;
+}
+
+export interface RemoteOutcome {
+  record: string;
+  rows: number;
+  truncated: boolean;
+  result_sha256: string | null;
+  dry_run?: Record<string, unknown>;
+}
+
+export interface RemoteQueryInput {
+  gateway: URL;
+  token: string | undefined;
+  body: RemoteQueryBody;
+  stdout: NodeJS.WritableStream;
+  notice(line: string): void;
+}
+
+const MAX_JSON_RESPONSE = 16 * 1024 * 1024;
+const CONNECT_TIMEOUT_MS = 15_000;
+
+export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcome> {
+  const origin = input.gateway.origin;
+  const res = await send(endpoint(input.gateway, '/v1/query'), input.token, input.body);
+  const type = String(res.headers['content-type'] ?? '');
+  if (res.statusCode !== 200 || !type.startsWith(FRAMES_CONTENT_TYPE)) throw await errorResponse(res, origin);
+  return new Promise<RemoteOutcome>((resolve, reject) => {
+    let result: { outcome?: RemoteOutcome; error?: HoopqError } | undefined;
+    const decoder = new FrameDecoder({
+      data(chunk) {
+        if (!input.stdout.write(chunk)) {
+          res.pause();
+          input.stdout.once('drain', () => res.resume());
+        }
+      },
+      notice: (line) => input.notice(line),
+      end(json) {
+        const end = json as { ok?: unknown; outcome?: unknown; error?: unknown };
+        if (end?.ok === true && end.outcome && typeof end.outcome === 'object') result = { outcome: end.outcome as RemoteOutcome };
+        else if (end?.ok === false) result = { error: errorFromJson(end.error, origin) };
+        else result = { error: badResponse(origin, 'an end frame without an outcome') };
+      },
+    });
+    let failed = false;
+    const fail = (err: HoopqError) => {
+      if (failed) return;
+      failed = true;
+      res.destroy();
+      reject(err);
+    };
+    res.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        fail(err instanceof FrameProtocolError ? badResponse(origin, `a malformed stream (${err.message})`) : (err as HoopqError));
+      }
+    });
+    res.on('error', () => fail(streamCut(origin)));
+    res.on('end', () => {
+      if (failed) return;
+      if (!result) return fail(streamCut(origin));
+      if (result.error) return reject(result.error);
+      resolve(result.outcome!);
+    });
+  });
+}
+
+export interface RemoteExplainBody {
+  sql: string;
+  justification: string | null;
+  policy?: string;
+  offline: boolean;
+}
+
+export async function remoteExplain(gateway: URL, credential: string | undefined, body: RemoteExplainBody): Promise<unknown> {
+  const res = await send(endpoint(gateway, '/v1/explain'), credential, body);
+  if (res.statusCode !== 200) throw await errorResponse(res, gateway.origin);
+  return readJson(res, gateway.origin);
+}
+
+/** One JSON POST; resolves with the status and parsed body (for the audit sink). */
+export async function postJson(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number } = {}): Promise<{ status: number; json: unknown }> {
+  const res = await send(url, bearer, body, options);
+  return { status: res.statusCode ?? 0, json: await readJson(res, url.origin).catch(() => undefined) };
+}
+
+function endpoint(gateway: URL, path: string): URL {
+  return new URL(gateway.pathname.replace(/\/+$/, '') + path, gateway);
+}
+
+/**
+ * Without `timeoutMs` only connecting is timed (a query may think for minutes before its
+ * first byte); with it, the whole wait for the response head is.
+ */
+function send(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number } = {}): Promise<IncomingMessage> {
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'content-length': String(payload.length),
+    accept: `${FRAMES_CONTENT_TYPE}, application/json`,
+  };
+  if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers, agent: options.agent }, resolve);
+    const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+    req.once('response', () => clearTimeout(timer));
+    if (options.timeoutMs === undefined) {
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return clearTimeout(timer); // a kept-alive socket
+        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+      });
+    }
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new WarehouseError('gateway.unreachable', `cannot reach the gateway at ${url.origin} (${err.code ?? err.message})`, {
+          rule: 'gateway.connect',
+          hint: 'check HOOPQ_GATEWAY and that the gateway is running; nothing was run',
+          cause: err,
+        }),
+      );
+    });
+    req.end(payload);
+  });
+}
+
+async function errorResponse(res: IncomingMessage, origin: string): Promise<HoopqError> {
+  const json = (await readJson(res, origin).catch(() => undefined)) as { error?: unknown } | undefined;
+  if (json && typeof json === 'object' && 'error' in json) return errorFromJson(json.error, origin);
+  return badResponse(origin, `HTTP ${res.statusCode} without an error body`);
+}
+
+async function readJson(res: IncomingMessage, origin: string): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_RESPONSE) {
+      res.destroy();
+      throw badResponse(origin, `a response larger than ${MAX_JSON_RESPONSE} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw badResponse(origin, 'a response that is not JSON');
+  }
+}
+
+function streamCut(origin: string): WarehouseError {
+  return new WarehouseError('gateway.stream_cut', `the connection to the gateway at ${origin} ended before the query's outcome arrived`, {
+    rule: 'gateway.protocol',
+    hint: 'the gateway\'s audit log records what happened; retry the query',
+  });
+}

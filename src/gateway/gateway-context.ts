@@ -1,0 +1,73 @@
+/**
+ * What every route handler gets: the gateway's parts (built once, at start) and one
+ * context object for the request. Handlers read their input from `ctx`, answer on
+ * `ctx.res`, and throw HoopqErrors; send-error.ts is the one place that turns a thrown
+ * error into a status and a body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HoopqConfig } from '../config/config.js';
+import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
+import type { StateStore } from '../identity/state-store.js';
+import type { PipelineParts } from '../pipeline/pipeline-parts.js';
+import type { FrameResponse } from './frame-response.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+
+export interface GatewayLimits {
+  /** Request bodies above this are refused (413). */
+  maxBodyBytes: number;
+  /** SQL above this many UTF-8 bytes is refused. */
+  maxSqlBytes: number;
+  /** A client that reads nothing of a result for this long is cut off. */
+  stallTimeoutMs: number;
+  /** Queries running at once; more wait for a slot. */
+  maxConcurrentQueries: number;
+}
+
+export interface Gateway {
+  config: HoopqConfig;
+  parts: PipelineParts;
+  state(): StateStore;
+  operatorKey: string;
+  auditWriterKey: string;
+  metrics: GatewayMetrics;
+  oidcKeys: OidcKeyCache;
+  limits: GatewayLimits;
+  /** Waits for a query slot; the returned function gives it back. */
+  acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
+  isDraining(): boolean;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** The route's name in metrics, e.g. `POST /v1/query`, or `unmatched`. */
+  route: string;
+  remote: { ip: string | null; port: number | null };
+  /** Aborted when the client goes away or the gateway stops waiting at shutdown. */
+  signal: AbortSignal;
+  /** Set by the query route once it streams frames: errors then go into the end frame. */
+  frames?: FrameResponse;
+}
+
+export type RouteHandler = (gateway: Gateway, ctx: RequestContext) => Promise<void>;
+
+/** `Authorization: Bearer X` → X; undefined when absent or not a bearer credential. */
+export function bearerOf(ctx: RequestContext): string | undefined {
+  const header = ctx.req.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value) + '\n';
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(body);
+}

@@ -1,0 +1,32 @@
+/**
+ * The gateway's HTTP API as one explicit table: path -> method -> handler. Nothing registers
+ * itself; adding an endpoint is one line here and a section in docs/gateway.md and
+ * docs/openapi.yaml.
+ */
+import { handleAuditAppend } from './audit-append-route.js';
+import { handleExplain } from './explain-route.js';
+import type { RouteHandler } from './gateway-context.js';
+import { handleQuery } from './query-route.js';
+import { createReadinessRoute, handleHealth, handleJwks, handleMetrics } from './status-routes.js';
+import { handleExchange, handleMint, handleRevoke } from './token-routes.js';
+
+export type RouteTable = Readonly<Record<string, Readonly<Record<string, RouteHandler>>>>;
+
+export function createRouteTable(): RouteTable {
+  return {
+    '/v1/query': { POST: handleQuery },
+    '/v1/explain': { POST: handleExplain },
+    '/v1/tokens': { POST: handleMint },
+    '/v1/tokens/exchange': { POST: handleExchange },
+    '/v1/revoke': { POST: handleRevoke },
+    '/v1/audit/records': { POST: handleAuditAppend },
+    '/v1/jwks': { GET: handleJwks },
+    '/.well-known/jwks.json': { GET: handleJwks },
+    '/healthz': { GET: handleHealth },
+    '/readyz': { GET: createReadinessRoute() },
+    '/metrics': { GET: handleMetrics },
+  };
+}
+
+/** Probes keep answering while the gateway drains, so orchestrators see it go. */
+export const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);

@@ -1,0 +1,50 @@
+/**
+ * Policies for a long-running process. The CLI reads the policies folder on every command;
+ * the gateway lives for weeks, so it must see an operator's edit just as soon, or the two
+ * modes would decide differently. A fingerprint of the folder (names, sizes, mtimes) is
+ * taken at most every `checkEveryMs`; when it changes the catalog is rebuilt.
+ */
+import { statSync } from 'node:fs';
+import type { PolicyPort } from '../pipeline/pipeline-parts.js';
+import { createPolicyCatalog } from '../policy/policy-catalog.js';
+import { listPolicyFiles } from '../policy/load-policy.js';
+
+export function createReloadingPolicyPort(dir: string, checkEveryMs = 500): PolicyPort {
+  let catalog = createPolicyCatalog(dir);
+  let fingerprint = '';
+  let checkedAt = -Infinity;
+  const current = (): PolicyPort => {
+    const now = Date.now();
+    if (now - checkedAt < checkEveryMs) return catalog;
+    checkedAt = now;
+    const next = fingerprintOf(dir);
+    if (next !== fingerprint) {
+      fingerprint = next;
+      catalog = createPolicyCatalog(dir);
+    }
+    return catalog;
+  };
+  return {
+    get: (name) => current().get(name),
+    names: () => current().names(),
+  };
+}
+
+function fingerprintOf(dir: string): string {
+  let files: string[];
+  try {
+    files = listPolicyFiles(dir);
+  } catch {
+    return 'unreadable'; // the catalog itself reports the error when asked
+  }
+  return files
+    .map((f) => {
+      try {
+        const s = statSync(f);
+        return `${f}:${s.size}:${s.mtimeMs}:${s.ino}`;
+      } catch {
+        return `${f}:gone`;
+      }
+    })
+    .join('\n');
+}

@@ -1,0 +1,49 @@
+/**
+ * The gateway's one error handler: any failure of any route becomes a response here.
+ *
+ * Status: the error's `httpStatus` (errors.ts), except for the few protocol-level codes
+ * below that HTTP has a more precise word for. Body: `{"error": {code, message, hint, rule?,
+ * exit}}` — the same object the CLI prints with --format json — so the remote CLI can
+ * reproduce direct mode's exit code and stderr line exactly. Once a query's frames have
+ * started (status 200 already sent) the error goes into the end frame instead.
+ * Anything that is not a HoopqError is a bug: logged for the operator with its stack, and
+ * answered as a generic internal error (no internals leak to the client).
+ */
+import { InternalError, isHoopqError, type HoopqError } from '../errors.js';
+import { sendJson, type RequestContext } from './gateway-context.js';
+
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  'gateway.request_too_large': 413,
+  'gateway.unsupported_media_type': 415,
+  'gateway.not_found': 404,
+  'gateway.method_not_allowed': 405,
+  'gateway.draining': 503,
+  'gateway.busy': 503,
+};
+
+export function statusOf(error: HoopqError): number {
+  return Object.hasOwn(STATUS_BY_CODE, error.code) ? STATUS_BY_CODE[error.code]! : error.httpStatus;
+}
+
+export async function sendError(ctx: RequestContext, err: unknown, log: (line: string) => void): Promise<void> {
+  const error = isHoopqError(err) ? err : new InternalError('internal', 'internal error in the gateway', { hint: 'the operator finds the details in the gateway\'s log' });
+  if (!isHoopqError(err) || error instanceof InternalError) {
+    log(`hoopq gateway: ${ctx.route}: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  const { res } = ctx;
+  if (ctx.frames?.isStarted()) {
+    await ctx.frames.finish({ ok: false, error: error.toJSON() });
+    return;
+  }
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const status = statusOf(error);
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="hoopq"';
+  if (error.code === 'gateway.method_not_allowed' && typeof error.details?.allow === 'string') headers.allow = error.details.allow;
+  // An unread or oversized body must not be parsed as the next request on this connection.
+  if (!ctx.req.complete) headers.connection = 'close';
+  sendJson(res, status, { error: error.toJSON() }, headers);
+}

@@ -1,0 +1,217 @@
+/**
+ * startGateway: the composition root of gateway mode. Input: the deployment's config, where
+ * to listen, TLS material. Output: a running HTTP(S) server and a `close` for shutdown.
+ *
+ * The parts (policies, identity, warehouse opener, audit sink) are built ONCE here with
+ * createLocalParts and shared by every request, so the gateway holds the only copy of the
+ * warehouse credentials, the signing keys and the audit sink.
+ * Invariants:
+ * - plain HTTP only on loopback unless `allowInsecureRemote` (a run token is a bearer secret);
+ * - every request is answered by its route or by the one error handler (send-error.ts); a
+ *   malformed request is a 4xx, never a crash;
+ * - shutdown stops accepting, lets running queries finish for `graceMs`, then cancels the
+ *   rest (each is then recorded by the pipeline as cancelled) and waits for their records
+ *   before closing the audit sink.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { HoopqConfig } from '../config/config.js';
+import { UsageError, WarehouseError } from '../errors.js';
+import { OidcKeyCache } from '../identity/oidc-key-cache.js';
+import { createLocalParts } from '../pipeline/local-parts.js';
+import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
+import { isLoopbackHost, type ListenAddress } from './listen-address.js';
+import { createQuerySlots } from './query-slots.js';
+import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
+import { createReloadingPolicyPort } from './reloading-policy-port.js';
+import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { sendError } from './send-error.js';
+
+export interface StartGatewayOptions {
+  config: HoopqConfig;
+  listen: ListenAddress;
+  tls?: { cert: Buffer; key: Buffer };
+  allowInsecureRemote?: boolean;
+  limits?: Partial<GatewayLimits>;
+  /** Operator-facing log lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  /** e.g. http://127.0.0.1:8470 */
+  url: string;
+  address: ListenAddress;
+  operatorKeyFile: string;
+  auditWriterKeyFile: string;
+  /** Graceful stop; resolves once every in-flight query has finished or been cancelled and recorded. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxSqlBytes: 1024 * 1024,
+  stallTimeoutMs: 30_000,
+  maxConcurrentQueries: 32,
+};
+
+interface InFlight {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const { config, listen } = options;
+  const log = options.log ?? (() => {});
+  if (!options.tls && !isLoopbackHost(listen.host) && !options.allowInsecureRemote) {
+    throw new UsageError('gateway.insecure_listen', `refused to serve plain HTTP on ${listen.host}: run tokens would cross the network unencrypted`, {
+      rule: 'gateway.tls',
+      hint: 'give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1 behind a TLS proxy, or force it with --allow-insecure-remote',
+    });
+  }
+  const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const operatorKeyFile = join(config.keysDir, OPERATOR_KEY_FILE);
+  const auditWriterKeyFile = join(config.keysDir, AUDIT_WRITER_KEY_FILE);
+  const operatorKey = loadOrCreateSecretKey(operatorKeyFile, 'hqop');
+  const auditWriterKey = loadOrCreateSecretKey(auditWriterKeyFile, 'hqaw');
+
+  const local = createLocalParts(config);
+  const parts = { ...local.parts, policies: createReloadingPolicyPort(config.policiesDir) };
+  // Fail at start, not at the first query: the sink and the state store must open.
+  await parts.audit();
+  local.state();
+
+  let draining = false;
+  const inFlight = new Set<InFlight>();
+  const gateway: Gateway = {
+    config,
+    parts,
+    state: local.state,
+    operatorKey,
+    auditWriterKey,
+    metrics: new GatewayMetrics(),
+    oidcKeys: new OidcKeyCache(),
+    limits,
+    acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
+    isDraining: () => draining,
+  };
+  const routes = createRouteTable();
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const controller = new AbortController();
+    const entry: InFlight = { controller, done: Promise.resolve() };
+    inFlight.add(entry);
+    entry.done = dispatch(req, res, controller).finally(() => inFlight.delete(entry));
+  };
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, controller: AbortController): Promise<void> {
+    req.on('error', () => {}); // a client that aborts mid-body surfaces through the body reader
+    res.on('error', () => {});
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(); // the client went away: cancel its query
+    });
+    const ctx: RequestContext = {
+      req,
+      res,
+      url: new URL('http://gateway/'),
+      route: 'unmatched',
+      remote: { ip: req.socket.remoteAddress ?? null, port: req.socket.remotePort ?? null },
+      signal: controller.signal,
+    };
+    try {
+      ctx.url = parseUrl(req.url);
+      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : undefined;
+      if (!methods) throw new UsageError('gateway.not_found', `no endpoint ${ctx.url.pathname}`, { hint: 'see docs/gateway.md for the API' });
+      const method = req.method ?? '';
+      const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
+      if (!handler) {
+        throw new UsageError('gateway.method_not_allowed', `${ctx.url.pathname} does not accept ${method}`, {
+          hint: `use ${Object.keys(methods).join(', ')}`,
+          details: { allow: Object.keys(methods).join(', ') },
+        });
+      }
+      ctx.route = `${method} ${ctx.url.pathname}`;
+      if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
+        res.setHeader('connection', 'close');
+        throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
+      }
+      await handler(gateway, ctx);
+    } catch (err) {
+      await sendError(ctx, err, log);
+    } finally {
+      gateway.metrics.requestDone(ctx.route, res.statusCode);
+    }
+  }
+
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, onRequest)
+    : createHttpServer(onRequest);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000; // receiving the request; a long-running response is not limited by it
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 100;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed HTTP, oversized headers, slow headers: answer if we still can, then hang up.
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log(`hoopq gateway: server error: ${err.message}`));
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    address: { host: bound.address, port: bound.port },
+    operatorKeyFile,
+    auditWriterKeyFile,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        draining = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await settleWithin([...inFlight].map((f) => f.done), graceMs);
+        if (inFlight.size > 0) {
+          log(`hoopq gateway: cancelling ${inFlight.size} request(s) still running after ${graceMs} ms`);
+          for (const f of inFlight) f.controller.abort();
+          // The pipeline records each cancelled query before its promise settles.
+          await settleWithin([...inFlight].map((f) => f.done), 15_000);
+        }
+        server.closeAllConnections();
+        await stopped;
+        await local.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function parseUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://gateway');
+  } catch {
+    throw new UsageError('gateway.bad_url', 'refused a request with a malformed URL', { hint: 'see docs/gateway.md for the API' });
+  }
+}
+
+async function settleWithin(promises: Promise<void>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+

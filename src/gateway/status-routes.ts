@@ -1,0 +1,79 @@
+/**
+ * The routes for operators and their tooling: liveness, readiness, Prometheus metrics, and
+ * the JWKS of the run-token public keys (so other services can verify run tokens offline).
+ */
+import { readFileSync } from 'node:fs';
+import { exportJWK, importSPKI } from 'jose';
+import { isHoopqError } from '../errors.js';
+import { issuerFor } from '../identity/run-token.js';
+import { publicKeyPath, readKeyset } from '../identity/signing-keys.js';
+import { sendJson, type Gateway, type RequestContext } from './gateway-context.js';
+
+/** GET /healthz: the process is up and serving. */
+export async function handleHealth(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, { status: gateway.isDraining() ? 'draining' : 'ok' });
+}
+
+/**
+ * GET /readyz: 200 when a query could be served now — policies readable, signing keys and
+ * state store usable, audit sink open, warehouse openable — else 503 naming what is not.
+ * The result is cached briefly so a busy probe does not open the warehouse in a loop.
+ */
+export function createReadinessRoute(cacheMs = 2_000) {
+  let cached: { at: number; checks: Record<string, string> } | undefined;
+  return async function handleReady(gateway: Gateway, ctx: RequestContext): Promise<void> {
+    if (gateway.isDraining()) {
+      sendJson(ctx.res, 503, { status: 'draining', checks: {} });
+      return;
+    }
+    if (!cached || Date.now() - cached.at > cacheMs) cached = { at: Date.now(), checks: await runChecks(gateway) };
+    const ready = Object.values(cached.checks).every((v) => v === 'ok');
+    sendJson(ctx.res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: cached.checks });
+  };
+}
+
+async function runChecks(gateway: Gateway): Promise<Record<string, string>> {
+  const checks: Record<string, string> = {};
+  const check = async (name: string, fn: () => unknown) => {
+    try {
+      await fn();
+      checks[name] = 'ok';
+    } catch (err) {
+      checks[name] = isHoopqError(err) ? `${err.code}: ${err.message}` : 'failed';
+    }
+  };
+  await check('policies', () => {
+    for (const name of gateway.parts.policies.names()) gateway.parts.policies.get(name);
+  });
+  await check('keys', () => readKeyset(gateway.config.keysDir));
+  await check('state', () => gateway.state().queriesStarted('readiness-probe'));
+  await check('audit', () => gateway.parts.audit());
+  await check('warehouse', async () => (await gateway.parts.openWarehouse({ writable: false })).close());
+  return checks;
+}
+
+/** GET /metrics: Prometheus text format. */
+export async function handleMetrics(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  const body = gateway.metrics.render();
+  ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+  ctx.res.end(body);
+}
+
+/** GET /v1/jwks and /.well-known/jwks.json: the public keys that verify run tokens (current and still-valid retired ones). */
+export async function handleJwks(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  const keyset = readKeyset(gateway.config.keysDir);
+  const keys: Record<string, unknown>[] = [];
+  const now = Date.now();
+  for (const entry of keyset?.keys ?? []) {
+    if (entry.status === 'retired' && entry.retire_after && Date.parse(entry.retire_after) <= now) continue;
+    let pem: string;
+    try {
+      pem = readFileSync(publicKeyPath(gateway.config.keysDir, entry.kid), 'utf8');
+    } catch {
+      continue; // verification skips it too
+    }
+    const jwk = await exportJWK(await importSPKI(pem, 'EdDSA', { extractable: true }));
+    keys.push({ ...jwk, kid: entry.kid, alg: 'EdDSA', use: 'sig' });
+  }
+  sendJson(ctx.res, 200, { keys, ...(keyset ? { issuer: issuerFor(keyset.deployment) } : {}) }, { 'cache-control': 'max-age=60' });
+}
