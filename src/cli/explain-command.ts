@@ -1,8 +1,9 @@
 /** `hoopq explain [SQL]`: what query would decide and why, as JSON. Runs nothing, writes no audit. */
 import type { Command } from 'commander';
 import { explainQuery } from '../pipeline/explain-query.js';
-import { loadCliContext } from './cli-context.js';
+import { remoteExplain } from '../gateway/gateway-client.js';
 import type { CliState } from './main.js';
+import { openQueryTarget, remoteToken } from './query-command.js';
 import { readSql } from './read-sql.js';
 
 export function registerExplainCommand(program: Command, state: CliState): void {
@@ -19,7 +20,20 @@ export function registerExplainCommand(program: Command, state: CliState): void 
     .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
-      const ctx = loadCliContext(cmd);
+      const target = await openQueryTarget(cmd);
+      if (target.kind === 'remote') {
+        // --token wins over --policy, as below; a --policy what-if is authorised by $HOOPQ_TOKEN
+        const byPolicy = opts.token === undefined && opts.policy !== undefined;
+        const explanation = await remoteExplain(target.gateway, remoteToken(opts.token ?? process.env.HOOPQ_TOKEN), {
+          sql,
+          justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+          policy: byPolicy ? opts.policy : undefined,
+          offline: Boolean(opts.offline),
+        });
+        process.stdout.write(JSON.stringify(explanation, null, opts.format === 'prettyjson' ? 2 : undefined) + '\n');
+        return;
+      }
+      const ctx = target.ctx;
       try {
         const token = opts.token ?? (opts.policy ? undefined : process.env.HOOPQ_TOKEN);
         const explanation = await explainQuery(ctx.parts, {

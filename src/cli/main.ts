@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAuditCommands } from './audit-command.js';
 import { registerExplainCommand } from './explain-command.js';
+import { registerGatewayCommand } from './gateway-command.js';
 import { registerKeysCommands } from './keys-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { registerMcpCommand } from './mcp-command.js';
@@ -40,6 +41,7 @@ export function buildProgram(state: CliState): Command {
   registerKeysCommands(program, state);
   registerAuditCommands(program, state);
   registerReplayCommand(program, state);
+  registerGatewayCommand(program, state);
   registerLsCommand(program, state);
   registerShowCommand(program, state);
   registerMcpCommand(program, state);

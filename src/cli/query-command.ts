@@ -1,10 +1,12 @@
 /** `hoopq query [SQL]`: the main job. Flags per CONTRACT.md, with bq's spellings accepted (bq-flags.ts). */
 import { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
+import { AuthError, UsageError } from '../errors.js';
+import { remoteQuery } from '../gateway/gateway-client.js';
+import { checkGatewayUrl } from '../gateway/listen-address.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/create-result-writer.js';
 import { runQuery } from '../pipeline/run-query.js';
 import type { QueryParameter } from '../warehouse/warehouse.js';
-import { loadCliContext } from './cli-context.js';
+import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
 import { readSql } from './read-sql.js';
 
@@ -24,7 +26,29 @@ export function registerQueryCommand(program: Command, state: CliState): void {
       const format = opts.format as OutputFormat;
       state.machineErrors = format === 'json' || format === 'ndjson';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
-      const ctx = loadCliContext(cmd);
+      const target = await openQueryTarget(cmd);
+      if (target.kind === 'remote') {
+        // gateway mode: the same request, forwarded; stdout, stderr and exit code as in direct mode
+        const outcome = await remoteQuery({
+          gateway: target.gateway,
+          token: remoteToken(opts.token ?? process.env.HOOPQ_TOKEN),
+          body: {
+            sql,
+            justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+            format,
+            max_rows: opts.maxRows,
+            dry_run: opts.dryRun ? true : undefined,
+            params: opts.parameter.length > 0 ? opts.parameter : undefined,
+          },
+          stdout: process.stdout,
+          notice: (m) => process.stderr.write(m + '\n'),
+        });
+        if (outcome.dry_run) {
+          process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.record, ...outcome.dry_run }) + '\n');
+        }
+        return;
+      }
+      const ctx = target.ctx;
       try {
         const outcome = await runQuery(ctx.parts, {
           sql,
@@ -54,6 +78,34 @@ interface QueryOpts {
   maxRows?: number;
   dryRun?: boolean;
   parameter: QueryParameter[];
+}
+
+/**
+ * Gateway mode when HOOPQ_GATEWAY is set (no config file is read at all: the agent's side
+ * holds nothing but its token) or when the config names a `gateway:`; else direct mode.
+ */
+export async function openQueryTarget(cmd: Command): Promise<{ kind: 'remote'; gateway: URL } | { kind: 'local'; ctx: CliContext }> {
+  const fromEnv = process.env.HOOPQ_GATEWAY;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'remote', gateway: checkGatewayUrl(fromEnv) };
+  const ctx = loadCliContext(cmd);
+  if (ctx.config.gateway) {
+    await ctx.close();
+    return { kind: 'remote', gateway: checkGatewayUrl(ctx.config.gateway, `gateway: in ${ctx.configPath}`) };
+  }
+  return { kind: 'local', ctx };
+}
+
+/** The token as the verifier would read it; one that cannot travel in an HTTP header is refused here, as malformed. */
+export function remoteToken(token: string | undefined): string | undefined {
+  const compact = token?.trim();
+  if (!compact) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(compact)) {
+    throw new AuthError('token.malformed', 'run token refused: the token is malformed: it contains characters a token never has', {
+      rule: 'token.malformed',
+      hint: 'pass the run token exactly as minted (three base64url parts separated by dots)',
+    });
+  }
+  return compact;
 }
 
 export function parsePositiveInt(v: string): number {

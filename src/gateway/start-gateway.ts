@@ -175,17 +175,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
 
   let closing: Promise<void> | undefined;
+  let hurry = () => {};
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
   return {
     url,
     address: { host: bound.address, port: bound.port },
     operatorKeyFile,
     auditWriterKeyFile,
     close(graceMs = 10_000) {
+      // A second close (a second signal) cuts the grace period short.
+      if (closing || graceMs <= 0) hurry();
       closing ??= (async () => {
         draining = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await settleWithin([...inFlight].map((f) => f.done), graceMs);
+        await settleWithin([...inFlight].map((f) => f.done), graceMs, hurried);
         if (inFlight.size > 0) {
           log(`hoopq gateway: cancelling ${inFlight.size} request(s) still running after ${graceMs} ms`);
           for (const f of inFlight) f.controller.abort();
@@ -209,9 +213,10 @@ function parseUrl(raw: string | undefined): URL {
   }
 }
 
-async function settleWithin(promises: Promise<void>[], ms: number): Promise<void> {
+/** Waits until all settle, `ms` pass, or `early` resolves. */
+async function settleWithin(promises: Promise<void>[], ms: number, early?: Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.allSettled(promises), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  await Promise.race([Promise.allSettled(promises), new Promise<void>((r) => (timer = setTimeout(r, ms))), ...(early ? [early] : [])]);
   clearTimeout(timer);
 }
 

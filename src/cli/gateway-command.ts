@@ -1,0 +1,82 @@
+/**
+ * `hoopq gateway [--listen HOST:PORT]`: the long-running enforcement point. Reads the config
+ * once, starts the server (src/gateway/start-gateway.ts), prints where it listens on stderr,
+ * and on SIGTERM/SIGINT stops gracefully: running queries get `--shutdown-grace` to finish,
+ * then are cancelled and recorded.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseDuration } from '../config/units.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_LISTEN, parseListenAddress } from '../gateway/listen-address.js';
+import { startGateway } from '../gateway/start-gateway.js';
+import { loadCliContext } from './cli-context.js';
+import type { CliState } from './main.js';
+
+interface GatewayOpts {
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowInsecureRemote?: boolean;
+  shutdownGrace: string;
+  maxConcurrentQueries?: string;
+}
+
+export function registerGatewayCommand(program: Command, _state: CliState): void {
+  program
+    .command('gateway')
+    .description('serve the HTTP API: the only process that holds warehouse credentials, signing keys and the audit sink')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--tls-cert <file>', 'TLS certificate chain (PEM); with --tls-key')
+    .option('--tls-key <file>', 'TLS private key (PEM); with --tls-cert')
+    .option('--allow-insecure-remote', 'serve plain HTTP on a non-loopback address (run tokens then cross the network in clear text)')
+    .option('--shutdown-grace <duration>', 'on SIGTERM/SIGINT, how long running queries may finish before they are cancelled', '10s')
+    .option('--max-concurrent-queries <n>', 'queries running at once; more wait for a slot (default 32)')
+    .action(async (opts: GatewayOpts, cmd: Command) => {
+      const listen = parseListenAddress(opts.listen);
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+        throw new UsageError('usage.tls_pair', 'give both --tls-cert and --tls-key, or neither');
+      }
+      const graceMs = parseDuration(opts.shutdownGrace);
+      if (graceMs === undefined) throw new UsageError('usage.shutdown_grace', `"${opts.shutdownGrace}" is not a duration`, { hint: 'write e.g. 10s or 1m' });
+      const maxConcurrentQueries = opts.maxConcurrentQueries === undefined ? undefined : Number(opts.maxConcurrentQueries);
+      if (maxConcurrentQueries !== undefined && !(Number.isInteger(maxConcurrentQueries) && maxConcurrentQueries > 0 && maxConcurrentQueries <= 4096)) {
+        throw new UsageError('usage.max_concurrent_queries', `"${opts.maxConcurrentQueries}" is not a whole number between 1 and 4096`);
+      }
+      const tls = opts.tlsCert && opts.tlsKey ? { cert: readPem(opts.tlsCert), key: readPem(opts.tlsKey) } : undefined;
+      const ctx = loadCliContext(cmd); // only for the config: the gateway builds its own parts
+      await ctx.close();
+      const log = (line: string) => process.stderr.write(line + '\n');
+      const gateway = await startGateway({
+        config: ctx.config,
+        listen,
+        tls,
+        allowInsecureRemote: Boolean(opts.allowInsecureRemote),
+        limits: maxConcurrentQueries ? { maxConcurrentQueries } : {},
+        log,
+      });
+      log(`hoopq: gateway listening on ${gateway.url}`);
+      log(`hoopq: operator key in ${gateway.operatorKeyFile}; audit-writer key in ${gateway.auditWriterKeyFile}`);
+      const signal = await new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      log(`hoopq: gateway stopping (${signal}): no new requests; running queries have ${opts.shutdownGrace} to finish`);
+      // A second signal while draining means "now": queries are then cancelled at once.
+      const now = new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      void now.then(() => gateway.close(0));
+      await gateway.close(graceMs);
+      log('hoopq: gateway stopped');
+    });
+}
+
+function readPem(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError('usage.tls_file', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+}
