@@ -1,0 +1,86 @@
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFrameResponse } from './frame-response.js';
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+/** Writes 64 KiB chunks the way the result writer does: await 'drain' whenever write() says so. */
+async function produce(out: NodeJS.WritableStream & { writableNeedDrain?: boolean }, stats: { written: number; error?: string }, max: number) {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  try {
+    while (stats.written < max) {
+      stats.written += chunk.length;
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            out.off('close', onClose);
+            resolve();
+          };
+          const onClose = () => {
+            out.off('drain', onDrain);
+            reject(new Error('closed'));
+          };
+          out.once('drain', onDrain);
+          out.once('close', onClose);
+        });
+      }
+    }
+  } catch (err) {
+    stats.error = (err as Error).message;
+  }
+}
+
+describe('frame response: a client that stops reading does not grow gateway memory', () => {
+  it('holds production to about the socket buffers, then cuts the stalled client off', async () => {
+    const stats: { written: number; error?: string } = { written: 0 };
+    let closedAt = 0;
+    server = createServer((_req, res) => {
+      const frames = createFrameResponse(res, { stallTimeoutMs: 800 });
+      res.once('close', () => (closedAt = Date.now()));
+      void produce(frames.out, stats, 1 << 30);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    socket.pause(); // never read
+    await sleep(400);
+    const early = stats.written;
+    await sleep(300);
+    // stalled: nothing more was produced while the client read nothing
+    expect(stats.written).toBe(early);
+    expect(early).toBeLessThan(64 * 1024 * 1024);
+    await sleep(700);
+    expect(closedAt).toBeGreaterThan(0); // cut off after the stall timeout
+    expect(stats.error).toBe('closed');
+    socket.destroy();
+  });
+
+  it('streams everything to a reading client and ends with notices and the end frame', async () => {
+    server = createServer((_req, res) => {
+      const frames = createFrameResponse(res, { stallTimeoutMs: 5_000 });
+      void (async () => {
+        const stats = { written: 0 };
+        await produce(frames.out, stats, 4 * 64 * 1024);
+        frames.notice('hoopq: a notice');
+        await frames.finish({ ok: true, outcome: { rows: 4 } });
+      })();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(res.headers.get('content-type')).toBe('application/vnd.hoopq.frames');
+    const body = Buffer.from(await res.arrayBuffer());
+    // 4 data frames of 64 KiB + 5-byte headers, one notice, one end
+    const tail = body.subarray(4 * (5 + 64 * 1024));
+    expect(tail[0]).toBe(0x4e);
+    expect(tail.subarray(5, 5 + tail.readUInt32BE(1)).toString()).toBe('hoopq: a notice');
+    const end = tail.subarray(5 + tail.readUInt32BE(1));
+    expect(end[0]).toBe(0x45);
+    expect(JSON.parse(end.subarray(5).toString())).toEqual({ ok: true, outcome: { rows: 4 } });
+  });
+});
