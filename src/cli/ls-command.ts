@@ -8,7 +8,7 @@
 import { Command, Option } from 'commander';
 import { createResultWriter } from '../output/create-result-writer.js';
 import { listTables, type ListedTable } from '../pipeline/list-tables.js';
-import { loadCliContext } from './cli-context.js';
+import { loadDirectContext } from './direct-context.js';
 import type { CliState } from './main.js';
 import { parsePositiveInt } from './query-command.js';
 
@@ -24,7 +24,7 @@ export function registerLsCommand(program: Command, state: CliState): void {
     .option('-n, --max_results <n>', 'list at most N entries (as bq)', parsePositiveInt)
     .action(async (dataset: string | undefined, opts: { token?: string; format: string; max_results?: number }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const ctx = loadCliContext(cmd);
+      const ctx = await loadDirectContext(cmd, 'ls');
       try {
         const listing = await listTables(ctx.parts, { token: opts.token ?? process.env.HOOPQ_TOKEN, dataset, origin: { via: 'cli', command: 'ls' } });
         if (dataset === undefined) await printDatasets(listing.tables, opts.format, opts.max_results);

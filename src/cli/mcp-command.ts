@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { createMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
 import { serveMcpStdio } from '../mcp/serve-mcp-stdio.js';
-import { loadCliContext } from './cli-context.js';
+import { loadDirectContext } from './direct-context.js';
 import type { CliState } from './main.js';
 
 export function registerMcpCommand(program: Command, _state: CliState): void {
@@ -15,7 +15,7 @@ export function registerMcpCommand(program: Command, _state: CliState): void {
     .description('serve MCP tools (query, explain, list_tables, describe_table) on stdio under the run token in $HOOPQ_TOKEN')
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .action(async (opts: { token?: string }, cmd: Command) => {
-      const ctx = loadCliContext(cmd);
+      const ctx = await loadDirectContext(cmd, 'mcp');
       try {
         const session = await openMcpSession(ctx.parts, opts.token ?? process.env.HOOPQ_TOKEN);
         await ctx.parts.audit(); // fail closed (exit 8) before serving if the audit log cannot be written

@@ -7,7 +7,7 @@
  */
 import { Command, Option } from 'commander';
 import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
-import { loadCliContext } from './cli-context.js';
+import { loadDirectContext } from './direct-context.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
 
@@ -20,7 +20,7 @@ export function registerShowCommand(program: Command, state: CliState): void {
     .addOption(new Option('--format <format>', 'output format').choices([...CATALOG_FORMATS]).default('pretty'))
     .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const ctx = loadCliContext(cmd);
+      const ctx = await loadDirectContext(cmd, 'show');
       try {
         const d = await describeTable(ctx.parts, { token: opts.token ?? process.env.HOOPQ_TOKEN, table, origin: { via: 'cli', command: 'show' } });
         if (opts.format === 'pretty') await printDescription(d);
