@@ -20,6 +20,7 @@ interface GatewayOpts {
   allowInsecureRemote?: boolean;
   shutdownGrace: string;
   maxConcurrentQueries?: string;
+  stallTimeout: string;
 }
 
 export function registerGatewayCommand(program: Command, _state: CliState): void {
@@ -32,6 +33,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
     .option('--allow-insecure-remote', 'serve plain HTTP on a non-loopback address (run tokens then cross the network in clear text)')
     .option('--shutdown-grace <duration>', 'on SIGTERM/SIGINT, how long running queries may finish before they are cancelled', '10s')
     .option('--max-concurrent-queries <n>', 'queries running at once; more wait for a slot (default 32)')
+    .option('--stall-timeout <duration>', 'cut off a client that reads none of its result for this long (its query is cancelled)', '30s')
     .action(async (opts: GatewayOpts, cmd: Command) => {
       const listen = parseListenAddress(opts.listen);
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
@@ -39,6 +41,8 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
       }
       const graceMs = parseDuration(opts.shutdownGrace);
       if (graceMs === undefined) throw new UsageError('usage.shutdown_grace', `"${opts.shutdownGrace}" is not a duration`, { hint: 'write e.g. 10s or 1m' });
+      const stallTimeoutMs = parseDuration(opts.stallTimeout);
+      if (stallTimeoutMs === undefined) throw new UsageError('usage.stall_timeout', `"${opts.stallTimeout}" is not a duration`, { hint: 'write e.g. 30s' });
       const maxConcurrentQueries = opts.maxConcurrentQueries === undefined ? undefined : Number(opts.maxConcurrentQueries);
       if (maxConcurrentQueries !== undefined && !(Number.isInteger(maxConcurrentQueries) && maxConcurrentQueries > 0 && maxConcurrentQueries <= 4096)) {
         throw new UsageError('usage.max_concurrent_queries', `"${opts.maxConcurrentQueries}" is not a whole number between 1 and 4096`);
@@ -52,7 +56,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         listen,
         tls,
         allowInsecureRemote: Boolean(opts.allowInsecureRemote),
-        limits: maxConcurrentQueries ? { maxConcurrentQueries } : {},
+        limits: { stallTimeoutMs, ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}) },
         log,
       });
       log(`hoopq: gateway listening on ${gateway.url}`);

@@ -2,9 +2,9 @@
  * Black-box harness: spawns the built `bin/hoopq` (never imports hoopq's modules), against a
  * demo made by `hoopq quickstart` in a temporary folder.
  */
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -23,15 +23,26 @@ export interface RunOptions {
   cwd?: string;
 }
 
+/** direct: the CLI runs the pipeline itself; gateway: the agent's CLI talks to `hoopq gateway`. */
+export type Mode = 'direct' | 'gateway';
+
 export interface Demo {
   dir: string;
   config: string;
+  mode: Mode;
+  /** The agent's side: in gateway mode from an empty folder with only HOOPQ_GATEWAY (plus the caller's env). */
   run(args: string[], options?: RunOptions): CliResult;
   runAsync(args: string[], options?: RunOptions): Promise<CliResult>;
+  /** The operator's side (token mint, audit verify, policy validate): always in the demo folder with its config. */
+  admin(args: string[], options?: RunOptions): CliResult;
   mint(policy: string, run: string, extra?: string[]): string;
   auditRecords(): Array<Record<string, any>>;
   warehouseSha256(): string;
   files(): string[];
+  /** Gateway mode: the gateway's URL and the agent's (empty) folder. */
+  gateway?: { url: string; agentDir: string; process: ChildProcess; stderr(): string };
+  /** Stops the gateway (gateway mode); nothing to do in direct mode. */
+  close(): Promise<void>;
 }
 
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
@@ -71,11 +82,15 @@ export function createDemo(): Demo {
   if (setup.code !== 0) throw new Error(`quickstart failed (${setup.code}): ${setup.stderr}`);
   const config = join(dir, 'hoopq.yaml');
   const baseEnv = { HOOPQ_CONFIG: config };
+  const run = (args: string[], options: RunOptions = {}) => hoopq(args, { ...options, cwd: options.cwd ?? dir, env: { ...baseEnv, ...options.env } });
   return {
     dir,
     config,
-    run: (args, options = {}) => hoopq(args, { ...options, cwd: options.cwd ?? dir, env: { ...baseEnv, ...options.env } }),
+    mode: 'direct',
+    run,
     runAsync: (args, options = {}) => hoopqAsync(args, { ...options, cwd: options.cwd ?? dir, env: { ...baseEnv, ...options.env } }),
+    admin: run,
+    close: async () => {},
     mint(policy, run, extra = []) {
       const r = hoopq(['token', 'mint', '--policy', policy, '--run', run, ...extra], { cwd: dir, env: baseEnv });
       if (r.code !== 0) throw new Error(`mint failed (${r.code}): ${r.stderr}`);
@@ -103,4 +118,74 @@ function listFiles(dir: string, prefix = ''): string[] {
     else out.push(prefix + name);
   }
   return out.sort();
+}
+
+/** A demo in either mode; in gateway mode `hoopq gateway --listen 127.0.0.1:0` serves it. */
+export async function createDemoInMode(mode: Mode): Promise<Demo> {
+  const demo = createDemo();
+  if (mode === 'direct') return demo;
+  const gateway = await startGatewayProcess(demo.dir, demo.config);
+  const agentDir = mkdtempSync(join(tmpdir(), 'hoopq-agent-'));
+  // The agent holds nothing but the gateway's URL (and the token its test passes): no config, key or log.
+  const agentEnv = { HOOPQ_GATEWAY: gateway.url };
+  return {
+    ...demo,
+    mode,
+    run: (args, options = {}) => hoopq(args, { ...options, cwd: options.cwd ?? agentDir, env: { ...agentEnv, ...options.env } }),
+    runAsync: (args, options = {}) => hoopqAsync(args, { ...options, cwd: options.cwd ?? agentDir, env: { ...agentEnv, ...options.env } }),
+    admin: demo.run,
+    gateway: { url: gateway.url, agentDir, process: gateway.process, stderr: gateway.stderr },
+    async close() {
+      await stopProcess(gateway.process);
+      rmSync(agentDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GatewayProcess {
+  url: string;
+  process: ChildProcess;
+  stderr(): string;
+}
+
+/** Spawns `hoopq gateway` in `dir` and waits for the line that names its address. */
+export function startGatewayProcess(dir: string, config: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [HOOPQ, 'gateway', '--listen', '127.0.0.1:0', ...extraArgs], {
+    cwd: dir,
+    env: { ...cleanEnv(), HOOPQ_CONFIG: config, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stdout!.resume();
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start: ${stderr}`));
+    }, 30_000);
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      const m = /gateway listening on (https?:\/\/\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ url: m[1]!, process: child, stderr: () => stderr });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited ${code} before listening: ${stderr}`));
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+export function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise(code);
+    });
+    child.kill('SIGTERM');
+  });
 }
