@@ -25,7 +25,7 @@ describe('CappedResultBuffer', () => {
   it('returns exactly the bytes written when they fit', async () => {
     const b = await fill(1024, ['[', '{"a":1}', ',{"a":2}', ']\n']);
     expect(b.isWhole()).toBe(true);
-    expect(b.fittingJson()).toEqual({ text: '[{"a":1},{"a":2}]', rowsShown: 2 });
+    expect(b.fittingJson()).toEqual({ text: '[{"a":1},{"a":2}]\n', rowsShown: 2 });
   });
 
   it('keeps whole rows up to the cap and counts every byte written', async () => {

@@ -38,7 +38,7 @@ export class CappedResultBuffer extends Writable {
   fittingJson(): { text: string; rowsShown: number } {
     const kept = Buffer.concat(this.kept).toString('utf8');
     const rows = splitJsonArray(kept);
-    if (this.isWhole()) return { text: kept.trimEnd(), rowsShown: rows.length };
+    if (this.isWhole()) return { text: kept, rowsShown: rows.length };
     let text = '[';
     let shown = 0;
     for (const row of rows) {
