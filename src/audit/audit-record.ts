@@ -53,3 +53,6 @@ export interface AuditSink {
   append(body: AuditRecordBody): Promise<AuditRecord>;
   close(): Promise<void>;
 }
+
+/** The sink's own record: a writer was killed mid-write and the torn bytes were moved aside. */
+export const RECOVERED_EVENT = 'log.recovered';

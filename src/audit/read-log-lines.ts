@@ -1,0 +1,71 @@
+/**
+ * Streams a JSON Lines file as batches of line ranges over one reused buffer, so readers of
+ * a large log never hold it whole nor build a string per line they do not need.
+ *
+ * Input: a path. Output: batches; line i of a batch is buffer[starts[i], ends[i]) without its
+ * newline, at file offset `offset + starts[i]`, numbered `firstLine + i` (1-based). Bytes after
+ * the file's last newline (a torn final line) come in the last batch's `torn`.
+ * Invariant: a batch's buffer is only valid until the next batch is requested.
+ */
+import { open } from 'node:fs/promises';
+
+export interface LogLineBatch {
+  buffer: Buffer;
+  starts: number[];
+  ends: number[];
+  firstLine: number;
+  /** File offset of buffer[0]. */
+  offset: number;
+  /** Bytes after the last newline at end of file: [start, end) in buffer, on the last batch. */
+  torn?: { start: number; end: number; line: number };
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+export async function* readLogLines(path: string): AsyncGenerator<LogLineBatch> {
+  const file = await open(path, 'r');
+  try {
+    let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let filled = 0; // bytes in buffer[0, filled)
+    let offset = 0; // file offset of buffer[0]
+    let nextLine = 1;
+    for (;;) {
+      if (filled === buffer.length) {
+        // one line longer than the buffer: grow it
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, offset + filled);
+      const scanFrom = filled;
+      filled += bytesRead;
+      const starts: number[] = [];
+      const ends: number[] = [];
+      const view = buffer.subarray(0, filled);
+      let lineStart = 0;
+      let nl = view.indexOf(0x0a, scanFrom);
+      while (nl !== -1) {
+        starts.push(lineStart);
+        ends.push(nl);
+        lineStart = nl + 1;
+        nl = view.indexOf(0x0a, lineStart);
+      }
+      if (bytesRead === 0) {
+        const batch: LogLineBatch = { buffer, starts, ends, firstLine: nextLine, offset };
+        if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: nextLine + starts.length };
+        if (starts.length > 0 || batch.torn) yield batch;
+        return;
+      }
+      if (starts.length > 0) {
+        yield { buffer, starts, ends, firstLine: nextLine, offset };
+        nextLine += starts.length;
+        // keep the partial last line at the front of the buffer
+        buffer.copy(buffer, 0, lineStart, filled);
+        offset += lineStart;
+        filled -= lineStart;
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
