@@ -29,12 +29,12 @@ import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-hea
 export interface JsonlFileSinkOptions {
   /** Sign a checkpoint every `every` records (and on close) with the key kept in keyDir. */
   checkpoint?: { keyDir: string; every: number };
-  /** How long to wait for another writer's lock before failing (default 10 s). */
+  /** How long to wait for other writers before failing (default 30 s). */
   lockTimeoutMs?: number;
   now?: () => Date;
 }
 
-const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
 export class JsonlFileSink implements AuditSink {
   private closed = false;
@@ -50,7 +50,7 @@ export class JsonlFileSink implements AuditSink {
   async append(body: AuditRecordBody): Promise<AuditRecord> {
     if (this.closed) throw writeError(this.path, 'the sink is closed', 'audit.sink_closed');
     const content = recordContent(body, this.path);
-    return this.underLock('append', () => this.appendLocked(content));
+    return await this.underLock('append', () => this.appendLocked(content));
   }
 
   async close(): Promise<void> {
@@ -59,7 +59,7 @@ export class JsonlFileSink implements AuditSink {
     try {
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
-        this.underLock('checkpoint', () => {
+        await this.underLock('checkpoint', () => {
           const fd = fs.openSync(this.path, 'r');
           try {
             const head = readLogHead(fd);
@@ -169,9 +169,9 @@ export class JsonlFileSink implements AuditSink {
     };
   }
 
-  private underLock<T>(what: string, fn: () => T): T {
+  private async underLock<T>(what: string, fn: () => T): Promise<T> {
     try {
-      return this.lock.run(fn);
+      return await this.lock.run(fn);
     } catch (err) {
       if (isHoopqError(err)) throw err;
       if (err instanceof LockTimeoutError) {
