@@ -5,19 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { registerAuditCommands } from './audit-command.js';
-import { registerExplainCommand } from './explain-command.js';
-import { registerGatewayCommand } from './gateway-command.js';
-import { registerKeysCommands } from './keys-command.js';
-import { registerLsCommand } from './ls-command.js';
-import { registerMcpCommand } from './mcp-command.js';
-import { registerPolicyCommands } from './policy-command.js';
-import { registerQueryCommand } from './query-command.js';
-import { registerQuickstartCommand } from './quickstart-command.js';
-import { registerReplayCommand } from './replay-command.js';
-import { registerShowCommand } from './show-command.js';
 import { reportError } from './report-error.js';
-import { registerTokenCommands } from './token-command.js';
 import { normaliseBqFlags } from './bq-flags.js';
 
 export interface CliState {
@@ -25,7 +13,32 @@ export interface CliState {
   machineErrors: boolean;
 }
 
-export function buildProgram(state: CliState): Command {
+type Register = (program: Command, state: CliState) => void;
+
+/**
+ * Command name -> its registration, loaded on demand: a command only pays for the modules
+ * it uses (DuckDB, the MCP SDK, the BigQuery client each take hundreds of milliseconds to
+ * load, and agents call hoopq once per query). An explicit map, not import side effects.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  quickstart: async () => (await import('./quickstart-command.js')).registerQuickstartCommand,
+  query: async () => (await import('./query-command.js')).registerQueryCommand,
+  explain: async () => (await import('./explain-command.js')).registerExplainCommand,
+  policy: async () => (await import('./policy-command.js')).registerPolicyCommands,
+  token: async () => (await import('./token-command.js')).registerTokenCommands,
+  keys: async () => (await import('./keys-command.js')).registerKeysCommands,
+  audit: async () => (await import('./audit-command.js')).registerAuditCommands,
+  replay: async () => (await import('./replay-command.js')).registerReplayCommand,
+  gateway: async () => (await import('./gateway-command.js')).registerGatewayCommand,
+  ls: async () => (await import('./ls-command.js')).registerLsCommand,
+  show: async () => (await import('./show-command.js')).registerShowCommand,
+  mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
+};
+
+/** Global options that take a value, so the command name can be found after them. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config']);
+
+export async function buildProgram(state: CliState, argv: string[]): Promise<Command> {
   const program = new Command('hoopq')
     .description('Governed SQL for AI agents: run tokens, SQL analysis, policy, masking and a tamper-evident audit log')
     .version(readVersion())
@@ -33,28 +46,34 @@ export function buildProgram(state: CliState): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  registerQuickstartCommand(program, state);
-  registerQueryCommand(program, state);
-  registerExplainCommand(program, state);
-  registerPolicyCommands(program, state);
-  registerTokenCommands(program, state);
-  registerKeysCommands(program, state);
-  registerAuditCommands(program, state);
-  registerReplayCommand(program, state);
-  registerGatewayCommand(program, state);
-  registerLsCommand(program, state);
-  registerShowCommand(program, state);
-  registerMcpCommand(program, state);
+  const name = commandName(argv);
+  const wanted = name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
+  for (const register of await Promise.all(wanted.map((n) => COMMANDS[n]!()))) register(program, state);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
+/** The first operand after the global options (argv as given to main: node, script, …). */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return undefined;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const state: CliState = { machineErrors: false };
-  const program = buildProgram(state);
   let code = 0;
   try {
-    await program.parseAsync(normaliseBqFlags(argv));
+    const args = normaliseBqFlags(argv);
+    const program = await buildProgram(state, args);
+    await program.parseAsync(args);
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are successes; every other commander complaint is a usage error
