@@ -2,9 +2,10 @@
  * DuckDB values -> JSON-compatible values, for every output format and the result digest.
  * Built on the node API's own JSON converter (DECIMAL, DATE, TIMESTAMP, TIME, UUID as
  * strings; NaN/Infinity as strings; STRUCT as objects; LIST/ARRAY as arrays; MAP as an array
- * of {key, value}, because map keys need not be strings), with three changes:
- * - integers wider than 32 bits are numbers when exactly representable, else strings
- *   (the node API makes every BIGINT a string, which surprises `count(*)` readers);
+ * of {key, value}, because map keys need not be strings), so that hoopq returns exactly the
+ * JSON rows DuckDB's own API returns. Integers wider than 32 bits (BIGINT, HUGEINT, so every
+ * `count(*)`) stay strings, as in the node API and as `bq --format=json` prints INT64: a JSON
+ * number cannot hold every 64-bit value. Two changes:
  * - BLOB is base64 (the node API's `\xFF` escapes are ambiguous with text);
  * - INTERVAL is DuckDB's text form (`1 day 02:00:00`) rather than an object, so it reads the
  *   same in CSV, pretty and JSON output.
@@ -19,20 +20,8 @@ import {
   type Json,
 } from '@duckdb/node-api';
 
-const WIDE_INTEGERS = new Set<DuckDBTypeId>([
-  DuckDBTypeId.BIGINT,
-  DuckDBTypeId.UBIGINT,
-  DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UHUGEINT,
-  DuckDBTypeId.BIGNUM,
-]);
-
 export const jsonValueConverter: DuckDBValueConverter<Json> = (value, type, converter) => {
   if (value === null || value === undefined) return null;
-  if (WIDE_INTEGERS.has(type.typeId) && typeof value === 'bigint') {
-    const n = Number(value);
-    return Number.isSafeInteger(n) ? n : value.toString();
-  }
   if (type.typeId === DuckDBTypeId.BLOB && value instanceof DuckDBBlobValue) {
     return Buffer.from(value.bytes).toString('base64');
   }

@@ -62,7 +62,7 @@ export async function streamDuckDbQuery(
         if (!chunk || chunk.rowCount === 0) break;
         const rows = chunk.convertRows(jsonValueConverter) as unknown[][];
         // DML returns one row with the count of rows changed (DuckDB's "Count" column).
-        if (isCount && rows.length === 1 && typeof rows[0]![0] === 'number') rowsAffected = rows[0]![0] as number;
+        if (isCount && rows.length === 1 && /^\d+$/.test(String(rows[0]![0]))) rowsAffected = Number(rows[0]![0]);
         yield rows;
       }
     } finally {
