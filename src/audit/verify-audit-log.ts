@@ -211,56 +211,91 @@ interface LineFacts {
 
 /** Streams the log; fills report.records/head/recoveries; returns the first problem, if any. */
 async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport): Promise<VerifyProblem | undefined> {
-  let prevHash = GENESIS_PREV;
-  let prevPrev = '';
+  // the last good line's hash and prev, as 64 hex bytes: compared in place, no strings per line
+  let prevBytes = Buffer.from(GENESIS_PREV, 'latin1');
+  let prevPrevBytes = Buffer.alloc(64);
+  let hasPrevPrev = false;
+  const digest = Buffer.alloc(64);
   let lastMatchedCheckpointSeq = 0;
   const cpName = path.basename(checkpointsPathFor(logPath));
   for await (const batch of readLogLines(logPath)) {
     const { buffer, starts, ends, firstLine, offset } = batch;
     for (let i = 0; i < starts.length; i++) {
       const line = firstLine + i;
+      const start = starts[i];
       const expected = report.records + 1;
-      const facts = readLineFacts(buffer, starts[i], ends[i]);
-      if (typeof facts === 'string') return { line, problem: facts };
-      const { seq, prev, hash } = facts;
-      if (facts.computed !== hash) {
-        return { line, seq, problem: `the record was changed after it was written: its content no longer matches its hash` };
-      }
-      if (seq !== expected) {
-        if (seq === expected - 1 && hash !== prevHash && prev === prevPrev) {
-          return { line: line - 1, seq, problem: `lines ${line - 1} and ${line} both carry seq ${seq} and both follow seq ${seq - 1}: one of them was inserted` };
+      let hashAt = -1;
+      let isRecovery = false;
+      let slowHash = '';
+
+      // fast path: the sink's exact form, the expected seq, linked, hash recomputes from the bytes
+      const fast = scanAuditLine(buffer, start, ends[i]);
+      if (fast && fast.seq === expected && buffer.compare(prevBytes, 0, 64, fast.prevAt, fast.prevAt + 64) === 0) {
+        const saved = buffer[fast.hashMemberAt];
+        buffer[fast.hashMemberAt] = 0x7d; // the canonical text without the hash member ends here
+        digest.write(oneShotSha256(buffer.subarray(start, fast.hashMemberAt + 1)), 'latin1');
+        buffer[fast.hashMemberAt] = saved;
+        if (buffer.compare(digest, 0, 64, fast.hashAt, fast.hashAt + 64) === 0) {
+          hashAt = fast.hashAt;
+          isRecovery = fast.isRecovery;
         }
-        return { line, seq, problem: describeSeqGap(seq, expected) };
       }
-      if (prev !== prevHash) {
-        if (line === 1) return { line, seq, problem: `the first record's prev is not 64 zeros: the log does not start at its beginning, or this line was edited` };
-        return { line: line - 1, seq: seq - 1, problem: `line ${line} links (prev) to a different hash than line ${line - 1} has: line ${line - 1} was edited and its hash recomputed, or line ${line}'s link was changed` };
+
+      // slow path: parse and re-canonicalise; it decides, and names what is wrong
+      if (hashAt < 0) {
+        const facts = readLineFacts(buffer, start, ends[i]);
+        if (typeof facts === 'string') return { line, problem: facts };
+        const { seq, prev, hash } = facts;
+        const prevHash = prevBytes.toString('latin1');
+        if (facts.computed !== hash) {
+          return { line, seq, problem: `the record was changed after it was written: its content no longer matches its hash` };
+        }
+        if (seq !== expected) {
+          if (seq === expected - 1 && hash !== prevHash && hasPrevPrev && prev === prevPrevBytes.toString('latin1')) {
+            return { line: line - 1, seq, problem: `lines ${line - 1} and ${line} both carry seq ${seq} and both follow seq ${seq - 1}: one of them was inserted` };
+          }
+          return { line, seq, problem: describeSeqGap(seq, expected) };
+        }
+        if (prev !== prevHash) {
+          if (line === 1) return { line, seq, problem: `the first record's prev is not 64 zeros: the log does not start at its beginning, or this line was edited` };
+          return { line: line - 1, seq: seq - 1, problem: `line ${line} links (prev) to a different hash than line ${line - 1} has: line ${line - 1} was edited and its hash recomputed, or line ${line}'s link was changed` };
+        }
+        slowHash = hash;
+        isRecovery = facts.isRecovery;
       }
+
+      const seq = expected;
       const cps = bySeq.get(seq);
       if (cps) {
+        const hash = hashAt >= 0 ? buffer.toString('latin1', hashAt, hashAt + 64) : slowHash;
         const end = offset + ends[i] + 1;
         for (const { cp, line: cpLine } of cps) {
           const range = `seq ${lastMatchedCheckpointSeq + 1} to ${seq}`;
+          const first = { line: lastMatchedCheckpointSeq + 1, seq: lastMatchedCheckpointSeq + 1 };
           if (cp.hash !== hash) {
-            return { line: lastMatchedCheckpointSeq + 1, seq: lastMatchedCheckpointSeq + 1, problem: `the chain was rewritten: seq ${seq} (line ${line}) has a different hash than the signed checkpoint on line ${cpLine} of ${cpName} (${cp.time}); a record in ${range} was changed and the hashes after it recomputed` };
+            return { ...first, problem: `the chain was rewritten: seq ${seq} (line ${line}) has a different hash than the signed checkpoint on line ${cpLine} of ${cpName} (${cp.time}); a record in ${range} was changed and the hashes after it recomputed` };
           }
           if (cp.log_size_bytes !== end) {
-            return { line: lastMatchedCheckpointSeq + 1, seq: lastMatchedCheckpointSeq + 1, problem: `the log's bytes changed: it ends seq ${seq} at byte ${end}, the signed checkpoint on line ${cpLine} of ${cpName} says ${cp.log_size_bytes}; a line in ${range} was re-encoded` };
+            return { ...first, problem: `the log's bytes changed: it ends seq ${seq} at byte ${end}, the signed checkpoint on line ${cpLine} of ${cpName} says ${cp.log_size_bytes}; a line in ${range} was re-encoded` };
           }
         }
         lastMatchedCheckpointSeq = seq;
       }
-      if (facts.isRecovery) report.recoveries.push(describeRecovery(logPath, buffer.toString('utf8', starts[i], ends[i]), line, seq));
+      if (isRecovery) report.recoveries.push(describeRecovery(logPath, buffer.toString('utf8', start, ends[i]), line, seq));
       report.records = seq;
-      report.head = { seq, hash };
-      prevPrev = prevHash;
-      prevHash = hash;
+      const older = prevPrevBytes;
+      prevPrevBytes = prevBytes;
+      prevBytes = older;
+      hasPrevPrev = true;
+      if (hashAt >= 0) buffer.copy(prevBytes, 0, hashAt, hashAt + 64);
+      else prevBytes.write(slowHash, 'latin1');
     }
     if (batch.torn) {
       const n = batch.torn.end - batch.torn.start;
       report.warnings.push(`the log ends with an incomplete line ${batch.torn.line} (${n} bytes): a writer was interrupted mid-write; the next append moves it to a side file and records log.recovered`);
     }
   }
+  report.head = { seq: report.records, hash: prevBytes.toString('latin1') };
   return undefined;
 }
 
@@ -272,17 +307,8 @@ function describeSeqGap(seq: number, expected: number): string {
   return `seq ${seq} where ${expected} was expected: this line is out of order (lines swapped or moved) or was inserted`;
 }
 
-/** A line's chain facts: from its bytes when it is in the sink's exact form, else parsed. A string is the problem. */
+/** A line's chain facts, parsed and re-canonicalised (the slow path). A string is the problem. */
 function readLineFacts(buffer: Buffer, start: number, end: number): LineFacts | string {
-  const fast = scanAuditLine(buffer, start, end);
-  if (fast) {
-    // hash the canonical text without the hash member: the bytes before it, then `}`
-    const saved = buffer[fast.hashMemberAt];
-    buffer[fast.hashMemberAt] = 0x7d;
-    const computed = oneShotSha256(buffer.subarray(start, fast.hashMemberAt + 1));
-    buffer[fast.hashMemberAt] = saved;
-    return { seq: fast.seq, prev: fast.prev, hash: fast.hash, computed, isRecovery: fast.isRecovery };
-  }
   let value: unknown;
   try {
     value = JSON.parse(buffer.toString('utf8', start, end));
