@@ -7,6 +7,7 @@
 import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
 import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
+import { redactSqlLiterals, scrubLiterals } from '../masking/redact-sql-literals.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
@@ -62,6 +63,9 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     }
     policy = p;
   }
+  // under a masking policy nothing hoopq prints echoes a literal the caller typed
+  const mayCarryMaskedValues = Object.keys(policy.columns).length > 0;
+  const literals = mayCarryMaskedValues ? redactSqlLiterals(req.sql).literals : [];
   const warehouse = await parts.openWarehouse({ writable: false, policy });
   const progress = new CheckProgress();
   const out: Explanation = {
@@ -84,7 +88,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
   try {
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
-    if (checked.sqlToRun !== req.sql) out.rewritten_sql = checked.sqlToRun;
+    if (checked.sqlToRun !== req.sql) out.rewritten_sql = mayCarryMaskedValues ? redactSqlLiterals(checked.sqlToRun).text : checked.sqlToRun;
     if (!req.offline && warehouse.dryRun) {
       const d = await warehouse.dryRun(checked.sqlToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names });
       out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
@@ -93,7 +97,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
   } catch (err) {
     if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;
     out.decision = 'deny';
-    out.reason = err.message;
+    out.reason = scrubLiterals(err.message, literals);
     out.rule = err.rule ?? null;
     out.hint = err.hint ?? null;
     out.code = err.code;

@@ -7,6 +7,7 @@
 import { Writable } from 'node:stream';
 import type { AuditRecord } from '../audit/audit-record.js';
 import { isHoopqError, UsageError } from '../errors.js';
+import { loadOrCreateSqlSealKey, unsealSql } from '../audit/seal-sql.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { runQuery } from './run-query.js';
@@ -30,6 +31,8 @@ export async function replayQuery(
   if (!record.event.startsWith('query') || record.sql === null) {
     throw new UsageError('usage.replay_not_query', `record ${record.id} is a ${record.event} record, not a query`, { hint: 'replay the id of a query record (see hoopq audit list)' });
   }
+  // the exact SQL: sealed in the record when the log shows it with literals redacted
+  const sql = typeof record.sql_sealed === 'string' ? unsealSql(record.sql_sealed, loadOrCreateSqlSealKey(parts.config.keysDir)) : record.sql;
   const policyName = record.policy?.name ?? null;
   const policy = policyName ? parts.policies.get(policyName) : undefined;
   const report: ReplayReport = {
@@ -46,7 +49,7 @@ export async function replayQuery(
     const warehouse = await parts.openWarehouse({ writable: false, policy });
     try {
       const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
-      await checkQuery(warehouse, record.sql, policy, record.justification, names, new CheckProgress());
+      await checkQuery(warehouse, sql, policy, record.justification, names, new CheckProgress());
     } catch (err) {
       if (!isHoopqError(err)) throw err;
       report.now = { decision: 'deny', reason: err.message, rule: err.rule ?? null };
@@ -72,7 +75,7 @@ export async function replayQuery(
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
       try {
         const outcome = await runQuery(parts, {
-          sql: record.sql,
+          sql,
           token,
           justification: record.justification ?? `replay of ${record.id}`,
           format: ((record as { format?: string }).format as OutputFormat | undefined) ?? 'json',

@@ -15,7 +15,9 @@ import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
+import { redactSqlLiterals, scrubLiterals } from '../masking/redact-sql-literals.js';
 import { createCellScanner } from '../masking/scan-cells.js';
+import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
@@ -55,11 +57,12 @@ export interface QueryOutcome {
 export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise<QueryOutcome> {
   const started = Date.now();
   const body = newAuditBody(req.dryRun ? 'query.dry_run' : 'query', parts.now(), {
-    sql: req.sql,
     justification: req.justification,
     format: req.format,
     ...req.origin,
   });
+  // Until the policy is known the SQL is treated as if it could carry raw masked values.
+  const literals = recordSql(parts, body, req.sql, undefined);
   const progress = new CheckProgress();
   let sink: AuditSink | undefined;
   let warehouse: Warehouse | undefined;
@@ -71,6 +74,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     fillIdentity(body, identity);
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
+    recordSql(parts, body, req.sql, policy);
 
     warehouse = await parts.openWarehouse({ writable: policyAllowsWrites(policy), policy, identity });
     body.warehouse.kind = warehouse.kind;
@@ -126,6 +130,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     }
   } catch (err) {
     const error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    // Messages may quote the SQL (parser and binder errors do): never echo a literal back.
+    error.message = scrubLiterals(error.message, literals);
     if (!(error instanceof AuditWriteError) && sink && !recorded) {
       fillAnalysis(body, progress);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
@@ -225,6 +231,24 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
     if (err instanceof AuditWriteError) throw err;
     throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}; nothing was run`, { cause: err });
   }
+}
+
+/**
+ * Under a policy with column masks (or before the policy is known), the log's `sql` has its
+ * literals redacted and the exact text is sealed for replay; otherwise `sql` is exact.
+ * Returns the literals, to scrub them from messages.
+ */
+function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined): string[] {
+  const mayCarryMaskedValues = !policy || Object.keys(policy.columns).length > 0;
+  if (!mayCarryMaskedValues) {
+    body.sql = sql;
+    delete body.sql_sealed;
+    return [];
+  }
+  const redacted = redactSqlLiterals(sql);
+  body.sql = redacted.text;
+  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
+  return redacted.literals;
 }
 
 function fillIdentity(body: AuditRecordBody, identity: RunIdentity): void {
