@@ -65,6 +65,7 @@ function checkTables(access: 'read' | 'write', names: string[], policy: Policy, 
 export function tableAccessRefusal(access: 'read' | 'write', name: string, policy: Policy, ci: boolean): PolicyDeniedError | undefined {
   const allowed = access === 'read' ? policy.tables.read : policy.tables.write;
   const verb = access === 'read' ? 'reading' : 'writing';
+  if (isWildcardTable(name)) return wildcardTableRefusal(access, name, policy, allowed);
   const deny = matchesAnyGlob(name, policy.tables.deny, ci);
   if (deny) {
     return new PolicyDeniedError('policy.table_denied', `refused: ${verb} ${name} is denied by policy ${policy.name} (rule tables.deny "${deny}")`, {
@@ -88,21 +89,22 @@ export function tableAccessRefusal(access: 'read' | 'write', name: string, polic
  * is judged conservatively: allowed only when one allowed glob covers every expansion, and
  * refused when any deny glob could match any expansion.
  */
-function checkWildcardTable(access: 'read' | 'write', name: string, policy: Policy, allowed: string[]): void {
+function wildcardTableRefusal(access: 'read' | 'write', name: string, policy: Policy, allowed: string[]): PolicyDeniedError | undefined {
   if (wildcardTableMayMatch(name, policy.tables.deny)) {
-    throw new PolicyDeniedError('policy.table_denied', `refused: the wildcard table ${name} could reach a table denied by policy ${policy.name} (rule tables.deny)`, {
+    return new PolicyDeniedError('policy.table_denied', `refused: the wildcard table ${name} could reach a table denied by policy ${policy.name} (rule tables.deny)`, {
       rule: 'tables.deny',
       hint: 'name the tables you need explicitly, or use a prefix that no deny pattern can match',
       details: { table: name, access },
     });
   }
   if (!wildcardTableCovered(name, allowed)) {
-    throw new PolicyDeniedError('policy.table_not_allowed', `refused: the wildcard table ${name} is not fully covered by the ${access} patterns of policy ${policy.name} (rule tables.${access})`, {
+    return new PolicyDeniedError('policy.table_not_allowed', `refused: the wildcard table ${name} is not fully covered by the ${access} patterns of policy ${policy.name} (rule tables.${access})`, {
       rule: `tables.${access}`,
       hint: allowedHint(access, allowed),
       details: { table: name, access },
     });
   }
+  return undefined;
 }
 
 function allowedHint(access: 'read' | 'write', allowed: string[]): string {
