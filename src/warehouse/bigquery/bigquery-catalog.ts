@@ -26,13 +26,18 @@ interface TableResource {
   materializedView?: { query?: string };
 }
 
+/** tables.get answered 403: kept with its error, which names the missing role. */
+class Forbidden {
+  constructor(readonly error: WarehouseError) {}
+}
+
 type Listing = { nextPageToken?: string } & Record<string, unknown>;
 
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 10_000;
 
 export class BigQueryCatalog implements Catalog {
-  private readonly cache = new Map<string, Promise<TableResource | null | 'forbidden'>>();
+  private readonly cache = new Map<string, Promise<TableResource | null | Forbidden>>();
   /** Tables whose metadata the impersonated account was refused (403) while checking for views. */
   readonly opaqueTables = new Set<string>();
 
@@ -44,7 +49,7 @@ export class BigQueryCatalog implements Catalog {
 
   async viewDefinition(name: string): Promise<ViewDefinition | null> {
     const table = await this.table(name);
-    if (table === 'forbidden') {
+    if (table instanceof Forbidden) {
       this.opaqueTables.add(name);
       return null;
     }
@@ -70,7 +75,9 @@ export class BigQueryCatalog implements Catalog {
 
   async describeTable(name: string): Promise<TableInfo | null> {
     const table = await this.table(name);
-    if (table === 'forbidden' || !table) return null;
+    // columns are needed to plan masks: an account that may not read them is the operator's to fix
+    if (table instanceof Forbidden) throw table.error;
+    if (!table) return null;
     const ref = table.tableReference;
     return {
       name: ref ? `${ref.projectId}.${ref.datasetId}.${ref.tableId}` : name,
@@ -104,7 +111,7 @@ export class BigQueryCatalog implements Catalog {
     return names.sort();
   }
 
-  private table(name: string): Promise<TableResource | null | 'forbidden'> {
+  private table(name: string): Promise<TableResource | null | Forbidden> {
     let cached = this.cache.get(name);
     if (!cached) {
       cached = this.fetchTable(name);
@@ -113,7 +120,7 @@ export class BigQueryCatalog implements Catalog {
     return cached;
   }
 
-  private async fetchTable(name: string): Promise<TableResource | null | 'forbidden'> {
+  private async fetchTable(name: string): Promise<TableResource | null | Forbidden> {
     const parts = splitTableName(name);
     if (!parts) return null;
     const [projectId, datasetId, tableId] = parts;
@@ -121,7 +128,7 @@ export class BigQueryCatalog implements Catalog {
       return await this.rest.call<TableResource>({ uri: `/datasets/${encodeURIComponent(datasetId)}/tables/${encodeURIComponent(tableId)}`, projectId });
     } catch (err) {
       if (err instanceof WarehouseError && err.code === 'warehouse.not_found') return null;
-      if (err instanceof WarehouseError && err.code === 'warehouse.access_denied') return 'forbidden';
+      if (err instanceof WarehouseError && err.code === 'warehouse.access_denied') return new Forbidden(err);
       throw err;
     }
   }

@@ -201,6 +201,8 @@ export class FakeBigQuery {
       try {
         fields = await this.serial(() => this.engine.validate(sql, params, defaults));
       } catch (err) {
+        const missing = /Table with name (\S+) does not exist/.exec(engineMessage(err));
+        if (missing) return googleError(404, 'NOT_FOUND', `Not found: Table ${project}:${missing[1]} was not found in location ${location}`, 'notFound');
         return googleError(400, 'INVALID_ARGUMENT', engineMessage(err), 'invalidQuery');
       }
       return {
