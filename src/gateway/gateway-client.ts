@@ -48,11 +48,17 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
   if (res.statusCode !== 200 || !type.startsWith(FRAMES_CONTENT_TYPE)) throw await errorResponse(res, origin);
   return new Promise<RemoteOutcome>((resolve, reject) => {
     let result: { outcome?: RemoteOutcome; error?: HoopqError } | undefined;
+    let waiting = false;
     const decoder = new FrameDecoder({
       data(chunk) {
-        if (!input.stdout.write(chunk)) {
+        // one socket chunk may hold several frames: wait for one drain, not one per frame
+        if (!input.stdout.write(chunk) && !waiting) {
+          waiting = true;
           res.pause();
-          input.stdout.once('drain', () => res.resume());
+          input.stdout.once('drain', () => {
+            waiting = false;
+            res.resume();
+          });
         }
       },
       notice: (line) => input.notice(line),
