@@ -84,7 +84,12 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
 
     // The warehouse's own dry run must agree with the analysis before anything runs.
     const estimate = warehouse.dryRun
-      ? await warehouse.dryRun(checked.sqlToRun, { signal: req.signal ?? new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names })
+      ? await warehouse.dryRun(checked.sqlToRun, {
+          signal: req.signal ?? new AbortController().signal,
+          maxBytesBilled: policy.limits.maxBytesBilled,
+          names,
+          labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
+        })
       : undefined;
     if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
 

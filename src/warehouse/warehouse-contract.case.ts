@@ -177,8 +177,8 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
         break;
       }
       const { rows } = await run(`SELECT count(*) AS n FROM ${fx.sqlName(people)}`);
-      // 64-bit integers are strings in JSON, as DuckDB's API and BigQuery's REST API give them
-      expect(rows).toEqual([[String(CONTRACT_PEOPLE.length)]]);
+      // a 64-bit count is a string in DuckDB's JSON and a number (when safe) from BigQuery
+      expect(rows.map((r) => r.map(String))).toEqual([[String(CONTRACT_PEOPLE.length)]]);
     });
 
     it('runs two queries at once without mixing their rows', async () => {
