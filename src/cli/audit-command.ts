@@ -2,6 +2,8 @@
  * `hoopq audit verify|list|show|export`: read and check the audit log. `verify` exits 9 and
  * names the first bad line when the log was edited, reordered, cut or re-hashed.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
 import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
@@ -16,11 +18,15 @@ export function registerAuditCommands(program: Command, state: CliState): void {
   audit
     .command('verify')
     .description('check the whole log: every line parses, the chain is unbroken, checkpoints hold, nothing is missing at the end')
-    .option('--file <file>', 'the log to verify (default: the configured sink)')
+    .option('--file <file>', 'the log to verify (default: the configured sink); its checkpoints are read from FILE.checkpoints')
+    .option('--keys <dir>', 'the folder holding the trusted audit-checkpoint-<kid>.pub files (default: the configured keys folder)')
     .option('--format <format>', 'pretty or json', 'pretty')
-    .action(async (opts: { file?: string; format: string }, cmd: Command) => {
+    .action(async (opts: { file?: string; keys?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
-      const { path, keyDir } = logLocation(cmd, opts.file);
+      // --keys: a copy of the log can be verified away from the deployment, trusting only the
+      // public keys given (the config's keys folder would otherwise be the only trust anchor)
+      const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
+      if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
       const report = await verifyAuditLog(path, { keyDir });
       if (opts.format === 'json') process.stdout.write(JSON.stringify(report) + '\n');
       if (!report.ok) throw verifyReportToError(report, path);
@@ -93,7 +99,8 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     });
 }
 
-function logLocation(cmd: Command, file: string | undefined): { path: string; keyDir: string | undefined } {
+function logLocation(cmd: Command, file: string | undefined, wantKeys = true): { path: string; keyDir: string | undefined } {
+  if (file && !wantKeys) return { path: file, keyDir: undefined };
   if (file) {
     // a log given by path: checkpoints are verified with the configured key when a config is at hand
     try {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { loadOrCreateSqlSealKey } from '../audit/seal-sql.js';
 import { parseDuration } from '../config/units.js';
 import { AuthError, UsageError } from '../errors.js';
 import { mintRunToken } from '../identity/run-token.js';
@@ -140,6 +141,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
         const policy = ctx.parts.policies.get(opts.policy);
         if (!policy) throw new AuthError('token.unknown_policy', `refused: no policy named "${opts.policy}"`, { rule: 'token.policy', hint: `policies: ${ctx.parts.policies.names().join(', ')}` });
         const sink = await ctx.parts.audit();
+        prepareAgentKeys(ctx);
         const body = newAuditBody('token.exchange', ctx.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 } });
         try {
           const minted = await exchangeOidcToken({
@@ -182,6 +184,7 @@ export async function issueRunToken(ctx: CliContext, input: IssueTokenInput): Pr
       hint: `policies: ${ctx.parts.policies.names().join(', ') || '(none)'}`,
     });
   }
+  prepareAgentKeys(ctx);
   const minted = await mintRunToken({
     keysDir: ctx.config.keysDir,
     policy: { name: policy.name, sha256: policy.sha256, limits: { maxQueries: policy.limits.maxQueries } },
@@ -197,6 +200,15 @@ export async function issueRunToken(ctx: CliContext, input: IssueTokenInput): Pr
   body.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
   await sink.append(body);
   return minted;
+}
+
+/**
+ * Creates the audit SQL sealing key now, in the operator's single process, if it does not
+ * exist yet. Otherwise the agent's first parallel queries race to create it on first use, and
+ * one can read the file another has created but not yet written (exit 3, "not a 32-byte key").
+ */
+function prepareAgentKeys(ctx: CliContext): void {
+  loadOrCreateSqlSealKey(ctx.config.keysDir);
 }
 
 function fillToken(body: ReturnType<typeof newAuditBody>, identity: RunIdentity): void {
