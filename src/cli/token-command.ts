@@ -12,6 +12,7 @@ import { AuthError, UsageError } from '../errors.js';
 import { mintRunToken } from '../identity/run-token.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
+import { resolveRunPolicy } from '../pipeline/resolve-run-policy.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
 import { parsePositiveInt } from './query-command.js';
@@ -51,7 +52,8 @@ export function registerTokenCommands(program: Command, state: CliState): void {
       const ctx = loadCliContext(cmd);
       try {
         const identity = await ctx.parts.identity.verify(arg ?? process.env.HOOPQ_TOKEN);
-        const policy = ctx.parts.policies.get(identity.policy);
+        // verified as query verifies it: a token whose policy is gone is refused here too (exit 4)
+        const policy = resolveRunPolicy(ctx.parts, identity);
         process.stdout.write(
           JSON.stringify({
             run: identity.run,
@@ -59,7 +61,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
             token_id: identity.tokenId,
             policy: identity.policy,
             policy_sha256: identity.policySha256,
-            policy_current_sha256: policy?.sha256 ?? null,
+            policy_current_sha256: policy.sha256,
             issued_at: new Date(identity.issuedAt * 1000).toISOString(),
             expires_at: new Date(identity.expiresAt * 1000).toISOString(),
             max_queries: identity.maxQueries ?? null,

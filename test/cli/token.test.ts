@@ -198,16 +198,19 @@ describe('verification refuses forged, tampered and foreign tokens (exit 4, the 
     expect(r.stderr).toMatch(/signature/i);
   });
 
-  it('a token whose policy was removed is refused (unknown policy), and names it', () => {
+  it('a token whose policy was removed is refused (unknown policy) by query and inspect, and names it', async () => {
     writeFileSync(join(demo.dir, 'policies', 'bb-temp.yaml'), readFileSync(join(demo.dir, 'policies', 'analyst-agent.yaml'), 'utf8').replace('name: analyst-agent', 'name: bb-temp'));
     const token = mint('bb-temp', 'bb-temp-run');
     expect(query(token).code).toBe(0);
     renameSync(join(demo.dir, 'policies', 'bb-temp.yaml'), join(demo.dir, 'bb-temp.yaml.off'));
-    const r = query(token);
+    const [r, inspect] = await Promise.all([queryAsync(token), demo.runAsync(['token', 'inspect', token])]);
     expect(r.code).toBe(4);
     const e = refusal(r);
     expect(e.code).toBe('token.unknown_policy');
     expect(e.message).toContain('bb-temp');
+    expect(inspect.code).toBe(4);
+    expect(inspect.stdout).toBe('');
+    expect(inspect.stderr).toContain('bb-temp');
   });
 });
 
