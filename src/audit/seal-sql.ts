@@ -7,7 +7,7 @@
  * top of the hash chain.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditWriteError, ConfigError } from '../errors.js';
 
@@ -16,14 +16,20 @@ const VERSION = 'v1';
 
 export function loadOrCreateSqlSealKey(keysDir: string): Buffer {
   const file = join(keysDir, KEY_FILE);
-  try {
-    if (!existsSync(file)) {
+  if (!existsSync(file)) {
+    // Written whole under a private name, then linked into place: a process racing us either
+    // wins the link (and we read its key) or loses it; nobody ever reads a half-written key.
+    const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
       mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-      writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new AuditWriteError('audit.seal_key', `cannot create the audit SQL sealing key ${file} (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+      writeFileSync(temp, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      linkSync(temp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new AuditWriteError('audit.seal_key', `cannot create the audit SQL sealing key ${file} (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+      }
+    } finally {
+      rmSync(temp, { force: true });
     }
   }
   const mode = statSync(file).mode & 0o777;

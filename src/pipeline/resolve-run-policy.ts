@@ -5,6 +5,7 @@
 import { AuthError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
+import type { QueryAnalysis } from '../analysis/query-analysis.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
 export function resolveRunPolicy(parts: Pick<PipelineParts, 'policies'>, identity: RunIdentity): Policy {
@@ -19,6 +20,11 @@ export function resolveRunPolicy(parts: Pick<PipelineParts, 'policies'>, identit
 }
 
 const WRITE_KINDS = new Set(['insert', 'update', 'delete', 'merge', 'truncate', 'create', 'drop', 'alter', 'load']);
+
+/** Whether any statement of the query writes (and so needs a writable warehouse). */
+export function analysisWrites(analysis: QueryAnalysis): boolean {
+  return analysis.statements.some((s) => s.writes.length > 0 || WRITE_KINDS.has(s.kind));
+}
 
 /** Open the warehouse writable only when the policy could allow a write at all. */
 export function policyAllowsWrites(policy: Policy): boolean {

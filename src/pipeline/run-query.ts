@@ -25,7 +25,7 @@ import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
-import { resolveRunPolicy, policyAllowsWrites } from './resolve-run-policy.js';
+import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-run-policy.js';
 
 export interface QueryRequest {
   sql: string;
@@ -61,26 +61,38 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     format: req.format,
     ...req.origin,
   });
-  // Until the policy is known the SQL is treated as if it could carry raw masked values.
-  const literals = recordSql(parts, body, req.sql, undefined);
   const progress = new CheckProgress();
   let sink: AuditSink | undefined;
   let warehouse: Warehouse | undefined;
   let stopWatching: (() => void) | undefined;
   let recorded = false;
+  let literals: string[] = [];
   try {
     sink = await parts.audit();
+    // Until the policy is known the SQL is treated as if it could carry raw masked values.
+    literals = recordSql(parts, body, req.sql, undefined);
     const identity = await parts.identity.verify(req.token);
     fillIdentity(body, identity);
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordSql(parts, body, req.sql, policy);
 
-    warehouse = await parts.openWarehouse({ writable: policyAllowsWrites(policy), policy, identity });
+    // Read-only first: many readers may run at once, and a refused query never waits for the
+    // single writer's lock (DuckDB lets one process at a time open the file for writing).
+    warehouse = await parts.openWarehouse({ writable: false, policy, identity });
     body.warehouse.kind = warehouse.kind;
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
-    const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+    let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
+    if (!req.dryRun) await consumeBudget(parts, identity, policy);
+    if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
+      // Only a query that writes takes the writer's lock; it is checked again on the writable
+      // connection, since the catalog may have changed while we waited for the lock.
+      await warehouse.close();
+      warehouse = await parts.openWarehouse({ writable: true, policy, identity });
+      checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+      fillAnalysis(body, progress);
+    }
 
     // The warehouse's own dry run must agree with the analysis before anything runs.
     const estimate = warehouse.dryRun
@@ -101,8 +113,6 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       recorded = true;
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
-
-    await consumeBudget(parts, identity, policy);
 
     // Intent before execution: durable before the warehouse sees the query.
     const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
