@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError } from '../../errors.js';
 import { openTestWarehouse } from '../../../test/fixtures/duckdb-test-warehouse.js';
 import type { Catalog } from '../catalog.js';
-import { analyzeDuckDbSql } from './analyze-duckdb-sql.js';
+import { analyzeDuckDbSql, splitQualifiedName } from './analyze-duckdb-sql.js';
 
 const names = { defaultProject: 'demo', defaultDataset: 'crm' };
 const C = 'demo.crm.customers';
@@ -298,5 +298,18 @@ describe('analyzeDuckDbSql: name defaults', () => {
     const a = await analyzeDuckDbSql('SELECT * FROM crm.local_view', { parser: conn, catalog, names: { defaultProject: 'demo', defaultDataset: 'analytics' } });
     expect(a.statements[0]!.reads).toEqual([C, 'demo.crm.local_view']);
     expect(a.statements[0]!.views).toEqual([{ view: 'demo.crm.local_view', reads: [C] }]);
+  });
+});
+
+describe('splitQualifiedName (names as DuckDB reports them)', () => {
+  it.each([
+    ['crm.customers', ['crm', 'customers']],
+    ['main."rows"', ['main', 'rows']],
+    ['"a.b"."c""d"', ['a.b', 'c"d']],
+    ['"unterminated', []],
+    ['a.', []],
+    ['"a"b', []],
+  ])('%s', (name, parts) => {
+    expect(splitQualifiedName(name)).toEqual(parts);
   });
 });

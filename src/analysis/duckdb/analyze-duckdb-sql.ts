@@ -74,6 +74,43 @@ export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext):
  * be one hoopq found, under one of the name defaults in force; binding errors make it
  * return less, never more, so this only ever catches what the tree walk missed.
  */
+/**
+ * `a."b.c"."d""e"` -> ['a', 'b.c', 'd"e']: DuckDB quotes reserved words and odd names in what
+ * getTableNames reports. Returns [] for anything malformed, which then matches nothing.
+ */
+export function splitQualifiedName(name: string): string[] {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < name.length) {
+    let part = '';
+    if (name[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= name.length) return [];
+        if (name[i] === '"') {
+          if (name[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        part += name[i++];
+      }
+    } else {
+      while (i < name.length && name[i] !== '.') part += name[i++];
+    }
+    parts.push(part);
+    if (i < name.length) {
+      if (name[i] !== '.') return [];
+      i++;
+      if (i === name.length) return [];
+    }
+  }
+  return parts;
+}
+
 function crossCheckWithBinder(text: string, parser: DuckDBConnection, contexts: NameDefaults[], known: Set<string>): void {
   let reported: readonly string[];
   try {
@@ -83,7 +120,7 @@ function crossCheckWithBinder(text: string, parser: DuckDBConnection, contexts: 
   }
   for (const entry of reported) {
     const written = entry.replace(/ AS .*$/s, '');
-    const parts = written.split('.');
+    const parts = splitQualifiedName(written);
     const matched = contexts.some((names) => {
       try {
         return known.has(resolveTableName(parts, { caseInsensitive: true, ...names }));
