@@ -14,6 +14,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { syncDir } from './sync-directory.js';
 
 export interface CheckpointSigningKey {
   keyId: string;
@@ -134,11 +135,3 @@ function writeOnce(keyDir: string, file: string, content: string, mode: number):
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { canonicalJson } from './canonical-json.js';
 import type { CheckpointSigningKey } from './checkpoint-key.js';
 import { isSha256Hex } from './hash-record.js';
+import { lineStartBefore } from './read-log-head.js';
 
 export interface AuditCheckpoint {
   seq: number;
@@ -85,7 +86,7 @@ export function appendCheckpoint(path: string, cp: AuditCheckpoint): void {
     if (size > 0) {
       const last = Buffer.alloc(1);
       fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) fs.ftruncateSync(fd, lastNewlineEnd(fd, size));
+      if (last[0] !== 0x0a) fs.ftruncateSync(fd, lineStartBefore(fd, size));
     }
     const line = Buffer.from(canonicalJson(cp) + '\n', 'utf8');
     const written = fs.writeSync(fd, line);
@@ -107,9 +108,9 @@ export function readLastCheckpointSeq(path: string): number {
   }
   try {
     const size = fs.fstatSync(fd).size;
-    const end = lastNewlineEnd(fd, size);
+    const end = lineStartBefore(fd, size);
     if (end === 0) return 0;
-    const start = lastNewlineEnd(fd, end - 1);
+    const start = lineStartBefore(fd, end - 1);
     const buf = Buffer.alloc(end - 1 - start);
     fs.readSync(fd, buf, 0, buf.length, start);
     try {
@@ -122,16 +123,3 @@ export function readLastCheckpointSeq(path: string): number {
   }
 }
 
-/** Offset just past the last newline in [0, before), or 0. */
-function lastNewlineEnd(fd: number, before: number): number {
-  const window = Buffer.alloc(4096);
-  let end = before;
-  while (end > 0) {
-    const start = Math.max(0, end - window.length);
-    const n = fs.readSync(fd, window, 0, end - start, start);
-    const at = window.subarray(0, n).lastIndexOf(0x0a);
-    if (at !== -1) return start + at + 1;
-    end = start;
-  }
-  return 0;
-}

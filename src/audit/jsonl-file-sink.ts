@@ -25,6 +25,7 @@ import { appendCheckpoint, checkpointsPathFor, readLastCheckpointSeq, signCheckp
 import { loadOrCreateCheckpointKey, type CheckpointSigningKey } from './checkpoint-key.js';
 import { serializeAuditRecord } from './hash-record.js';
 import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-head.js';
+import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
   /** Sign a checkpoint every `every` records (and on close) with the key kept in keyDir. */
@@ -256,15 +257,6 @@ function writeOnce(fd: number, bytes: Buffer, truncateTo: number): void {
 function writeAll(fd: number, bytes: Buffer): void {
   let done = 0;
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function writeError(file: string, message: string, code: string, hint = 'fix the audit log location (audit: in hoopq.yaml); nothing was run', cause?: unknown): AuditWriteError {

@@ -64,7 +64,7 @@ function parseHead(bytes: Buffer): { seq: number; hash: string } | null {
 }
 
 /** Offset just past the last newline before `end`, or 0. */
-function lineStartBefore(fd: number, end: number): number {
+export function lineStartBefore(fd: number, end: number): number {
   const window = Buffer.allocUnsafe(8192);
   let to = end;
   while (to > 0) {
