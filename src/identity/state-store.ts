@@ -113,6 +113,13 @@ export function openStateStore(file: string, options: StateStoreOptions = {}): S
 export class StateStore {
   readonly file: string;
   private readonly db: Database.Database;
+  /**
+   * Every statement is prepared once and kept for the store's life. better-sqlite3 12 on
+   * Node 24 can abort the whole process when a garbage-collected statement is finalised
+   * (seen: `RemoveEnvironmentCleanupHook … Assertion failed: (env) != nullptr`), and a
+   * long-running gateway or MCP server would otherwise leave one behind per query.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly watchers = new Set<() => void>();
   private readonly findRevocationStmt: Database.Statement<[string, string], RevocationRow>;
   private readonly queriesStartedStmt: Database.Statement<[string], { queries_started: number }>;
@@ -149,8 +156,7 @@ export class StateStore {
 
   /** Records a minted token's claims (never the token). Idempotent by token id. */
   recordIssuedToken(identity: RunIdentity): void {
-    this.db
-      .prepare(
+    this.prepared(
         `INSERT OR IGNORE INTO tokens (id, run, policy, policy_sha256, subject, issued_at, expires_at, max_queries, kid)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -169,8 +175,7 @@ export class StateStore {
 
   /** Tokens not yet expired and not revoked (by id or by run), soonest expiry first. */
   listActiveTokens(now: Date = new Date()): IssuedToken[] {
-    const rows = this.db
-      .prepare(
+    const rows = this.prepared(
         `SELECT t.id, t.run, t.policy, t.policy_sha256, t.subject, t.issued_at, t.expires_at, t.max_queries, t.kid,
                 COALESCE(c.queries_started, 0) AS queries_started
            FROM tokens t LEFT JOIN counters c ON c.run = t.run
@@ -215,7 +220,7 @@ export class StateStore {
   }
 
   isRunRevoked(run: string): boolean {
-    return this.db.prepare("SELECT 1 FROM revocations WHERE kind = 'run' AND value = ?").get(run) !== undefined;
+    return this.prepared("SELECT 1 FROM revocations WHERE kind = 'run' AND value = ?").get(run) !== undefined;
   }
 
   /**
@@ -230,8 +235,7 @@ export class StateStore {
     const consume = this.db.transaction((): QueryBudget => {
       const used = this.queriesStartedStmt.get(run)?.queries_started ?? 0;
       if (used >= limit) return { ok: false, used, limit };
-      this.db
-        .prepare(
+      this.prepared(
           `INSERT INTO counters (run, queries_started) VALUES (?, 1)
            ON CONFLICT (run) DO UPDATE SET queries_started = queries_started + 1`,
         )
@@ -294,6 +298,15 @@ export class StateStore {
     return stop;
   }
 
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   close(): void {
     for (const stop of [...this.watchers]) stop();
     if (this.db.open) this.db.close();
@@ -304,13 +317,11 @@ export class StateStore {
       throw new InternalError('state.bad_revocation', `cannot revoke an empty ${kind} id`);
     }
     const write = this.db.transaction((): RevocationResult => {
-      const inserted = this.db
-        .prepare('INSERT OR IGNORE INTO revocations (kind, value, revoked_at_ms, reason) VALUES (?, ?, ?, ?)')
+      const inserted = this.prepared('INSERT OR IGNORE INTO revocations (kind, value, revoked_at_ms, reason) VALUES (?, ?, ?, ?)')
         .run(kind, value, now.getTime(), reason);
-      const row = this.db
-        .prepare('SELECT kind, value, revoked_at_ms, reason FROM revocations WHERE kind = ? AND value = ?')
+      const row = this.prepared('SELECT kind, value, revoked_at_ms, reason FROM revocations WHERE kind = ? AND value = ?')
         .get(kind, value) as RevocationRow;
-      const matched = (this.db.prepare(countSql).get(value) as { n: number }).n;
+      const matched = (this.prepared(countSql).get(value) as { n: number }).n;
       return { ...toRevocation(row), matchedTokens: matched, isNew: inserted.changes === 1 };
     });
     return write.immediate();
