@@ -7,7 +7,7 @@
  */
 import { analyzeGoogleSql } from '../../analysis/bigquery/analyze-google-sql.js';
 import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
-import { AnalysisError, WarehouseError, isHoopqError } from '../../errors.js';
+import { AnalysisError, WarehouseError } from '../../errors.js';
 import { rewriteGoogleSqlForMasks } from '../../masking/bigquery/rewrite-google-sql-for-masks.js';
 import type { DryRunResult, ExecuteOptions, MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehouse.js';
 import { BigQueryCatalog } from './bigquery-catalog.js';
@@ -15,6 +15,7 @@ import { fromJobError } from './bigquery-error.js';
 import type { BigQueryRest } from './bigquery-rest.js';
 import { buildQueryJob, type QueryJobTarget } from './build-query-job.js';
 import { streamBigQueryQuery } from './stream-bigquery-query.js';
+import { toAnalysisError } from '../to-analysis-error.js';
 
 /** BigQuery lists at most this many referenced tables; a list this long may have been cut. */
 export const REFERENCED_TABLES_LIMIT = 50;
@@ -143,13 +144,6 @@ export class BigQueryWarehouse implements Warehouse {
   }
 }
 
-/** Analysis fails closed: whatever escapes the analyser unconverted is a refusal (exit 6). */
 function asAnalysisError(err: unknown): Error {
-  if (isHoopqError(err)) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AnalysisError('analysis.failed', `the SQL could not be analysed: ${message}`, {
-    rule: 'analysis',
-    hint: 'send one plain GoogleSQL statement or script',
-    cause: err,
-  });
+  return toAnalysisError(err, 'send one plain GoogleSQL statement or script');
 }

@@ -12,12 +12,13 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
-import { AnalysisError, isHoopqError, WarehouseError } from '../../errors.js';
+import { WarehouseError } from '../../errors.js';
 import { rewriteDuckDbSqlForMasks } from '../../masking/duckdb/rewrite-duckdb-sql-for-masks.js';
 import type { ExecuteOptions, MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehouse.js';
 import { DuckDbCatalog } from './duckdb-catalog.js';
 import { toWarehouseError } from './duckdb-error.js';
 import { streamDuckDbQuery } from './stream-duckdb-query.js';
+import { toAnalysisError } from '../to-analysis-error.js';
 
 export interface DuckDbWarehouseParts {
   instance: DuckDBInstance;
@@ -145,13 +146,6 @@ function releaseConnection(connection: DuckDBConnection): void {
   connection.closeSync();
 }
 
-/** Analysis fails closed: whatever escapes the analyser unconverted is a refusal (exit 6). */
 function asAnalysisError(err: unknown): Error {
-  if (isHoopqError(err)) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AnalysisError('analysis.failed', `the SQL could not be analysed: ${message}`, {
-    rule: 'analysis',
-    hint: 'send plain SQL that DuckDB can parse, one statement at a time if in doubt',
-    cause: err,
-  });
+  return toAnalysisError(err, 'send plain SQL that DuckDB can parse, one statement at a time if in doubt');
 }
