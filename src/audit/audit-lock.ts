@@ -14,7 +14,7 @@
  * Once taken, the lock is held only for `fn`, which is synchronous: no await can happen while
  * it is held, so appends within one process are serialised too.
  */
-import Database from 'better-sqlite3';
+import { isSqliteBusy, openSqlite } from '../sqlite/open-sqlite.js';
 
 export interface AuditLock {
   /** Runs fn while holding the lock. Rejects with LockTimeoutError if it cannot be taken in time. */
@@ -28,7 +28,7 @@ const FIRST_WAIT_MS = 0.5;
 const MAX_WAIT_MS = 16;
 
 export function openAuditLock(lockPath: string, timeoutMs: number): AuditLock {
-  const db = new Database(lockPath, { timeout: 0 });
+  const db = openSqlite(lockPath, 0);
   const begin = db.prepare('BEGIN IMMEDIATE');
   // released with ROLLBACK, never COMMIT: the transaction changes nothing, and COMMIT can
   // still fail with SQLITE_BUSY (on an empty database file the first transaction would write
@@ -39,7 +39,7 @@ export function openAuditLock(lockPath: string, timeoutMs: number): AuditLock {
       begin.run();
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+      if (isSqliteBusy(err)) return false;
       throw err;
     }
   };

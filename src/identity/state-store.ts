@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { immediateTransaction, isSqliteBusy, openSqlite, type SqliteDatabase, type SqliteStatement } from '../sqlite/open-sqlite.js';
 import { ConfigError, InternalError } from '../errors.js';
 import type { RunIdentity } from './run-identity.js';
 
@@ -112,17 +112,12 @@ export function openStateStore(file: string, options: StateStoreOptions = {}): S
 
 export class StateStore {
   readonly file: string;
-  private readonly db: Database.Database;
-  /**
-   * Every statement is prepared once and kept for the store's life. better-sqlite3 12 on
-   * Node 24 can abort the whole process when a garbage-collected statement is finalised
-   * (seen: `RemoveEnvironmentCleanupHook … Assertion failed: (env) != nullptr`), and a
-   * long-running gateway or MCP server would otherwise leave one behind per query.
-   */
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly db: SqliteDatabase;
+  /** Every statement is prepared once and kept for the store's life (a gateway runs many queries). */
+  private readonly statements = new Map<string, SqliteStatement>();
   private readonly watchers = new Set<() => void>();
-  private readonly findRevocationStmt: Database.Statement<[string, string], RevocationRow>;
-  private readonly queriesStartedStmt: Database.Statement<[string], { queries_started: number }>;
+  private readonly findRevocationStmt: SqliteStatement;
+  private readonly queriesStartedStmt: SqliteStatement;
 
   constructor(file: string, options: StateStoreOptions = {}) {
     this.file = path.resolve(file);
@@ -133,12 +128,11 @@ export class StateStore {
         // Created 0600 up front: run ids, subjects and revocation reasons are nobody else's business.
         fs.closeSync(fs.openSync(this.file, fs.constants.O_CREAT | fs.constants.O_WRONLY, 0o600));
       }
-      this.db = new Database(this.file, { timeout: busyTimeoutMs });
-      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db = openSqlite(this.file, busyTimeoutMs);
       setWalMode(this.db, busyTimeoutMs);
       // FULL: a revocation that `token revoke` reported must survive a power cut.
-      this.db.pragma('synchronous = FULL');
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db.exec('PRAGMA synchronous = FULL');
+      immediateTransaction(this.db, () => this.db.exec(SCHEMA));
     } catch (err) {
       throw new ConfigError('state.unavailable', `cannot open the identity state store ${this.file}: ${(err as Error).message}`, {
         rule: 'state.open',
@@ -211,7 +205,7 @@ export class StateStore {
 
   /** The revocation covering this token (by its id or its run), if any. */
   findRevocation(identity: Pick<RunIdentity, 'tokenId' | 'run'>): Revocation | undefined {
-    const row = this.findRevocationStmt.get(identity.tokenId, identity.run);
+    const row = this.findRevocationStmt.get(identity.tokenId, identity.run) as RevocationRow | undefined;
     return row ? toRevocation(row) : undefined;
   }
 
@@ -232,8 +226,8 @@ export class StateStore {
     if (!(limit >= 0) || (Number.isFinite(limit) && !Number.isInteger(limit))) {
       throw new InternalError('state.bad_limit', `query budget limit must be a non-negative integer or Infinity, got ${limit}`);
     }
-    const consume = this.db.transaction((): QueryBudget => {
-      const used = this.queriesStartedStmt.get(run)?.queries_started ?? 0;
+    return immediateTransaction(this.db, (): QueryBudget => {
+      const used = this.queriesStarted(run);
       if (used >= limit) return { ok: false, used, limit };
       this.prepared(
           `INSERT INTO counters (run, queries_started) VALUES (?, 1)
@@ -242,11 +236,11 @@ export class StateStore {
         .run(run);
       return { ok: true, used: used + 1, limit };
     });
-    return consume.immediate();
   }
 
   queriesStarted(run: string): number {
-    return this.queriesStartedStmt.get(run)?.queries_started ?? 0;
+    const row = this.queriesStartedStmt.get(run) as { queries_started: number } | undefined;
+    return row?.queries_started ?? 0;
   }
 
   /**
@@ -298,7 +292,7 @@ export class StateStore {
     return stop;
   }
 
-  private prepared(sql: string): Database.Statement {
+  private prepared(sql: string): SqliteStatement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
@@ -309,22 +303,21 @@ export class StateStore {
 
   close(): void {
     for (const stop of [...this.watchers]) stop();
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
   }
 
   private revoke(kind: RevocationKind, value: string, reason: string | null, now: Date, countSql: string): RevocationResult {
     if (typeof value !== 'string' || value.length === 0) {
       throw new InternalError('state.bad_revocation', `cannot revoke an empty ${kind} id`);
     }
-    const write = this.db.transaction((): RevocationResult => {
+    return immediateTransaction(this.db, (): RevocationResult => {
       const inserted = this.prepared('INSERT OR IGNORE INTO revocations (kind, value, revoked_at_ms, reason) VALUES (?, ?, ?, ?)')
         .run(kind, value, now.getTime(), reason);
       const row = this.prepared('SELECT kind, value, revoked_at_ms, reason FROM revocations WHERE kind = ? AND value = ?')
-        .get(kind, value) as RevocationRow;
+        .get(kind, value) as unknown as RevocationRow;
       const matched = (this.prepared(countSql).get(value) as { n: number }).n;
-      return { ...toRevocation(row), matchedTokens: matched, isNew: inserted.changes === 1 };
+      return { ...toRevocation(row), matchedTokens: matched, isNew: Number(inserted.changes) === 1 };
     });
-    return write.immediate();
   }
 }
 
@@ -336,16 +329,15 @@ function toRevocation(row: RevocationRow): Revocation {
  * Switching to WAL needs a moment of exclusive access; when many processes open a fresh
  * file at once SQLite can answer "locked" without consulting the busy handler, so retry.
  */
-function setWalMode(db: Database.Database, busyTimeoutMs: number): void {
+function setWalMode(db: SqliteDatabase, busyTimeoutMs: number): void {
   const deadline = Date.now() + busyTimeoutMs;
   for (;;) {
     try {
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
       if (String(mode).toLowerCase() === 'wal') return;
       throw new Error(`journal_mode is ${String(mode)}, WAL unavailable`);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw err;
+      if (!isSqliteBusy(err)) throw err;
       if (Date.now() > deadline) throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
     }

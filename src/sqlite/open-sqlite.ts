@@ -1,0 +1,157 @@
+/**
+ * One SQLite connection for hoopq's two cross-process stores (identity state, audit lock),
+ * on whichever driver is safe on the running Node:
+ * - `node:sqlite` (built in, Node >= 22.13 without a flag) where Node has it;
+ * - `better-sqlite3` 12 otherwise (Node 20).
+ * Why not better-sqlite3 everywhere: version 12 wraps its objects in the raw `node::ObjectWrap`,
+ * whose destructor on Node 24 asserts a live environment; a statement or database collected
+ * late (a GC during a query, or process/worker teardown) aborts the whole process
+ * (`RemoveEnvironmentCleanupHook … Assertion failed: (env) != nullptr`, seen in our CI and
+ * reported upstream as WiseLibs/better-sqlite3#1515, closed without a fix). Version 13 fixes
+ * it but needs Node >= 22 and crashes on 20. Both drivers run the same SQLite semantics
+ * (BEGIN IMMEDIATE, WAL, busy_timeout), which is all the stores rely on.
+ * Input: a file path. Output: a connection with busy_timeout set. Invariant: only the
+ * surface below is used by callers, so both drivers behave the same to them.
+ */
+import { createRequire } from 'node:module';
+
+export type SqliteValue = string | number | bigint | null | Uint8Array;
+export type SqliteRow = Record<string, unknown>;
+
+export interface SqliteStatement {
+  run(...params: SqliteValue[]): { changes: number | bigint };
+  get(...params: SqliteValue[]): SqliteRow | undefined;
+  all(...params: SqliteValue[]): SqliteRow[];
+}
+
+export interface SqliteDatabase {
+  /** Which driver this connection runs on (for `hoopq --version`-style diagnostics and tests). */
+  readonly driver: 'node:sqlite' | 'better-sqlite3';
+  readonly isOpen: boolean;
+  exec(sql: string): void;
+  prepare(sql: string): SqliteStatement;
+  close(): void;
+}
+
+interface NodeSqliteModule {
+  DatabaseSync: new (file: string) => {
+    readonly isOpen: boolean;
+    exec(sql: string): void;
+    prepare(sql: string): SqliteStatement;
+    close(): void;
+  };
+}
+
+interface BetterSqliteDatabase {
+  readonly open: boolean;
+  exec(sql: string): void;
+  prepare(sql: string): SqliteStatement;
+  close(): void;
+}
+
+let nodeSqlite: NodeSqliteModule | null | undefined;
+
+/** `node:sqlite` if this Node has it without a flag, else null. Loaded once. */
+function loadNodeSqlite(): NodeSqliteModule | null {
+  if (nodeSqlite !== undefined) return nodeSqlite;
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (typeof getBuiltin !== 'function') return (nodeSqlite = null);
+  // Node 22 prints an ExperimentalWarning for node:sqlite on first load; on a CLI whose stderr
+  // an agent reads, that line is noise, so it alone is swallowed.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (/sqlite/i.test(text)) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    const mod = getBuiltin.call(process, 'node:sqlite') as NodeSqliteModule | undefined;
+    nodeSqlite = mod && typeof mod.DatabaseSync === 'function' ? mod : null;
+  } catch {
+    nodeSqlite = null;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  return nodeSqlite;
+}
+
+/** Opens `file` (created if missing) with SQLite's busy handler set to `busyTimeoutMs`. */
+export function openSqlite(file: string, busyTimeoutMs: number): SqliteDatabase {
+  const builtin = loadNodeSqlite();
+  let db: SqliteDatabase;
+  if (builtin) {
+    const raw = new builtin.DatabaseSync(file);
+    db = {
+      driver: 'node:sqlite',
+      get isOpen() {
+        return raw.isOpen;
+      },
+      exec: (sql) => raw.exec(sql),
+      prepare: (sql) => raw.prepare(sql),
+      close: () => raw.close(),
+    };
+  } else {
+    // Loaded only here, so Node versions with node:sqlite never load the native addon.
+    const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as new (f: string, o: { timeout: number }) => BetterSqliteDatabase;
+    const raw = new BetterSqlite(file, { timeout: busyTimeoutMs });
+    db = {
+      driver: 'better-sqlite3',
+      get isOpen() {
+        return raw.open;
+      },
+      exec: (sql) => {
+        raw.exec(sql);
+      },
+      prepare: (sql) => raw.prepare(sql),
+      close: () => raw.close(),
+    };
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/**
+ * Runs fn inside BEGIN IMMEDIATE … COMMIT (ROLLBACK if fn throws). IMMEDIATE takes the write
+ * lock before the first read, so a read-modify-write inside fn is atomic across processes.
+ */
+export function immediateTransaction<T>(db: SqliteDatabase, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // SQLite may already have rolled back (e.g. after SQLITE_FULL); the original error matters
+    }
+    throw err;
+  }
+  try {
+    db.exec('COMMIT');
+  } catch (err) {
+    // a failed COMMIT leaves the transaction open, holding the write lock: end it
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // already ended
+    }
+    throw err;
+  }
+  return result;
+}
+
+/** True for SQLITE_BUSY / SQLITE_LOCKED (any extended code) from either driver. */
+export function isSqliteBusy(err: unknown): boolean {
+  const e = err as { code?: unknown; errcode?: unknown };
+  if (typeof e?.errcode === 'number') {
+    const primary = e.errcode & 0xff;
+    return primary === 5 || primary === 6;
+  }
+  return typeof e?.code === 'string' && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+}
