@@ -4,13 +4,14 @@
  * and views of that dataset it may read, with the columns a query of each gets masked.
  * Tables the policy denies or does not name are never shown. `--format json|prettyjson`
  * gives bq's shapes (`tableReference`, `datasetReference`) plus hoopq's `masked_columns`.
+ * In gateway mode the gateway lists (GET /v1/tables) and this prints its answer identically.
  */
 import { Command, Option } from 'commander';
+import { remoteListTables } from '../gateway/gateway-client.js';
 import { createResultWriter } from '../output/create-result-writer.js';
-import { listTables, type ListedTable } from '../pipeline/list-tables.js';
-import { loadDirectContext } from './direct-context.js';
+import { listTables, type ListedTable, type TableListing } from '../pipeline/list-tables.js';
 import type { CliState } from './main.js';
-import { parsePositiveInt } from './query-command.js';
+import { openQueryTarget, parsePositiveInt, remoteToken } from './query-command.js';
 
 export const CATALOG_FORMATS = ['pretty', 'json', 'prettyjson'] as const;
 
@@ -24,14 +25,20 @@ export function registerLsCommand(program: Command, state: CliState): void {
     .option('-n, --max_results <n>', 'list at most N entries (as bq)', parsePositiveInt)
     .action(async (dataset: string | undefined, opts: { token?: string; format: string; max_results?: number }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const ctx = await loadDirectContext(cmd, 'ls');
-      try {
-        const listing = await listTables(ctx.parts, { token: opts.token ?? process.env.HOOPQ_TOKEN, dataset, origin: { via: 'cli', command: 'ls' } });
-        if (dataset === undefined) await printDatasets(listing.tables, opts.format, opts.max_results);
-        else await printTables(listing.tables.slice(0, opts.max_results), opts.format);
-      } finally {
-        await ctx.close();
+      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const target = await openQueryTarget(cmd);
+      let listing: TableListing;
+      if (target.kind === 'remote') {
+        listing = await remoteListTables(target.gateway, remoteToken(token), dataset);
+      } else {
+        try {
+          listing = await listTables(target.ctx.parts, { token, dataset, origin: { via: 'cli', command: 'ls' } });
+        } finally {
+          await target.ctx.close();
+        }
       }
+      if (dataset === undefined) await printDatasets(listing.tables, opts.format, opts.max_results);
+      else await printTables(listing.tables.slice(0, opts.max_results), opts.format);
     });
 }
 

@@ -4,12 +4,14 @@
  * refuses is refused (exit 5) before the catalog is asked, so `show` never reveals whether
  * a denied table exists. `--format json|prettyjson` gives bq's shape (`tableReference`,
  * `schema.fields`) with `mask` on masked fields and a `hoopq` block.
+ * In gateway mode the gateway describes (GET /v1/table) and this prints its answer identically.
  */
 import { Command, Option } from 'commander';
+import { remoteDescribeTable } from '../gateway/gateway-client.js';
 import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
-import { loadDirectContext } from './direct-context.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
+import { openQueryTarget, remoteToken } from './query-command.js';
 
 export function registerShowCommand(program: Command, state: CliState): void {
   program
@@ -20,14 +22,20 @@ export function registerShowCommand(program: Command, state: CliState): void {
     .addOption(new Option('--format <format>', 'output format').choices([...CATALOG_FORMATS]).default('pretty'))
     .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const ctx = await loadDirectContext(cmd, 'show');
-      try {
-        const d = await describeTable(ctx.parts, { token: opts.token ?? process.env.HOOPQ_TOKEN, table, origin: { via: 'cli', command: 'show' } });
-        if (opts.format === 'pretty') await printDescription(d);
-        else printJson(bqShape(d), opts.format);
-      } finally {
-        await ctx.close();
+      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const target = await openQueryTarget(cmd);
+      let d: TableDescription;
+      if (target.kind === 'remote') {
+        d = await remoteDescribeTable(target.gateway, remoteToken(token), table);
+      } else {
+        try {
+          d = await describeTable(target.ctx.parts, { token, table, origin: { via: 'cli', command: 'show' } });
+        } finally {
+          await target.ctx.close();
+        }
       }
+      if (opts.format === 'pretty') await printDescription(d);
+      else printJson(bqShape(d), opts.format);
     });
 }
 

@@ -1,6 +1,6 @@
 /**
- * The remote CLI's side of the gateway API: query (framed stream) and explain (JSON), plus
- * the plain JSON POST the gateway audit sink uses. The agent holds nothing but its run token.
+ * The remote CLI's side of the gateway API: query (framed stream), explain and the catalog
+ * (JSON), plus the plain JSON POST the gateway audit sink uses. The agent holds nothing but its run token.
  *
  * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
  * back to the socket (a slow terminal does not make us buffer the result); the outcome is
@@ -9,7 +9,10 @@
  */
 import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { z } from 'zod';
 import { WarehouseError, type HoopqError } from '../errors.js';
+import type { TableListing } from '../pipeline/list-tables.js';
+import type { TableDescription } from '../pipeline/describe-table.js';
 import { badResponse, errorFromJson } from './error-from-json.js';
 import { FRAMES_CONTENT_TYPE, FrameDecoder, FrameProtocolError } from './frame-protocol.js';
 
@@ -106,6 +109,43 @@ export async function remoteExplain(gateway: URL, credential: string | undefined
   return readJson(res, gateway.origin);
 }
 
+const maskMethod = z.enum(['hash', 'redact', 'null', 'partial']);
+const listingSchema = z.object({
+  policy: z.string(),
+  dataset: z.string().nullable(),
+  tables: z.array(z.object({ name: z.string(), kind: z.enum(['table', 'view']), masked: z.record(z.string(), z.string()) })),
+});
+const descriptionSchema = z.object({
+  policy: z.string(),
+  table: z.string(),
+  kind: z.enum(['table', 'view']),
+  columns: z.array(z.object({ name: z.string(), type: z.string(), mask: maskMethod.nullable() })),
+  maskedSources: z.record(z.string(), z.string()),
+  detect: z.array(z.string()),
+});
+
+/** GET /v1/tables: what `hoopq ls` prints, as the gateway's listTables returned it. */
+export async function remoteListTables(gateway: URL, token: string | undefined, dataset: string | undefined): Promise<TableListing> {
+  const url = endpoint(gateway, '/v1/tables');
+  if (dataset !== undefined) url.searchParams.set('dataset', dataset);
+  return getJson(url, token, listingSchema);
+}
+
+/** GET /v1/table: what `hoopq show` prints, as the gateway's describeTable returned it. */
+export async function remoteDescribeTable(gateway: URL, token: string | undefined, table: string): Promise<TableDescription> {
+  const url = endpoint(gateway, '/v1/table');
+  url.searchParams.set('name', table);
+  return getJson(url, token, descriptionSchema) as Promise<TableDescription>;
+}
+
+async function getJson<T extends z.ZodType>(url: URL, bearer: string | undefined, schema: T): Promise<z.infer<T>> {
+  const res = await send(url, bearer, undefined);
+  if (res.statusCode !== 200) throw await errorResponse(res, url.origin);
+  const parsed = schema.safeParse(await readJson(res, url.origin));
+  if (!parsed.success) throw badResponse(url.origin, 'a catalog answer of an unexpected shape');
+  return parsed.data;
+}
+
 /** One JSON POST; resolves with the status and parsed body (for the audit sink). */
 export async function postJson(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number } = {}): Promise<{ status: number; json: unknown }> {
   const res = await send(url, bearer, body, options);
@@ -117,20 +157,21 @@ function endpoint(gateway: URL, path: string): URL {
 }
 
 /**
+ * A POST of `body` as JSON, or a GET when `body` is undefined.
  * Without `timeoutMs` only connecting is timed (a query may think for minutes before its
  * first byte); with it, the whole wait for the response head is.
  */
 function send(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number } = {}): Promise<IncomingMessage> {
-  const payload = Buffer.from(JSON.stringify(body), 'utf8');
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'content-length': String(payload.length),
-    accept: `${FRAMES_CONTENT_TYPE}, application/json`,
-  };
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+  const headers: Record<string, string> = { accept: `${FRAMES_CONTENT_TYPE}, application/json` };
+  if (payload) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(payload.length);
+  }
   if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers, agent: options.agent }, resolve);
+    const req = request(url, { method: payload ? 'POST' : 'GET', headers, agent: options.agent }, resolve);
     const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
     req.once('response', () => clearTimeout(timer));

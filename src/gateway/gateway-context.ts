@@ -11,6 +11,7 @@ import type { StateStore } from '../identity/state-store.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 import type { FrameResponse } from './frame-response.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import type { McpSessions } from './mcp-sessions.js';
 
 export interface GatewayLimits {
   /** Request bodies above this are refused (413). */
@@ -21,6 +22,10 @@ export interface GatewayLimits {
   stallTimeoutMs: number;
   /** Queries running at once; more wait for a slot. */
   maxConcurrentQueries: number;
+  /** MCP sessions open at once (POST /v1/mcp); one more is refused (503). */
+  maxMcpSessions: number;
+  /** An MCP session with no request for this long is closed. */
+  mcpIdleMs: number;
 }
 
 export interface Gateway {
@@ -32,6 +37,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   oidcKeys: OidcKeyCache;
   limits: GatewayLimits;
+  /** Open MCP sessions over streamable HTTP, each bound to its run token. */
+  mcpSessions: McpSessions;
   /** Waits for a query slot; the returned function gives it back. */
   acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
   isDraining(): boolean;

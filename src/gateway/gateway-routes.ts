@@ -4,8 +4,10 @@
  * docs/openapi.yaml.
  */
 import { handleAuditAppend } from './audit-append-route.js';
+import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
 import type { RouteHandler } from './gateway-context.js';
+import { handleMcp } from './mcp-route.js';
 import { handleQuery } from './query-route.js';
 import { createReadinessRoute, handleHealth, handleJwks, handleMetrics } from './status-routes.js';
 import { handleExchange, handleMint, handleRevoke } from './token-routes.js';
@@ -16,6 +18,9 @@ export function createRouteTable(): RouteTable {
   return {
     '/v1/query': { POST: handleQuery },
     '/v1/explain': { POST: handleExplain },
+    '/v1/tables': { GET: handleListTables },
+    '/v1/table': { GET: handleDescribeTable },
+    '/v1/mcp': { POST: handleMcp, DELETE: handleMcp },
     '/v1/tokens': { POST: handleMint },
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },

@@ -19,6 +19,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   'gateway.method_not_allowed': 405,
   'gateway.draining': 503,
   'gateway.busy': 503,
+  'gateway.mcp_unknown_session': 404,
+  'gateway.mcp_session_token': 403,
+  'gateway.mcp_sessions_full': 503,
 };
 
 export function statusOf(error: HoopqError): number {

@@ -10,8 +10,8 @@
  * - every request is answered by its route or by the one error handler (send-error.ts); a
  *   malformed request is a 4xx, never a crash;
  * - shutdown stops accepting, lets running queries finish for `graceMs`, then cancels the
- *   rest (each is then recorded by the pipeline as cancelled) and waits for their records
- *   before closing the audit sink.
+ *   rest (each is then recorded by the pipeline as cancelled) and closes every MCP session
+ *   (cancelling its calls) and waits for their records before closing the audit sink.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -25,6 +25,7 @@ import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.j
 import { GatewayMetrics } from './gateway-metrics.js';
 import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
+import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { createReloadingPolicyPort } from './reloading-policy-port.js';
@@ -56,6 +57,8 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxSqlBytes: 1024 * 1024,
   stallTimeoutMs: 30_000,
   maxConcurrentQueries: 32,
+  maxMcpSessions: 64,
+  mcpIdleMs: 15 * 60_000,
 };
 
 interface InFlight {
@@ -86,6 +89,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let draining = false;
   const inFlight = new Set<InFlight>();
+  const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
   const gateway: Gateway = {
     config,
     parts,
@@ -95,6 +99,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     metrics: new GatewayMetrics(),
     oidcKeys: new OidcKeyCache(),
     limits,
+    mcpSessions,
     acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
     isDraining: () => draining,
   };
@@ -193,9 +198,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         if (inFlight.size > 0) {
           log(`hoopq gateway: cancelling ${inFlight.size} request(s) still running after ${graceMs} ms`);
           for (const f of inFlight) f.controller.abort();
-          // The pipeline records each cancelled query before its promise settles.
-          await settleWithin([...inFlight].map((f) => f.done), 15_000);
         }
+        // MCP tool calls are cancelled through their session, which waits for their audit records.
+        await mcpSessions.closeAll();
+        // The pipeline records each cancelled query before its promise settles.
+        if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();
         await stopped;
         await local.close();

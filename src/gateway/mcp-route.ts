@@ -1,0 +1,108 @@
+/**
+ * POST/DELETE /v1/mcp — the MCP tools of `hoopq mcp` over the SDK's streamable HTTP transport,
+ * stateful: an `initialize` with a valid run token (Bearer) opens a session (createMcpServer,
+ * the same factory as stdio) whose id comes back in `Mcp-Session-Id`; later requests send
+ * that id and the SAME token. Responses are plain JSON (no SSE): the tools send nothing
+ * unprompted, so the gateway holds no idle streams and GET is not offered (405, which the
+ * spec allows and the SDK client accepts).
+ * Invariants:
+ * - every request is authenticated first: a missing, forged, revoked or expired token is 401
+ *   (a revoked run's session is closed), so nobody without a valid token learns whether a
+ *   session id exists; then an unknown session id is 404 (the spec's signal to initialise
+ *   again) and a token other than the one that opened the session is 403 (the session stays
+ *   its owner's); a request without a session id that is not `initialize` is 400 — no
+ *   session is ever opened implicitly;
+ * - each tool call still goes through runQuery / explainQuery / the catalog, so the checks
+ *   and audit records are those of the CLI, with `via: "mcp"` and `transport: "http"`.
+ */
+import { randomUUID } from 'node:crypto';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { AuthError, UsageError, WarehouseError } from '../errors.js';
+import { createMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
+import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
+import { digestToken, isSameTokenDigest } from './mcp-sessions.js';
+import { readJsonBody } from './read-json-body.js';
+
+const anyJson = z.unknown();
+
+export async function handleMcp(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  const header = ctx.req.headers['mcp-session-id'];
+  const sessionId = typeof header === 'string' && header !== '' ? header : undefined;
+  if (sessionId === undefined) return openSession(gateway, ctx);
+
+  const token = bearerOf(ctx);
+  const sessions = gateway.mcpSessions;
+  const entry = sessions.find(sessionId);
+  try {
+    // first the token alone: nobody without a valid one learns whether a session id exists
+    await gateway.parts.identity.verify(token);
+  } catch (err) {
+    // revoked or expired mid-session: the session ends with its run
+    if (err instanceof AuthError && entry && isSameTokenDigest(entry.tokenDigest, token)) await sessions.close(sessionId);
+    throw err;
+  }
+  if (!entry) {
+    throw new UsageError('gateway.mcp_unknown_session', 'refused an MCP request for a session this gateway does not have (closed, idled out, or never opened)', {
+      rule: 'gateway.mcp_session',
+      hint: 'send initialize again (without Mcp-Session-Id) to open a new session',
+    });
+  }
+  if (!isSameTokenDigest(entry.tokenDigest, token)) {
+    throw new AuthError('gateway.mcp_session_token', 'refused an MCP request: the session was opened with another run token', {
+      rule: 'gateway.mcp_session',
+      hint: 'use the run token that opened the session, or initialize a session of your own',
+    });
+  }
+  const body = ctx.req.method === 'POST' ? await readJsonBody(ctx.req, anyJson, gateway.limits.maxBodyBytes) : undefined;
+  const transport = entry.transport;
+  const done = sessions.begin(sessionId);
+  try {
+    await transport.handleRequest(ctx.req, ctx.res, body);
+  } finally {
+    done();
+  }
+}
+
+async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  if (ctx.req.method !== 'POST') throw noSession();
+  const body = await readJsonBody(ctx.req, anyJson, gateway.limits.maxBodyBytes);
+  if (!isInitializeRequest(body)) throw noSession();
+  const token = bearerOf(ctx);
+  const session = await openMcpSession(gateway.parts, token); // AuthError (401) for a bad token
+  const sessions = gateway.mcpSessions;
+  const release = sessions.reserve();
+  if (!release) {
+    throw new WarehouseError('gateway.mcp_sessions_full', `refused to open an MCP session: the gateway already holds ${sessions.maxSessions}`, {
+      rule: 'gateway.mcp_sessions',
+      hint: 'close sessions you no longer use (DELETE /v1/mcp) or retry later; idle sessions close by themselves',
+    });
+  }
+  try {
+    const mcp = createMcpServer(gateway.parts, session, { origin: { transport: 'http', src_endpoint: ctx.remote } });
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: true,
+      onsessioninitialized: (id) => {
+        sessions.add({ id, run: session.identity.run, tokenDigest: digestToken(token!), transport, close: () => mcp.shutdown() });
+      },
+      onsessionclosed: (id) => {
+        void sessions.close(id);
+      },
+    });
+    await mcp.server.connect(transport);
+    await transport.handleRequest(ctx.req, ctx.res, body);
+    // an initialize the transport refused (e.g. a bad protocol header) opened nothing
+    if (transport.sessionId === undefined || !sessions.find(transport.sessionId)) await mcp.shutdown();
+  } finally {
+    release();
+  }
+}
+
+function noSession(): UsageError {
+  return new UsageError('gateway.mcp_no_session', 'refused an MCP request without an Mcp-Session-Id header that is not initialize', {
+    rule: 'gateway.mcp_session',
+    hint: 'POST initialize first; send the Mcp-Session-Id it returns with every later request',
+  });
+}
