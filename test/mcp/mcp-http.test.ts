@@ -13,7 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOPQ, createDemoInMode, type Demo } from '../cli/cli-harness.js';
+import { HOOPQ, createDemoInMode, stopProcess, type Demo } from '../cli/cli-harness.js';
 
 let demo: Demo;
 let url: string;
@@ -289,6 +289,18 @@ describe('hoopq mcp in gateway mode relays stdio to /v1/mcp', () => {
     const direct = demo.admin(['mcp']);
     expect(direct.code).toBe(4);
     expect(r.stderr).toBe(direct.stderr);
+  });
+});
+
+describe('gateway shutdown', () => {
+  it('closes the open MCP sessions and exits promptly and cleanly', async () => {
+    expect((await client.listTools()).tools).toHaveLength(4); // the session is open and in use
+    const started = performance.now();
+    const code = await stopProcess(demo.gateway!.process);
+    expect(code).toBe(0);
+    // a session left open would hold the gateway for its whole shutdown grace (10 s)
+    expect(performance.now() - started).toBeLessThan(8_000);
+    expect(demo.gateway!.stderr()).not.toMatch(/cancelling|internal/);
   });
 });
 
