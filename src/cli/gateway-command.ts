@@ -56,6 +56,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         listen,
         tls,
         allowInsecureRemote: Boolean(opts.allowInsecureRemote),
+        version: cmd.parent?.version(),
         limits: { stallTimeoutMs, ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}) },
         log,
       });

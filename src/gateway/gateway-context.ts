@@ -37,6 +37,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   oidcKeys: OidcKeyCache;
   limits: GatewayLimits;
+  /** hoopq's version, as the MCP server reports it to clients. */
+  version?: string;
   /** Open MCP sessions over streamable HTTP, each bound to its run token. */
   mcpSessions: McpSessions;
   /** Waits for a query slot; the returned function gives it back. */

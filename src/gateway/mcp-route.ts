@@ -80,7 +80,7 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
     });
   }
   try {
-    const mcp = createMcpServer(gateway.parts, session, { origin: { transport: 'http', src_endpoint: ctx.remote } });
+    const mcp = createMcpServer(gateway.parts, session, { version: gateway.version, origin: { transport: 'http', src_endpoint: ctx.remote } });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: true,

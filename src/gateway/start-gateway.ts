@@ -38,6 +38,8 @@ export interface StartGatewayOptions {
   tls?: { cert: Buffer; key: Buffer };
   allowInsecureRemote?: boolean;
   limits?: Partial<GatewayLimits>;
+  /** hoopq's version, reported by the MCP endpoint. */
+  version?: string;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -100,6 +102,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     oidcKeys: new OidcKeyCache(),
     limits,
     mcpSessions,
+    version: options.version,
     acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
     isDraining: () => draining,
   };

@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { rmSync } from 'node:fs';
+import fs, { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOPQ, createDemoInMode, stopProcess, type Demo } from '../cli/cli-harness.js';
@@ -107,6 +107,9 @@ describe('MCP over streamable HTTP at /v1/mcp', () => {
   it('initializes a session and lists the four tools, described for the token\'s policy', async () => {
     expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(client.getServerVersion()?.name).toBe('hoopq');
+    // the gateway reports the package's version, as stdio mode does
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(client.getServerVersion()?.version).toBe(pkg.version);
     expect(client.getInstructions()).toContain('policy "analyst-agent"');
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['describe_table', 'explain', 'list_tables', 'query']);
