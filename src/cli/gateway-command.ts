@@ -21,6 +21,8 @@ interface GatewayOpts {
   shutdownGrace: string;
   maxConcurrentQueries?: string;
   stallTimeout: string;
+  maxMcpSessions?: string;
+  mcpIdleTimeout: string;
 }
 
 export function registerGatewayCommand(program: Command, _state: CliState): void {
@@ -34,6 +36,8 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
     .option('--shutdown-grace <duration>', 'on SIGTERM/SIGINT, how long running queries may finish before they are cancelled', '10s')
     .option('--max-concurrent-queries <n>', 'queries running at once; more wait for a slot (default 32)')
     .option('--stall-timeout <duration>', 'cut off a client that reads none of its result for this long (its query is cancelled)', '30s')
+    .option('--max-mcp-sessions <n>', 'MCP sessions open at once at /v1/mcp; one more is refused with 503 (default 64)')
+    .option('--mcp-idle-timeout <duration>', 'close an MCP session nobody has used for this long', '15m')
     .action(async (opts: GatewayOpts, cmd: Command) => {
       const listen = parseListenAddress(opts.listen);
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
@@ -47,6 +51,12 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
       if (maxConcurrentQueries !== undefined && !(Number.isInteger(maxConcurrentQueries) && maxConcurrentQueries > 0 && maxConcurrentQueries <= 4096)) {
         throw new UsageError('usage.max_concurrent_queries', `"${opts.maxConcurrentQueries}" is not a whole number between 1 and 4096`);
       }
+      const maxMcpSessions = opts.maxMcpSessions === undefined ? undefined : Number(opts.maxMcpSessions);
+      if (maxMcpSessions !== undefined && !(Number.isInteger(maxMcpSessions) && maxMcpSessions > 0 && maxMcpSessions <= 4096)) {
+        throw new UsageError('usage.max_mcp_sessions', `"${opts.maxMcpSessions}" is not a whole number between 1 and 4096`);
+      }
+      const mcpIdleMs = parseDuration(opts.mcpIdleTimeout);
+      if (mcpIdleMs === undefined || mcpIdleMs <= 0) throw new UsageError('usage.mcp_idle_timeout', `"${opts.mcpIdleTimeout}" is not a positive duration`, { hint: 'write e.g. 15m' });
       const tls = opts.tlsCert && opts.tlsKey ? { cert: readPem(opts.tlsCert), key: readPem(opts.tlsKey) } : undefined;
       const ctx = loadCliContext(cmd); // only for the config: the gateway builds its own parts
       await ctx.close();
@@ -57,7 +67,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         tls,
         allowInsecureRemote: Boolean(opts.allowInsecureRemote),
         version: cmd.parent?.version(),
-        limits: { stallTimeoutMs, ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}) },
+        limits: { stallTimeoutMs, mcpIdleMs, ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}), ...(maxMcpSessions ? { maxMcpSessions } : {}) },
         log,
       });
       log(`hoopq: gateway listening on ${gateway.url}`);

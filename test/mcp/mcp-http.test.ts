@@ -13,7 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import fs, { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOPQ, createDemoInMode, stopProcess, type Demo } from '../cli/cli-harness.js';
+import { HOOPQ, createDemoInMode, startGatewayProcess, stopProcess, type Demo } from '../cli/cli-harness.js';
 
 let demo: Demo;
 let url: string;
@@ -292,6 +292,40 @@ describe('hoopq mcp in gateway mode relays stdio to /v1/mcp', () => {
     const direct = demo.admin(['mcp']);
     expect(direct.code).toBe(4);
     expect(r.stderr).toBe(direct.stderr);
+  });
+});
+
+describe('session limits set on the command line', () => {
+  it('--max-mcp-sessions 1: a second session is refused with 503 while the first works', async () => {
+    const gw = await startGatewayProcess(demo.dir, demo.config, ['--max-mcp-sessions', '1', '--mcp-idle-timeout', '10m']);
+    try {
+      const first = await fetch(gw.url + '/v1/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify(INITIALIZE),
+      });
+      expect(first.status).toBe(200);
+      expect(first.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+      const second = await fetch(gw.url + '/v1/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify(INITIALIZE),
+      });
+      expect(second.status).toBe(503);
+      expect(((await second.json()) as { error: { code: string } }).error.code).toBe('gateway.mcp_sessions_full');
+    } finally {
+      expect(await stopProcess(gw.process)).toBe(0);
+    }
+  });
+
+  it.each([
+    [['--max-mcp-sessions', '0'], /--max-mcp-sessions|not a whole number/],
+    [['--max-mcp-sessions', 'lots'], /not a whole number/],
+    [['--mcp-idle-timeout', 'soon'], /not a positive duration/],
+  ])('refuses %j with exit 2 before listening', (args, message) => {
+    const r = demo.run(['gateway', '--listen', '127.0.0.1:0', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
   });
 });
 
