@@ -11,10 +11,12 @@
  * bytes aside) are reported as recoveries, not failures. Records after the last checkpoint
  * are reported as a warning: no signature covers them (docs/audit.md "What verify proves").
  *
- * Speed: lines in the sink's exact form are checked from their bytes (scan-audit-line.ts);
- * others are parsed and re-canonicalised, with the same verdict.
+ * Speed: lines in the sink's exact form are checked from their bytes (precheck-lines.ts);
+ * others are parsed and re-canonicalised, with the same verdict. That per-line precheck needs
+ * no chain state, so on logs of PARALLEL_VERIFY_MIN_BYTES or more a helper thread prechecks
+ * some batches while this thread prechecks others and links them all in file order
+ * (precheck-worker.ts); verdicts are the same either way.
  */
-import * as crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AuditVerifyError } from '../errors.js';
@@ -23,14 +25,18 @@ import { canonicalJson } from './canonical-json.js';
 import { checkpointsPathFor, parseCheckpointLine, verifyCheckpointSignature, type AuditCheckpoint } from './checkpoint.js';
 import { loadCheckpointPublicKeys } from './checkpoint-key.js';
 import { GENESIS_PREV, isSha256Hex, sha256Hex } from './hash-record.js';
-import { readLogLines } from './read-log-lines.js';
-import { scanAuditLine } from './scan-audit-line.js';
+import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
+import { PrecheckWorkerFailed, startPrecheckWorker, type PrecheckWorker } from './precheck-worker.js';
+import { readLogBatches } from './read-log-batches.js';
+import { readLogLines, type LogLineBatch } from './read-log-lines.js';
 
 export interface VerifyOptions {
   /** The keys directory holding audit-checkpoint-<kid>.pub; without it signatures are not checked (a warning). */
   keyDir?: string;
   /** Check every checkpoint's signature (default), or only those of the latest seq (faster on logs with many). */
   signatures?: 'all' | 'latest';
+  /** Logs of at least this many bytes are prechecked on a second thread (default PARALLEL_VERIFY_MIN_BYTES; Infinity: never). */
+  parallelMinBytes?: number;
 }
 
 export interface VerifyProblem {
@@ -92,7 +98,7 @@ export async function verifyAuditLog(logPath: string, options: VerifyOptions = {
     return report;
   }
 
-  const chainBad = await checkChain(logPath, bySeq, report);
+  const chainBad = await checkChain(logPath, bySeq, report, options.parallelMinBytes ?? PARALLEL_VERIFY_MIN_BYTES);
   const badSignatures = await signatureChecks;
 
   if (!chainBad && latest && latest.cp.seq > report.records) {
@@ -198,9 +204,6 @@ async function checkSignatures(bySeq: Map<number, IndexedCheckpoint[]>, latest: 
   return problems;
 }
 
-const oneShotSha256: (data: Uint8Array) => string =
-  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'hex') : (data) => crypto.createHash('sha256').update(data).digest('hex');
-
 interface LineFacts {
   seq: number;
   prev: string;
@@ -209,16 +212,112 @@ interface LineFacts {
   isRecovery: boolean;
 }
 
+/** Logs at least this large are prechecked on two threads (smaller ones do not pay the thread's start-up). */
+export const PARALLEL_VERIFY_MIN_BYTES = 32 << 20;
+
+/** A batch of lines with its prechecked facts (or the promise of them, from the helper thread). */
+interface PrecheckedBatch extends LogLineBatch {
+  facts: Float64Array | null;
+  failure?: unknown;
+  answered?: Promise<void>;
+}
+
 /** Streams the log; fills report.records/head/recoveries; returns the first problem, if any. */
-async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport): Promise<VerifyProblem | undefined> {
+async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport, parallelMinBytes: number): Promise<VerifyProblem | undefined> {
+  const worker = fs.statSync(logPath).size >= parallelMinBytes ? startPrecheckWorker() : null;
+  if (!worker) return linkChain(logPath, bySeq, report, null);
+  try {
+    return await linkChain(logPath, bySeq, report, worker);
+  } catch (err) {
+    if (!(err instanceof PrecheckWorkerFailed)) throw err;
+    // start over on this thread alone: same verdict, only slower
+    report.records = 0;
+    report.recoveries = [];
+    return linkChain(logPath, bySeq, report, null);
+  } finally {
+    await worker.close();
+  }
+}
+
+async function linkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport, worker: PrecheckWorker | null): Promise<VerifyProblem | undefined> {
+  const link = startChainLink(logPath, bySeq, report);
+  let torn: LogLineBatch['torn'];
+  if (!worker) {
+    for await (const batch of readLogLines(logPath)) {
+      const bad = link(batch, precheckLines(batch.buffer, batch.starts, batch.ends));
+      if (bad) return bad;
+      torn = batch.torn;
+    }
+  } else {
+    // batches go to the helper thread while it has fewer than two; the others are prechecked
+    // here; linking stays in file order. Each batch has bytes of its own (readLogBatches), moved
+    // to the thread and back without a copy, and reused once linked.
+    const queue: PrecheckedBatch[] = [];
+    const spare: ArrayBuffer[] = [];
+    const take = (minBytes: number): ArrayBuffer => {
+      const bytes = spare.pop();
+      return bytes && bytes.byteLength >= minBytes ? bytes : new ArrayBuffer(minBytes);
+    };
+    const linkReady = (): VerifyProblem | undefined => {
+      while (queue.length > 0 && (queue[0].facts || queue[0].failure)) {
+        const batch = queue.shift()!;
+        if (batch.failure) throw batch.failure;
+        const bad = link(batch, batch.facts!);
+        if (bad) return bad;
+        torn = batch.torn;
+        spare.push(batch.buffer.buffer as ArrayBuffer);
+      }
+      return undefined;
+    };
+    for await (const read of readLogBatches(logPath, take)) {
+      const bytes = read.buffer.buffer as ArrayBuffer;
+      const batch: PrecheckedBatch = { ...read, facts: null };
+      if (worker.inFlight < 2) {
+        batch.answered = worker.precheck(bytes, batch.starts, batch.ends).then(
+          (answer) => {
+            batch.buffer = Buffer.from(answer.bytes);
+            batch.facts = answer.facts;
+          },
+          (err: unknown) => void (batch.failure = err),
+        );
+      } else {
+        batch.facts = precheckLines(batch.buffer, batch.starts, batch.ends);
+      }
+      queue.push(batch);
+      let bad = linkReady();
+      if (bad) return bad;
+      while (queue.length > 8) {
+        await queue[0].answered;
+        if ((bad = linkReady())) return bad;
+      }
+    }
+    while (queue.length > 0) {
+      await queue[0].answered;
+      const bad = linkReady();
+      if (bad) return bad;
+    }
+  }
+  if (torn) {
+    const n = torn.end - torn.start;
+    report.warnings.push(`the log ends with an incomplete line ${torn.line} (${n} bytes): a writer was interrupted mid-write; the next append moves it to a side file and records log.recovered`);
+  }
+  report.head = { seq: report.records, hash: link.head() };
+  return undefined;
+}
+
+/**
+ * The sequential part of verification: returns a function that checks one batch's lines, in
+ * file order, against the chain so far (seq, prev, checkpoints), using their prechecked facts
+ * and the slow path for any line the precheck did not vouch for.
+ */
+function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport) {
   // the last good line's hash and prev, as 64 hex bytes: compared in place, no strings per line
   let prevBytes = Buffer.from(GENESIS_PREV, 'latin1');
   let prevPrevBytes = Buffer.alloc(64);
   let hasPrevPrev = false;
-  const digest = Buffer.alloc(64);
   let lastMatchedCheckpointSeq = 0;
   const cpName = path.basename(checkpointsPathFor(logPath));
-  for await (const batch of readLogLines(logPath)) {
+  const linkBatch = (batch: LogLineBatch, facts: Float64Array): VerifyProblem | undefined => {
     const { buffer, starts, ends, firstLine, offset } = batch;
     for (let i = 0; i < starts.length; i++) {
       const line = firstLine + i;
@@ -228,26 +327,24 @@ async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[
       let isRecovery = false;
       let slowHash = '';
 
-      // fast path: the sink's exact form, the expected seq, linked, hash recomputes from the bytes
-      const fast = scanAuditLine(buffer, start, ends[i]);
-      if (fast && fast.seq === expected && buffer.compare(prevBytes, 0, 64, fast.prevAt, fast.prevAt + 64) === 0) {
-        const saved = buffer[fast.hashMemberAt];
-        buffer[fast.hashMemberAt] = 0x7d; // the canonical text without the hash member ends here
-        digest.write(oneShotSha256(buffer.subarray(start, fast.hashMemberAt + 1)), 'latin1');
-        buffer[fast.hashMemberAt] = saved;
-        if (buffer.compare(digest, 0, 64, fast.hashAt, fast.hashAt + 64) === 0) {
-          hashAt = fast.hashAt;
-          isRecovery = fast.isRecovery;
+      // fast path: the sink's exact form with a hash that recomputes from the bytes (prechecked),
+      // the expected seq, linked to the previous line
+      const at = i * LINE_FACTS;
+      if (facts[at + FACT_SEQ] === expected) {
+        const prevAt = facts[at + FACT_PREV_AT];
+        if (buffer.compare(prevBytes, 0, 64, prevAt, prevAt + 64) === 0) {
+          hashAt = facts[at + FACT_HASH_AT];
+          isRecovery = facts[at + FACT_IS_RECOVERY] === 1;
         }
       }
 
       // slow path: parse and re-canonicalise; it decides, and names what is wrong
       if (hashAt < 0) {
-        const facts = readLineFacts(buffer, start, ends[i]);
-        if (typeof facts === 'string') return { line, problem: facts };
-        const { seq, prev, hash } = facts;
+        const lineFacts = readLineFacts(buffer, start, ends[i]);
+        if (typeof lineFacts === 'string') return { line, problem: lineFacts };
+        const { seq, prev, hash } = lineFacts;
         const prevHash = prevBytes.toString('latin1');
-        if (facts.computed !== hash) {
+        if (lineFacts.computed !== hash) {
           return { line, seq, problem: `the record was changed after it was written: its content no longer matches its hash` };
         }
         if (seq !== expected) {
@@ -261,7 +358,7 @@ async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[
           return { line: line - 1, seq: seq - 1, problem: `line ${line} links (prev) to a different hash than line ${line - 1} has: line ${line - 1} was edited and its hash recomputed, or line ${line}'s link was changed` };
         }
         slowHash = hash;
-        isRecovery = facts.isRecovery;
+        isRecovery = lineFacts.isRecovery;
       }
 
       const seq = expected;
@@ -290,13 +387,9 @@ async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[
       if (hashAt >= 0) buffer.copy(prevBytes, 0, hashAt, hashAt + 64);
       else prevBytes.write(slowHash, 'latin1');
     }
-    if (batch.torn) {
-      const n = batch.torn.end - batch.torn.start;
-      report.warnings.push(`the log ends with an incomplete line ${batch.torn.line} (${n} bytes): a writer was interrupted mid-write; the next append moves it to a side file and records log.recovered`);
-    }
-  }
-  report.head = { seq: report.records, hash: prevBytes.toString('latin1') };
-  return undefined;
+    return undefined;
+  };
+  return Object.assign(linkBatch, { head: () => prevBytes.toString('latin1') });
 }
 
 function describeSeqGap(seq: number, expected: number): string {
