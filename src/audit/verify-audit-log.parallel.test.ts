@@ -133,7 +133,7 @@ describe('verifyAuditLog with its helper thread (several 1 MB batches)', () => {
   });
 
   // positions in different batches, so some are prechecked on the helper thread and some here
-  for (const at of [1234, 3001, 4999, N - 1]) {
+  for (const at of [700, 1234, 1900, 2600, 3001, 3700, 4400, 4999, 5600, N - 1]) {
     it(`an edited SQL text at line ${at + 1} is reported at that line`, async () => {
       write(tampered(at, (l) => l.replace('LIMIT 10', 'LIMIT 11')));
       const report = await verifyBothWays(file, keyDir);
