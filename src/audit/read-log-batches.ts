@@ -10,7 +10,7 @@
  * (`buffer.buffer`), which belongs to the caller from then on.
  */
 import { open } from 'node:fs/promises';
-import type { LogLineBatch } from './read-log-lines.js';
+import { findLines, type LogLineBatch } from './read-log-lines.js';
 
 export const BATCH_BYTES = 1 << 20;
 
@@ -33,17 +33,7 @@ export async function* readLogBatches(path: string, take: (minBytes: number) => 
       const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, offset + filled);
       const scanFrom = filled;
       filled += bytesRead;
-      const starts: number[] = [];
-      const ends: number[] = [];
-      const view = buffer.subarray(0, filled);
-      let lineStart = 0;
-      let nl = view.indexOf(0x0a, scanFrom);
-      while (nl !== -1) {
-        starts.push(lineStart);
-        ends.push(nl);
-        lineStart = nl + 1;
-        nl = view.indexOf(0x0a, lineStart);
-      }
+      const { starts, ends, lineStart } = findLines(buffer.subarray(0, filled), scanFrom);
       if (bytesRead === 0) {
         const batch: LogLineBatch = { buffer, starts, ends, firstLine: nextLine, offset };
         if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: nextLine + starts.length };

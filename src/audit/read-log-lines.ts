@@ -22,6 +22,25 @@ export interface LogLineBatch {
 
 const CHUNK_BYTES = 1 << 20;
 
+/**
+ * The complete lines in view: line i is view[starts[i], ends[i]); `lineStart` is where the
+ * unfinished rest begins (view.length if none). Newlines are searched from `scanFrom` only:
+ * the bytes before it were scanned with the previous read and hold no newline.
+ */
+export function findLines(view: Buffer, scanFrom: number): { starts: number[]; ends: number[]; lineStart: number } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let lineStart = 0;
+  let nl = view.indexOf(0x0a, scanFrom);
+  while (nl !== -1) {
+    starts.push(lineStart);
+    ends.push(nl);
+    lineStart = nl + 1;
+    nl = view.indexOf(0x0a, lineStart);
+  }
+  return { starts, ends, lineStart };
+}
+
 export async function* readLogLines(path: string): AsyncGenerator<LogLineBatch> {
   const file = await open(path, 'r');
   try {
@@ -39,17 +58,7 @@ export async function* readLogLines(path: string): AsyncGenerator<LogLineBatch> 
       const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, offset + filled);
       const scanFrom = filled;
       filled += bytesRead;
-      const starts: number[] = [];
-      const ends: number[] = [];
-      const view = buffer.subarray(0, filled);
-      let lineStart = 0;
-      let nl = view.indexOf(0x0a, scanFrom);
-      while (nl !== -1) {
-        starts.push(lineStart);
-        ends.push(nl);
-        lineStart = nl + 1;
-        nl = view.indexOf(0x0a, lineStart);
-      }
+      const { starts, ends, lineStart } = findLines(buffer.subarray(0, filled), scanFrom);
       if (bytesRead === 0) {
         const batch: LogLineBatch = { buffer, starts, ends, firstLine: nextLine, offset };
         if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: nextLine + starts.length };
