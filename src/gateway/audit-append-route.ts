@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import type { AuditRecordBody } from '../audit/audit-record.js';
-import { AuthError } from '../errors.js';
+import { canonicalJson } from '../audit/canonical-json.js';
+import { AuthError, UsageError } from '../errors.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { readJsonBody } from './read-json-body.js';
 import { isSameSecret } from './secret-key-file.js';
@@ -35,6 +36,16 @@ export async function handleAuditAppend(gateway: Gateway, ctx: RequestContext): 
   delete body.prev;
   delete body.hash;
   body.appended_via = { kind: 'gateway', src_endpoint: ctx.remote };
+  // What the chain cannot hold exactly (an integer beyond 2^53, found by the fuzzer) is the
+  // client's mistake: a 400 naming it, not a sink failure.
+  try {
+    canonicalJson(body);
+  } catch (err) {
+    throw new UsageError('gateway.bad_request', `refused the audit record: ${(err as Error).message}`, {
+      rule: 'audit.canonical_json',
+      hint: 'send integers between -(2^53-1) and 2^53-1, or larger numbers as strings',
+    });
+  }
   const record = await (await gateway.parts.audit()).append(body as AuditRecordBody);
   sendJson(ctx.res, 201, { seq: record.seq, id: record.id, hash: record.hash, prev: record.prev });
 }

@@ -145,6 +145,9 @@ describe('limits and malformed requests', () => {
     ['wrong type', () => post('/v1/query', { sql: 1 }), 400, 'gateway.bad_request'],
     ['SQL over 1 MiB', () => post('/v1/query', { sql: 'SELECT 1 --' + 'x'.repeat(1024 * 1024) }), 400, 'gateway.sql_too_large'],
     ['no token', () => post('/v1/query', { sql: 'SELECT 1' }), 401, 'token.missing'],
+    // found by the fuzzer (seed 514847): an integer the hash chain cannot hold exactly was a 503
+    ['audit record with an unsafe integer', () => post('/v1/audit/records', '{"id":"x","time":"2024-01-01T00:00:00Z","event":"query","decision":"allow","extra":9007199254740992}', operatorKey), 400, 'gateway.bad_request'],
+    ['audit record with a nested unsafe integer', () => post('/v1/audit/records', '{"id":"x","time":"2024-01-01T00:00:00Z","event":"query","decision":"allow","rows":{"n":-1e300}}', operatorKey), 400, 'gateway.bad_request'],
   ])('%s', async (_what, send, status, code) => {
     const res = await send();
     expect(res.status).toBe(status);
