@@ -147,6 +147,8 @@ describe('limits and malformed requests', () => {
     ['no token', () => post('/v1/query', { sql: 'SELECT 1' }), 401, 'token.missing'],
     // found by the fuzzer (seed 514847): an integer the hash chain cannot hold exactly was a 503
     ['audit record with an unsafe integer', () => post('/v1/audit/records', '{"id":"x","time":"2024-01-01T00:00:00Z","event":"query","decision":"allow","extra":9007199254740992}', operatorKey), 400, 'gateway.bad_request'],
+    ['token with an unsafe max_queries', () => post('/v1/tokens', '{"policy":"analyst-agent","run":"unsafe-int","max_queries":1e300}', operatorKey), 400, 'gateway.bad_request'],
+    ['token with an unsafe ttl', () => post('/v1/tokens', '{"policy":"analyst-agent","run":"unsafe-int","ttl":1e300}', operatorKey), 400, 'gateway.bad_request'],
     ['audit record with a nested unsafe integer', () => post('/v1/audit/records', '{"id":"x","time":"2024-01-01T00:00:00Z","event":"query","decision":"allow","rows":{"n":-1e300}}', operatorKey), 400, 'gateway.bad_request'],
   ])('%s', async (_what, send, status, code) => {
     const res = await send();
