@@ -43,7 +43,9 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 // raw control characters are never in the sink's lines (JSON.stringify escapes them)
 const CONTROL = /[\x00-\x1f]/;
-const HIGH = /[\x80-\xff]/;
+// one pass for the common line (printable ASCII only); only if it finds something do the
+// control test and the UTF-8 check (both needed: it cannot tell which of the two it found)
+const CONTROL_OR_HIGH = /[\x00-\x1f\x80-\xff]/;
 
 // state of the scan in progress (synchronous, never re-entered)
 let t = '';
@@ -54,8 +56,10 @@ let numberValue = 0;
 
 export function scanAuditLine(buf: Buffer, start: number, stop: number): ScannedAuditLine | null {
   t = buf.toString('latin1', start, stop);
-  if (CONTROL.test(t)) return null;
-  if (HIGH.test(t) && !isUtf8(buf.subarray(start, stop))) return null;
+  if (CONTROL_OR_HIGH.test(t)) {
+    if (CONTROL.test(t)) return null;
+    if (!isUtf8(buf.subarray(start, stop))) return null;
+  }
   p = 0;
   end = t.length;
   nextBackslash = t.indexOf('\\');
