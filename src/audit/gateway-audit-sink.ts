@@ -12,7 +12,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AuditWriteError, ConfigError, isHoopqError } from '../errors.js';
-import { postJson } from '../gateway/gateway-client.js';
+import { gatewayEndpoint, postJson } from '../gateway/gateway-client.js';
 import { checkGatewayUrl } from '../gateway/listen-address.js';
 import { readSecretKey } from '../gateway/secret-key-file.js';
 import type { AuditRecord, AuditRecordBody, AuditSink } from './audit-record.js';
@@ -35,7 +35,7 @@ export async function openGatewayAuditSink(url: string, options: GatewayAuditSin
     });
   }
   const key = readSecretKey(options.keyFile);
-  const endpoint = new URL(base.pathname.replace(/\/+$/, '') + '/v1/audit/records', base);
+  const endpoint = gatewayEndpoint(base, '/v1/audit/records');
   const agent = base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {

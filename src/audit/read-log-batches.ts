@@ -10,7 +10,7 @@
  * (`buffer.buffer`), which belongs to the caller from then on.
  */
 import { open } from 'node:fs/promises';
-import { findLines, type LogLineBatch } from './read-log-lines.js';
+import { findLines, lastBatch, type LogLineBatch } from './read-log-lines.js';
 
 export const BATCH_BYTES = 1 << 20;
 
@@ -35,9 +35,8 @@ export async function* readLogBatches(path: string, take: (minBytes: number) => 
       filled += bytesRead;
       const { starts, ends, lineStart } = findLines(buffer.subarray(0, filled), scanFrom);
       if (bytesRead === 0) {
-        const batch: LogLineBatch = { buffer, starts, ends, firstLine: nextLine, offset };
-        if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: nextLine + starts.length };
-        if (starts.length > 0 || batch.torn) yield batch;
+        const last = lastBatch({ buffer, starts, ends, firstLine: nextLine, offset }, lineStart, filled);
+        if (last) yield last;
         return;
       }
       if (starts.length > 0) {

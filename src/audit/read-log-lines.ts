@@ -41,6 +41,15 @@ export function findLines(view: Buffer, scanFrom: number): { starts: number[]; e
   return { starts, ends, lineStart };
 }
 
+/**
+ * The batch at end of file: its complete lines plus, when bytes follow the last newline
+ * (buffer[lineStart, filled)), those as the torn final line. Null when there is neither.
+ */
+export function lastBatch(batch: LogLineBatch, lineStart: number, filled: number): LogLineBatch | null {
+  if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: batch.firstLine + batch.starts.length };
+  return batch.starts.length > 0 || batch.torn ? batch : null;
+}
+
 export async function* readLogLines(path: string): AsyncGenerator<LogLineBatch> {
   const file = await open(path, 'r');
   try {
@@ -60,9 +69,8 @@ export async function* readLogLines(path: string): AsyncGenerator<LogLineBatch> 
       filled += bytesRead;
       const { starts, ends, lineStart } = findLines(buffer.subarray(0, filled), scanFrom);
       if (bytesRead === 0) {
-        const batch: LogLineBatch = { buffer, starts, ends, firstLine: nextLine, offset };
-        if (lineStart < filled) batch.torn = { start: lineStart, end: filled, line: nextLine + starts.length };
-        if (starts.length > 0 || batch.torn) yield batch;
+        const last = lastBatch({ buffer, starts, ends, firstLine: nextLine, offset }, lineStart, filled);
+        if (last) yield last;
         return;
       }
       if (starts.length > 0) {

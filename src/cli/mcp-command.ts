@@ -6,6 +6,7 @@
  * the same tools; the gateway's refusal of the token ends it the same way, at initialize.
  */
 import type { Command } from 'commander';
+import { gatewayEndpoint } from '../gateway/gateway-client.js';
 import { createMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
 import { proxyMcpStdio } from '../mcp/proxy-mcp-stdio.js';
 import { serveMcpStdio } from '../mcp/serve-mcp-stdio.js';
@@ -21,8 +22,7 @@ export function registerMcpCommand(program: Command, _state: CliState): void {
       const token = opts.token ?? process.env.HOOPQ_TOKEN;
       const target = await openQueryTarget(cmd);
       if (target.kind === 'remote') {
-        const endpoint = new URL(target.gateway.pathname.replace(/\/+$/, '') + '/v1/mcp', target.gateway);
-        await proxyMcpStdio(endpoint, remoteToken(token));
+        await proxyMcpStdio(gatewayEndpoint(target.gateway, '/v1/mcp'), remoteToken(token));
         return;
       }
       const ctx = target.ctx;

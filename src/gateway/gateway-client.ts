@@ -46,7 +46,7 @@ const CONNECT_TIMEOUT_MS = 15_000;
 
 export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcome> {
   const origin = input.gateway.origin;
-  const res = await send(endpoint(input.gateway, '/v1/query'), input.token, input.body);
+  const res = await send(gatewayEndpoint(input.gateway, '/v1/query'), input.token, input.body);
   const type = String(res.headers['content-type'] ?? '');
   if (res.statusCode !== 200 || !type.startsWith(FRAMES_CONTENT_TYPE)) throw await errorResponse(res, origin);
   return new Promise<RemoteOutcome>((resolve, reject) => {
@@ -104,7 +104,7 @@ export interface RemoteExplainBody {
 }
 
 export async function remoteExplain(gateway: URL, credential: string | undefined, body: RemoteExplainBody): Promise<unknown> {
-  const res = await send(endpoint(gateway, '/v1/explain'), credential, body);
+  const res = await send(gatewayEndpoint(gateway, '/v1/explain'), credential, body);
   if (res.statusCode !== 200) throw await errorResponse(res, gateway.origin);
   return readJson(res, gateway.origin);
 }
@@ -126,14 +126,14 @@ const descriptionSchema = z.object({
 
 /** GET /v1/tables: what `hoopq ls` prints, as the gateway's listTables returned it. */
 export async function remoteListTables(gateway: URL, token: string | undefined, dataset: string | undefined): Promise<TableListing> {
-  const url = endpoint(gateway, '/v1/tables');
+  const url = gatewayEndpoint(gateway, '/v1/tables');
   if (dataset !== undefined) url.searchParams.set('dataset', dataset);
   return getJson(url, token, listingSchema);
 }
 
 /** GET /v1/table: what `hoopq show` prints, as the gateway's describeTable returned it. */
 export async function remoteDescribeTable(gateway: URL, token: string | undefined, table: string): Promise<TableDescription> {
-  const url = endpoint(gateway, '/v1/table');
+  const url = gatewayEndpoint(gateway, '/v1/table');
   url.searchParams.set('name', table);
   return getJson(url, token, descriptionSchema) as Promise<TableDescription>;
 }
@@ -152,7 +152,8 @@ export async function postJson(url: URL, bearer: string | undefined, body: unkno
   return { status: res.statusCode ?? 0, json: await readJson(res, url.origin).catch(() => undefined) };
 }
 
-function endpoint(gateway: URL, path: string): URL {
+/** `path` under the gateway's URL, keeping any base path it was given (e.g. https://host/hoopq). */
+export function gatewayEndpoint(gateway: URL, path: string): URL {
   return new URL(gateway.pathname.replace(/\/+$/, '') + path, gateway);
 }
 

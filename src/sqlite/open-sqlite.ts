@@ -92,8 +92,8 @@ export function openSqlite(file: string, busyTimeoutMs: number): SqliteDatabase 
     };
   } else {
     // Loaded only here, so Node versions with node:sqlite never load the native addon.
-    const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as new (f: string, o: { timeout: number }) => BetterSqliteDatabase;
-    const raw = new BetterSqlite(file, { timeout: busyTimeoutMs });
+    const BetterSqlite = createRequire(import.meta.url)('better-sqlite3') as new (f: string) => BetterSqliteDatabase;
+    const raw = new BetterSqlite(file);
     db = {
       driver: 'better-sqlite3',
       get isOpen() {

@@ -70,11 +70,6 @@ export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext):
 }
 
 /**
- * DuckDB's binder names the tables it binds (as written, view bodies included). Each must
- * be one hoopq found, under one of the name defaults in force; binding errors make it
- * return less, never more, so this only ever catches what the tree walk missed.
- */
-/**
  * `a."b.c"."d""e"` -> ['a', 'b.c', 'd"e']: DuckDB quotes reserved words and odd names in what
  * getTableNames reports. Returns [] for anything malformed, which then matches nothing.
  */
@@ -111,6 +106,11 @@ export function splitQualifiedName(name: string): string[] {
   return parts;
 }
 
+/**
+ * DuckDB's binder names the tables it binds (as written, view bodies included). Each must
+ * be one hoopq found, under one of the name defaults in force; binding errors make it
+ * return less, never more, so this only ever catches what the tree walk missed.
+ */
 function crossCheckWithBinder(text: string, parser: DuckDBConnection, contexts: NameDefaults[], known: Set<string>): void {
   let reported: readonly string[];
   try {
