@@ -121,10 +121,10 @@ function listFiles(dir: string, prefix = ''): string[] {
 }
 
 /** A demo in either mode; in gateway mode `hoopq gateway --listen 127.0.0.1:0` serves it. */
-export async function createDemoInMode(mode: Mode): Promise<Demo> {
+export async function createDemoInMode(mode: Mode, gatewayArgs: string[] = []): Promise<Demo> {
   const demo = createDemo();
   if (mode === 'direct') return demo;
-  const gateway = await startGatewayProcess(demo.dir, demo.config);
+  const gateway = await startGatewayProcess(demo.dir, demo.config, gatewayArgs);
   const agentDir = mkdtempSync(join(tmpdir(), 'hoopq-agent-'));
   // The agent holds nothing but the gateway's URL (and the token its test passes): no config, key or log.
   const agentEnv = { HOOPQ_GATEWAY: gateway.url };

@@ -245,7 +245,7 @@ describe('revocation', () => {
     expect(demo.auditRecords().filter((x) => x.event === 'query' && x.run === 'bb-revoke' && x.decision === 'deny').every((x) => x.code === 'token.revoked')).toBe(true);
   });
 
-  it('interrupts a query of the run that is executing, within 2.5 s of revoke returning', async () => {
+  it('interrupts a query of the run that is executing, within 2 s of revoke returning', async () => {
     const run = 'bb-race';
     const token = mint('scratch-writer', run);
     const started = Date.now();
@@ -270,8 +270,12 @@ describe('revocation', () => {
       const revokedAt = Date.now();
       expect(revoke.code).toBe(0);
       const end = await Promise.race([exited, new Promise<{ code: null; at: number }>((r) => setTimeout(() => r({ code: null, at: Infinity }), 10_000))]);
-      expect(end.at - revokedAt).toBeLessThan(2500);
+      expect(end.at).toBeLessThan(Infinity);
       expect(end.code).toBe(4);
+      // the interruption is timed by the query's own audit record, so the CLI's exit on a loaded
+      // machine is not in it: within 2 s of `token revoke` returning
+      const interrupted = demo.auditRecords().find((x) => x.event === 'query' && x.run === run);
+      expect(Date.parse(interrupted!.time) - revokedAt).toBeLessThan(2_000);
       expect(stderr).toMatch(/revoked/);
     } finally {
       child.kill('SIGKILL');

@@ -124,11 +124,13 @@ describe('revocation through the gateway interrupts a running query within 2 s',
     const revokedAt = Date.now();
     const res = await post('/v1/revoke', { run: 'slow-run', reason: 'test' }, operatorKey);
     expect(res.status).toBe(200);
-    const r = await running;
+    // measured at the gateway (its in-flight gauge), so the CLI's own exit on a loaded machine is not in it
+    while ((await metric('hoopq_gateway_queries_in_flight')) > 0 && Date.now() - revokedAt < 20_000) await sleep(25);
     const tookMs = Date.now() - revokedAt;
+    const r = await running;
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/revoked while its query was running/);
-    expect(tookMs).toBeLessThan(2_000 + 500); // 2 s, plus the CLI's own exit
+    expect(tookMs).toBeLessThan(2_000);
     const rec = demo.auditRecords().filter((x) => x.event === 'query' && x.run === 'slow-run').at(-1)!;
     expect(rec).toMatchObject({ decision: 'deny', code: 'token.revoked' });
     expect(await metric('hoopq_gateway_queries_in_flight')).toBe(0);

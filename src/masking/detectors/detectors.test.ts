@@ -309,7 +309,8 @@ describe('detector specifics', () => {
     ];
     const started = Date.now();
     for (const text of inputs) for (const name of DETECTOR_ORDER) DETECTOR_BY_NAME[name].redact(text);
-    expect(Date.now() - started).toBeLessThan(3000);
+    // linear work takes well under a second; catastrophic backtracking on these would take hours
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 
