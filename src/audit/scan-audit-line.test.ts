@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from './audit-record.js';
 import { canonicalJson } from './canonical-json.js';
 import { GENESIS_PREV, serializeAuditRecord } from './hash-record.js';
+import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_LINKS_PREVIOUS, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
 import { scanAuditLine } from './scan-audit-line.js';
 
 // a small deterministic PRNG so a failure reproduces
@@ -191,5 +192,63 @@ describe('scanAuditLine (fast path) agrees with parse + canonicalJson (slow path
     const { line } = serializeAuditRecord({ id: 'i', time: 't', event: 'query', run: 'r', rows: 1, seq: 1, prev: GENESIS_PREV } as unknown as Omit<AuditRecord, 'hash'>);
     expect(check(line)).not.toBeNull();
     expect(check(edit(line))).toBeNull();
+  });
+});
+
+describe('precheckLines over a whole batch agrees with each line checked alone', () => {
+  // one latin1 string per group of lines: the positions of the next backslash, non-ASCII and
+  // control byte are carried from line to line, and a line's scan must never read its neighbours
+  it('on batches mixing good, mutated, corrupted and hostile lines, most chained to the one before', () => {
+    const r = prng(4);
+    for (let round = 0; round < 40; round++) {
+      const lines: Buffer[] = [];
+      let lastHash = GENESIS_PREV;
+      for (let i = 1; i <= 150; i++) {
+        const chained = r() < 0.8;
+        const { line, record } = serializeAuditRecord({ ...randomRecord(r, i), prev: chained ? lastHash : GENESIS_PREV });
+        lastHash = record.hash;
+        const kind = r();
+        let bytes = Buffer.from(kind < 0.5 ? line : kind < 0.8 ? mutate(line, r) : line, 'utf8');
+        if (kind >= 0.8) {
+          bytes = Buffer.from(bytes);
+          bytes[Math.floor(r() * bytes.length)] = Math.floor(r() * 256);
+        }
+        // cut lines: an unterminated string or object must not run on into the next line
+        if (r() < 0.05) bytes = bytes.subarray(0, Math.floor(r() * bytes.length));
+        if (bytes.includes(0x0a)) continue;
+        lines.push(bytes);
+      }
+      const batch = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
+      const starts: number[] = [];
+      const ends: number[] = [];
+      let at = 0;
+      for (const l of lines) {
+        starts.push(at);
+        ends.push(at + l.length);
+        at += l.length + 1;
+      }
+      const before = Buffer.from(batch);
+      const together = precheckLines(batch, starts, ends);
+      expect(batch.equals(before)).toBe(true); // the buffer is left as it was
+      let fast = 0;
+      let linked = 0;
+      lines.forEach((l, i) => {
+        const alone = precheckLines(Buffer.from(l), [0], [l.length]);
+        const got = Array.from(together.subarray(i * LINE_FACTS, (i + 1) * LINE_FACTS));
+        // offsets are the batch's, shifted by where the line starts
+        const want = alone[FACT_SEQ] === 0 ? [0, 0, 0, 0] : [alone[FACT_SEQ], alone[FACT_PREV_AT] + starts[i], alone[FACT_HASH_AT] + starts[i], alone[FACT_IS_RECOVERY]];
+        expect(got.slice(0, 4), `line ${i + 1} of round ${round}: ${l.toString('utf8')}`).toEqual(want);
+        // linked: this line and the one before both passed, and this prev is that hash
+        const p = (i - 1) * LINE_FACTS;
+        const links =
+          i > 0 && got[FACT_SEQ] > 0 && together[p + FACT_SEQ] > 0 &&
+          batch.toString('latin1', got[FACT_PREV_AT], got[FACT_PREV_AT] + 64) === batch.toString('latin1', together[p + FACT_HASH_AT], together[p + FACT_HASH_AT] + 64);
+        expect(got[FACT_LINKS_PREVIOUS], `link of line ${i + 1} of round ${round}`).toBe(links ? 1 : 0);
+        if (got[FACT_SEQ] > 0) fast++;
+        if (links) linked++;
+      });
+      expect(fast).toBeGreaterThan(20);
+      expect(linked).toBeGreaterThan(5);
+    }
   });
 });

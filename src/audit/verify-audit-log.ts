@@ -25,7 +25,7 @@ import { canonicalJson } from './canonical-json.js';
 import { checkpointsPathFor, parseCheckpointLine, verifyCheckpointSignature, type AuditCheckpoint } from './checkpoint.js';
 import { loadCheckpointPublicKeys } from './checkpoint-key.js';
 import { GENESIS_PREV, isSha256Hex, sha256Hex } from './hash-record.js';
-import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
+import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_LINKS_PREVIOUS, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
 import { PrecheckWorkerFailed, startPrecheckWorker, type PrecheckWorker } from './precheck-worker.js';
 import { readLogBatches } from './read-log-batches.js';
 import { readLogLines, type LogLineBatch } from './read-log-lines.js';
@@ -311,14 +311,29 @@ async function linkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]
  * and the slow path for any line the precheck did not vouch for.
  */
 function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport) {
-  // the last good line's hash and prev, as 64 hex bytes: compared in place, no strings per line
+  // the last good line's hash and the one before it, as 64 hex bytes: while the line took the
+  // fast path and is in the batch being linked, only its offset there (no copy per line); else
+  // (-1) the bytes are in prevBytes / prevPrevBytes
   let prevBytes = Buffer.from(GENESIS_PREV, 'latin1');
   let prevPrevBytes = Buffer.alloc(64);
+  let prevIn = -1;
+  let prevPrevIn = -1;
   let hasPrevPrev = false;
   let lastMatchedCheckpointSeq = 0;
   const cpName = path.basename(checkpointsPathFor(logPath));
   const linkBatch = (batch: LogLineBatch, facts: Float64Array): VerifyProblem | undefined => {
+    try {
+      return linkLines(batch, facts);
+    } finally {
+      // the batch's bytes are reused once linked: keep what the next batch needs
+      if (prevIn >= 0) batch.buffer.copy(prevBytes, 0, prevIn, prevIn + 64);
+      if (prevPrevIn >= 0) batch.buffer.copy(prevPrevBytes, 0, prevPrevIn, prevPrevIn + 64);
+      prevIn = prevPrevIn = -1;
+    }
+  };
+  const linkLines = (batch: LogLineBatch, facts: Float64Array): VerifyProblem | undefined => {
     const { buffer, starts, ends, firstLine, offset } = batch;
+    const hex = (at: number, bytes: Buffer) => (at >= 0 ? buffer.toString('latin1', at, at + 64) : bytes.toString('latin1'));
     for (let i = 0; i < starts.length; i++) {
       const line = firstLine + i;
       const start = starts[i];
@@ -328,11 +343,16 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
       let slowHash = '';
 
       // fast path: the sink's exact form with a hash that recomputes from the bytes (prechecked),
-      // the expected seq, linked to the previous line
+      // the expected seq, linked to the previous line (prechecked within the batch: the line
+      // before is the last good one, and it took the fast path too)
       const at = i * LINE_FACTS;
       if (facts[at + FACT_SEQ] === expected) {
         const prevAt = facts[at + FACT_PREV_AT];
-        if (buffer.compare(prevBytes, 0, 64, prevAt, prevAt + 64) === 0) {
+        const linked =
+          prevIn >= 0
+            ? facts[at + FACT_LINKS_PREVIOUS] === 1
+            : buffer.compare(prevBytes, 0, 64, prevAt, prevAt + 64) === 0;
+        if (linked) {
           hashAt = facts[at + FACT_HASH_AT];
           isRecovery = facts[at + FACT_IS_RECOVERY] === 1;
         }
@@ -343,12 +363,12 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
         const lineFacts = readLineFacts(buffer, start, ends[i]);
         if (typeof lineFacts === 'string') return { line, problem: lineFacts };
         const { seq, prev, hash } = lineFacts;
-        const prevHash = prevBytes.toString('latin1');
+        const prevHash = hex(prevIn, prevBytes);
         if (lineFacts.computed !== hash) {
           return { line, seq, problem: `the record was changed after it was written: its content no longer matches its hash` };
         }
         if (seq !== expected) {
-          if (seq === expected - 1 && hash !== prevHash && hasPrevPrev && prev === prevPrevBytes.toString('latin1')) {
+          if (seq === expected - 1 && hash !== prevHash && hasPrevPrev && prev === hex(prevPrevIn, prevPrevBytes)) {
             return { line: line - 1, seq, problem: `lines ${line - 1} and ${line} both carry seq ${seq} and both follow seq ${seq - 1}: one of them was inserted` };
           }
           return { line, seq, problem: describeSeqGap(seq, expected) };
@@ -380,12 +400,22 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
       }
       if (isRecovery) report.recoveries.push(describeRecovery(logPath, buffer.toString('utf8', start, ends[i]), line, seq));
       report.records = seq;
-      const older = prevPrevBytes;
-      prevPrevBytes = prevBytes;
-      prevBytes = older;
+      // this line becomes the last good one, the one before it the one before that
+      if (prevIn >= 0) {
+        prevPrevIn = prevIn;
+      } else {
+        const older = prevPrevBytes;
+        prevPrevBytes = prevBytes;
+        prevBytes = older;
+        prevPrevIn = -1;
+      }
       hasPrevPrev = true;
-      if (hashAt >= 0) buffer.copy(prevBytes, 0, hashAt, hashAt + 64);
-      else prevBytes.write(slowHash, 'latin1');
+      if (hashAt >= 0) {
+        prevIn = hashAt;
+      } else {
+        prevIn = -1;
+        prevBytes.write(slowHash, 'latin1');
+      }
     }
     return undefined;
   };

@@ -20,14 +20,18 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .description('check the whole log: every line parses, the chain is unbroken, checkpoints hold, nothing is missing at the end')
     .option('--file <file>', 'the log to verify (default: the configured sink); its checkpoints are read from FILE.checkpoints')
     .option('--keys <dir>', 'the folder holding the trusted audit-checkpoint-<kid>.pub files (default: the configured keys folder)')
+    .option('--signatures <which>', 'check every checkpoint signature (all), or only the newest (latest: faster on direct-mode logs, which have one checkpoint per process; every checkpoint is still compared with the log)', 'all')
     .option('--format <format>', 'pretty or json', 'pretty')
-    .action(async (opts: { file?: string; keys?: string; format: string }, cmd: Command) => {
+    .action(async (opts: { file?: string; keys?: string; signatures: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
+      if (opts.signatures !== 'all' && opts.signatures !== 'latest') {
+        throw new UsageError('usage.signatures', `--signatures must be all or latest, not "${opts.signatures}"`, { hint: 'all checks every checkpoint signature; latest only the newest' });
+      }
       // --keys: a copy of the log can be verified away from the deployment, trusting only the
       // public keys given (the config's keys folder would otherwise be the only trust anchor)
       const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
       if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
-      const report = await verifyAuditLog(path, { keyDir });
+      const report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures });
       if (opts.format === 'json') process.stdout.write(JSON.stringify(report) + '\n');
       if (!report.ok) throw verifyReportToError(report, path);
       if (opts.format !== 'json') {

@@ -237,6 +237,48 @@ describe('parallel writers, then tampering with copies', () => {
     expect(fooled.stdout).toContain(`${forged.length} signed checkpoint(s) verified`);
   });
 
+  it('--signatures latest checks only the newest signature, but still compares every checkpoint with the log', () => {
+    const lines = logLines();
+    const cps = readFileSync(`${logPath()}.checkpoints`, 'utf8').split('\n').filter(Boolean);
+    const newest = Math.max(...cps.map((l) => JSON.parse(l).seq));
+    const older = cps.findIndex((l) => JSON.parse(l).seq < newest);
+    expect(older).toBeGreaterThanOrEqual(0); // 16 processes: a checkpoint each
+    const copy = (logText: string[], cpLines: string[]) => {
+      const dir = mkdtempSync(join(work, 'latest-'));
+      const file = join(dir, 'audit.jsonl');
+      writeFileSync(file, logText.map((l) => l + '\n').join(''));
+      writeFileSync(`${file}.checkpoints`, cpLines.map((l) => l + '\n').join(''));
+      return file;
+    };
+    // an older checkpoint's signature broken (one byte of it changed)
+    const broken = [...cps];
+    const cp = JSON.parse(broken[older]!);
+    const sig = Buffer.from(cp.signature, 'base64');
+    sig[0] ^= 1;
+    broken[older] = canonical({ ...cp, signature: sig.toString('base64') });
+    const file = copy(lines, broken);
+    const all = demo.run(['audit', 'verify', '--file', file]);
+    expect(all.code).toBe(9);
+    expect(all.stderr).toMatch(/invalid signature/);
+    const latest = demo.run(['audit', 'verify', '--file', file, '--signatures', 'latest', '--format', 'json']);
+    expect(latest.code).toBe(0);
+    expect(JSON.parse(latest.stdout).checkpoints.verified).toBe(cps.filter((l) => JSON.parse(l).seq === newest).length);
+    // a record under that older checkpoint, edited and re-hashed down the chain: still caught
+    const rewritten = [...lines];
+    for (let i = 0; i < rewritten.length; i++) {
+      const r = JSON.parse(rewritten[i]!);
+      if (i === 0) r.run = 'rewritten';
+      else r.prev = JSON.parse(rewritten[i - 1]!).hash;
+      rewritten[i] = sealLine(r);
+    }
+    const caught = demo.run(['audit', 'verify', '--file', copy(rewritten, cps), '--signatures', 'latest']);
+    expect(caught.code).toBe(9);
+    expect(caught.stderr).toMatch(/chain was rewritten/);
+    const bad = demo.run(['audit', 'verify', '--signatures', 'some']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--signatures must be all or latest/);
+  });
+
   it('query records carry every contract field, allowed and denied; denials their reasons', () => {
     const queries = demo.auditRecords().filter((r) => r.event === 'query');
     expect(queries.some((r) => r.decision === 'allow')).toBe(true);
