@@ -13,7 +13,9 @@
  *   its owner's); a request without a session id that is not `initialize` is 400 — no
  *   session is ever opened implicitly;
  * - each tool call still goes through runQuery / explainQuery / the catalog, so the checks
- *   and audit records are those of the CLI, with `via: "mcp"` and `transport: "http"`.
+ *   and audit records are those of the CLI, with `via: "mcp"` and `transport: "http"`;
+ * - a client that disconnects before its answer cancels the calls of that request (a running
+ *   query is interrupted and recorded as cancelled), as `notifications/cancelled` would.
  */
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -58,8 +60,17 @@ export async function handleMcp(gateway: Gateway, ctx: RequestContext): Promise<
   const body = ctx.req.method === 'POST' ? await readJsonBody(ctx.req, anyJson, gateway.limits.maxBodyBytes) : undefined;
   const transport = entry.transport;
   const done = sessions.begin(sessionId);
+  // a client that hangs up before its answer has cancelled the calls it sent in this request:
+  // they stop as an MCP cancellation would stop them (their audit records say so). The request
+  // ends here too: the SDK answers no cancelled call, so its JSON response would never settle.
+  const hungUp = new Promise<void>((resolve) =>
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) cancelRequestsOf(transport, body);
+      resolve();
+    }),
+  );
   try {
-    await transport.handleRequest(ctx.req, ctx.res, body);
+    await Promise.race([transport.handleRequest(ctx.req, ctx.res, body), hungUp]);
   } finally {
     done();
   }
@@ -97,6 +108,16 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
     if (transport.sessionId === undefined || !sessions.find(transport.sessionId)) await mcp.shutdown();
   } finally {
     release();
+  }
+}
+
+/** Delivers notifications/cancelled for every request in `body`, as if its client had sent them (the SDK ignores ids already answered). */
+function cancelRequestsOf(transport: Pick<StreamableHTTPServerTransport, 'onmessage'>, body: unknown): void {
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (typeof message !== 'object' || message === null) continue;
+    const { id, method } = message as { id?: unknown; method?: unknown };
+    if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) continue;
+    transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the HTTP client disconnected before the answer' } });
   }
 }
 

@@ -17,7 +17,7 @@ export interface McpSessionEntry {
   id: string;
   run: string;
   tokenDigest: Buffer;
-  transport: Pick<StreamableHTTPServerTransport, 'handleRequest'>;
+  transport: Pick<StreamableHTTPServerTransport, 'handleRequest' | 'onmessage'>;
   /** Cancels running calls, waits for their audit records, closes the transport. */
   close(): Promise<void>;
 }

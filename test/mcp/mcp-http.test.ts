@@ -12,6 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs, { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOPQ, createDemoInMode, startGatewayProcess, stopProcess, type Demo } from '../cli/cli-harness.js';
 
@@ -237,6 +238,46 @@ describe('/v1/mcp sessions are bound to their run token', () => {
   });
 });
 
+describe('a client that disconnects mid-call', () => {
+  it('cancels the call: the running query stops and its outcome is recorded as cancelled; the session goes on', async () => {
+    const run = 'mcp-http-hangup';
+    const own = demo.mint('analyst-agent', run);
+    const s = await connectHttp(own);
+    try {
+      const hangUp = new AbortController();
+      const slow = 'SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range = -1';
+      const pending = fetch(url + '/v1/mcp', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${own}`,
+          'mcp-session-id': s.transport.sessionId!,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'query', arguments: { sql: slow, justification: J } } }),
+        signal: hangUp.signal,
+      }).catch((err: unknown) => err);
+      // running once its intent record is durable (written before the warehouse sees the query)
+      const deadline = Date.now() + 30_000;
+      while (!demo.auditRecords().some((r) => r.event === 'query.intent' && r.run === run) && Date.now() < deadline) await sleep(100);
+      await sleep(500);
+      expect(demo.auditRecords().some((r) => r.event === 'query' && r.run === run)).toBe(false); // still running
+      const hungUpAt = Date.now();
+      hangUp.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      let outcome: Record<string, any> | undefined;
+      while (!(outcome = demo.auditRecords().find((r) => r.event === 'query' && r.run === run)) && Date.now() - hungUpAt < 30_000) await sleep(100);
+      expect(outcome).toMatchObject({ decision: 'error', code: 'warehouse.cancelled' });
+      // the policy's own timeout is 60 s: this stop is the hang-up's, timed by the record itself
+      expect(Date.parse(outcome!.time) - hungUpAt).toBeLessThan(10_000);
+      expect((await call('query', { sql: 'SELECT 1 AS x', justification: J }, s.client)).isError).toBeFalsy();
+    } finally {
+      await s.client.close().catch(() => undefined);
+    }
+  });
+});
+
 describe('hoopq mcp in gateway mode relays stdio to /v1/mcp', () => {
   function spawnProxy(tokenValue: string | undefined) {
     const t = new StdioClientTransport({
@@ -336,7 +377,8 @@ describe('gateway shutdown', () => {
     const started = performance.now();
     const code = await stopProcess(demo.gateway!.process);
     expect(code).toBe(0);
-    // a session left open would hold the gateway for its whole shutdown grace (60 s here)
+    // a session left open would hold the gateway for its whole shutdown grace (60 s here), and
+    // so would the request a client hung up on earlier in this file, had it not ended
     expect(performance.now() - started).toBeLessThan(30_000);
     expect(demo.gateway!.stderr()).not.toMatch(/cancelling|internal/);
   });
