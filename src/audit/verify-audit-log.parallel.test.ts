@@ -215,3 +215,49 @@ describe('verifyAuditLog at its default threshold', () => {
     expect(verify.verifyReportToError(b.out).exitCode).toBe(9);
   }, 60_000);
 });
+
+describe('verifyAuditLog when its helper thread dies mid-run', () => {
+  // A copy of the compiled verifier whose thread entry fails on its second batch (after taking
+  // the batch's bytes): a real Worker that really exits or throws. The verifier must start over
+  // on its own thread and give the report it gives without a thread.
+  const crashing = (how: 'exit' | 'throw') => `
+    import { parentPort } from 'node:worker_threads';
+    import { precheckLines } from './precheck-lines.js';
+    let n = 0;
+    parentPort.on('message', (req) => {
+      if (++n === 2) ${how === 'exit' ? 'process.exit(3)' : "throw new Error('helper thread failure (test)')"};
+      const facts = precheckLines(Buffer.from(req.bytes), req.starts, req.ends);
+      parentPort.postMessage({ id: req.id, bytes: req.bytes, facts }, [req.bytes, facts.buffer]);
+    });`;
+  const N = 6000;
+  let lines: string[];
+  let keyDir: string;
+
+  beforeAll(() => {
+    lines = makeLines(N);
+    keyDir = path.join(dir, 'keys-crash');
+  });
+
+  for (const how of ['exit', 'throw'] as const) {
+    it(`the thread ${how === 'exit' ? 'exits (code 3)' : 'throws'}: same verdicts as one thread, untouched and tampered`, async () => {
+      const copyDir = `${buildDir}-crash-${how}`;
+      fs.cpSync(buildDir, copyDir, { recursive: true });
+      fs.writeFileSync(path.join(copyDir, 'audit', 'precheck-worker-thread.js'), crashing(how));
+      const crashy = (await import(pathToFileURL(path.join(copyDir, 'audit', 'verify-audit-log.js')).href)) as typeof VerifyModule;
+      try {
+        const file = path.join(dir, `crash-${how}.jsonl`);
+        const at = 4999;
+        for (const ls of [lines, lines.map((l, j) => (j === at ? l.replace('LIMIT 10', 'LIMIT 11') : l))]) {
+          writeLog(file, ls, keyDir, 100, lines);
+          const two = await countingWorkers(() => crashy.verifyAuditLog(file, { keyDir, parallelMinBytes: 1 }));
+          const one = await verify.verifyAuditLog(file, { keyDir, parallelMinBytes: Infinity });
+          expect(two.workers).toBe(1); // it did start the thread (and it died)
+          expect(two.out).toEqual(one);
+        }
+        expect((await crashy.verifyAuditLog(file, { keyDir, parallelMinBytes: 1 })).firstBad).toMatchObject({ line: at + 1, problem: expect.stringMatching(/content no longer matches its hash/) });
+      } finally {
+        fs.rmSync(copyDir, { recursive: true, force: true });
+      }
+    });
+  }
+});
