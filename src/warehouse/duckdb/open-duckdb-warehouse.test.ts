@@ -71,7 +71,8 @@ describe('openDuckDbWarehouse', () => {
     await warehouse.close();
     expect(await exited).toBe(0);
     expect(waited).toBeGreaterThan(1_000);
-    expect(waited).toBeLessThan(4_000);
+    // well below writerWaitMs (10 s): it opened when the writer let go, not at the deadline
+    expect(waited).toBeLessThan(8_000);
   });
 
   it('makes a read-only opener wait for the writer as well', async () => {
