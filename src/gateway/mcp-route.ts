@@ -15,7 +15,11 @@
  * - each tool call still goes through runQuery / explainQuery / the catalog, so the checks
  *   and audit records are those of the CLI, with `via: "mcp"` and `transport: "http"`;
  * - a client that disconnects before its answer cancels the calls of that request (a running
- *   query is interrupted and recorded as cancelled), as `notifications/cancelled` would.
+ *   query is interrupted and recorded as cancelled), as `notifications/cancelled` would;
+ * - the SDK answers no call cancelled before it returned, so a POST of one tool call that a
+ *   later notifications/cancelled cancels ends with an empty 202 instead of staying open; it
+ *   is ended only when the call has not returned (createMcpServer's isCallRunning), so the
+ *   SDK never writes to it afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -69,11 +73,60 @@ export async function handleMcp(gateway: Gateway, ctx: RequestContext): Promise<
       resolve();
     }),
   );
+  // a POST of one request whose call is cancelled by a later notifications/cancelled gets no
+  // answer from the SDK either: that later POST ends this one, empty (202)
+  const waitingHere = waitingFor(transport);
+  const single = singleRequestId(body);
+  let unanswered: () => void = () => undefined;
+  const endedUnanswered = new Promise<void>((resolve) => (unanswered = resolve));
+  const endEmpty = () => {
+    if (!ctx.res.headersSent) ctx.res.writeHead(202).end();
+    unanswered();
+  };
+  if (single !== undefined) waitingHere.set(single, endEmpty);
   try {
-    await Promise.race([transport.handleRequest(ctx.req, ctx.res, body), hungUp]);
+    await Promise.race([transport.handleRequest(ctx.req, ctx.res, body), hungUp, endedUnanswered]);
+    // the cancellations in this request have reached the calls (the SDK delivers them before
+    // it answers); a call that has not returned by now will return unanswered
+    for (const requestId of cancelledIdsOf(body)) {
+      if (entry.isCallRunning(requestId)) waitingHere.get(requestId)?.();
+    }
   } finally {
+    if (single !== undefined && waitingHere.get(single) === endEmpty) waitingHere.delete(single);
     done();
   }
+}
+
+/** Per session transport: request id -> ends the POST that carried it, without an answer. */
+const waitingPosts = new WeakMap<object, Map<string | number, () => void>>();
+
+function waitingFor(transport: object): Map<string | number, () => void> {
+  let map = waitingPosts.get(transport);
+  if (!map) waitingPosts.set(transport, (map = new Map()));
+  return map;
+}
+
+function messagesOf(body: unknown): Array<{ id?: unknown; method?: unknown; params?: unknown }> {
+  return (Array.isArray(body) ? body : [body]).filter((m): m is { id?: unknown; method?: unknown; params?: unknown } => typeof m === 'object' && m !== null);
+}
+
+function isRequestId(id: unknown): id is string | number {
+  return typeof id === 'string' || typeof id === 'number';
+}
+
+/** The id when the body is exactly one request (not a batch, not a notification). */
+function singleRequestId(body: unknown): string | number | undefined {
+  if (Array.isArray(body) || typeof body !== 'object' || body === null) return undefined;
+  const { id, method } = body as { id?: unknown; method?: unknown };
+  return typeof method === 'string' && isRequestId(id) ? id : undefined;
+}
+
+/** The request ids named by the notifications/cancelled in the body. */
+function cancelledIdsOf(body: unknown): Array<string | number> {
+  return messagesOf(body)
+    .filter((m) => m.method === 'notifications/cancelled' && m.id === undefined)
+    .map((m) => (m.params as { requestId?: unknown } | undefined)?.requestId)
+    .filter(isRequestId);
 }
 
 async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void> {
@@ -96,7 +149,7 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
-        sessions.add({ id, run: session.identity.run, tokenDigest: digestToken(token!), transport, close: () => mcp.shutdown() });
+        sessions.add({ id, run: session.identity.run, tokenDigest: digestToken(token!), transport, close: () => mcp.shutdown(), isCallRunning: mcp.isCallRunning });
       },
       onsessionclosed: (id) => {
         void sessions.close(id);
@@ -113,10 +166,8 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
 
 /** Delivers notifications/cancelled for every request in `body`, as if its client had sent them (the SDK ignores ids already answered). */
 function cancelRequestsOf(transport: Pick<StreamableHTTPServerTransport, 'onmessage'>, body: unknown): void {
-  for (const message of Array.isArray(body) ? body : [body]) {
-    if (typeof message !== 'object' || message === null) continue;
-    const { id, method } = message as { id?: unknown; method?: unknown };
-    if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) continue;
+  for (const { id, method } of messagesOf(body)) {
+    if (typeof method !== 'string' || !isRequestId(id)) continue;
     transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the HTTP client disconnected before the answer' } });
   }
 }

@@ -9,6 +9,7 @@ function entry(id: string, closed: string[]): McpSessionEntry {
     run: `run-${id}`,
     tokenDigest: digestToken(`token-${id}`),
     transport: { handleRequest: async () => {} },
+    isCallRunning: () => false,
     close: async () => {
       closed.push(id);
     },

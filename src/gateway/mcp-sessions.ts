@@ -20,6 +20,8 @@ export interface McpSessionEntry {
   transport: Pick<StreamableHTTPServerTransport, 'handleRequest' | 'onmessage'>;
   /** Cancels running calls, waits for their audit records, closes the transport. */
   close(): Promise<void>;
+  /** Whether the tool call with this JSON-RPC id has not returned yet (createMcpServer). */
+  isCallRunning(requestId: string | number): boolean;
 }
 
 interface Tracked {

@@ -48,6 +48,11 @@ export interface HoopqMcpServer {
   server: McpServer;
   /** Cancels running calls, waits for their audit records, closes the server. */
   shutdown(): Promise<void>;
+  /**
+   * Whether the tool call with this JSON-RPC id has not returned yet. Once its request is
+   * cancelled, such a call gets no answer: the SDK answers no call cancelled before it returned.
+   */
+  isCallRunning(requestId: string | number): boolean;
 }
 
 export function createMcpServer(parts: PipelineParts, session: McpSession, options: McpServerOptions = {}): HoopqMcpServer {
@@ -61,10 +66,13 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
   const stopping = new AbortController();
   let queue: Promise<unknown> = Promise.resolve();
 
+  // the request ids of calls whose handler has not returned yet (queued or running)
+  const running = new Set<string | number>();
+
   /** One call at a time, cancelled by the client or by shutdown; every failure becomes a refusal result. */
-  function serialised(signal: AbortSignal, call: (signal: AbortSignal) => Promise<CallToolResult>): Promise<CallToolResult> {
+  function serialised(extra: { signal: AbortSignal; requestId: string | number }, call: (signal: AbortSignal) => Promise<CallToolResult>): Promise<CallToolResult> {
     const run = queue.then(async () => {
-      const both = AbortSignal.any([signal, stopping.signal]);
+      const both = AbortSignal.any([extra.signal, stopping.signal]);
       try {
         return await call(both);
       } catch (err) {
@@ -72,7 +80,8 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       }
     });
     queue = run.catch(() => undefined);
-    return run;
+    running.add(extra.requestId);
+    return run.finally(() => running.delete(extra.requestId));
   }
 
   const readOnly = !policyAllowsWrites(policy);
@@ -96,7 +105,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       annotations: { readOnlyHint: readOnly, destructiveHint: !readOnly, openWorldHint: false },
     },
     (args, extra) =>
-      serialised(extra.signal, async (signal) => {
+      serialised(extra, async (signal) => {
         const buffer = new CappedResultBuffer(MCP_MAX_RESULT_BYTES);
         const records: AuditRecordBody[] = [];
         const notices: string[] = [];
@@ -130,7 +139,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
-      serialised(extra.signal, async () =>
+      serialised(extra, async () =>
         jsonResult(await explainQuery(parts, { sql: args.sql, token: session.token, justification: args.justification ?? null, offline: false })),
       ),
   );
@@ -148,7 +157,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
-      serialised(extra.signal, async () => {
+      serialised(extra, async () => {
         const listing = await listTables(parts, { token: session.token, dataset: args.dataset, origin: { ...origin, tool: 'list_tables' } });
         return jsonResult({
           policy: listing.policy,
@@ -171,7 +180,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
-      serialised(extra.signal, async () => {
+      serialised(extra, async () => {
         const d = await describeTable(parts, { token: session.token, table: args.table, origin: { ...origin, tool: 'describe_table' } });
         return jsonResult({ policy: d.policy, table: d.table, kind: d.kind, columns: d.columns, masked_at_source: d.maskedSources, detect: d.detect });
       }),
@@ -179,6 +188,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
 
   return {
     server,
+    isCallRunning: (requestId) => running.has(requestId),
     async shutdown() {
       stopping.abort();
       await queue;

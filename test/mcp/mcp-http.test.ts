@@ -11,6 +11,7 @@ import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotoc
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs, { rmSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,25 @@ function rpc(body: unknown, headers: Record<string, string> = {}, method = 'POST
     method,
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     body: method === 'POST' ? JSON.stringify(body) : undefined,
+  });
+}
+
+/**
+ * A POST on a connection of its own (no keep-alive pool: a pooled socket the gateway closes
+ * after its 5 s idle timeout could be reused at that instant on a loaded machine). `signal`
+ * hangs up mid-request.
+ */
+function postFresh(body: unknown, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url + '/v1/mcp', { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, signal }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
   });
 }
 
@@ -246,18 +266,11 @@ describe('a client that disconnects mid-call', () => {
     try {
       const hangUp = new AbortController();
       const slow = 'SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range = -1';
-      const pending = fetch(url + '/v1/mcp', {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          authorization: `Bearer ${own}`,
-          'mcp-session-id': s.transport.sessionId!,
-          'mcp-protocol-version': '2025-06-18',
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'query', arguments: { sql: slow, justification: J } } }),
-        signal: hangUp.signal,
-      }).catch((err: unknown) => err);
+      const pending = postFresh(
+        { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'query', arguments: { sql: slow, justification: J } } },
+        { authorization: `Bearer ${own}`, 'mcp-session-id': s.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+        hangUp.signal,
+      ).catch((err: unknown) => err);
       // running once its intent record is durable (written before the warehouse sees the query)
       const deadline = Date.now() + 30_000;
       while (!demo.auditRecords().some((r) => r.event === 'query.intent' && r.run === run) && Date.now() < deadline) await sleep(100);
@@ -272,6 +285,43 @@ describe('a client that disconnects mid-call', () => {
       // the policy's own timeout is 60 s: this stop is the hang-up's, timed by the record itself
       expect(Date.parse(outcome!.time) - hungUpAt).toBeLessThan(10_000);
       expect((await call('query', { sql: 'SELECT 1 AS x', justification: J }, s.client)).isError).toBeFalsy();
+    } finally {
+      await s.client.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('a call cancelled with notifications/cancelled', () => {
+  it('stops; the POST that carried the call ends empty (202) instead of waiting for an answer the SDK never sends', async () => {
+    const run = 'mcp-http-cancelled';
+    const own = demo.mint('analyst-agent', run);
+    const s = await connectHttp(own);
+    const headers = { authorization: `Bearer ${own}`, 'mcp-session-id': s.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const post = (body: unknown) => postFresh(body, headers);
+    const cancel = (requestId: string) => post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } });
+    try {
+      // a call already answered: its cancellation changes nothing
+      const quick = await post({ jsonrpc: '2.0', id: 'quick-1', method: 'tools/call', params: { name: 'query', arguments: { sql: 'SELECT 1 AS x', justification: J } } });
+      expect(quick.status).toBe(200);
+      expect((JSON.parse(quick.text) as { result: ToolResult }).result.isError).toBeFalsy();
+      expect((await cancel('quick-1')).status).toBe(202);
+
+      const slow = 'SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range = -1';
+      const pending = post({ jsonrpc: '2.0', id: 'slow-2', method: 'tools/call', params: { name: 'query', arguments: { sql: slow, justification: J } } });
+      const deadline = Date.now() + 30_000;
+      const intents = () => demo.auditRecords().filter((r) => r.event === 'query.intent' && r.run === run);
+      while (intents().length < 2 && Date.now() < deadline) await sleep(100); // quick-1's, then slow-2's
+      const slowIntent = intents()[1]!;
+      await sleep(300);
+      const cancelledAt = Date.now();
+      expect((await cancel('slow-2')).status).toBe(202);
+      const answer = await Promise.race([pending, sleep(20_000).then(() => 'still waiting' as const)]);
+      expect(answer).not.toBe('still waiting');
+      expect(answer).toEqual({ status: 202, text: '' });
+      let outcome: Record<string, any> | undefined;
+      while (!(outcome = demo.auditRecords().find((r) => r.event === 'query' && r.intent === slowIntent.id)) && Date.now() - cancelledAt < 30_000) await sleep(100);
+      expect(outcome).toMatchObject({ decision: 'error', code: 'warehouse.cancelled' });
+      expect((await call('query', { sql: 'SELECT 2 AS y', justification: J }, s.client)).isError).toBeFalsy();
     } finally {
       await s.client.close().catch(() => undefined);
     }
