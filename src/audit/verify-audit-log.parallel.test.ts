@@ -50,7 +50,7 @@ afterAll(() => {
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Lines of n records as the sink writes them (about 1 KB each), some with escapes and non-ASCII text (slow path). */
-function makeLines(n: number): string[] {
+function makeLines(n: number, bigSqlAt: ReadonlySet<number> = new Set()): string[] {
   const lines: string[] = [];
   let prev = hashing.GENESIS_PREV;
   for (let seq = 1; seq <= n; seq++) {
@@ -59,7 +59,7 @@ function makeLines(n: number): string[] {
       id: `rec-${seq}`, time: new Date(Date.UTC(2026, 10, 1) + seq * 1000).toISOString(), event: seq % 2 ? 'query.intent' : 'query',
       run: `nightly-${seq % 13}`, subject: 'repo:acme/ml:ref:refs/heads/main', token_id: `tok-${seq % 13}`,
       policy: { name: 'analyst-agent', sha256: sha(String(seq % 3)) }, justification: odd ? `Zoë's "nightly"\tpull — ${seq}\n` : 'nightly fine-tune data pull',
-      sql: `SELECT c.name, c.email, sum(o.amount) AS total FROM crm.customers c JOIN sales.orders o ON o.customer_id = c.id WHERE o.id > ${seq} GROUP BY 1, 2 ORDER BY total DESC LIMIT 10 /* ${'x'.repeat(seq % 400)} */`,
+      sql: `SELECT c.name, c.email, sum(o.amount) AS total FROM crm.customers c JOIN sales.orders o ON o.customer_id = c.id WHERE o.id > ${seq} GROUP BY 1, 2 ORDER BY total DESC LIMIT 10 /* ${'x'.repeat(bigSqlAt.has(seq) ? 2_500_000 : seq % 400)} */`,
       statements: ['select'], tables: { read: ['demo.crm.customers', 'demo.sales.orders'], write: [] },
       decision: 'allow', reason: null, masked: { columns: { 'demo.crm.customers.email': 'hash' }, detected: {} },
       warehouse: { kind: 'duckdb', job_id: null, bytes_processed: seq * 1000 }, rows: seq % 50, result_sha256: sha(String(seq)), duration_ms: 37,
@@ -190,6 +190,19 @@ describe('verifyAuditLog with its helper thread (several 1 MB batches)', () => {
     const report = await verifyBothWays(file, keyDir);
     expect(report.ok).toBe(true);
     expect(report.warnings.join()).toMatch(new RegExp(`incomplete line ${N + 1} \\(300 bytes\\)`));
+  });
+});
+
+describe('verifyAuditLog on lines longer than its 1 MB batches', () => {
+  it('two 2.5 MB records in a row (an intent and its outcome carry the same long SQL): the same report on two threads as on one', async () => {
+    const keyDir = path.join(dir, 'keys-long');
+    const file = path.join(dir, 'long-lines.jsonl');
+    const lines = makeLines(3000, new Set([1500, 1501]));
+    writeLog(file, lines, keyDir, 100);
+    expect(await verifyBothWays(file, keyDir)).toMatchObject({ ok: true, records: 3000 });
+    const at = 2000; // after both long lines
+    writeLog(file, lines.map((l, j) => (j === at ? l.replace('LIMIT 10', 'LIMIT 11') : l)), keyDir, 100, lines);
+    expect((await verifyBothWays(file, keyDir)).firstBad).toMatchObject({ line: at + 1, problem: expect.stringMatching(/content no longer matches its hash/) });
   });
 });
 

@@ -27,8 +27,7 @@ import { loadCheckpointPublicKeys } from './checkpoint-key.js';
 import { GENESIS_PREV, isSha256Hex, sha256Hex } from './hash-record.js';
 import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_LINKS_PREVIOUS, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
 import { PrecheckWorkerFailed, startPrecheckWorker, type PrecheckWorker } from './precheck-worker.js';
-import { readLogBatches } from './read-log-batches.js';
-import { readLogLines, type LogLineBatch } from './read-log-lines.js';
+import { readLogBatches, readLogLines, type LogLineBatch } from './read-log-lines.js';
 
 export interface VerifyOptions {
   /** The keys directory holding audit-checkpoint-<kid>.pub; without it signatures are not checked (a warning). */
