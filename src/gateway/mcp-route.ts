@@ -114,11 +114,14 @@ function isRequestId(id: unknown): id is string | number {
   return typeof id === 'string' || typeof id === 'number';
 }
 
+/** The JSON-RPC id of each request in the body (notifications and responses have none). */
+function requestIdsOf(body: unknown): Array<string | number> {
+  return messagesOf(body).flatMap(({ id, method }) => (typeof method === 'string' && isRequestId(id) ? [id] : []));
+}
+
 /** The id when the body is exactly one request (not a batch, not a notification). */
 function singleRequestId(body: unknown): string | number | undefined {
-  if (Array.isArray(body) || typeof body !== 'object' || body === null) return undefined;
-  const { id, method } = body as { id?: unknown; method?: unknown };
-  return typeof method === 'string' && isRequestId(id) ? id : undefined;
+  return Array.isArray(body) ? undefined : requestIdsOf(body)[0];
 }
 
 /** The request ids named by the notifications/cancelled in the body. */
@@ -166,9 +169,8 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
 
 /** Delivers notifications/cancelled for every request in `body`, as if its client had sent them (the SDK ignores ids already answered). */
 function cancelRequestsOf(transport: Pick<StreamableHTTPServerTransport, 'onmessage'>, body: unknown): void {
-  for (const { id, method } of messagesOf(body)) {
-    if (typeof method !== 'string' || !isRequestId(id)) continue;
-    transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the HTTP client disconnected before the answer' } });
+  for (const requestId of requestIdsOf(body)) {
+    transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the HTTP client disconnected before the answer' } });
   }
 }
 

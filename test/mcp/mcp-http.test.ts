@@ -49,6 +49,25 @@ async function connectHttp(tokenValue: string): Promise<{ client: Client; transp
   return { client: c, transport: t };
 }
 
+interface OwnSession {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  token: string;
+  /** What a raw request of this session sends: its token, session id and protocol version. */
+  headers: Record<string, string>;
+}
+
+/** A session of its own under a fresh token for `run`, closed when `use` ends. */
+async function withOwnSession(run: string, use: (s: OwnSession) => Promise<void>): Promise<void> {
+  const token = demo.mint('analyst-agent', run);
+  const { client: c, transport: t } = await connectHttp(token);
+  try {
+    await use({ client: c, transport: t, token, headers: { authorization: `Bearer ${token}`, 'mcp-session-id': t.sessionId!, 'mcp-protocol-version': '2025-06-18' } });
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}
+
 async function call(name: string, args: Record<string, unknown>, c: Client = client): Promise<ToolResult> {
   return (await c.callTool({ name, arguments: args })) as ToolResult;
 }
@@ -238,10 +257,8 @@ describe('/v1/mcp sessions are bound to their run token', () => {
     await s.client.close();
   });
 
-  it('a run revoked mid-session is refused on its next request and the session is closed', async () => {
-    const own = demo.mint('analyst-agent', 'mcp-http-revoked');
-    const s = await connectHttp(own);
-    try {
+  it('a run revoked mid-session is refused on its next request and the session is closed', () =>
+    withOwnSession('mcp-http-revoked', async (s) => {
       expect((await call('query', { sql: 'SELECT 1 AS x', justification: J }, s.client)).isError).toBeFalsy();
       expect(demo.admin(['token', 'revoke', '--run', 'mcp-http-revoked']).code).toBe(0);
       const refused = await call('query', { sql: 'SELECT 1 AS x', justification: J }, s.client).then(
@@ -250,25 +267,20 @@ describe('/v1/mcp sessions are bound to their run token', () => {
       );
       expect(refused?.code).toBe(401);
       expect(refused?.message).toContain('"code":"token.revoked"');
-      const again = await rpc(LIST_TOOLS, { 'mcp-session-id': s.transport.sessionId!, authorization: `Bearer ${own}` });
+      const again = await rpc(LIST_TOOLS, { 'mcp-session-id': s.transport.sessionId!, authorization: `Bearer ${s.token}` });
       expect(again.status).toBe(401);
-    } finally {
-      await s.client.close().catch(() => undefined);
-    }
-  });
+    }));
 });
 
 describe('a client that disconnects mid-call', () => {
-  it('cancels the call: the running query stops and its outcome is recorded as cancelled; the session goes on', async () => {
+  it('cancels the call: the running query stops and its outcome is recorded as cancelled; the session goes on', () => {
     const run = 'mcp-http-hangup';
-    const own = demo.mint('analyst-agent', run);
-    const s = await connectHttp(own);
-    try {
+    return withOwnSession(run, async (s) => {
       const hangUp = new AbortController();
       const slow = 'SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range = -1';
       const pending = postFresh(
         { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'query', arguments: { sql: slow, justification: J } } },
-        { authorization: `Bearer ${own}`, 'mcp-session-id': s.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+        s.headers,
         hangUp.signal,
       ).catch((err: unknown) => err);
       // running once its intent record is durable (written before the warehouse sees the query)
@@ -285,21 +297,16 @@ describe('a client that disconnects mid-call', () => {
       // the policy's own timeout is 60 s: this stop is the hang-up's, timed by the record itself
       expect(Date.parse(outcome!.time) - hungUpAt).toBeLessThan(10_000);
       expect((await call('query', { sql: 'SELECT 1 AS x', justification: J }, s.client)).isError).toBeFalsy();
-    } finally {
-      await s.client.close().catch(() => undefined);
-    }
+    });
   });
 });
 
 describe('a call cancelled with notifications/cancelled', () => {
-  it('stops; the POST that carried the call ends empty (202) instead of waiting for an answer the SDK never sends', async () => {
+  it('stops; the POST that carried the call ends empty (202) instead of waiting for an answer the SDK never sends', () => {
     const run = 'mcp-http-cancelled';
-    const own = demo.mint('analyst-agent', run);
-    const s = await connectHttp(own);
-    const headers = { authorization: `Bearer ${own}`, 'mcp-session-id': s.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
-    const post = (body: unknown) => postFresh(body, headers);
-    const cancel = (requestId: string) => post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } });
-    try {
+    return withOwnSession(run, async (s) => {
+      const post = (body: unknown) => postFresh(body, s.headers);
+      const cancel = (requestId: string) => post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } });
       // a call already answered: its cancellation changes nothing
       const quick = await post({ jsonrpc: '2.0', id: 'quick-1', method: 'tools/call', params: { name: 'query', arguments: { sql: 'SELECT 1 AS x', justification: J } } });
       expect(quick.status).toBe(200);
@@ -322,9 +329,7 @@ describe('a call cancelled with notifications/cancelled', () => {
       while (!(outcome = demo.auditRecords().find((r) => r.event === 'query' && r.intent === slowIntent.id)) && Date.now() - cancelledAt < 30_000) await sleep(100);
       expect(outcome).toMatchObject({ decision: 'error', code: 'warehouse.cancelled' });
       expect((await call('query', { sql: 'SELECT 2 AS y', justification: J }, s.client)).isError).toBeFalsy();
-    } finally {
-      await s.client.close().catch(() => undefined);
-    }
+    });
   });
 });
 
