@@ -56,7 +56,8 @@ const CONTROL_OR_HIGH = /[\x00-\x09\x0b-\x1f\x80-\xff]/g;
 // bytes [off, off + t.length) of batchBytes; the scan works in text indexes
 let t = '';
 let off = 0;
-let batchBytes: Buffer = Buffer.alloc(0);
+const NO_BYTES = Buffer.alloc(0);
+let batchBytes: Buffer = NO_BYTES;
 let nextBackslash = -1;
 let nextSuspicious = -1;
 let nextControl = -1;
@@ -85,7 +86,7 @@ export function beginBatch(buf: Buffer, from: number, to: number): void {
 
 export function endBatch(): void {
   t = '';
-  batchBytes = Buffer.alloc(0);
+  batchBytes = NO_BYTES;
 }
 
 /** Whether the batch's bytes at byte offset `at` are `text` (ASCII). */
