@@ -6,6 +6,8 @@
  * into process exits; only the gateway's error handler turns them into HTTP statuses.
  * Match errors by class or `code`, never by message text.
  */
+import type { SqlLiterals } from './analysis/query-analysis.js';
+
 export type Audience = 'agent' | 'operator';
 
 export interface HoopqErrorOptions {
@@ -86,6 +88,8 @@ export class AnalysisError extends HoopqError {
   readonly exitCode = 6;
   readonly httpStatus = 422;
   readonly audience = 'agent' as const;
+  /** The engine-checked literal spans of the SQL, when the refusal came after they were checked (audit redaction). */
+  sqlLiterals: SqlLiterals | undefined;
 }
 
 /** Exit 7: the warehouse failed: SQL error, timeout, cancellation. */

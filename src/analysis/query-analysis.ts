@@ -8,6 +8,9 @@
 export const STATEMENT_KINDS = [
   'select', 'insert', 'update', 'delete', 'merge', 'truncate', 'create', 'drop', 'alter',
   'export', 'load', 'call', 'script', 'grant', 'other',
+  // CREATE/DROP of functions, macros, procedures, types, sequences and schemas: objects that
+  // change how other SQL resolves, so a policy that allows tables does not allow them.
+  'define',
 ] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
@@ -15,7 +18,7 @@ export interface StatementAnalysis {
   kind: StatementKind;
   /** The dialect's own name for the statement (DuckDB statement type, GoogleSQL node type). */
   nativeType: string;
-  /** The statement's own text, sliced from the input. */
+  /** The statement's text exactly as analysed and as it will run (DuckDB: comments removed). */
   text: string;
   /**
    * Tables read, resolved. A view read appears here together with every table its definition
@@ -42,6 +45,30 @@ export interface ViewExpansion {
 export interface QueryAnalysis {
   dialect: 'duckdb' | 'googlesql';
   statements: StatementAnalysis[];
+  /**
+   * The texts the engine will run, in order, exactly as analysed: never the received string
+   * re-split by the engine. DuckDB: one text per statement; GoogleSQL: the whole script,
+   * which BigQuery runs as one job.
+   */
+  run: string[];
+  /** Where the received SQL holds literals and comments, as the engine reads it (redaction). */
+  literals?: SqlLiterals;
+}
+
+export interface SqlSpan {
+  start: number;
+  end: number;
+  /** For literal spans: what the engine reads there. */
+  kind?: 'string' | 'number' | 'name';
+}
+
+export interface SqlLiterals {
+  /** Literal spans (strings, numbers, quoted names) of the received SQL, checked against the engine. */
+  spans: SqlSpan[];
+  /** Comment spans of the received SQL. */
+  comments: SqlSpan[];
+  /** The engine's values of the string literals. */
+  values: string[];
 }
 
 export interface NameDefaults {

@@ -1,4 +1,5 @@
 /**
+ * The GoogleSQL (and dialect-neutral) literal reader behind redact-sql.ts.
  * What hoopq writes back about a query — the audit log's `sql`, error messages, explain
  * output — must not carry raw values of masked columns, and the only way such a value gets
  * into SQL text is as a literal the caller typed (`WHERE ssn = '123-45-6789'`, its reversed or
@@ -34,8 +35,9 @@ export function redactSqlLiterals(sql: string): RedactedSql {
     const next = sql[i + 1];
     // comments
     if ((c === '-' && next === '-') || c === '#') {
-      const end = sql.indexOf('\n', i);
-      const stop = end === -1 ? n : end;
+      // DuckDB and ZetaSQL both end a line comment at \n or \r
+      const m = /[\n\r]/.exec(sql.slice(i));
+      const stop = m ? i + m.index : n;
       keep(sql.slice(i + (c === '#' ? 1 : 2), stop).trim());
       out += '/* [REDACTED] */';
       i = stop;

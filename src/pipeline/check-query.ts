@@ -6,8 +6,8 @@
  * HoopqError (AnalysisError 6 / PolicyDeniedError 5) with the analysis so far for the audit.
  */
 import { tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
-import type { NameDefaults } from '../analysis/query-analysis.js';
-import { PolicyDeniedError } from '../errors.js';
+import type { NameDefaults, SqlLiterals } from '../analysis/query-analysis.js';
+import { AnalysisError, PolicyDeniedError } from '../errors.js';
 import { evaluatePolicy } from '../policy/evaluate-policy.js';
 import type { Policy } from '../policy/policy.js';
 import { flattenMaskPlan, planMasks } from '../policy/plan-masks.js';
@@ -18,14 +18,19 @@ export interface CheckedQuery {
   analysis: QueryAnalysis;
   plan: MaskPlan;
   masks: Record<string, string>;
-  /** The SQL the warehouse will run: rewritten for masks, or the original when no mask applies. */
-  sqlToRun: string;
+  /**
+   * What the warehouse will run: the analysis' own statement texts (`analysis.run`), or their
+   * rewrite for masks (analysed again by the rewriter). Never the received string.
+   */
+  statementsToRun: string[];
 }
 
 /** Carries the partial analysis to whoever records the refusal. */
 export class CheckProgress {
   analysis: QueryAnalysis | undefined;
   masks: Record<string, string> = {};
+  /** The engine-checked literal spans of the SQL, known even when analysis refused it later. */
+  literals: SqlLiterals | undefined;
 }
 
 export async function checkQuery(
@@ -43,23 +48,25 @@ export async function checkQuery(
   try {
     analysis = await warehouse.analyze(sql, names);
     progress.analysis = analysis;
+    progress.literals = analysis.literals;
     evaluatePolicy({ analysis, policy, justification, caseInsensitive });
   } catch (err) {
+    if (err instanceof AnalysisError && err.sqlLiterals) progress.literals ??= err.sqlLiterals;
     throw await enrichRefusal(err, refusal);
   }
   const read = tablesOf(analysis).read;
   checkExternalQuery(read, policy);
   const plan = await planMasks(read, policy, async (t) => (await warehouse.describeTable(t))?.columns.map((c) => c.name) ?? null, caseInsensitive);
   progress.masks = flattenMaskPlan(plan);
-  let sqlToRun = sql;
+  let statementsToRun = analysis.run;
   if (Object.keys(plan).length > 0) {
     try {
-      sqlToRun = await warehouse.rewriteForMasks(sql, analysis, plan, names);
+      statementsToRun = await warehouse.rewriteForMasks(analysis, plan, names);
     } catch (err) {
       throw await enrichRefusal(err, { ...refusal, masks: progress.masks });
     }
   }
-  return { analysis, plan, masks: progress.masks, sqlToRun };
+  return { analysis, plan, masks: progress.masks, statementsToRun };
 }
 
 function checkExternalQuery(read: string[], policy: Policy): void {

@@ -7,7 +7,9 @@
 import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
 import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
-import { redactSqlLiterals, scrubLiterals } from '../masking/redact-sql-literals.js';
+import { scrubLiterals } from '../masking/redact-sql-literals.js';
+import { redactSql } from '../masking/redact-sql.js';
+import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
@@ -37,6 +39,8 @@ export interface Explanation {
   hint: string | null;
   code: string | null;
   exit_code: number;
+  /** The statements that would run, as they would run (literals redacted under a masking policy). */
+  run_sql?: string[];
   rewritten_sql?: string;
   dry_run?: { bytes_processed: number | null; statement_type: string | null; referenced_tables: string[] };
 }
@@ -65,7 +69,8 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
   }
   // under a masking policy nothing hoopq prints echoes a literal the caller typed
   const mayCarryMaskedValues = Object.keys(policy.columns).length > 0;
-  const literals = mayCarryMaskedValues ? redactSqlLiterals(req.sql).literals : [];
+  const dialect = sqlDialectOf(parts.config.warehouse.kind);
+  let literals = mayCarryMaskedValues ? redactSql(req.sql, dialect).literals : [];
   const warehouse = await parts.openWarehouse({ writable: false, policy });
   const progress = new CheckProgress();
   const out: Explanation = {
@@ -88,14 +93,19 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
   try {
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
-    if (checked.sqlToRun !== req.sql) out.rewritten_sql = mayCarryMaskedValues ? redactSqlLiterals(checked.sqlToRun).text : checked.sqlToRun;
+    // what would really run, statement by statement (literal-redacted under a masking policy)
+    const shown = (text: string) => (mayCarryMaskedValues ? redactSql(text, dialect, { trusted: true }).text : text);
+    out.run_sql = checked.statementsToRun.map(shown);
+    const rewritten = checked.statementsToRun.some((text, i) => text !== checked.analysis.run[i]);
+    if (rewritten) out.rewritten_sql = out.run_sql.join(';\n');
     if (!req.offline && warehouse.dryRun) {
-      const d = await warehouse.dryRun(checked.sqlToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names });
+      const d = await warehouse.dryRun(checked.statementsToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names });
       out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
       crossCheckDryRun(d, checked.analysis, policy, warehouse.kind === 'duckdb');
     }
   } catch (err) {
     if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;
+    if (mayCarryMaskedValues && progress.literals) literals = [...literals, ...redactSql(req.sql, dialect, { verified: progress.literals }).literals];
     out.decision = 'deny';
     out.reason = scrubLiterals(err.message, literals);
     out.rule = err.rule ?? null;

@@ -15,7 +15,9 @@ import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
-import { redactSqlLiterals, scrubLiterals } from '../masking/redact-sql-literals.js';
+import { scrubLiterals } from '../masking/redact-sql-literals.js';
+import { redactSql } from '../masking/redact-sql.js';
+import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
@@ -67,15 +69,17 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let stopWatching: (() => void) | undefined;
   let recorded = false;
   let literals: string[] = [];
+  let recordedPolicy: Policy | undefined;
   try {
     sink = await parts.audit();
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
-    literals = recordSql(parts, body, req.sql, undefined);
+    literals = recordSql(parts, body, req.sql, undefined, progress);
     const identity = await parts.identity.verify(req.token);
     fillIdentity(body, identity);
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
-    recordSql(parts, body, req.sql, policy);
+    recordedPolicy = policy;
+    literals = recordSql(parts, body, req.sql, policy, progress);
 
     // Read-only first: many readers may run at once, and a refused query never waits for the
     // single writer's lock (DuckDB lets one process at a time open the file for writing).
@@ -84,6 +88,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
+    literals = recordSql(parts, body, req.sql, policy, progress);
     if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
@@ -96,7 +101,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
 
     // The warehouse's own dry run must agree with the analysis before anything runs.
     const estimate = warehouse.dryRun
-      ? await warehouse.dryRun(checked.sqlToRun, {
+      ? await warehouse.dryRun(checked.statementsToRun, {
           signal: req.signal ?? new AbortController().signal,
           maxBytesBilled: policy.limits.maxBytesBilled,
           names,
@@ -129,7 +134,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const onCallerAbort = () => controller.abort();
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      const outcome = await streamResult(warehouse, names, checked.sqlToRun, policy, req, controller, body);
+      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked) {
@@ -149,6 +154,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     error.message = scrubLiterals(error.message, literals);
     if (!(error instanceof AuditWriteError) && sink && !recorded) {
       fillAnalysis(body, progress);
+      literals = recordSql(parts, body, req.sql, recordedPolicy, progress);
+      error.message = scrubLiterals(error.message, literals);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
       body.code = error.code;
@@ -177,14 +184,14 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
 async function streamResult(
   warehouse: Warehouse,
   names: NameDefaults,
-  sql: string,
+  statements: readonly string[],
   policy: Policy,
   req: QueryRequest,
   controller: AbortController,
   body: AuditRecordBody,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
-  const execution = await warehouse.execute(sql, {
+  const execution = await warehouse.execute(statements, {
     signal: controller.signal,
     timeoutMs: policy.limits.timeoutMs,
     maxBytesBilled: policy.limits.maxBytesBilled,
@@ -250,17 +257,18 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
 
 /**
  * Under a policy with column masks (or before the policy is known), the log's `sql` has its
- * literals redacted and the exact text is sealed for replay; otherwise `sql` is exact.
- * Returns the literals, to scrub them from messages.
+ * literals redacted — following the engine-checked reading of the text when the analysis got
+ * that far (redact-sql.ts) — and the exact text is sealed for replay; otherwise `sql` is
+ * exact. Returns the literals, to scrub them from messages.
  */
-function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined): string[] {
+function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined, progress: CheckProgress): string[] {
   const mayCarryMaskedValues = !policy || Object.keys(policy.columns).length > 0;
   if (!mayCarryMaskedValues) {
     body.sql = sql;
     delete body.sql_sealed;
     return [];
   }
-  const redacted = redactSqlLiterals(sql);
+  const redacted = redactSql(sql, sqlDialectOf(parts.config.warehouse.kind), { verified: progress.literals });
   body.sql = redacted.text;
   if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
   return redacted.literals;

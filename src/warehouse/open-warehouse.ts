@@ -5,6 +5,7 @@
 import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
+import type { SqlDialect } from '../masking/redact-sql.js';
 import type { Warehouse } from './warehouse.js';
 
 export interface OpenWarehouseOptions {
@@ -34,6 +35,13 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
   bigquery: async (config, options) =>
     (await import('./bigquery/open-bigquery-warehouse.js')).openBigQueryWarehouse(config, { impersonate: options.impersonate, notAfter: options.notAfter }),
 };
+
+/** The SQL dialect each warehouse kind speaks (how its text is read for redaction before it is analysed). */
+const DIALECTS: Record<WarehouseConfig['kind'], SqlDialect> = { duckdb: 'duckdb', bigquery: 'googlesql' };
+
+export function sqlDialectOf(kind: WarehouseConfig['kind']): SqlDialect {
+  return Object.hasOwn(DIALECTS, kind) ? DIALECTS[kind] : 'duckdb';
+}
 
 /** Throws ConfigError for an unknown kind or missing settings; the opener's own errors otherwise. */
 export async function openWarehouse(config: WarehouseConfig, options: OpenWarehouseOptions): Promise<Warehouse> {

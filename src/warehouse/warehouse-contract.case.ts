@@ -50,9 +50,9 @@ export async function drainExecution(execution: QueryExecution): Promise<{ rows:
 }
 
 /** Runs SQL to the end; resolves to the error it failed with, or undefined. */
-export async function failureOf(warehouse: Warehouse, sql: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
+export async function failureOf(warehouse: Warehouse, sql: string | readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
   try {
-    const execution = await warehouse.execute(sql, { signal: options.signal ?? new AbortController().signal, timeoutMs: options.timeoutMs });
+    const execution = await warehouse.execute(typeof sql === 'string' ? [sql] : sql, { signal: options.signal ?? new AbortController().signal, timeoutMs: options.timeoutMs });
     await drainExecution(execution);
     return undefined;
   } catch (err) {
@@ -66,7 +66,7 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
     let people: string;
     let peopleNames: string;
     const run = async (sql: string, timeoutMs?: number) =>
-      drainExecution(await fx.warehouse.execute(sql, { signal: new AbortController().signal, timeoutMs }));
+      drainExecution(await fx.warehouse.execute([sql], { signal: new AbortController().signal, timeoutMs }));
 
     beforeAll(async () => {
       fx = await factory();
@@ -96,7 +96,7 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
     });
 
     it('returns exactly the rows and columns the engine computes', async () => {
-      const execution = await fx.warehouse.execute(`SELECT id, name, email FROM ${fx.sqlName(people)} ORDER BY id`, {
+      const execution = await fx.warehouse.execute([`SELECT id, name, email FROM ${fx.sqlName(people)} ORDER BY id`], {
         signal: new AbortController().signal,
       });
       expect(execution.columns.map((c) => c.name)).toEqual(['id', 'name', 'email']);
@@ -148,7 +148,7 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
 
     it('fails with the cancellation error, not a short result, when aborted between batches', async () => {
       const controller = new AbortController();
-      const execution = await fx.warehouse.execute(fx.sql.hundredThousandRows, { signal: controller.signal });
+      const execution = await fx.warehouse.execute([fx.sql.hundredThousandRows], { signal: controller.signal });
       let rows = 0;
       let err: unknown;
       try {
@@ -172,7 +172,7 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
 
     it('keeps working after a consumer stops reading early', async () => {
       const controller = new AbortController();
-      const execution = await fx.warehouse.execute(fx.sql.hundredThousandRows, { signal: controller.signal });
+      const execution = await fx.warehouse.execute([fx.sql.hundredThousandRows], { signal: controller.signal });
       for await (const batch of execution.batches) {
         expect(batch.length).toBeGreaterThan(0);
         controller.abort();
@@ -192,4 +192,9 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
       expect(b.rows).toEqual([[3]]);
     });
   });
+}
+
+/** A test script's statements, split at `;` (test scripts hold no `;` inside literals). */
+export function statementsOf(script: string): string[] {
+  return script.split(';').map((s) => s.trim()).filter((s) => s !== '');
 }

@@ -7,6 +7,8 @@
  * Invariants every implementation keeps:
  * - `analyze` never runs the SQL; it only parses (and may read catalog metadata such as
  *   view definitions). Uncertainty is an AnalysisError, never a partial answer.
+ * - what runs is exactly what was analysed: `execute` and `dryRun` take the analysis' `run`
+ *   texts (or their mask rewrite, analysed again), never the received string.
  * - `execute` streams: rows are yielded in batches as the engine produces them.
  * - Vendor errors are converted to HoopqError subclasses inside the adapter.
  */
@@ -80,11 +82,17 @@ export interface Warehouse {
   describeTable(name: string): Promise<TableInfo | null>;
   listTables(dataset?: string): Promise<string[]>;
   /**
-   * Rewrite `sql` so that every read of a masked column sees the masked value. Throws
-   * AnalysisError when the shape cannot be rewritten with certainty.
+   * Rewrite the analysis' `run` texts so that every read of a masked column sees the masked
+   * value; the rewrite is analysed again before it is returned. Throws AnalysisError when the
+   * shape cannot be rewritten with certainty.
    */
-  rewriteForMasks(sql: string, analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string>;
-  dryRun?(sql: string, options: ExecuteOptions): Promise<DryRunResult>;
-  execute(sql: string, options: ExecuteOptions): Promise<QueryExecution>;
+  rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]>;
+  /** `statements`: the texts to run, as `analyze` returned them in `run` (or rewritten for masks). */
+  dryRun?(statements: readonly string[], options: ExecuteOptions): Promise<DryRunResult>;
+  /**
+   * Runs `statements` in order and streams the last one's rows. DuckDB: each text must be
+   * exactly one statement to the engine; BigQuery: exactly one text, the script.
+   */
+  execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution>;
   close(): Promise<void>;
 }

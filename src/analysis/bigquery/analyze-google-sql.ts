@@ -50,7 +50,8 @@ export async function analyzeGoogleSql(sql: string, ctx: GoogleSqlAnalysisContex
   }
   const statements: GoogleSqlStatementAnalysis[] = [];
   for (const c of collected) statements.push(await analyzeStatement(c, ctx, []));
-  return { dialect: 'googlesql', statements };
+  // BigQuery runs the script as one job: the text analysed is the text sent.
+  return { dialect: 'googlesql', statements, run: [sql] };
 }
 
 async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisContext, viewChain: string[]): Promise<GoogleSqlStatementAnalysis> {

@@ -26,17 +26,17 @@ const FIXED: Record<string, StatementClass> = {
   delete_stmt: { kind: 'delete', nativeType: 'DELETE' },
   merge_stmt: { kind: 'merge', nativeType: 'MERGE' },
   truncate_stmt: { kind: 'truncate', nativeType: 'TRUNCATE_TABLE' },
-  create_procedure_stmt: { kind: 'create', nativeType: 'CREATE_PROCEDURE' },
-  create_schema_stmt: { kind: 'create', nativeType: 'CREATE_SCHEMA' },
+  create_procedure_stmt: { kind: 'define', nativeType: 'CREATE_PROCEDURE' },
+  create_schema_stmt: { kind: 'define', nativeType: 'CREATE_SCHEMA' },
   create_row_access_policy_stmt: { kind: 'create', nativeType: 'CREATE_ROW_ACCESS_POLICY' },
   create_index_stmt: { kind: 'create', nativeType: 'CREATE_SEARCH_INDEX' },
-  drop_function_stmt: { kind: 'drop', nativeType: 'DROP_FUNCTION' },
-  drop_procedure_stmt: { kind: 'drop', nativeType: 'DROP_PROCEDURE' },
-  drop_schema_stmt: { kind: 'drop', nativeType: 'DROP_SCHEMA' },
+  drop_function_stmt: { kind: 'define', nativeType: 'DROP_FUNCTION' },
+  drop_procedure_stmt: { kind: 'define', nativeType: 'DROP_PROCEDURE' },
+  drop_schema_stmt: { kind: 'define', nativeType: 'DROP_SCHEMA' },
   drop_row_access_policy_stmt: { kind: 'drop', nativeType: 'DROP_ROW_ACCESS_POLICY' },
   drop_index_stmt: { kind: 'drop', nativeType: 'DROP_SEARCH_INDEX' },
   alter_table_stmt: { kind: 'alter', nativeType: 'ALTER_TABLE' },
-  alter_schema_stmt: { kind: 'alter', nativeType: 'ALTER_SCHEMA' },
+  alter_schema_stmt: { kind: 'define', nativeType: 'ALTER_SCHEMA' },
   export_data_stmt: { kind: 'export', nativeType: 'EXPORT_DATA' },
   load_data_stmt: { kind: 'load', nativeType: 'LOAD_DATA' },
   call_stmt: { kind: 'call', nativeType: 'CALL' },
@@ -99,7 +99,7 @@ export function classifyGoogleSqlStatement(node: Node, modelKeywords: ReadonlySe
     case 'create_view_stmt':
       return { kind: 'create', nativeType: kindWords('kinds').includes('MATERIALIZED') ? 'CREATE_MATERIALIZED_VIEW' : 'CREATE_VIEW' };
     case 'create_function_stmt':
-      return { kind: 'create', nativeType: node.tableKw ? 'CREATE_TABLE_FUNCTION' : 'CREATE_FUNCTION' };
+      return { kind: 'define', nativeType: node.tableKw ? 'CREATE_TABLE_FUNCTION' : 'CREATE_FUNCTION' };
     case 'drop_table_stmt': {
       if (isModel(node.tableKw)) return { kind: 'drop', nativeType: 'DROP_MODEL' };
       const kind = kindWords('kind')[0];

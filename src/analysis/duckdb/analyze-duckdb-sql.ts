@@ -5,20 +5,22 @@
  * reads (views and the tables behind them) and writes, and whether it is an
  * engine-control statement hoopq never runs.
  * Invariant: either every statement and every table DuckDB will touch is named, or an
- * AnalysisError (exit 6) is thrown. Three independent views must agree: hoopq's lexer and
- * DuckDB's parser on the statement count; DuckDB's parse tree walked by hoopq for tables;
- * and DuckDB's own binder (getTableNames) may name no table hoopq missed.
+ * AnalysisError (exit 6) is thrown. The engine is the oracle at every step: hoopq's lexing
+ * is checked against DuckDB's parser and the statements are split where DuckDB splits
+ * (read-duckdb-script.ts); a query's tables come from DuckDB's own parse tree of exactly the
+ * text that will run; the statement type DuckDB binds must be the kind hoopq classified;
+ * and DuckDB's binder (getTableNames) may name no table hoopq missed.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
 import type { Catalog } from '../catalog.js';
-import type { NameDefaults, QueryAnalysis, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
+import type { NameDefaults, QueryAnalysis, SqlLiterals, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
 import { resolveTableName } from '../table-name.js';
 import { analyzeDuckDbSelect, type DuckDbSelectEnv } from './analyze-duckdb-select.js';
 import { classifyDuckDbStatement } from './classify-duckdb-statement.js';
 import { DuckDbNameResolver } from './duckdb-name-resolver.js';
 import { readDuckDbEngineFacts } from './read-duckdb-engine-facts.js';
-import { splitDuckDbScript } from './split-duckdb-script.js';
+import { readDuckDbScript, type DuckDbStatementText } from './read-duckdb-script.js';
 
 export interface DuckDbAnalysisContext {
   parser: DuckDBConnection;
@@ -27,7 +29,18 @@ export interface DuckDbAnalysisContext {
 }
 
 export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext): Promise<QueryAnalysis> {
-  const pieces = await splitDuckDbScript(sql, ctx.parser);
+  const script = await readDuckDbScript(sql, ctx.parser);
+  const literals = { spans: script.literalSpans, comments: script.commentSpans, values: script.literalValues };
+  try {
+    return await analyzeStatements(script.statements, ctx, literals);
+  } catch (err) {
+    // the lexing was checked: a refusal from here on may still show the SQL, redacted
+    if (err instanceof AnalysisError && !err.sqlLiterals) err.sqlLiterals = literals;
+    throw err;
+  }
+}
+
+async function analyzeStatements(pieces: DuckDbStatementText[], ctx: DuckDbAnalysisContext, literals: SqlLiterals): Promise<QueryAnalysis> {
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
   const env: DuckDbSelectEnv = { parser: ctx.parser, resolver };
   const statements: StatementAnalysis[] = [];
@@ -60,13 +73,50 @@ export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext):
       views.push(...analysis.views);
       crossCheckWithBinder(text, ctx.parser, analysis.contexts, new Set([...analysis.reads, ...writes]));
     }
+    if (!plan.isQuery) {
+      crossCheckWithBinder(piece.text, ctx.parser, [ctx.names], new Set([...reads, ...writes, ...resolver.created]));
+      await crossCheckStatementType(piece.text, plan.nativeType, ctx.parser);
+    }
     for (const w of plan.creates) resolver.created.add(resolver.resolveWrite(w, ctx.names));
     statement.reads = [...reads].sort();
     statement.writes = [...new Set(writes)].sort();
     statement.views = dedupeViews(views);
     statements.push(statement);
   }
-  return { dialect: 'duckdb', statements };
+  return {
+    dialect: 'duckdb',
+    statements,
+    run: statements.map((s) => s.text),
+    literals,
+  };
+}
+
+/**
+ * DuckDB's binder names the statement type; it must be the one hoopq classified. Binding
+ * reads the catalog and runs nothing. A statement that does not bind yet (it uses an
+ * object an earlier statement of the script creates, or it is simply wrong) is left to
+ * fail at execution: the type check cannot be made, and nothing else rests on it.
+ */
+async function crossCheckStatementType(text: string, nativeType: string, parser: DuckDBConnection): Promise<void> {
+  let engineType: string;
+  try {
+    const extracted = await parser.extractStatements(text);
+    const prepared = await extracted.prepare(0);
+    try {
+      engineType = StatementType[prepared.statementType] ?? String(prepared.statementType);
+    } finally {
+      prepared.destroySync();
+    }
+  } catch {
+    return;
+  }
+  if (engineType !== nativeType) {
+    throw new AnalysisError('analysis.engine_disagrees', `refused: hoopq reads a ${nativeType} statement where DuckDB binds a ${engineType} statement`, {
+      rule: 'parse',
+      hint: 'send plain SQL statements, one kind per statement',
+      details: { hoopq: nativeType, engine: engineType },
+    });
+  }
 }
 
 /**

@@ -6,6 +6,11 @@
  * DuckDB's own parser through json_serialize_sql, sees every expression). Shapes it cannot
  * decompose are refused. Engine-control statements are marked, never decomposed: the
  * policy stage refuses them whatever the policy says.
+ * Every expression a statement can hold outside a query — column DEFAULT, CHECK and
+ * GENERATED expressions, ALTER … USING, macro bodies and parameter defaults — becomes a
+ * SELECT text too, so the same function and table rules apply to it as to a query; and the
+ * table a FOREIGN KEY references is read (an insert then tells whether a value exists there).
+ * The tokens come from text whose lexing DuckDB confirmed (read-duckdb-script.ts).
  */
 import { AnalysisError } from '../../errors.js';
 import type { StatementKind } from '../query-analysis.js';
@@ -93,7 +98,7 @@ export function classifyDuckDbStatement(tokens: DuckDbToken[], text: string): Du
   }
   if (kw === 'CREATE') return classifyCreate(tokens, text);
   if (kw === 'DROP') return classifyDrop(tokens);
-  if (kw === 'ALTER') return classifyAlter(tokens);
+  if (kw === 'ALTER') return classifyAlter(tokens, text);
   if (kw === 'COMMENT') return classifyComment(tokens);
   if (kw === 'COPY') {
     const direction = tokens.some((t, i) => i > 0 && isKeyword(t, 'TO') && depthAt(tokens, i) === 0) ? 'export' : 'load';
@@ -241,7 +246,6 @@ function classifyCreate(tokens: DuckDbToken[], text: string): DuckDbStatementPla
   if (isKeyword(tokens[i], 'PERSISTENT')) i++;
   if (isKeyword(tokens[i], 'UNIQUE')) i++;
   const object = tokens[i]?.kind === 'word' ? tokens[i]!.value : '';
-  if (object === 'MACRO' || object === 'FUNCTION') return control('create', 'CREATE_FUNC', 'CREATE MACRO');
   if (object === 'SECRET') return control('create', 'CREATE', 'CREATE SECRET');
   if (temporary) {
     // Temporary objects live in the `temp` catalog, which DuckDB searches before the
@@ -257,19 +261,23 @@ function classifyCreate(tokens: DuckDbToken[], text: string): DuckDbStatementPla
       const name = readName(tokens, i, 2);
       expectEnd(tokens, name.next, 'CREATE SCHEMA');
       const target = { parts: name.parts, schema: true };
-      return { ...plan, writes: [target], creates: [target] };
+      return { ...empty('define', 'CREATE'), writes: [target], creates: [target] };
     }
+    case 'MACRO':
+    case 'FUNCTION':
+      return classifyMacro(tokens, text, i);
     case 'TABLE':
     case 'VIEW': {
       const name = readName(tokens, i);
       let j = name.next;
+      const target = { parts: name.parts };
+      const out: DuckDbStatementPlan = { ...plan, writes: [target], creates: [target] };
       if (isPunct(tokens[j], '(')) {
         const close = skipParens(tokens, j);
         if (rest(j).slice(0, close - j).some((t) => isKeyword(t, 'SELECT'))) throw cannotDecompose('CREATE', 'a subquery inside column definitions');
+        if (object === 'TABLE') addDefinitionExpressions(out, tokens, text, j + 1, close - 1);
         j = close;
       }
-      const target = { parts: name.parts };
-      const out: DuckDbStatementPlan = { ...plan, writes: [target], creates: [target] };
       if (j >= tokens.length) {
         if (object === 'VIEW') throw cannotDecompose('CREATE VIEW', 'expected AS');
         return out;
@@ -294,7 +302,9 @@ function classifyCreate(tokens: DuckDbToken[], text: string): DuckDbStatementPla
       const name = readName(tokens, i);
       if (rest(name.next).some((t) => isKeyword(t, 'SELECT', 'FROM', 'TABLE'))) throw cannotDecompose(`CREATE ${object}`, 'a query inside the definition');
       const target = { parts: name.parts };
-      return { ...plan, writes: [target], creates: [target] };
+      const out: DuckDbStatementPlan = { ...empty('define', 'CREATE'), writes: [target], creates: [target] };
+      checkCalledFunctions(out, tokens, name.next, tokens.length);
+      return out;
     }
     default:
       throw unknownStatement(tokens, 0);
@@ -305,10 +315,10 @@ function classifyDrop(tokens: DuckDbToken[]): DuckDbStatementPlan {
   let i = 1;
   if (isKeyword(tokens[i], 'PERSISTENT', 'TEMPORARY', 'TEMP')) i++;
   const object = tokens[i]?.kind === 'word' ? tokens[i]!.value : '';
-  if (object === 'MACRO' || object === 'FUNCTION') return control('drop', 'DROP', 'DROP MACRO');
   if (object === 'SECRET') return control('drop', 'DROP', 'DROP SECRET');
-  if (!['TABLE', 'VIEW', 'SEQUENCE', 'INDEX', 'TYPE', 'SCHEMA'].includes(object) || i !== 1) throw unknownStatement(tokens, 0);
+  if (!['TABLE', 'VIEW', 'SEQUENCE', 'INDEX', 'TYPE', 'SCHEMA', 'MACRO', 'FUNCTION'].includes(object) || i !== 1) throw unknownStatement(tokens, 0);
   i++;
+  if ((object === 'MACRO' || object === 'FUNCTION') && isKeyword(tokens[i], 'TABLE')) i++;
   if (isKeyword(tokens[i], 'IF') && isKeyword(tokens[i + 1], 'EXISTS')) i += 2;
   const writes: NamePartsOrSchema[] = [];
   for (;;) {
@@ -320,10 +330,11 @@ function classifyDrop(tokens: DuckDbToken[]): DuckDbStatementPlan {
   }
   if (isKeyword(tokens[i], 'CASCADE', 'RESTRICT')) i++;
   expectEnd(tokens, i, `DROP ${object}`);
-  return { ...empty('drop', 'DROP'), writes };
+  const defines = ['SEQUENCE', 'TYPE', 'SCHEMA', 'MACRO', 'FUNCTION'].includes(object);
+  return { ...empty(defines ? 'define' : 'drop', 'DROP'), writes };
 }
 
-function classifyAlter(tokens: DuckDbToken[]): DuckDbStatementPlan {
+function classifyAlter(tokens: DuckDbToken[], text: string): DuckDbStatementPlan {
   const object = tokens[1]?.kind === 'word' ? tokens[1]!.value : '';
   if (!['TABLE', 'VIEW', 'SEQUENCE'].includes(object)) throw unknownStatement(tokens, 0);
   let i = 2;
@@ -333,6 +344,8 @@ function classifyAlter(tokens: DuckDbToken[]): DuckDbStatementPlan {
   if (rest.some((t) => isKeyword(t, 'SELECT'))) throw cannotDecompose(`ALTER ${object}`, 'a subquery');
   const writes: NamePartsOrSchema[] = [{ parts: name.parts }];
   const creates: NamePartsOrSchema[] = [];
+  const plan = empty(object === 'SEQUENCE' ? 'define' : 'alter', 'ALTER');
+  if (object === 'TABLE') addDefinitionExpressions(plan, tokens, text, name.next, tokens.length);
   if (isKeyword(rest[0], 'RENAME') && isKeyword(rest[1], 'TO')) {
     // The new name lands beside the old one: same catalog and schema.
     const renamed = readName(rest, 2, 1);
@@ -344,7 +357,7 @@ function classifyAlter(tokens: DuckDbToken[]): DuckDbStatementPlan {
     writes.push(target);
     creates.push(target);
   }
-  return { ...empty('alter', 'ALTER'), writes, creates };
+  return { ...plan, writes, creates };
 }
 
 function classifyComment(tokens: DuckDbToken[]): DuckDbStatementPlan {
@@ -355,6 +368,117 @@ function classifyComment(tokens: DuckDbToken[]): DuckDbStatementPlan {
   const parts = isColumn ? name.parts.slice(0, -1) : name.parts;
   if (parts.length === 0) throw cannotDecompose('COMMENT', 'a column without its table');
   return { ...empty('alter', 'ALTER'), writes: [{ parts }] };
+}
+
+// ---------- expressions inside definitions ----------
+
+/** Keywords that end a DEFAULT expression or a column type in a column definition. */
+const CONSTRAINT_WORDS = ['NOT', 'NULL', 'PRIMARY', 'UNIQUE', 'CHECK', 'REFERENCES', 'COLLATE', 'GENERATED', 'CONSTRAINT', 'DEFAULT', 'AS', 'USING', 'FOREIGN', 'ON', 'VIRTUAL', 'STORED', 'COMPRESSION'];
+
+/**
+ * tokens[from, to): column definitions and table constraints (CREATE TABLE), or the rest of an
+ * ALTER TABLE. Every DEFAULT / CHECK / GENERATED … AS / AS / USING expression becomes a SELECT
+ * text, every FOREIGN KEY … REFERENCES target a read, and every call anywhere in the region
+ * must pass the function rules even where hoopq did not isolate its expression.
+ */
+function addDefinitionExpressions(plan: DuckDbStatementPlan, tokens: DuckDbToken[], text: string, from: number, to: number): void {
+  const slice = (a: number, b: number) => text.slice(tokens[a]!.start, tokens[b - 1]!.end);
+  const referenced = new Set<number>();
+  for (let k = from; k < to; k++) {
+    const t = tokens[k]!;
+    if (isKeyword(t, 'REFERENCES')) {
+      const name = readName(tokens, k + 1);
+      plan.targetReads.push(name.parts);
+      for (let j = k + 1; j < name.next; j++) referenced.add(j);
+      continue;
+    }
+    let exprStart = -1;
+    if (isKeyword(t, 'DEFAULT', 'USING')) exprStart = k + 1;
+    else if (isKeyword(t, 'CHECK', 'AS') && isPunct(tokens[k + 1], '(')) exprStart = k + 1;
+    if (exprStart < 0 || exprStart >= to) continue;
+    let end: number;
+    if (isPunct(tokens[exprStart], '(') && !isKeyword(t, 'DEFAULT', 'USING')) {
+      end = skipParens(tokens, exprStart);
+    } else {
+      // up to the next constraint keyword or comma at this depth (a lone NULL is the expression)
+      end = exprStart;
+      let depth = 0;
+      while (end < to) {
+        const u = tokens[end]!;
+        if (depth === 0 && (isPunct(u, ',') || isPunct(u, ')'))) break;
+        if (depth === 0 && end > exprStart && isKeyword(u, ...CONSTRAINT_WORDS)) break;
+        if (isOpen(u)) depth++;
+        else if (isClose(u)) depth--;
+        end++;
+      }
+    }
+    if (end > exprStart) plan.selects.push(`SELECT (${slice(exprStart, end)})`);
+  }
+  checkCalledFunctions(plan, tokens, from, to, referenced);
+}
+
+/**
+ * Any `name(` in tokens[from, to) that is not a type or a constraint keyword is a call: it is
+ * added as a SELECT of a call with no arguments, so the function rules see its name even
+ * when hoopq isolated no expression around it.
+ */
+function checkCalledFunctions(plan: DuckDbStatementPlan, tokens: DuckDbToken[], from: number, to: number, tableNames: ReadonlySet<number> = new Set()): void {
+  for (let k = from; k + 1 < to; k++) {
+    const t = tokens[k]!;
+    if ((t.kind !== 'word' && t.kind !== 'ident') || !isPunct(tokens[k + 1], '(') || tableNames.has(k)) continue;
+    if (t.kind === 'word' && (TYPE_WORDS.has(t.value) || CONSTRAINT_WORDS.includes(t.value) || ['KEY', 'ENUM', 'TABLE'].includes(t.value))) continue;
+    const qualifier = isPunct(tokens[k - 1], '.') && tokens[k - 2] ? `${tokens[k - 2]!.text}.` : '';
+    plan.selects.push(`SELECT ${qualifier}${t.text}()`);
+  }
+}
+
+/** Type names written with a parenthesised argument list in column definitions. */
+const TYPE_WORDS = new Set([
+  'DECIMAL', 'NUMERIC', 'DEC', 'VARCHAR', 'NVARCHAR', 'CHAR', 'BPCHAR', 'CHARACTER', 'STRING', 'TEXT', 'STRUCT', 'ROW', 'MAP', 'UNION',
+  'LIST', 'BIT', 'BITSTRING', 'TIMESTAMP', 'TIME', 'INTERVAL', 'FLOAT', 'DOUBLE', 'VARYING', 'ARRAY', 'GEOMETRY', 'INT', 'INTEGER',
+  'BIGINT', 'SMALLINT', 'TINYINT', 'HUGEINT', 'REAL', 'BOOLEAN', 'DATE', 'BLOB', 'UUID', 'JSON', 'VARIANT',
+]);
+
+/**
+ * CREATE [OR REPLACE] MACRO|FUNCTION name(params) AS [TABLE] body [, (params) AS body …].
+ * The body is a query (TABLE) or an expression; both are analysed as SELECTs, as are
+ * parameter defaults. The macro is a write of its name.
+ */
+function classifyMacro(tokens: DuckDbToken[], text: string, at: number): DuckDbStatementPlan {
+  const name = readName(tokens, at);
+  const target = { parts: name.parts };
+  const plan: DuckDbStatementPlan = { ...empty('define', 'CREATE'), writes: [target], creates: [target] };
+  const slice = (a: number, b: number) => text.slice(tokens[a]!.start, tokens[b - 1]!.end);
+  let i = name.next;
+  for (;;) {
+    if (!isPunct(tokens[i], '(')) throw cannotDecompose('CREATE MACRO', 'expected a parameter list');
+    const close = skipParens(tokens, i);
+    for (const [a, b] of splitTopLevel(tokens, i + 1, close - 1)) {
+      const assign = findTopLevel(tokens, a, (t, j) => (isPunct(t, ':') && isPunct(tokens[j + 1], '=')) || isPunct(t, '='));
+      if (assign < b) {
+        const exprStart = isPunct(tokens[assign], ':') ? assign + 2 : assign + 1;
+        if (exprStart >= b) throw cannotDecompose('CREATE MACRO', 'a parameter default without a value');
+        plan.selects.push(`SELECT (${slice(exprStart, b)})`);
+      } else if (b - a !== 1) {
+        throw cannotDecompose('CREATE MACRO', 'typed parameters');
+      }
+    }
+    if (!isKeyword(tokens[close], 'AS')) throw cannotDecompose('CREATE MACRO', 'expected AS');
+    let bodyStart = close + 1;
+    const isTable = isKeyword(tokens[bodyStart], 'TABLE');
+    if (isTable) bodyStart++;
+    if (bodyStart >= tokens.length) throw cannotDecompose('CREATE MACRO', 'an empty body');
+    // another overload follows after a top-level `, (`
+    const bodyEnd = findTopLevel(tokens, bodyStart, (t, j) => isPunct(t, ',') && isPunct(tokens[j + 1], '('));
+    if (isTable) {
+      plan.selects.push(slice(bodyStart, bodyEnd));
+    } else {
+      // a scalar body is one expression: a top-level comma that does not start an overload is refused below
+      plan.selects.push(`SELECT (${slice(bodyStart, bodyEnd)})`);
+    }
+    if (bodyEnd >= tokens.length) return plan;
+    i = bodyEnd + 1;
+  }
 }
 
 // ---------- token helpers ----------

@@ -206,7 +206,10 @@ export function collectDuckDbTableReferences(tree: DuckDbSelectTree, options: Co
         return;
       }
       if ((cls === 'FUNCTION' || cls === 'WINDOW') && typeof obj.function_name === 'string') {
-        checkDuckDbScalarFunction(obj.function_name);
+        checkDuckDbScalarFunction(obj.function_name, {
+          schema: typeof obj.schema === 'string' ? obj.schema : undefined,
+          catalog: typeof obj.catalog === 'string' ? obj.catalog : undefined,
+        });
         findings.functions.add(obj.function_name.toLowerCase());
       }
     } else if ((typeof obj.type === 'string' && (QUERY_NODE_TYPES.has(obj.type) || TABLE_REF_TYPES.has(obj.type))) || 'node' in obj) {

@@ -5,7 +5,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
-import { parseError } from './split-duckdb-script.js';
+import { parseError } from './read-duckdb-script.js';
 
 /** The `{node, named_param_map}` object of the one statement. */
 export type DuckDbSelectTree = Record<string, unknown>;

@@ -5,6 +5,7 @@ import { AnalysisError } from '../../errors.js';
 import type { Catalog } from '../../analysis/catalog.js';
 import type { MaskPlan } from '../../warehouse/warehouse.js';
 import { openTestWarehouse, SECRET_EMAIL, SECRET_SSN } from '../../../test/fixtures/duckdb-test-warehouse.js';
+import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import { rewriteDuckDbSqlForMasks } from './rewrite-duckdb-sql-for-masks.js';
 
 const names = { defaultProject: 'demo', defaultDataset: 'crm' };
@@ -22,8 +23,10 @@ afterAll(() => {
   instance.closeSync();
 });
 
-function rewrite(sql: string, p: MaskPlan = plan): Promise<string> {
-  return rewriteDuckDbSqlForMasks(sql, { parser: conn, catalog, names, plan: p });
+/** Analysis first, as in the pipeline: the rewrite works on the analysed statement texts. */
+async function rewrite(sql: string, p: MaskPlan = plan): Promise<string> {
+  const analysis = await analyzeDuckDbSql(sql, { parser: conn, catalog, names });
+  return (await rewriteDuckDbSqlForMasks(analysis, { parser: conn, catalog, names, plan: p })).join(';\n');
 }
 
 async function run(sql: string): Promise<unknown[][]> {

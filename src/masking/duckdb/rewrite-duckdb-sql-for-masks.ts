@@ -1,7 +1,8 @@
 /**
- * Column masks for the DuckDB warehouse. Input: the SQL as received, the parser connection,
- * the Catalog, the name defaults and the MaskPlan (resolved table -> column -> method).
- * Output: SQL in which every read of a masked table goes through
+ * Column masks for the DuckDB warehouse. Input: the analysis (its statement texts are what
+ * runs), the parser connection, the Catalog, the name defaults and the MaskPlan (resolved
+ * table -> column -> method). Output: the statement texts to run, in which every read of a
+ * masked table goes through
  * `(SELECT * REPLACE (mask(col) AS col, …) FROM project.dataset.table)`, so the query itself
  * computes only on masked values, wherever the column is used (expressions, predicates,
  * joins, grouping, windows, whole-row references, SELECT * variants, alias lists).
@@ -15,12 +16,15 @@
  * (names inside fully qualified, since they would otherwise resolve in the session's
  * schema). Non-SELECT statements that read a masked table are refused. The result is then
  * parsed again and checked: by hoopq's tree walk (mask subqueries recognised by their exact
- * parse tree) and by DuckDB's binder (no short name may still bind a masked table).
+ * parse tree), which must find a query reading no table the original statement did not
+ * read and no masked table outside a mask subquery, and by DuckDB's binder (no short name
+ * may still bind a masked table). The splice points come from DuckDB's parse tree of the
+ * statement (query_location), never from a search of the text.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
 import type { Catalog } from '../../analysis/catalog.js';
-import type { NameDefaults } from '../../analysis/query-analysis.js';
+import type { NameDefaults, QueryAnalysis, StatementAnalysis } from '../../analysis/query-analysis.js';
 import { resolveTableName } from '../../analysis/table-name.js';
 import { analyzeDuckDbSelect, MAX_VIEW_DEPTH, type DuckDbSelectEnv, type ResolvedTableReference } from '../../analysis/duckdb/analyze-duckdb-select.js';
 import { classifyDuckDbStatement, readName } from '../../analysis/duckdb/classify-duckdb-statement.js';
@@ -29,7 +33,6 @@ import { extractDuckDbViewBody } from '../../analysis/duckdb/extract-duckdb-view
 import { lexDuckDbSql } from '../../analysis/duckdb/lex-duckdb-sql.js';
 import { readDuckDbEngineFacts } from '../../analysis/duckdb/read-duckdb-engine-facts.js';
 import { serializeDuckDbSelect } from '../../analysis/duckdb/serialize-duckdb-select.js';
-import { splitDuckDbScript } from '../../analysis/duckdb/split-duckdb-script.js';
 import type { MaskMethod } from '../../policy/policy.js';
 import type { MaskPlan } from '../../warehouse/warehouse.js';
 import { maskColumnExpression, quoteDuckDbIdentifier } from './mask-column-expression.js';
@@ -41,40 +44,34 @@ export interface DuckDbMaskContext {
   plan: MaskPlan;
 }
 
-const MASK_FUNCTIONS = ['sha256', 'length', 'repeat', 'right'];
-
 interface Splice {
   start: number;
   end: number;
   text: string;
 }
 
-export async function rewriteDuckDbSqlForMasks(sql: string, ctx: DuckDbMaskContext): Promise<string> {
+export async function rewriteDuckDbSqlForMasks(analysis: QueryAnalysis, ctx: DuckDbMaskContext): Promise<string[]> {
   const plan = normalisePlan(ctx.plan);
-  if (plan.size === 0) return sql;
-  const pieces = await splitDuckDbScript(sql, ctx.parser);
+  if (plan.size === 0) return analysis.run;
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
   const env: DuckDbSelectEnv = { parser: ctx.parser, resolver };
   const rewriter = new MaskRewriter(env, plan, ctx.catalog);
   const out: string[] = [];
-  for (const piece of pieces) {
-    const statement = classifyDuckDbStatement(piece.tokens, piece.text);
+  for (const analysed of analysis.statements) {
+    const statement = classifyDuckDbStatement(lexDuckDbSql(analysed.text), analysed.text);
     if (statement.engineControl) throw refuse(`${statement.engineControl} statements cannot run under column masks`);
     if (!statement.isQuery) {
-      const reads: string[] = [];
-      for (const target of statement.targetReads) reads.push(await resolver.resolveRead(target, ctx.names));
-      for (const text of statement.selects) reads.push(...(await analyzeDuckDbSelect(text, ctx.names, env)).reads);
-      const masked = reads.find((r) => plan.has(r));
+      const masked = analysed.reads.find((r) => plan.has(r));
       if (masked) throw refuse(`a ${statement.kind} statement reads ${masked}, which has masked columns; only SELECT queries can be rewritten for masks`);
-      out.push(piece.text);
+      out.push(analysed.text);
     } else {
-      const rewritten = await rewriter.rewriteSelect(piece.text, ctx.names, false, []);
-      await rewriter.verify(rewritten, ctx.names);
+      const rewritten = await rewriter.rewriteSelect(analysed.text, ctx.names, false, []);
+      await rewriter.verify(rewritten, ctx.names, analysed);
       out.push(rewritten);
     }
     for (const w of statement.creates) resolver.created.add(resolver.resolveWrite(w, ctx.names));
   }
-  return out.join(';\n');
+  return out;
 }
 
 class MaskRewriter {
@@ -111,18 +108,22 @@ class MaskRewriter {
     return applySplices(text, splices);
   }
 
-  /** Parse the rewritten text again: nothing may reach a masked table outside a mask subquery. */
-  async verify(text: string, names: NameDefaults): Promise<void> {
-    // The mask expressions call these by unqualified name: a macro of the same name would win.
-    const shadowed = MASK_FUNCTIONS.find((f) => this.env.resolver.facts.userFunctions.has(f));
-    if (shadowed) throw refuse(`the warehouse defines its own ${shadowed}(), which the masks rely on`);
-    const masks = new Set<string>();
-    for (const table of this.plan.keys()) masks.add(await this.canonicalTree(table));
+  /**
+   * Parse the rewritten text again: it must be a query, read no table the original statement
+   * did not read, and reach no masked table outside a mask subquery.
+   */
+  async verify(text: string, names: NameDefaults, original: StatementAnalysis): Promise<void> {
+    const masks = new Map<string, string>();
+    for (const table of this.plan.keys()) masks.set(await this.canonicalTree(table), table);
     const analysis = await analyzeDuckDbSelect(text, names, this.env, {
       isOpaqueSubquery: (ref) => masks.has(canonicalJson(ref.subquery)),
     });
     const leak = analysis.reads.find((r) => this.plan.has(r));
     if (leak) throw refuse(`after rewriting, ${leak} would still be read without its masks`);
+    const before = new Set(original.reads);
+    const masked = analysis.findings.opaqueSubqueries.map((ref) => masks.get(canonicalJson(ref.subquery))!);
+    const added = [...analysis.reads, ...masked].find((r) => !before.has(r));
+    if (added) throw refuse(`after rewriting, the query would read ${added}, which the original did not`);
     let reported: readonly string[] = [];
     try {
       reported = this.env.parser.getTableNames(text, true);

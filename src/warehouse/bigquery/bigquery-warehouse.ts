@@ -57,10 +57,10 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
-  async rewriteForMasks(sql: string, _analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string> {
+  async rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
     this.assertOpen();
     try {
-      return await rewriteGoogleSqlForMasks(sql, { names, plan, catalog: this.catalog });
+      return [await rewriteGoogleSqlForMasks(scriptOf(analysis.run), { names, plan, catalog: this.catalog })];
     } catch (err) {
       throw asAnalysisError(err);
     }
@@ -80,7 +80,8 @@ export class BigQueryWarehouse implements Warehouse {
    * jobs.insert with `dryRun: true`: BigQuery's statement type, the tables it resolved
    * (`projectId.datasetId.tableId`) and its byte estimate. Nothing runs and nothing is billed.
    */
-  async dryRun(sql: string, options: ExecuteOptions): Promise<DryRunResult> {
+  async dryRun(statements: readonly string[], options: ExecuteOptions): Promise<DryRunResult> {
+    const sql = scriptOf(statements);
     this.assertOpen();
     const job = buildQueryJob(sql, options, this.target, true);
     const response = await this.rest.call<DryRunResponse>({ method: 'POST', uri: '/jobs', json: job }, AbortSignal.any([options.signal, this.closing.signal]));
@@ -109,7 +110,8 @@ export class BigQueryWarehouse implements Warehouse {
     };
   }
 
-  async execute(sql: string, options: ExecuteOptions): Promise<QueryExecution> {
+  async execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution> {
+    const sql = scriptOf(statements);
     this.assertOpen();
     const job = buildQueryJob(sql, options, this.target, false);
     return streamBigQueryQuery(this.rest, job, { ...options, signal: AbortSignal.any([options.signal, this.closing.signal]) });
@@ -146,4 +148,18 @@ export class BigQueryWarehouse implements Warehouse {
 
 function asAnalysisError(err: unknown): Error {
   return toAnalysisError(err, 'send one plain GoogleSQL statement or script');
+}
+
+/**
+ * BigQuery runs a whole script as one job, and hoopq analyses the whole script as one text:
+ * the run is exactly one text, sent as it was analysed.
+ */
+function scriptOf(statements: readonly string[]): string {
+  if (statements.length !== 1) {
+    throw new WarehouseError('warehouse.bad_run', `a BigQuery run is one script text, not ${statements.length}`, {
+      rule: 'warehouse.sql',
+      hint: 'this is a bug in hoopq',
+    });
+  }
+  return statements[0]!;
 }

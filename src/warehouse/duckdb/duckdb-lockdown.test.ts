@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarehouseError } from '../../errors.js';
-import { drainExecution, failureOf } from '../warehouse-contract.case.js';
+import { drainExecution, failureOf, statementsOf } from '../warehouse-contract.case.js';
 import type { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { openDuckDbWarehouse } from './open-duckdb-warehouse.js';
 
@@ -110,13 +110,13 @@ describe('DuckDB lockdown, read-only warehouse', () => {
   });
 
   it.each(escapes())('refuses, inside DuckDB: %s', async (sql) => {
-    const err = await failureOf(warehouse, sql);
+    const err = await failureOf(warehouse, statementsOf(sql));
     expect(err).toBeInstanceOf(WarehouseError);
     expect(err).toMatchObject({ exitCode: 7 });
   });
 
   it.each(WRITES)('refuses a write on a read-only open: %s', async (sql) => {
-    const err = await failureOf(warehouse, sql);
+    const err = await failureOf(warehouse, statementsOf(sql));
     expect(err).toMatchObject({ exitCode: 7, rule: 'warehouse.lockdown' });
   });
 
@@ -126,7 +126,7 @@ describe('DuckDB lockdown, read-only warehouse', () => {
   });
 
   it('still answers ordinary queries after all that, with the data unchanged', async () => {
-    const { rows } = await drainExecution(await warehouse.execute('SELECT id, name, email FROM crm.people', { signal: new AbortController().signal }));
+    const { rows } = await drainExecution(await warehouse.execute(['SELECT id, name, email FROM crm.people'], { signal: new AbortController().signal }));
     expect(rows).toEqual([[1, 'Ada', 'ada@example.com']]);
   });
 
@@ -150,7 +150,7 @@ describe('DuckDB lockdown, writable warehouse', () => {
   });
 
   it.each(escapes())('refuses, inside DuckDB, even when writes are allowed: %s', async (sql) => {
-    const err = await failureOf(warehouse, sql);
+    const err = await failureOf(warehouse, statementsOf(sql));
     expect(err).toBeInstanceOf(WarehouseError);
   });
 

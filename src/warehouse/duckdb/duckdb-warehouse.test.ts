@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError, WarehouseError } from '../../errors.js';
-import { CONTRACT_PEOPLE, describeWarehouseContract, drainExecution, failureOf } from '../warehouse-contract.case.js';
+import { CONTRACT_PEOPLE, describeWarehouseContract, drainExecution, failureOf, statementsOf } from '../warehouse-contract.case.js';
 import type { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { openDuckDbWarehouse } from './open-duckdb-warehouse.js';
 
@@ -59,7 +59,7 @@ describe('DuckDbWarehouse', () => {
   let dir: string;
   let warehouse: DuckDbWarehouse;
   const rows = async (sql: string) =>
-    (await drainExecution(await warehouse.execute(sql, { signal: new AbortController().signal }))).rows;
+    (await drainExecution(await warehouse.execute(statementsOf(sql), { signal: new AbortController().signal }))).rows;
 
   beforeAll(async () => {
     dir = tempDir();
@@ -130,13 +130,13 @@ describe('DuckDbWarehouse', () => {
   });
 
   it('converts values to JSON-compatible ones', async () => {
-    const execution = await warehouse.execute(
+    const execution = await warehouse.execute([
       `SELECT 42::BIGINT AS small, 9007199254740993::BIGINT AS big, 1.50::DECIMAL(10,2) AS dec,
               DATE '2024-02-29' AS d, TIMESTAMP '2024-01-01 10:00:00' AS ts, '\\x00\\xFFhi'::BLOB AS bl,
               {'x': 1::BIGINT, 'y': [1, 2]} AS st, MAP {'k': 2} AS m, INTERVAL 1 DAY AS iv,
               'NaN'::DOUBLE AS nan, 2.5::DOUBLE AS dbl, [1::HUGEINT, 170141183460469231731687303715884105727::HUGEINT] AS li,
               true AS b, NULL::VARCHAR AS n`,
-      { signal: new AbortController().signal },
+      ], { signal: new AbortController().signal },
     );
     expect(execution.columns.map((c) => c.type)).toEqual([
       'BIGINT', 'BIGINT', 'DECIMAL(10,2)', 'DATE', 'TIMESTAMP', 'BLOB', 'STRUCT("x" BIGINT, "y" INTEGER[])',
@@ -156,7 +156,7 @@ describe('DuckDbWarehouse', () => {
   });
 
   it('binds named parameters with their types', async () => {
-    const execution = await warehouse.execute('SELECT $a + 1 AS a, $b AS b, $c AS c, name FROM crm.people WHERE id = $id', {
+    const execution = await warehouse.execute(['SELECT $a + 1 AS a, $b AS b, $c AS c, name FROM crm.people WHERE id = $id'], {
       signal: new AbortController().signal,
       params: [
         { name: 'a', type: 'INT64', value: '41' },
@@ -171,16 +171,18 @@ describe('DuckDbWarehouse', () => {
   });
 
   it('reports an empty script as a warehouse error, not as an empty result', async () => {
-    expect(await failureOf(warehouse, '  ;  ')).toMatchObject({ exitCode: 7 });
+    expect(await failureOf(warehouse, [])).toMatchObject({ exitCode: 7 });
+    // a text that is more than one statement is never split and run: nothing of it runs
+    expect(await failureOf(warehouse, ['SELECT 1; SELECT 2'])).toMatchObject({ exitCode: 6, code: 'analysis.split_mismatch' });
   });
 
   it('refuses work after close, and close is idempotent', async () => {
     const path = await createWarehouseFile(tempDir());
     const w = await openDuckDbWarehouse({ path, writable: false });
-    const execution = await w.execute('SELECT * FROM range(100000)', { signal: new AbortController().signal });
+    const execution = await w.execute(['SELECT * FROM range(100000)'], { signal: new AbortController().signal });
     await w.close();
     await w.close();
-    await expect(w.execute('SELECT 1', { signal: new AbortController().signal })).rejects.toMatchObject({ code: 'warehouse.closed' });
+    await expect(w.execute(['SELECT 1'], { signal: new AbortController().signal })).rejects.toMatchObject({ code: 'warehouse.closed' });
     await expect(w.listTables()).rejects.toBeInstanceOf(WarehouseError);
     // A stream whose warehouse was closed ends with an error, never as a complete result.
     await expect(drainExecution(execution)).rejects.toBeInstanceOf(WarehouseError);
@@ -191,8 +193,8 @@ describe('DuckDbWarehouse', () => {
       const w = await openDuckDbWarehouse({ path: join(tempDir(), 'scratch.duckdb'), writable: true });
       try {
         expect(w.project).toBe('scratch');
-        expect(await drainExecution(await w.execute('CREATE SCHEMA s; CREATE TABLE s.t (a INTEGER); INSERT INTO s.t SELECT * FROM range(5); SELECT sum(a) FROM s.t', { signal: new AbortController().signal }))).toMatchObject({ rows: [['10']] });
-        const update = await w.execute('UPDATE s.t SET a = a + 1 WHERE a < 3', { signal: new AbortController().signal });
+        expect(await drainExecution(await w.execute(statementsOf('CREATE SCHEMA s; CREATE TABLE s.t (a INTEGER); INSERT INTO s.t SELECT * FROM range(5); SELECT sum(a) FROM s.t'), { signal: new AbortController().signal }))).toMatchObject({ rows: [['10']] });
+        const update = await w.execute(['UPDATE s.t SET a = a + 1 WHERE a < 3'], { signal: new AbortController().signal });
         await drainExecution(update);
         expect(update.stats().rowsAffected).toBe(3);
         expect(await w.listTables('s')).toEqual(['scratch.s.t']);
@@ -204,9 +206,9 @@ describe('DuckDbWarehouse', () => {
     it('applies a failing script up to the statement that failed (no implicit transaction)', async () => {
       const w = await openDuckDbWarehouse({ path: join(tempDir(), 'scratch.duckdb'), writable: true });
       try {
-        const err = await failureOf(w, 'CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1); SELECT nope FROM t');
+        const err = await failureOf(w, statementsOf('CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1); SELECT nope FROM t'));
         expect(err).toMatchObject({ code: 'warehouse.sql_error', exitCode: 7 });
-        expect((await drainExecution(await w.execute('SELECT a FROM t', { signal: new AbortController().signal }))).rows).toEqual([[1]]);
+        expect((await drainExecution(await w.execute(['SELECT a FROM t'], { signal: new AbortController().signal }))).rows).toEqual([[1]]);
       } finally {
         await w.close();
       }
@@ -229,8 +231,9 @@ describe('DuckDbWarehouse', () => {
     it('rewrites for masks so that executing the result returns masked values only', async () => {
       const sql = 'SELECT id, email FROM people WHERE id <= 2 ORDER BY id';
       const analysis = await warehouse.analyze(sql, names);
-      const rewritten = await warehouse.rewriteForMasks(sql, analysis, { 'warehouse.crm.people': { email: 'redact' } }, names);
-      expect(rewritten).not.toBe(sql);
+      const rewritten = await warehouse.rewriteForMasks(analysis, { 'warehouse.crm.people': { email: 'redact' } }, names);
+      expect(rewritten).toHaveLength(1);
+      expect(rewritten[0]).not.toBe(sql);
       const { rows } = await drainExecution(await warehouse.execute(rewritten, { signal: new AbortController().signal }));
       expect(rows).toEqual([[1, '[REDACTED]'], [2, '[REDACTED]']]);
     });

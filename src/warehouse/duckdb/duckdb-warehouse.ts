@@ -60,10 +60,10 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  async rewriteForMasks(sql: string, _analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string> {
+  async rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
     this.assertOpen();
     try {
-      return await rewriteDuckDbSqlForMasks(sql, { parser: this.parts.parser, catalog: this.catalog, names, plan });
+      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan });
     } catch (err) {
       throw asAnalysisError(err);
     }
@@ -79,7 +79,7 @@ export class DuckDbWarehouse implements Warehouse {
     return this.catalog.listTables(dataset);
   }
 
-  async execute(sql: string, options: ExecuteOptions): Promise<QueryExecution> {
+  async execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution> {
     this.assertOpen();
     let connection: DuckDBConnection;
     try {
@@ -95,7 +95,7 @@ export class DuckDbWarehouse implements Warehouse {
       throw toWarehouseError(err);
     }
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    return streamDuckDbQuery(connection, sql, { ...options, signal }, () => {
+    return streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
       if (this.running.delete(connection)) releaseConnection(connection);
     });
   }

@@ -4,8 +4,9 @@
  * Output: a QueryExecution whose batches are DuckDB's chunks (2048 rows) converted to
  * JSON-compatible rows; the result is never materialised in full.
  * Invariants:
- * - a script (several statements) runs each statement in order and returns the LAST one's
- *   rows; earlier statements' results are discarded (materialised one at a time by DuckDB);
+ * - it runs exactly the statement texts it is given (the analysed ones), each of which must
+ *   be one statement to DuckDB, in order, and returns the LAST one's rows; earlier
+ *   statements' results are discarded (materialised one at a time by DuckDB);
  * - timeout and abort call `connection.interrupt()` and the batches end with a
  *   WarehouseError (`warehouse.timeout` / `warehouse.cancelled`), never with a silently short
  *   result: measured on 1.5, an interrupt between two chunks makes DuckDB end the stream as
@@ -14,7 +15,7 @@
  */
 import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { StatementType } from '@duckdb/node-api';
-import { WarehouseError } from '../../errors.js';
+import { AnalysisError, WarehouseError } from '../../errors.js';
 import type { ExecuteOptions, QueryExecution, QueryParameter } from '../warehouse.js';
 import { isDuckDbInterrupt, toWarehouseError } from './duckdb-error.js';
 import { jsonValueConverter } from './json-value-converter.js';
@@ -22,7 +23,7 @@ import { jsonValueConverter } from './json-value-converter.js';
 /** `onFinished` runs exactly once, when the batches end for any reason (or execute fails). */
 export async function streamDuckDbQuery(
   connection: DuckDBConnection,
-  sql: string,
+  statements: readonly string[],
   options: ExecuteOptions,
   onFinished: () => void,
 ): Promise<QueryExecution> {
@@ -38,9 +39,10 @@ export async function streamDuckDbQuery(
   let result: DuckDBResult;
   try {
     stop.throwIfStopped();
-    result = await runUntilLastStreaming(connection, sql, options.params ?? [], stop);
+    result = await runUntilLastStreaming(connection, statements, options.params ?? [], stop);
   } catch (err) {
     finish();
+    if (err instanceof AnalysisError) throw err;
     throw stop.reason ? stop.error() : isDuckDbInterrupt(err) ? cancelledError() : toWarehouseError(err);
   }
 
@@ -81,23 +83,30 @@ export async function streamDuckDbQuery(
 
 async function runUntilLastStreaming(
   connection: DuckDBConnection,
-  sql: string,
+  statements: readonly string[],
   params: QueryParameter[],
   stop: StopWatch,
 ): Promise<DuckDBResult> {
-  const extracted = await connection.extractStatements(sql);
-  if (extracted.count === 0) {
+  if (statements.length === 0) {
     throw new WarehouseError('warehouse.no_statement', 'there is no SQL statement to run', {
       rule: 'warehouse.sql',
       hint: 'send at least one SQL statement',
     });
   }
-  for (let i = 0; i < extracted.count; i += 1) {
+  for (let i = 0; i < statements.length; i += 1) {
     stop.throwIfStopped();
-    const prepared = await extracted.prepare(i);
+    const extracted = await connection.extractStatements(statements[i]!);
+    if (extracted.count !== 1) {
+      // Never re-split: each text is one analysed statement, or nothing of it runs.
+      throw new AnalysisError('analysis.split_mismatch', `refused: statement ${i + 1} is ${extracted.count} statements to DuckDB; nothing of it was run`, {
+        rule: 'parse',
+        hint: 'separate statements with ";"',
+      });
+    }
+    const prepared = await extracted.prepare(0);
     try {
       bindParameters(prepared, params);
-      if (i < extracted.count - 1) await prepared.run();
+      if (i < statements.length - 1) await prepared.run();
       else return await prepared.stream();
     } finally {
       prepared.destroySync();
