@@ -21,6 +21,8 @@ export interface DuckDbEngineFacts {
 }
 
 const userFunctionsByConnection = new WeakMap<DuckDBConnection, Promise<Set<string>>>();
+// Databases change only by ATTACH/DETACH, which hoopq never runs: read once per connection too.
+const catalogsByConnection = new WeakMap<DuckDBConnection, Promise<Set<string>>>();
 
 export async function readDuckDbEngineFacts(parser: DuckDBConnection): Promise<DuckDbEngineFacts> {
   try {
@@ -32,11 +34,15 @@ export async function readDuckDbEngineFacts(parser: DuckDBConnection): Promise<D
       userFunctionsByConnection.set(parser, userFunctions);
       userFunctions.catch(() => userFunctionsByConnection.delete(parser));
     }
-    const dbs = await parser.runAndReadAll('SELECT DISTINCT lower(database_name) FROM duckdb_databases()');
-    return {
-      catalogs: new Set(['system', 'temp', ...dbs.getRows().map((r) => String(r[0]))]),
-      userFunctions: await userFunctions,
-    };
+    let catalogs = catalogsByConnection.get(parser);
+    if (!catalogs) {
+      catalogs = parser
+        .runAndReadAll('SELECT DISTINCT lower(database_name) FROM duckdb_databases()')
+        .then((r) => new Set(['system', 'temp', ...r.getRows().map((row) => String(row[0]))]));
+      catalogsByConnection.set(parser, catalogs);
+      catalogs.catch(() => catalogsByConnection.delete(parser));
+    }
+    return { catalogs: await catalogs, userFunctions: await userFunctions };
   } catch (err) {
     throw new AnalysisError('analysis.catalog_unavailable', 'refused: hoopq could not read the DuckDB catalog it needs to resolve names', {
       rule: 'analysis',

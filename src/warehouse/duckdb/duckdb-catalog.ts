@@ -4,6 +4,10 @@
  * `duckdb_columns()`. Names are resolved `project.dataset.table`, compared lower-case
  * because DuckDB identifiers are case-insensitive (even quoted ones). Read-only lookups on
  * a connection of their own, so they never disturb the parser or a running query.
+ * Answers are kept for the catalog's lifetime (each lookup costs a few milliseconds of
+ * metadata scanning): a warehouse instance serves one query — the pipeline opens a fresh
+ * one per query, and a writer's re-check opens another — so a catalog never outlives a
+ * change it could have missed.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog, ViewDefinition } from '../../analysis/catalog.js';
@@ -15,13 +19,24 @@ import { extractViewQuery } from './extract-view-query.js';
 const MATCH_NAME = 'lower(database_name) = ? AND lower(schema_name) = ? AND lower(%NAME%) = ?';
 
 export class DuckDbCatalog implements Catalog {
+  private readonly views = new Map<string, Promise<ViewDefinition | null>>();
+  private readonly tables = new Map<string, Promise<TableInfo | null>>();
+
   constructor(
     private readonly connection: DuckDBConnection,
     /** The warehouse's own catalog name, lower-case: listTables lists only it. */
     private readonly project: string,
   ) {}
 
-  async viewDefinition(name: string): Promise<ViewDefinition | null> {
+  viewDefinition(name: string): Promise<ViewDefinition | null> {
+    return remember(this.views, name, () => this.readViewDefinition(name));
+  }
+
+  describeTable(name: string): Promise<TableInfo | null> {
+    return remember(this.tables, name, () => this.readTable(name));
+  }
+
+  private async readViewDefinition(name: string): Promise<ViewDefinition | null> {
     const parts = splitName(name);
     if (!parts) return null;
     const rows = await this.rows(
@@ -52,7 +67,7 @@ export class DuckDbCatalog implements Catalog {
     return described ? described.columns.map((c) => c.name) : null;
   }
 
-  async describeTable(name: string): Promise<TableInfo | null> {
+  private async readTable(name: string): Promise<TableInfo | null> {
     const parts = splitName(name);
     if (!parts) return null;
     const isView = await this.rows(
@@ -103,6 +118,18 @@ export class DuckDbCatalog implements Catalog {
       throw toWarehouseError(err);
     }
   }
+}
+
+/** The cached answer for `key`, computing it once; a failed lookup is not kept. */
+function remember<T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> {
+  const k = key.toLowerCase();
+  let found = cache.get(k);
+  if (!found) {
+    found = read();
+    cache.set(k, found);
+    found.catch(() => cache.delete(k));
+  }
+  return found;
 }
 
 /** `project.dataset.table` -> its three parts lower-case; anything else names nothing. */
