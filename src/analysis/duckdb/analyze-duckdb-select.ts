@@ -32,6 +32,11 @@ export interface DuckDbSelectAnalysis {
 export interface DuckDbSelectEnv {
   parser: DuckDBConnection;
   resolver: DuckDbNameResolver;
+  /**
+   * The session's name defaults (the search path the statement runs under). DuckDB binds a
+   * one-part name in a view body in the view's own schema first, then on this search path.
+   */
+  session: NameDefaults;
 }
 
 export async function analyzeDuckDbSelect(
@@ -53,7 +58,8 @@ export async function analyzeDuckDbSelect(
     }
   }
   const references: ResolvedTableReference[] = [];
-  for (const ref of findings.tables) references.push({ ...ref, name: await env.resolver.resolveRead(ref.parts, names) });
+  const fallback = stack.length > 0 ? env.session : undefined;
+  for (const ref of findings.tables) references.push({ ...ref, name: await env.resolver.resolveRead(ref.parts, names, fallback) });
   const reads = new Set(references.map((r) => r.name));
   const views: ViewExpansion[] = [];
   const contexts: NameDefaults[] = [names];

@@ -42,7 +42,7 @@ export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext):
 
 async function analyzeStatements(pieces: DuckDbStatementText[], ctx: DuckDbAnalysisContext, literals: SqlLiterals): Promise<QueryAnalysis> {
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
-  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver };
+  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver, session: ctx.names };
   const statements: StatementAnalysis[] = [];
   for (const piece of pieces) {
     const plan = classifyDuckDbStatement(piece.tokens, piece.text);

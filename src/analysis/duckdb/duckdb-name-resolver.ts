@@ -6,10 +6,12 @@
  *   first part that names an attached database is refused as ambiguous;
  * - 1 part uses the defaults. DuckDB searches temp, then its search path, then `system`
  *   (where duckdb_tables, information_schema … live), and binds a view's body in the
- *   view's schema first and the session's search path after. So a 1- or 2-part name is
- *   only accepted for reading when the catalog confirms the object exists where hoopq
- *   resolved it (or an earlier statement of the same script created it); otherwise DuckDB
- *   could find something else under that name.
+ *   view's schema first and the session's search path after — so inside a view body a
+ *   1-part name that does not exist in the view's schema is looked up on the session's
+ *   search path (`fallback`), as DuckDB does. A 1- or 2-part name is only accepted for
+ *   reading when the catalog confirms the object exists where hoopq resolved it (or an
+ *   earlier statement of the same script created it); otherwise DuckDB could find
+ *   something else under that name.
  * Requires the executing connection's search path to be defaultProject.defaultDataset.
  */
 import { AnalysisError } from '../../errors.js';
@@ -30,9 +32,13 @@ export class DuckDbNameResolver {
     readonly facts: DuckDbEngineFacts,
   ) {}
 
-  async resolveRead(parts: readonly string[], names: NameDefaults): Promise<string> {
+  async resolveRead(parts: readonly string[], names: NameDefaults, fallback?: NameDefaults): Promise<string> {
     const name = this.resolve(parts, names);
     if (parts.length < 3 && !this.created.has(name) && !(await this.objectExists(name))) {
+      if (parts.length === 1 && fallback) {
+        const onSearchPath = this.resolve(parts, fallback);
+        if (this.created.has(onSearchPath) || (await this.objectExists(onSearchPath))) return onSearchPath;
+      }
       throw new AnalysisError('analysis.unknown_table', `refused: "${parts.join('.')}" resolves to ${name}, which does not exist; DuckDB could read a different object under that name`, {
         rule: 'names',
         hint: 'check the name, or write it in full as project.dataset.table',

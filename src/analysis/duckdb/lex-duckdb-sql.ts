@@ -200,6 +200,13 @@ export function lexDuckDbScript(sql: string): DuckDbLexing {
       push('param', start, isDigit(next) ? endOfInteger(sql, i + 1) : i + 1);
       continue;
     }
+    if (c === '.' && next === '.') {
+      // the scanner's `..` (DOT_DOT): `1..2` is 1, `..`, 2 — never 1, `.`, `.2`
+      push('punct', start, i + 1);
+      closeGap();
+      push('punct', i, i + 1);
+      continue;
+    }
     if (isDigit(c) || (c === '.' && isDigit(next))) {
       push('number', start, endOfNumber(sql, i));
       continue;

@@ -200,6 +200,35 @@ describe('rewriteDuckDbSqlForMasks: masks have the contract values', () => {
   });
 });
 
+describe('rewriteDuckDbSqlForMasks: a view that reads a masked table by its short name', () => {
+  beforeAll(async () => {
+    // created on the session's search path demo.crm, in another schema: DuckDB binds the body's
+    // `customers` in analytics first, then on the search path the query runs under
+    await conn.run('CREATE VIEW analytics.contacts AS SELECT id, email, name FROM customers');
+  });
+
+  it('is resolved as DuckDB binds it, and masked there', async () => {
+    const analysis = await analyzeDuckDbSql('SELECT name, email FROM analytics.contacts ORDER BY id', { parser: conn, catalog, names });
+    expect(analysis.statements[0]!.reads).toEqual(['demo.analytics.contacts', 'demo.crm.customers']);
+    const rows = await run(await rewrite('SELECT name, email FROM analytics.contacts ORDER BY id'));
+    expect(rows).toEqual([
+      ['Alice', createHash('sha256').update(SECRET_EMAIL).digest('hex')],
+      ['Bob', createHash('sha256').update('bob@example.org').digest('hex')],
+      ['Cy', null],
+    ]);
+  });
+
+  it('reading only an unmasked column of it is not refused', async () => {
+    expect(await run(await rewrite('SELECT name FROM analytics.contacts ORDER BY id'))).toEqual([['Alice'], ['Bob'], ['Cy']]);
+  });
+
+  it('is refused when the session\'s search path would not find the table either', async () => {
+    const elsewhere = { defaultProject: 'demo', defaultDataset: 'analytics' };
+    const err = await analyzeDuckDbSql('SELECT name FROM analytics.contacts', { parser: conn, catalog, names: elsewhere }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'analysis.unknown_table', exitCode: 6 });
+  });
+});
+
 describe('rewriteDuckDbSqlForMasks: unmasked data is untouched', () => {
   const same = [
     'SELECT id, name FROM customers ORDER BY id',

@@ -54,7 +54,7 @@ export async function rewriteDuckDbSqlForMasks(analysis: QueryAnalysis, ctx: Duc
   const plan = normalisePlan(ctx.plan);
   if (plan.size === 0) return analysis.run;
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
-  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver };
+  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver, session: ctx.names };
   const rewriter = new MaskRewriter(env, plan, ctx.catalog);
   const out: string[] = [];
   for (const analysed of analysis.statements) {
@@ -89,7 +89,8 @@ class MaskRewriter {
    * written in full, because the inlined body no longer binds in the view's own schema.
    */
   async rewriteSelect(text: string, names: NameDefaults, qualifyAll: boolean, stack: readonly string[]): Promise<string> {
-    const analysis = await analyzeDuckDbSelect(text, names, this.env);
+    // inside a view body (stack not empty) names bind as DuckDB binds them there
+    const analysis = await analyzeDuckDbSelect(text, names, this.env, {}, stack);
     const reachesMask = (name: string) =>
       this.plan.has(name) || analysis.views.some((v) => v.view === name && v.reads.some((r) => this.plan.has(r)));
     const splices: Splice[] = [];
