@@ -62,8 +62,9 @@ function redactSpans(sql: string, literals: SqlLiterals, extra: readonly string[
     out += sql.slice(at, e.start);
     const text = sql.slice(e.start, e.end);
     if (e.comment) {
+      // a comment span is a whole gap between tokens: keep its spacing and line break
       found.push(text);
-      out += '/* [REDACTED] */';
+      out += `${/^\s/.test(text) ? ' ' : ''}/* [REDACTED] */${/[\r\n]/.test(text) ? '\n' : /\s$/.test(text) ? ' ' : ''}`;
     } else if (e.kind === 'number') {
       if (text.length >= 5) {
         found.push(text);

@@ -122,6 +122,14 @@ export function defineSmugglingSuite(mode: Mode): void {
       const records = demo.auditRecords().filter((r) => r.event === 'query' && r.sql !== undefined);
       const repro = records.find((r) => r.decision === 'deny' && r.run === `smuggle-reader-${mode}` && (r.tables?.read ?? []).includes('demo.crm.payment_cards'));
       expect(repro, 'the repro\'s refusal names demo.crm.payment_cards').toBeDefined();
+      // the redacted sql shows the smuggled UNION as code, never inside a comment
+      const shown = records.find((r) => r.decision === 'deny' && typeof r.sql === 'string' && r.sql.startsWith('SELECT NULL AS id, NULL AS card'));
+      expect(shown?.sql).toContain('NULL AS expiry /* [REDACTED] */\nUNION ALL SELECT id, reverse(card_number), expiry FROM crm.payment_cards');
+      expect(shown?.sql_sealed).toMatch(/^v1:/);
+      // text DuckDB and hoopq could read differently is not shown at all, only sealed
+      const unsure = records.find((r) => r.decision === 'deny' && r.code === 'analysis.ambiguous_character');
+      expect(unsure?.sql).toMatch(/^\[not shown: /);
+      expect(unsure?.sql_sealed).toMatch(/^v1:/);
       const log = demo.auditRecords().map((r) => JSON.stringify(r)).join('\n');
       expect(leakIn(log, secrets)).toBeUndefined();
       expect(demo.admin(['audit', 'verify']).code).toBe(0);
