@@ -14,8 +14,8 @@ export interface DemoCustomer { id: number; name: string; email: string; phone: 
 export interface DemoCard { id: number; customer_id: number; card_number: string; expiry: string; brand: string }
 export interface DemoEvent { id: number; customer_id: number; event_type: string; amount: number; occurred_at: string }
 
-/** mulberry32: tiny deterministic PRNG, good enough for sample data. */
-function prng(seed: number): () => number {
+/** mulberry32: tiny deterministic PRNG, good enough for sample data (and the fuzzer's cases). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -8,17 +8,7 @@
  * semicolons inside all of these. Deterministic for a seed.
  */
 
-/** mulberry32 */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../src/quickstart/demo-data.js';
 
 /** Queries an analyst-agent token may run (some read masked columns). */
 export const ALLOWED = [
