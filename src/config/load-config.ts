@@ -1,38 +1,12 @@
 /**
- * Loads hoopq.yaml: strict schema (unknown keys are errors, with file:line:col), then
- * normalisation (relative paths resolved against the config file's folder), then the named
- * cross-field rules (duckdb needs `path`, bigquery needs `project`).
+ * Loads hoopq.yaml: strict schema (config-schema.ts: unknown keys are errors, with
+ * file:line:col; each warehouse kind states what it needs), then normalisation (relative
+ * paths resolved against the config file's folder).
  */
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
 import type { HoopqConfig } from './config.js';
-import { fail, readYamlFile, validateYaml } from './yaml-file.js';
-
-const warehouseSchema = z
-  .object({
-    kind: z.enum(['duckdb', 'bigquery']),
-    path: z.string().min(1).optional(),
-    project: z.string().min(1).optional(),
-    location: z.string().min(1).optional(),
-    credentials: z.string().min(1).optional(),
-    api_endpoint: z.string().url().optional(),
-    iam_endpoint: z.string().url().optional(),
-    default_project: z.string().min(1).optional(),
-    default_dataset: z.string().min(1).optional(),
-  })
-  .strict();
-
-const configSchema = z
-  .object({
-    warehouse: warehouseSchema,
-    policies: z.string().min(1).default('./policies'),
-    audit: z.string().min(1).default('./audit.jsonl'),
-    keys: z.string().min(1).default('./.hoopq/keys'),
-    state: z.string().min(1).optional(),
-    gateway: z.string().url().optional(),
-    audit_checkpoint_every: z.number().int().min(1).max(1_000_000).optional(),
-  })
-  .strict();
+import { configSchema } from './config-schema.js';
+import { readYamlFile, validateYaml } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
   const file = readYamlFile(path, 'configuration');
@@ -40,28 +14,24 @@ export function loadConfig(path: string): HoopqConfig {
   const dir = dirname(resolve(path));
   const at = (p: string) => resolve(dir, p);
   const w = raw.warehouse;
-  if (w.kind === 'duckdb' && !w.path) {
-    fail(file, ['warehouse'], 'configuration', 'a duckdb warehouse needs `path` (the database file)');
-  }
-  if (w.kind === 'bigquery' && !w.project) {
-    fail(file, ['warehouse'], 'configuration', 'a bigquery warehouse needs `project` (the project jobs run in)');
-  }
   const isUrl = /^https?:\/\//.test(raw.audit);
   const keysDir = at(raw.keys);
   return {
     file: resolve(path),
     dir,
-    warehouse: {
-      kind: w.kind,
-      path: w.path ? at(w.path) : undefined,
-      project: w.project,
-      location: w.location,
-      credentials: w.credentials ? at(w.credentials) : undefined,
-      apiEndpoint: w.api_endpoint,
-      iamEndpoint: w.iam_endpoint,
-      defaultProject: w.default_project,
-      defaultDataset: w.default_dataset,
-    },
+    warehouse:
+      w.kind === 'duckdb'
+        ? { kind: w.kind, path: at(w.path), defaultProject: w.default_project, defaultDataset: w.default_dataset }
+        : {
+            kind: w.kind,
+            project: w.project,
+            location: w.location,
+            credentials: w.credentials ? at(w.credentials) : undefined,
+            apiEndpoint: w.api_endpoint,
+            iamEndpoint: w.iam_endpoint,
+            defaultProject: w.default_project,
+            defaultDataset: w.default_dataset,
+          },
     policiesDir: at(raw.policies),
     audit: isUrl ? { kind: 'gateway', url: raw.audit } : { kind: 'file', path: at(raw.audit) },
     keysDir,
