@@ -12,11 +12,13 @@ import { loadConfig } from '../config/load-config.js';
 import type { CliState } from './main.js';
 import { registerPolicyTestCommand } from './policy-test-command.js';
 import { registerPolicyBacktestCommand } from './policy-backtest-command.js';
+import { registerPolicyDiffCommand } from './policy-diff-command.js';
 
 export function registerPolicyCommands(program: Command, _state: CliState): void {
   const policy = program.command('policy').description('work with policy files: validate, test, backtest, diff, schema');
   registerPolicyTestCommand(policy);
   registerPolicyBacktestCommand(policy);
+  registerPolicyDiffCommand(policy);
   policy
     .command('schema')
     .description('print the JSON Schema of policy files (or of hoopq.yaml, or of policy test files) for editors')
