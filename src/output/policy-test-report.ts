@@ -106,7 +106,7 @@ export function formatPolicyTestJunit(results: PolicyTestFileResult[], now: Date
         out.push(`${open}/>`);
         continue;
       }
-      const message = c.mismatches.map((m) => describeMismatch(m, '')[0]!.replace(/: \(- expected, \+ actual\)$/, ' differs')).join('; ');
+      const message = c.mismatches.map((m) => `${m.field}: expected ${show(m.expected)}, got ${show(m.actual)}`).join('; ');
       const body = [`sql: ${c.sql}`, ...c.mismatches.flatMap((m) => describeMismatch(m, '')), ...(c.actual.reason ? [`hoopq said: ${c.actual.reason}`] : [])].join('\n');
       out.push(`${open}>`, `      <failure message="${xml(message)}" type="PolicyExpectation">${xml(body)}</failure>`, '    </testcase>');
     }

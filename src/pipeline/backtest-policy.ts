@@ -162,8 +162,11 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     if (!record.event.startsWith('query')) continue;
     const name = record.policy?.name ?? null;
     if (input.recordedPolicy !== null && name !== input.recordedPolicy) {
-      const other = name ?? '(none: refused before a policy was known)';
-      report.other_policies[other] = (report.other_policies[other] ?? 0) + 1;
+      // counted once per query: by its outcome (or its refusal), not its intent
+      if (record.event !== 'query.intent') {
+        const other = name ?? '(none: refused before a policy was known)';
+        report.other_policies[other] = (report.other_policies[other] ?? 0) + 1;
+      }
       continue;
     }
     if (record.event === 'query.intent') {
