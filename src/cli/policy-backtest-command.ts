@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { readSqlSealKey } from '../audit/seal-sql.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -27,6 +28,7 @@ interface BacktestOptions {
   allPolicies?: boolean;
   file?: string;
   format: string;
+  jobs?: string;
 }
 
 export function registerPolicyBacktestCommand(policy: Command): void {
@@ -40,6 +42,7 @@ export function registerPolicyBacktestCommand(policy: Command): void {
     .option('--all-policies', 'replay every query record, whatever policy it ran under')
     .option('--file <file>', 'the audit log (default: the configured file sink)')
     .option('--format <format>', 'text or json', 'text')
+    .option('--jobs <n>', 'read-only warehouse connections deciding new SQL texts at once (default: the CPUs, at most 4)')
     .action(async (opts: BacktestOptions, cmd: Command) => {
       if (opts.format !== 'text' && opts.format !== 'json') {
         throw new UsageError('usage.format', `--format must be text or json, not "${opts.format}"`, { hint: 'hoopq policy backtest --policy policies/NAME.yaml --format json' });
@@ -48,18 +51,21 @@ export function registerPolicyBacktestCommand(policy: Command): void {
         throw new UsageError('usage.backtest_scope', '--recorded-policy and --all-policies cannot be used together', { hint: 'pick one scope' });
       }
       const since = opts.since !== undefined ? parseTime(opts.since) : undefined;
+      const jobs = opts.jobs === undefined ? Math.min(4, availableParallelism()) : Number(opts.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError('usage.jobs', `--jobs must be a whole number from 1 to 64, not "${opts.jobs}"`);
       const ctx = loadCliContext(cmd);
       try {
         const proposed = proposedPolicy(ctx.parts, opts.policy!);
         const logPath = opts.file !== undefined ? resolve(opts.file) : configuredLog(ctx.parts);
         if (!existsSync(logPath)) throw new UsageError('usage.no_audit_log', `no audit log at ${logPath}`, { hint: 'pass --file AUDIT.jsonl, or run queries first' });
-        const warehouse = new MemoizingWarehouse(await ctx.parts.openWarehouse({ writable: false, policy: proposed }));
+        const warehouses: MemoizingWarehouse[] = [];
         try {
+          for (let i = 0; i < jobs; i++) warehouses.push(new MemoizingWarehouse(await ctx.parts.openWarehouse({ writable: false, policy: proposed })));
           const report = await backtestPolicy({
             logPath,
             policy: proposed,
-            warehouse,
-            names: nameDefaultsFor(ctx.config, warehouse),
+            warehouses,
+            names: nameDefaultsFor(ctx.config, warehouses[0]!),
             sealKey: readSqlSealKey(ctx.config.keysDir),
             recordedPolicy: opts.allPolicies ? null : (opts.recordedPolicy ?? proposed.name),
             since,
@@ -70,7 +76,7 @@ export function registerPolicyBacktestCommand(policy: Command): void {
             process.stderr.write(`hoopq: note: ${report.skipped.sealed_sql_unreadable} record(s) with sealed SQL were skipped: the sealing key of this deployment (${ctx.config.keysDir}/audit-sql.key) is missing or is not the one they were sealed with\n`);
           }
         } finally {
-          await warehouse.close();
+          for (const w of warehouses) await w.close();
         }
       } finally {
         await ctx.close();

@@ -78,7 +78,7 @@ function record(fields: Record<string, unknown>): Record<string, unknown> {
 async function backtest(records: Array<Record<string, unknown>>, policy = proposed, sealKey: Buffer | null = key): Promise<BacktestReport> {
   const log = join(dir, `log-${randomUUID()}.jsonl`);
   writeFileSync(log, records.map((r) => JSON.stringify(r) + '\n').join(''));
-  return backtestPolicy({ logPath: log, policy, warehouse: new MemoizingWarehouse(inner), names, sealKey, recordedPolicy: 'analyst' });
+  return backtestPolicy({ logPath: log, policy, warehouses: [new MemoizingWarehouse(inner)], names, sealKey, recordedPolicy: 'analyst' });
 }
 
 const EMAIL = 'SELECT email FROM crm.customers LIMIT 1';

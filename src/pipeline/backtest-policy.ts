@@ -11,7 +11,8 @@
  * `sql` as logged, refusal messages are scrubbed of the sealed text's literals).
  * Speed: analysis does not depend on the policy, and the decision depends on the justification
  * only through whether one was given, so each distinct (SQL, justification given) is decided
- * once; the memoizing warehouse shares analyses and catalog answers across them.
+ * once; memoizing warehouses share analyses and catalog answers across them, and the new texts
+ * of a batch of records are decided on several warehouses at once.
  */
 import type { NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecord } from '../audit/audit-record.js';
@@ -33,7 +34,11 @@ export interface BacktestScope {
 export interface BacktestInput extends BacktestScope {
   logPath: string;
   policy: Policy;
-  warehouse: Warehouse;
+  /**
+   * Read-only warehouses on the same catalog (memoizing ones: see memoizing-warehouse.ts);
+   * distinct SQL texts are decided on all of them at once.
+   */
+  warehouses: Warehouse[];
   names: NameDefaults;
   /** The deployment's SQL sealing key; null when it is not at hand (sealed records are then skipped). */
   sealKey: Buffer | null;
@@ -114,14 +119,16 @@ const EXIT_BY_CODE_PREFIX: Array<[string, number]> = [['token.', 4], ['policy.',
 
 export async function backtestPolicy(input: BacktestInput): Promise<BacktestReport> {
   const report = emptyReport(input);
-  const decisions = new Map<string, Promise<OfflineDecision>>();
+  const decisions = new Map<string, OfflineDecision>();
   const groups = new Map<string, ChangeGroup>();
   const ruleGroups = new Map<string, ChangeGroup>();
   const changedRecords = new Set<string>();
   const recordsByKind = Object.fromEntries([...CHANGE_KINDS, 'deny_rule_changed'].map((k) => [k, new Set<string>()])) as Record<ChangeKind | 'deny_rule_changed', Set<string>>;
   const pendingIntents = new Map<string, AuditRecord>();
+  let batch: Replay[] = [];
 
-  const replay = async (record: AuditRecord, intentId: string | null) => {
+  /** The record's recorded decision and exact SQL, or a skip counted now. */
+  const prepare = (record: AuditRecord, intentId: string | null) => {
     const recorded = recordedDecisionOf(record);
     if ('skip' in recorded) {
       report.skipped[recorded.skip]++;
@@ -133,13 +140,17 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
       return;
     }
     const justified = Boolean(record.justification && record.justification.trim());
-    const key = (justified ? '1' : '0') + sql;
-    let pending = decisions.get(key);
-    if (!pending) {
-      pending = decideOffline(input.warehouse, sql, input.policy, record.justification, input.names);
-      decisions.set(key, pending);
-    }
-    const now = await pending;
+    // only what the report needs is kept: whole records held across a batch would leave V8's
+    // young generation and make the garbage collector the largest cost of a backtest
+    const ref: RecordRef = { id: record.id, time: record.time, run: record.run, sql: record.sql ?? '', sealed: typeof record.sql_sealed === 'string', justification: record.justification };
+    const replay: Replay = { record: ref, intentId, recorded, sql, key: (justified ? '1' : '0') + sql };
+    // in log order: straight away when its SQL is decided and nothing waits before it
+    if (batch.length === 0 && decisions.has(replay.key)) finish(replay);
+    else batch.push(replay);
+  };
+
+  const finish = ({ record, intentId, recorded, sql, key }: Replay) => {
+    const now = decisions.get(key)!;
     report.replayed++;
     const found = compareDecisions(recorded, now);
     if (found.length === 0) {
@@ -156,6 +167,22 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
       addToGroup(groups, `${change.kind}\0${change.key}`, () => ({ kind: change.kind, label: change.label, ...change.fields }), record, intentId, recorded, now, sql);
       recordsByKind[change.kind].add(record.id);
     }
+  };
+
+  /** Decides the batch's new SQL texts on every warehouse at once, then compares its records in log order. */
+  const flush = async () => {
+    const todo = new Map<string, Replay>();
+    for (const r of batch) if (!decisions.has(r.key) && !todo.has(r.key)) todo.set(r.key, r);
+    const queue = [...todo.values()];
+    await Promise.all(
+      input.warehouses.map(async (warehouse) => {
+        for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+          decisions.set(next.key, await decideOffline(warehouse, next.sql, input.policy, next.record.justification, input.names));
+        }
+      }),
+    );
+    for (const r of batch) finish(r);
+    batch = [];
   };
 
   for await (const record of listAuditRecords(input.logPath, { run: input.run, since: input.since })) {
@@ -175,10 +202,12 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     }
     const intentId = typeof record.intent === 'string' ? record.intent : null;
     if (intentId) pendingIntents.delete(intentId);
-    await replay(record, intentId);
+    prepare(record, intentId);
+    if (batch.length >= BATCH) await flush();
   }
   // an intent whose outcome never came (the process died while the query ran) is still a query that ran
-  for (const intent of pendingIntents.values()) await replay(intent, null);
+  for (const intent of pendingIntents.values()) prepare(intent, null);
+  await flush();
 
   report.distinct_sql = new Set([...decisions.keys()].map((k) => k.slice(1))).size;
   report.changed = changedRecords.size;
@@ -190,6 +219,29 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
   report.denied_by_another_rule.records = recordsByKind.deny_rule_changed.size;
   report.denied_by_another_rule.groups = [...ruleGroups.values()].sort(byCount);
   return report;
+}
+
+/** Records read ahead: their new SQL texts are decided together, on every warehouse at once. */
+const BATCH = 2048;
+
+/** What a report keeps of a record. */
+interface RecordRef {
+  id: string;
+  time: string;
+  run: string | null;
+  /** As logged. */
+  sql: string;
+  sealed: boolean;
+  justification: string | null;
+}
+
+interface Replay {
+  record: RecordRef;
+  intentId: string | null;
+  recorded: Exclude<Recorded, { skip: SkipReason }>;
+  sql: string;
+  /** Whether a justification was given, and the exact SQL: all a decision depends on besides the policy. */
+  key: string;
 }
 
 function emptyReport(input: BacktestInput): BacktestReport {
@@ -271,7 +323,7 @@ function addToGroup(
   groups: Map<string, ChangeGroup>,
   key: string,
   make: () => Partial<ChangeGroup> & Pick<ChangeGroup, 'kind' | 'label'>,
-  record: AuditRecord,
+  record: RecordRef,
   intentId: string | null,
   recorded: Exclude<Recorded, { skip: SkipReason }>,
   now: OfflineDecision,
@@ -288,15 +340,15 @@ function addToGroup(
   return g;
 }
 
-function exampleOf(record: AuditRecord, recorded: Exclude<Recorded, { skip: SkipReason }>, now: OfflineDecision, sql: string): BacktestExample {
+function exampleOf(record: RecordRef, recorded: Exclude<Recorded, { skip: SkipReason }>, now: OfflineDecision, sql: string): BacktestExample {
   // a refusal message may quote the SQL: never echo a literal the log keeps sealed
-  const literals = typeof record.sql_sealed === 'string' ? redactSqlLiterals(sql).literals : [];
+  const literals = record.sealed ? redactSqlLiterals(sql).literals : [];
   const scrub = (s: string | null) => (s === null ? null : scrubLiterals(s, literals));
   return {
     id: record.id,
     time: record.time,
     run: record.run,
-    sql: record.sql ?? '',
+    sql: record.sql,
     recorded: { decision: recorded.decision, rule: recorded.rule, code: recorded.code, reason: recorded.reason, masks: recorded.masks },
     now: { decision: now.decision, rule: now.rule, code: now.code, reason: scrub(now.reason), masks: now.masks },
   };
