@@ -19,7 +19,7 @@ import type { AuditRecord } from '../audit/audit-record.js';
 import { listAuditRecords } from '../audit/read-audit-log.js';
 import { unsealSql } from '../audit/seal-sql.js';
 import { isHoopqError } from '../errors.js';
-import { redactSqlLiterals, scrubLiterals } from '../masking/redact-sql-literals.js';
+import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { decideOffline, type OfflineDecision } from './decide-offline.js';
@@ -149,14 +149,14 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     else batch.push(replay);
   };
 
-  const finish = ({ record, intentId, recorded, sql, key }: Replay) => {
+  const finish = ({ record, intentId, recorded, key }: Replay) => {
     const now = decisions.get(key)!;
     report.replayed++;
     const found = compareDecisions(recorded, now);
     if (found.length === 0) {
       if (recorded.decision === 'deny' && now.decision === 'deny' && (recorded.rule !== now.rule || recorded.code !== now.code)) {
         const label = `${describeRule(recorded.rule, recorded.code)} -> ${describeRule(now.rule, now.code)}`;
-        addToGroup(ruleGroups, label, () => ({ kind: 'deny_rule_changed', label, from: recorded.rule, to: now.rule, code: now.code }), record, intentId, recorded, now, sql);
+        addToGroup(ruleGroups, label, () => ({ kind: 'deny_rule_changed', label, from: recorded.rule, to: now.rule, code: now.code }), record, intentId, recorded, now);
         recordsByKind.deny_rule_changed.add(record.id);
       }
       report.unchanged++;
@@ -164,7 +164,7 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     }
     changedRecords.add(record.id);
     for (const change of found) {
-      addToGroup(groups, `${change.kind}\0${change.key}`, () => ({ kind: change.kind, label: change.label, ...change.fields }), record, intentId, recorded, now, sql);
+      addToGroup(groups, `${change.kind}\0${change.key}`, () => ({ kind: change.kind, label: change.label, ...change.fields }), record, intentId, recorded, now);
       recordsByKind[change.kind].add(record.id);
     }
   };
@@ -327,11 +327,10 @@ function addToGroup(
   intentId: string | null,
   recorded: Exclude<Recorded, { skip: SkipReason }>,
   now: OfflineDecision,
-  sql: string,
 ): ChangeGroup {
   let g = groups.get(key);
   if (!g) {
-    g = { ...make(), count: 0, records: [], intents: [], example: exampleOf(record, recorded, now, sql) };
+    g = { ...make(), count: 0, records: [], intents: [], example: exampleOf(record, recorded, now) };
     groups.set(key, g);
   }
   g.count++;
@@ -340,10 +339,9 @@ function addToGroup(
   return g;
 }
 
-function exampleOf(record: RecordRef, recorded: Exclude<Recorded, { skip: SkipReason }>, now: OfflineDecision, sql: string): BacktestExample {
+function exampleOf(record: RecordRef, recorded: Exclude<Recorded, { skip: SkipReason }>, now: OfflineDecision): BacktestExample {
   // a refusal message may quote the SQL: never echo a literal the log keeps sealed
-  const literals = record.sealed ? redactSqlLiterals(sql).literals : [];
-  const scrub = (s: string | null) => (s === null ? null : scrubLiterals(s, literals));
+  const scrub = (s: string | null) => (s === null || !record.sealed ? s : scrubLiterals(s, now.sqlLiterals));
   return {
     id: record.id,
     time: record.time,

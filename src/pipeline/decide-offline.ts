@@ -11,6 +11,8 @@ import type { HoopqConfig } from '../config/config.js';
 import { isHoopqError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
+import { redactSql } from '../masking/redact-sql.js';
+import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 
 export interface OfflineDecision {
@@ -27,6 +29,11 @@ export interface OfflineDecision {
   tables: { read: string[]; write: string[] };
   /** `project.dataset.table.column` -> method: the masks that apply (planned so far, when refused). */
   masks: Record<string, string>;
+  /**
+   * The literal values the SQL carries (as redaction finds them): to scrub from `reason`
+   * wherever the SQL itself is kept sealed. Empty when allowed.
+   */
+  sqlLiterals: string[];
 }
 
 export async function decideOffline(warehouse: Warehouse, sql: string, policy: Policy, justification: string | null, names: NameDefaults): Promise<OfflineDecision> {
@@ -42,6 +49,7 @@ export async function decideOffline(warehouse: Warehouse, sql: string, policy: P
     statements: [],
     tables: { read: [], write: [] },
     masks: {},
+    sqlLiterals: [],
   };
   try {
     await checkQuery(warehouse, sql, policy, justification, names, progress);
@@ -54,6 +62,7 @@ export async function decideOffline(warehouse: Warehouse, sql: string, policy: P
     out.reason = err.message;
     out.hint = err.hint ?? null;
     out.table = typeof err.details?.table === 'string' ? err.details.table : null;
+    out.sqlLiterals = redactSql(sql, sqlDialectOf(warehouse.kind), { verified: progress.literals }).literals;
   }
   if (progress.analysis) {
     out.statements = kindsOf(progress.analysis);

@@ -16,7 +16,8 @@ export class MemoizingWarehouse implements Warehouse {
   private readonly analyses = new Map<string, Promise<QueryAnalysis>>();
   private readonly tables = new Map<string, Promise<TableInfo | null>>();
   private readonly listings = new Map<string, Promise<string[]>>();
-  private readonly rewrites = new Map<string, Promise<string>>();
+  /** Per analysis (itself remembered per SQL, so the same object for the same text): per plan and names. */
+  private readonly rewrites = new WeakMap<QueryAnalysis, Map<string, Promise<string[]>>>();
 
   constructor(private readonly inner: Warehouse) {
     this.kind = inner.kind;
@@ -40,8 +41,13 @@ export class MemoizingWarehouse implements Warehouse {
     return remember(this.listings, dataset ?? '\0all', () => this.inner.listTables(dataset));
   }
 
-  rewriteForMasks(sql: string, analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string> {
-    return remember(this.rewrites, `${namesKey(names)}\0${JSON.stringify(plan)}\0${sql}`, () => this.inner.rewriteForMasks(sql, analysis, plan, names));
+  rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
+    let byPlan = this.rewrites.get(analysis);
+    if (!byPlan) {
+      byPlan = new Map();
+      this.rewrites.set(analysis, byPlan);
+    }
+    return remember(byPlan, `${namesKey(names)}\0${JSON.stringify(plan)}`, () => this.inner.rewriteForMasks(analysis, plan, names));
   }
 
   execute(): Promise<QueryExecution> {
