@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './bench-stats.mjs';
+import { timeRuns } from './bench-stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -120,16 +120,7 @@ async function writeLog(file, queries, distinct, warehouse, current) {
   return seq;
 }
 
-async function time(fn, runs = RUNS) {
-  const ms = [];
-  let out;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    out = await fn();
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return { ms: median(ms), all: ms, out };
-}
+const time = (fn, runs = RUNS) => timeRuns(fn, runs);
 
 async function plainRead(file) {
   let n = 0;

@@ -139,10 +139,11 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
       report.skipped.sealed_sql_unreadable++;
       return;
     }
-    const justified = Boolean(record.justification && record.justification.trim());
+    const justification = typeof record.justification === 'string' ? record.justification : null;
+    const justified = Boolean(justification && justification.trim());
     // only what the report needs is kept: whole records held across a batch would leave V8's
     // young generation and make the garbage collector the largest cost of a backtest
-    const ref: RecordRef = { id: record.id, time: record.time, run: record.run, sql: record.sql ?? '', sealed: typeof record.sql_sealed === 'string', justification: record.justification };
+    const ref: RecordRef = { id: record.id, time: record.time, run: record.run, sql: record.sql ?? '', sealed: typeof record.sql_sealed === 'string', justification };
     const replay: Replay = { record: ref, intentId, recorded, sql, key: (justified ? '1' : '0') + sql };
     // in log order: straight away when its SQL is decided and nothing waits before it
     if (batch.length === 0 && decisions.has(replay.key)) finish(replay);
@@ -186,8 +187,8 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
   };
 
   for await (const record of listAuditRecords(input.logPath, { run: input.run, since: input.since })) {
-    if (!record.event.startsWith('query')) continue;
-    const name = record.policy?.name ?? null;
+    if (typeof record.event !== 'string' || !record.event.startsWith('query')) continue;
+    const name = typeof record.policy?.name === 'string' ? record.policy.name : null;
     if (input.recordedPolicy !== null && name !== input.recordedPolicy) {
       // counted once per query: by its outcome (or its refusal), not its intent
       if (record.event !== 'query.intent') {
