@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { timeRuns } from './bench-stats.mjs';
+import { median, timeRuns } from './bench-stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -42,7 +42,7 @@ const { redactSqlLiterals } = await load('masking/redact-sql-literals.js');
 
 const QUERIES = Number(process.argv[2] ?? 100_000);
 const DISTINCT = Number(process.argv[3] ?? 100);
-const RUNS = 3;
+const RUNS = 5;
 const JOBS = Number(process.env.BENCH_JOBS ?? Math.min(4, os.availableParallelism()));
 
 const SHAPES = [
@@ -145,9 +145,19 @@ try {
     console.log(`log: ${QUERIES.toLocaleString('en-US')} recorded queries (${lines.toLocaleString('en-US')} lines with intents, ${mb.toFixed(1)} MB) from ${DISTINCT} distinct SQL texts, written in ${Date.now() - setup} ms`);
 
     await run(inners, proposed, log)(); // warm-up: JIT, DuckDB's own caches
-    const read = await time(() => plainRead(log));
-    const one = await time(run(inners.slice(0, 1), proposed, log));
-    const all = await time(run(inners, proposed, log));
+    // interleaved, so that a change of the machine's load shifts all three alike
+    const reads = [];
+    const ones = [];
+    const alls = [];
+    for (let i = 0; i < RUNS; i++) {
+      reads.push(await time(() => plainRead(log), 1));
+      ones.push(await time(run(inners.slice(0, 1), proposed, log), 1));
+      alls.push(await time(run(inners, proposed, log), 1));
+    }
+    const summary = (runs) => ({ ms: median(runs.map((x) => x.ms)), all: runs.map((x) => x.ms), out: runs[0].out });
+    const read = summary(reads);
+    const one = summary(ones);
+    const all = summary(alls);
     const r = all.out;
     if (r.replayed !== QUERIES || read.out !== QUERIES || one.out.replayed !== QUERIES) throw new Error(`replayed ${r.replayed}, read ${read.out}, expected ${QUERIES}`);
     if (JSON.stringify(one.out.changes) !== JSON.stringify(r.changes)) throw new Error('one and several warehouses disagree');

@@ -75,10 +75,10 @@ function record(fields: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-async function backtest(records: Array<Record<string, unknown>>, policy = proposed, sealKey: Buffer | null = key): Promise<BacktestReport> {
+async function backtest(records: Array<Record<string, unknown>>, policy = proposed, sealKey: Buffer | null = key, warehouses: Warehouse[] = [new MemoizingWarehouse(inner)]): Promise<BacktestReport> {
   const log = join(dir, `log-${randomUUID()}.jsonl`);
   writeFileSync(log, records.map((r) => JSON.stringify(r) + '\n').join(''));
-  return backtestPolicy({ logPath: log, policy, warehouses: [new MemoizingWarehouse(inner)], names, sealKey, recordedPolicy: 'analyst' });
+  return backtestPolicy({ logPath: log, policy, warehouses, names, sealKey, recordedPolicy: 'analyst' });
 }
 
 const EMAIL = 'SELECT email FROM crm.customers LIMIT 1';
@@ -144,5 +144,24 @@ describe('backtestPolicy', () => {
     const r = await backtest([denied], { ...proposed, statements: [] });
     expect(r.changed).toBe(0);
     expect(r.denied_by_another_rule.groups).toMatchObject([{ from: 'tables.deny', to: 'statements', records: [denied.id] }]);
+  });
+
+  it('on several warehouses at once, records are still reported in log order, each text decided once', async () => {
+    const second = await openWarehouse({ kind: 'duckdb', path: join(dir, 'demo.duckdb') }, { writable: false });
+    try {
+      const records = Array.from({ length: 60 }, (_, i) => record({ sql: `SELECT count(*) FROM analytics.events WHERE id > ${i % 20}` }));
+      const r = await backtest(records, proposed, key, [new MemoizingWarehouse(inner), new MemoizingWarehouse(second)]);
+      expect(r.distinct_sql).toBe(20);
+      expect(r.changes.allow_to_deny.groups).toHaveLength(1);
+      expect(r.changes.allow_to_deny.groups[0]!.records).toEqual(records.map((x) => x.id));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a failure that is not a decision stops the backtest instead of passing for one', async () => {
+    const closed = await openWarehouse({ kind: 'duckdb', path: join(dir, 'demo.duckdb') }, { writable: false });
+    await closed.close();
+    await expect(backtest([record({ sql: EVENTS })], proposed, key, [closed])).rejects.toMatchObject({ code: 'warehouse.closed', exitCode: 7 });
   });
 });

@@ -11,8 +11,8 @@
  * `sql` as logged, refusal messages are scrubbed of the sealed text's literals).
  * Speed: analysis does not depend on the policy, and the decision depends on the justification
  * only through whether one was given, so each distinct (SQL, justification given) is decided
- * once; memoizing warehouses share analyses and catalog answers across them, and the new texts
- * of a batch of records are decided on several warehouses at once.
+ * once; memoizing warehouses share analyses and catalog answers across them; new texts are
+ * decided on several warehouses at once while the log is read on.
  */
 import type { NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecord } from '../audit/audit-record.js';
@@ -119,39 +119,35 @@ const EXIT_BY_CODE_PREFIX: Array<[string, number]> = [['token.', 4], ['policy.',
 
 export async function backtestPolicy(input: BacktestInput): Promise<BacktestReport> {
   const report = emptyReport(input);
-  const decisions = new Map<string, OfflineDecision>();
   const groups = new Map<string, ChangeGroup>();
   const ruleGroups = new Map<string, ChangeGroup>();
   const changedRecords = new Set<string>();
   const recordsByKind = Object.fromEntries([...CHANGE_KINDS, 'deny_rule_changed'].map((k) => [k, new Set<string>()])) as Record<ChangeKind | 'deny_rule_changed', Set<string>>;
   const pendingIntents = new Map<string, AuditRecord>();
-  let batch: Replay[] = [];
+  const pool = new DecisionPool(input);
 
   /** The record's recorded decision and exact SQL, or a skip counted now. */
-  const prepare = (record: AuditRecord, intentId: string | null) => {
+  const prepare = (record: AuditRecord, intentId: string | null): Replay | undefined => {
     const recorded = recordedDecisionOf(record);
     if ('skip' in recorded) {
       report.skipped[recorded.skip]++;
-      return;
+      return undefined;
     }
     const sql = exactSql(record, input.sealKey);
     if (sql === null) {
       report.skipped.sealed_sql_unreadable++;
-      return;
+      return undefined;
     }
     const justification = typeof record.justification === 'string' ? record.justification : null;
     const justified = Boolean(justification && justification.trim());
-    // only what the report needs is kept: whole records held across a batch would leave V8's
-    // young generation and make the garbage collector the largest cost of a backtest
+    // only what the report needs is kept: whole records held while decisions are pending would
+    // leave V8's young generation and make the garbage collector a large cost of a backtest
     const ref: RecordRef = { id: record.id, time: record.time, run: record.run, sql: record.sql ?? '', sealed: typeof record.sql_sealed === 'string', justification };
-    const replay: Replay = { record: ref, intentId, recorded, sql, key: (justified ? '1' : '0') + sql };
-    // in log order: straight away when its SQL is decided and nothing waits before it
-    if (batch.length === 0 && decisions.has(replay.key)) finish(replay);
-    else batch.push(replay);
+    return { record: ref, intentId, recorded, sql, key: (justified ? '1' : '0') + sql };
   };
 
   const finish = ({ record, intentId, recorded, key }: Replay) => {
-    const now = decisions.get(key)!;
+    const now = pool.decided(key)!;
     report.replayed++;
     const found = compareDecisions(recorded, now);
     if (found.length === 0) {
@@ -170,20 +166,27 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     }
   };
 
-  /** Decides the batch's new SQL texts on every warehouse at once, then compares its records in log order. */
-  const flush = async () => {
-    const todo = new Map<string, Replay>();
-    for (const r of batch) if (!decisions.has(r.key) && !todo.has(r.key)) todo.set(r.key, r);
-    const queue = [...todo.values()];
-    await Promise.all(
-      input.warehouses.map(async (warehouse) => {
-        for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
-          decisions.set(next.key, await decideOffline(warehouse, next.sql, input.policy, next.record.justification, input.names));
-        }
-      }),
-    );
-    for (const r of batch) finish(r);
-    batch = [];
+  // Records are compared in log order. A record whose SQL is not decided yet waits, with those
+  // after it, while the log is read on: reading and parsing (this thread) overlap deciding
+  // (the warehouses' threads), up to MAX_WAITING records.
+  const waiting = new ReplayQueue();
+  const replay = async (r: Replay | undefined, drain = false) => {
+    if (r) {
+      pool.request(r);
+      waiting.push(r);
+    } else if (!drain) {
+      return;
+    }
+    for (;;) {
+      const head = waiting.peek();
+      if (!head) return;
+      if (pool.decided(head.key)) {
+        finish(waiting.shift()!);
+        continue;
+      }
+      if (!drain && waiting.length < MAX_WAITING) return;
+      await pool.settled(head.key);
+    }
   };
 
   for await (const record of listAuditRecords(input.logPath, { run: input.run, since: input.since })) {
@@ -203,14 +206,13 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     }
     const intentId = typeof record.intent === 'string' ? record.intent : null;
     if (intentId) pendingIntents.delete(intentId);
-    prepare(record, intentId);
-    if (batch.length >= BATCH) await flush();
+    await replay(prepare(record, intentId));
   }
   // an intent whose outcome never came (the process died while the query ran) is still a query that ran
-  for (const intent of pendingIntents.values()) prepare(intent, null);
-  await flush();
+  for (const intent of pendingIntents.values()) await replay(prepare(intent, null));
+  await replay(undefined, true);
 
-  report.distinct_sql = new Set([...decisions.keys()].map((k) => k.slice(1))).size;
+  report.distinct_sql = pool.distinctSql();
   report.changed = changedRecords.size;
   for (const g of groups.values()) report.changes[g.kind as ChangeKind].groups.push(g);
   for (const kind of CHANGE_KINDS) {
@@ -222,8 +224,88 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
   return report;
 }
 
-/** Records read ahead: their new SQL texts are decided together, on every warehouse at once. */
-const BATCH = 2048;
+/** Records read ahead of the oldest one still waiting for its decision. */
+const MAX_WAITING = 8192;
+
+/**
+ * Decides each distinct (SQL, justification given) once, on whichever warehouse is free: as
+ * many decisions run at once as there are warehouses.
+ */
+class DecisionPool {
+  private readonly done = new Map<string, OfflineDecision>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly free: Warehouse[];
+  private readonly queue: Array<(w: Warehouse) => void> = [];
+
+  constructor(private readonly input: BacktestInput) {
+    this.free = [...input.warehouses];
+  }
+
+  decided(key: string): OfflineDecision | undefined {
+    return this.done.get(key);
+  }
+
+  /** Starts deciding the replay's SQL unless it is decided or under way. */
+  request(r: Replay): void {
+    if (this.done.has(r.key) || this.running.has(r.key)) return;
+    const task = this.withWarehouse((w) => decideOffline(w, r.sql, this.input.policy, r.record.justification, this.input.names)).then((d) => {
+      this.done.set(r.key, d);
+      this.running.delete(r.key);
+    });
+    // a failure is raised where the decision is awaited (settled), never left unhandled meanwhile
+    task.catch(() => undefined);
+    this.running.set(r.key, task);
+  }
+
+  /** Resolves once the key is decided; rejects with the decision's failure. */
+  async settled(key: string): Promise<void> {
+    await this.running.get(key);
+  }
+
+  distinctSql(): number {
+    return new Set([...this.done.keys()].map((k) => k.slice(1))).size;
+  }
+
+  private async withWarehouse<T>(work: (w: Warehouse) => Promise<T>): Promise<T> {
+    const w = this.free.pop() ?? (await new Promise<Warehouse>((resolve) => this.queue.push(resolve)));
+    try {
+      return await work(w);
+    } finally {
+      const next = this.queue.shift();
+      if (next) next(w);
+      else this.free.push(w);
+    }
+  }
+}
+
+/** First in, first out, without Array#shift's copying. */
+class ReplayQueue {
+  private items: Replay[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(r: Replay): void {
+    this.items.push(r);
+  }
+
+  peek(): Replay | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): Replay | undefined {
+    const r = this.items[this.head];
+    if (r === undefined) return undefined;
+    this.items[this.head++] = undefined as unknown as Replay;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return r;
+  }
+}
 
 /** What a report keeps of a record. */
 interface RecordRef {
