@@ -164,4 +164,15 @@ describe('backtestPolicy', () => {
     await closed.close();
     await expect(backtest([record({ sql: EVENTS })], proposed, key, [closed])).rejects.toMatchObject({ code: 'warehouse.closed', exitCode: 7 });
   });
+
+  it('a record with two masks removed is one record in two groups; changed counts records', async () => {
+    const twoMasks = { columns: { 'demo.crm.customers.email': 'hash', 'demo.crm.customers.phone': 'partial' }, detected: {} };
+    const both = record({ sql: 'SELECT email, phone FROM crm.customers LIMIT 1', masked: twoMasks });
+    const r = await backtest([both], { ...proposed, columns: { 'demo.crm.customers.name': 'redact' } });
+    expect(r.changes.masks_removed.groups.map((g) => g.column).sort()).toEqual(['demo.crm.customers.email', 'demo.crm.customers.phone']);
+    expect(r.changes.masks_removed.records).toBe(1);
+    expect(r.changes.masks_added.groups.map((g) => [g.column, g.to])).toEqual([['demo.crm.customers.name', 'redact']]);
+    expect(r.changes.masks_added.records).toBe(1);
+    expect(r.changed).toBe(1);
+  });
 });

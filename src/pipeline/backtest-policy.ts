@@ -121,8 +121,8 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
   const report = emptyReport(input);
   const groups = new Map<string, ChangeGroup>();
   const ruleGroups = new Map<string, ChangeGroup>();
-  const changedRecords = new Set<string>();
-  const recordsByKind = Object.fromEntries([...CHANGE_KINDS, 'deny_rule_changed'].map((k) => [k, new Set<string>()])) as Record<ChangeKind | 'deny_rule_changed', Set<string>>;
+  // every record is compared once, so counting as it is compared counts records, not changes
+  const recordsByKind = Object.fromEntries([...CHANGE_KINDS, 'deny_rule_changed'].map((k) => [k, 0])) as Record<ChangeKind | 'deny_rule_changed', number>;
   const pendingIntents = new Map<string, AuditRecord>();
   const pool = new DecisionPool(input);
 
@@ -154,15 +154,18 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
       if (recorded.decision === 'deny' && now.decision === 'deny' && (recorded.rule !== now.rule || recorded.code !== now.code)) {
         const label = `${describeRule(recorded.rule, recorded.code)} -> ${describeRule(now.rule, now.code)}`;
         addToGroup(ruleGroups, label, () => ({ kind: 'deny_rule_changed', label, from: recorded.rule, to: now.rule, code: now.code }), record, intentId, recorded, now);
-        recordsByKind.deny_rule_changed.add(record.id);
+        recordsByKind.deny_rule_changed++;
       }
       report.unchanged++;
       return;
     }
-    changedRecords.add(record.id);
+    report.changed++;
+    let counted: ChangeKind | undefined;
     for (const change of found) {
       addToGroup(groups, `${change.kind}\0${change.key}`, () => ({ kind: change.kind, label: change.label, ...change.fields }), record, intentId, recorded, now);
-      recordsByKind[change.kind].add(record.id);
+      // a record's changes come grouped by kind (two masks removed: two in a row)
+      if (change.kind !== counted) recordsByKind[change.kind]++;
+      counted = change.kind;
     }
   };
 
@@ -170,23 +173,24 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
   // after it, while the log is read on: reading and parsing (this thread) overlap deciding
   // (the warehouses' threads), up to MAX_WAITING records.
   const waiting = new ReplayQueue();
-  const replay = async (r: Replay | undefined, drain = false) => {
-    if (r) {
-      pool.request(r);
-      waiting.push(r);
-    } else if (!drain) {
-      return;
+  /** Compares the waiting records whose SQL is decided, from the oldest, up to one that is not. */
+  const compareReady = () => {
+    for (let head = waiting.peek(); head && pool.decided(head.key); head = waiting.peek()) finish(waiting.shift()!);
+  };
+  /** Waits for decisions until at most `room` records wait. */
+  const drain = async (room: number) => {
+    compareReady();
+    while (waiting.length > room) {
+      await pool.settled(waiting.peek()!.key);
+      compareReady();
     }
-    for (;;) {
-      const head = waiting.peek();
-      if (!head) return;
-      if (pool.decided(head.key)) {
-        finish(waiting.shift()!);
-        continue;
-      }
-      if (!drain && waiting.length < MAX_WAITING) return;
-      await pool.settled(head.key);
-    }
+  };
+  const replay = (r: Replay | undefined): Promise<void> | undefined => {
+    if (!r) return undefined;
+    pool.request(r);
+    waiting.push(r);
+    compareReady();
+    return waiting.length >= MAX_WAITING ? drain(MAX_WAITING / 2) : undefined;
   };
 
   for await (const record of listAuditRecords(input.logPath, { run: input.run, since: input.since })) {
@@ -206,20 +210,20 @@ export async function backtestPolicy(input: BacktestInput): Promise<BacktestRepo
     }
     const intentId = typeof record.intent === 'string' ? record.intent : null;
     if (intentId) pendingIntents.delete(intentId);
-    await replay(prepare(record, intentId));
+    const wait = replay(prepare(record, intentId));
+    if (wait) await wait;
   }
   // an intent whose outcome never came (the process died while the query ran) is still a query that ran
   for (const intent of pendingIntents.values()) await replay(prepare(intent, null));
-  await replay(undefined, true);
+  await drain(0);
 
   report.distinct_sql = pool.distinctSql();
-  report.changed = changedRecords.size;
   for (const g of groups.values()) report.changes[g.kind as ChangeKind].groups.push(g);
   for (const kind of CHANGE_KINDS) {
-    report.changes[kind].records = recordsByKind[kind].size;
+    report.changes[kind].records = recordsByKind[kind];
     report.changes[kind].groups.sort(byCount);
   }
-  report.denied_by_another_rule.records = recordsByKind.deny_rule_changed.size;
+  report.denied_by_another_rule.records = recordsByKind.deny_rule_changed;
   report.denied_by_another_rule.groups = [...ruleGroups.values()].sort(byCount);
   return report;
 }
@@ -390,16 +394,19 @@ function compareDecisions(recorded: Exclude<Recorded, { skip: SkipReason }>, now
     return [{ kind: 'deny_to_allow', key: `${recorded.code}\0${recorded.rule}\0${tables.join(',')}`, label: `was refused by ${describeRule(recorded.rule, recorded.code)}${reads}`, fields: { rule: recorded.rule, code: recorded.code, tables } }];
   }
   if (recorded.decision === 'deny') return [];
-  const out: FoundChange[] = [];
+  // by kind (added, changed, removed), so that a record's changes of one kind stand together
+  const added: FoundChange[] = [];
+  const changed: FoundChange[] = [];
+  const removed: FoundChange[] = [];
   for (const [column, method] of Object.entries(now.masks)) {
     const before = recorded.masks[column];
-    if (before === undefined) out.push({ kind: 'masks_added', key: `${column}\0${method}`, label: `${column}: now ${method}`, fields: { column, from: null, to: method } });
-    else if (before !== method) out.push({ kind: 'masks_changed', key: `${column}\0${before}\0${method}`, label: `${column}: ${before} -> ${method}`, fields: { column, from: before, to: method } });
+    if (before === undefined) added.push({ kind: 'masks_added', key: `${column}\0${method}`, label: `${column}: now ${method}`, fields: { column, from: null, to: method } });
+    else if (before !== method) changed.push({ kind: 'masks_changed', key: `${column}\0${before}\0${method}`, label: `${column}: ${before} -> ${method}`, fields: { column, from: before, to: method } });
   }
   for (const [column, method] of Object.entries(recorded.masks)) {
-    if (!(column in now.masks)) out.push({ kind: 'masks_removed', key: `${column}\0${method}`, label: `${column}: was ${method}, now unmasked`, fields: { column, from: method, to: null } });
+    if (!(column in now.masks)) removed.push({ kind: 'masks_removed', key: `${column}\0${method}`, label: `${column}: was ${method}, now unmasked`, fields: { column, from: method, to: null } });
   }
-  return out;
+  return added.length + changed.length + removed.length === 0 ? added : [...added, ...changed, ...removed];
 }
 
 function addToGroup(
