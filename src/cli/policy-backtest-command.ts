@@ -2,7 +2,8 @@
  * `hoopq policy backtest --policy NEW [--since 30d] [--run ID]`: replays the recorded queries
  * of the audit log against a proposed policy offline and reports what would change. NEW is a
  * policy file (any file name: a proposal need not be in place yet) or the name of a configured
- * policy. By default the records of the policy with NEW's name are replayed.
+ * policy. By default the records of the policy with NEW's name are replayed (every query's,
+ * when the log holds none of that name: a new policy).
  */
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
@@ -68,6 +69,7 @@ export function registerPolicyBacktestCommand(policy: Command): void {
             names: nameDefaultsFor(ctx.config, warehouses[0]!),
             sealKey: readSqlSealKey(ctx.config.keysDir),
             recordedPolicy: opts.allPolicies ? null : (opts.recordedPolicy ?? proposed.name),
+            allWhenNoRecords: !opts.allPolicies && opts.recordedPolicy === undefined,
             since,
             run: opts.run,
           });

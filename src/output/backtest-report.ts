@@ -23,6 +23,7 @@ export function formatBacktestText(r: BacktestReport, cwd = process.cwd()): stri
     r.scope.since ? `since ${r.scope.since}` : 'all time',
     ...(r.scope.run ? [`run ${r.scope.run}`] : []),
   ];
+  if (r.scope.note) out.push(`note: ${r.scope.note}`);
   out.push(`replayed ${n(r.replayed)} ${scope.join(', ')} (${n(r.distinct_sql)} distinct SQL text${r.distinct_sql === 1 ? '' : 's'})`);
   const skipped = (Object.entries(r.skipped) as Array<[SkipReason, number]>).filter(([, c]) => c > 0);
   for (const [why, count] of skipped) out.push(`  skipped ${n(count)}: ${SKIP_REASONS[why]}`);

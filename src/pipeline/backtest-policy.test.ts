@@ -175,4 +175,25 @@ describe('backtestPolicy', () => {
     expect(r.changes.masks_added.records).toBe(1);
     expect(r.changed).toBe(1);
   });
+
+  it('a new policy, of which the log holds no query, is backtested against every recorded query, and says so', async () => {
+    const log = join(dir, 'new-policy.jsonl');
+    const cards = record({ sql: 'SELECT * FROM crm.payment_cards', decision: 'deny', code: 'policy.table_denied', rule: 'tables.deny', exit_code: 5 });
+    // stored as the sink stores records: canonical JSON, keys sorted
+    const canonical = (v: unknown): string => (v === null || typeof v !== 'object' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`);
+    writeFileSync(log, canonical(cards) + '\n');
+    const fresh: Policy = { ...proposed, name: 'analyst-v2', tables: { read: ['demo.crm.*'], write: [], deny: [] } };
+    const run = (allWhenNoRecords: boolean) => backtestPolicy({ logPath: log, policy: fresh, warehouses: [new MemoizingWarehouse(inner)], names, sealKey: key, recordedPolicy: 'analyst-v2', allWhenNoRecords });
+    const strict = await run(false);
+    expect(strict.replayed).toBe(0);
+    expect(strict.other_policies).toEqual({ analyst: 1 });
+    const all = await run(true);
+    expect(all.scope.recorded_policy).toBeNull();
+    expect(all.scope.note).toMatch(/no query of policy analyst-v2/);
+    expect(all.changes.deny_to_allow.groups[0]!.records).toEqual([cards.id]);
+    // a policy that has records keeps its own scope
+    const own = await backtestPolicy({ logPath: log, policy: proposed, warehouses: [new MemoizingWarehouse(inner)], names, sealKey: key, recordedPolicy: 'analyst', allWhenNoRecords: true });
+    expect(own.scope).toMatchObject({ recorded_policy: 'analyst' });
+    expect(own.scope.note).toBeUndefined();
+  });
 });

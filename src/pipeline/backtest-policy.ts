@@ -16,7 +16,7 @@
  */
 import type { NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecord } from '../audit/audit-record.js';
-import { listAuditRecords } from '../audit/read-audit-log.js';
+import { listAuditRecords, logHasPolicy } from '../audit/read-audit-log.js';
 import { unsealSql } from '../audit/seal-sql.js';
 import { isHoopqError } from '../errors.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
@@ -27,6 +27,11 @@ import { decideOffline, type OfflineDecision } from './decide-offline.js';
 export interface BacktestScope {
   /** Replay the records of this policy; null: every query record, whatever its policy. */
   recordedPolicy: string | null;
+  /**
+   * When the log holds no record of `recordedPolicy` (a new policy has no history), replay
+   * every query record instead, and say so in the report.
+   */
+  allWhenNoRecords?: boolean;
   since?: Date;
   run?: string;
 }
@@ -97,7 +102,7 @@ export interface ChangeGroup {
 export interface BacktestReport {
   policy: { name: string; file: string; sha256: string };
   log: string;
-  scope: { recorded_policy: string | null; since: string | null; run: string | null };
+  scope: { recorded_policy: string | null; since: string | null; run: string | null; note?: string };
   /** Query records decided again. */
   replayed: number;
   distinct_sql: number;
@@ -117,8 +122,15 @@ type Recorded = { decision: 'allow' | 'deny'; rule: string | null; code: string 
 const DRY_RUN_CODES = new Set(['analysis.dry_run', 'analysis.dry_run_mismatch', 'analysis.dry_run_statement_type', 'policy.too_many_tables', 'policy.bytes_exceeded']);
 const EXIT_BY_CODE_PREFIX: Array<[string, number]> = [['token.', 4], ['policy.', 5], ['analysis.', 6], ['masking.', 6]];
 
-export async function backtestPolicy(input: BacktestInput): Promise<BacktestReport> {
+export async function backtestPolicy(given: BacktestInput): Promise<BacktestReport> {
+  let input = given;
+  let note: string | undefined;
+  if (input.recordedPolicy !== null && input.allWhenNoRecords && !(await logHasPolicy(input.logPath, input.recordedPolicy))) {
+    note = `the log holds no query of policy ${input.recordedPolicy} (a new policy): every policy's recorded queries are replayed`;
+    input = { ...input, recordedPolicy: null };
+  }
   const report = emptyReport(input);
+  if (note) report.scope.note = note;
   const groups = new Map<string, ChangeGroup>();
   const ruleGroups = new Map<string, ChangeGroup>();
   // every record is compared once, so counting as it is compared counts records, not changes

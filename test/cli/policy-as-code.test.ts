@@ -192,6 +192,17 @@ describe('policy backtest', () => {
     expect(groups[0]!.records.sort()).toEqual(expected);
   });
 
+  it('a new policy (a name the log has never seen) is backtested against every recorded query, and the report says so', () => {
+    const file = join(demo.dir, 'analyst-agent-v2.yaml');
+    writeFileSync(file, readFileSync(join(demo.dir, 'proposed-analyst.yaml'), 'utf8').replace('name: analyst-agent', 'name: analyst-agent-v2'));
+    const r = JSON.parse(demo.run(['policy', 'backtest', '--policy', file, '--format', 'json']).stdout);
+    expect(r.scope).toMatchObject({ recorded_policy: null });
+    expect(r.scope.note).toMatch(/no query of policy analyst-agent-v2/);
+    expect(idsOf('deny_to_allow').every((id) => r.changes.deny_to_allow.groups.some((g: { records: string[] }) => g.records.includes(id)))).toBe(true);
+    const strict = JSON.parse(demo.run(['policy', 'backtest', '--policy', file, '--recorded-policy', 'analyst-agent-v2', '--format', 'json']).stdout);
+    expect(strict.replayed).toBe(0);
+  });
+
   it('refuses an unknown proposal with a usage error', () => {
     const r = demo.run(['policy', 'backtest', '--policy', 'nope.yaml']);
     expect(r.code).toBe(2);
