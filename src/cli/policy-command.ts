@@ -16,19 +16,6 @@ import { registerPolicyDiffCommand } from './policy-diff-command.js';
 
 export function registerPolicyCommands(program: Command, _state: CliState): void {
   const policy = program.command('policy').description('work with policy files: validate, test, backtest, diff, schema');
-  registerPolicyTestCommand(policy);
-  registerPolicyBacktestCommand(policy);
-  registerPolicyDiffCommand(policy);
-  policy
-    .command('schema')
-    .description('print the JSON Schema of policy files (or of hoopq.yaml, or of policy test files) for editors')
-    .argument('[which]', `policy, config or test`, 'policy')
-    .action((which: string) => {
-      if (!isEditorSchemaName(which)) {
-        throw new UsageError('usage.schema', `no schema named "${which}"`, { hint: `use one of: ${Object.keys(EDITOR_SCHEMAS).join(', ')}` });
-      }
-      process.stdout.write(editorJsonSchemaText(which));
-    });
   policy
     .command('validate')
     .description('validate policies (default: every policy in the configured folder)')
@@ -58,5 +45,18 @@ export function registerPolicyCommands(program: Command, _state: CliState): void
       if (failures > 0) {
         throw new ConfigError('config.policy_invalid', `${failures} of ${targets.length} polic${targets.length === 1 ? 'y is' : 'ies are'} invalid (first: ${first!.message})`);
       }
+    });
+  registerPolicyTestCommand(policy);
+  registerPolicyBacktestCommand(policy);
+  registerPolicyDiffCommand(policy);
+  policy
+    .command('schema')
+    .description('print the JSON Schema of policy files (or of hoopq.yaml, or of policy test files) for editors')
+    .argument('[which]', `policy, config or test`, 'policy')
+    .action((which: string) => {
+      if (!isEditorSchemaName(which)) {
+        throw new UsageError('usage.schema', `no schema named "${which}"`, { hint: `use one of: ${Object.keys(EDITOR_SCHEMAS).join(', ')}` });
+      }
+      process.stdout.write(editorJsonSchemaText(which));
     });
 }
