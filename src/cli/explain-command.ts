@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { explainQuery } from '../pipeline/explain-query.js';
 import { remoteExplain } from '../gateway/gateway-client.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
 import { readSql } from './read-sql.js';
 import { UsageError } from '../errors.js';
 import type { Explanation } from '../pipeline/explain-query.js';
@@ -30,7 +30,7 @@ export function registerExplainCommand(program: Command, state: CliState): void 
       if (target.kind === 'remote') {
         // --token wins over --policy, as below; a --policy what-if is authorised by $HOOPQ_TOKEN
         const byPolicy = opts.token === undefined && opts.policy !== undefined;
-        const explanation = await remoteExplain(target.gateway, remoteToken(opts.token ?? process.env.HOOPQ_TOKEN), {
+        const explanation = await remoteExplain(target.gateway, remoteToken(cliToken(opts.token)), {
           sql,
           justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
           policy: byPolicy ? opts.policy : undefined,

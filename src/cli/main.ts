@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { reportError } from './report-error.js';
 import { normaliseBqFlags } from './bq-flags.js';
+import { guardOutputStreams } from './output-streams.js';
 
 export interface CliState {
   /** Whether the running command asked for machine output (errors as JSON on stderr). */
@@ -33,16 +34,37 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ls: async () => (await import('./ls-command.js')).registerLsCommand,
   show: async () => (await import('./show-command.js')).registerShowCommand,
   mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
+  bq: async () => (await import('./bq/bq-command.js')).registerBqCommand,
+  shim: async () => (await import('./shim-command.js')).registerShimCommand,
 };
 
 /** Global options that take a value, so the command name can be found after them. */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config']);
+
+const HELP_AFTER = `
+Environment:
+  HOOPQ_TOKEN          the run token (agents hold nothing else)
+  HOOPQ_JUSTIFICATION  why the queries are needed, when the policy asks
+  HOOPQ_CONFIG         the configuration file (default ./hoopq.yaml; empty means unset)
+  HOOPQ_GATEWAY        the gateway's URL: query, explain, ls, show, bq and mcp then ask it
+                       and read no configuration at all
+
+Exit codes:
+  0 ok · 1 bug · 2 usage · 3 configuration, policy or operating system · 4 token ·
+  5 denied by policy · 6 SQL cannot be analysed with certainty · 7 warehouse error ·
+  8 audit write failed (nothing ran) · 9 audit verification failed
+  A pipe closed by its reader (hoopq audit list | head -1) ends quietly with exit 0.
+
+Reference: docs/reference.md (every command, flag, exit code, config and policy key).
+`;
 
 export async function buildProgram(state: CliState, argv: string[]): Promise<Command> {
   const program = new Command('hoopq')
     .description('Governed SQL for AI agents: run tokens, SQL analysis, policy, masking and a tamper-evident audit log')
     .version(readVersion())
     .option('--config <file>', 'configuration file (default: $HOOPQ_CONFIG, else ./hoopq.yaml)')
+    .option('-q, --quiet', 'no progress lines on stderr (they are drawn only on a terminal anyway)')
+    .addHelpText('after', HELP_AFTER)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -55,37 +77,71 @@ export async function buildProgram(state: CliState, argv: string[]): Promise<Com
 
 /** The first operand after the global options (argv as given to main: node, script, …). */
 function commandName(argv: string[]): string | undefined {
+  const i = commandIndex(argv);
+  return i === -1 ? undefined : argv[i];
+}
+
+function commandIndex(argv: string[]): number {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--') return undefined;
+    if (a === '--') return -1;
     if (GLOBAL_OPTIONS_WITH_VALUE.has(a)) {
       i++;
       continue;
     }
-    if (!a.startsWith('-')) return a;
+    if (!a.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const state: CliState = { machineErrors: false };
+  const output = guardOutputStreams();
   let code = 0;
   try {
-    const args = normaliseBqFlags(argv);
-    const program = await buildProgram(state, args);
-    await program.parseAsync(args);
+    const at = commandIndex(argv);
+    if (at !== -1 && argv[at] === 'bq') {
+      // bq's own flag syntax (absl): parsed by the bq face itself, not by commander
+      const { runBq } = await import('./bq/bq-command.js');
+      const before = hoopqGlobals(argv.slice(2, at));
+      await runBq(argv.slice(at + 1), { ...before, state, version: readVersion() });
+    } else {
+      const args = normaliseBqFlags(argv);
+      const program = await buildProgram(state, args);
+      await program.parseAsync(args);
+    }
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (output.isStdoutClosed()) {
+      code = 0; // the reader went away (`| head -1`): how pipelines end, not a failure
+    } else if (err instanceof CommanderError) {
       // help and version are successes; every other commander complaint is a usage error
       code = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
     } else {
-      code = reportError(err, process.stderr, state.machineErrors);
+      code = reportError(output.stdoutError() ?? err, process.stderr, state.machineErrors);
     }
   }
+  if (code === 0 && output.stdoutError()) code = reportError(output.stdoutError(), process.stderr, state.machineErrors);
   process.exitCode = code;
   // let stdout drain before exiting; open handles (DuckDB, timers) must not keep us alive
-  await new Promise<void>((resolve) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', () => resolve()) : resolve()));
+  await new Promise<void>((resolve) => {
+    if (process.stdout.destroyed || !process.stdout.writableNeedDrain) return resolve();
+    process.stdout.once('drain', () => resolve());
+    process.stdout.once('close', () => resolve());
+    process.stdout.once('error', () => resolve());
+  });
   process.exit(code);
+}
+
+/** hoopq's own --config and -q/--quiet given before `bq`. */
+function hoopqGlobals(args: string[]): { config?: string; quiet?: boolean } {
+  const out: { config?: string; quiet?: boolean } = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config') out.config = args[++i];
+    else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
+    else if (a === '-q' || a === '--quiet') out.quiet = true;
+  }
+  return out;
 }
 
 function readVersion(): string {

@@ -11,7 +11,7 @@ import { createMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
 import { proxyMcpStdio } from '../mcp/proxy-mcp-stdio.js';
 import { serveMcpStdio } from '../mcp/serve-mcp-stdio.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
 
 export function registerMcpCommand(program: Command, _state: CliState): void {
   program
@@ -19,7 +19,7 @@ export function registerMcpCommand(program: Command, _state: CliState): void {
     .description('serve MCP tools (query, explain, list_tables, describe_table) on stdio under the run token in $HOOPQ_TOKEN')
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .action(async (opts: { token?: string }, cmd: Command) => {
-      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const token = cliToken(opts.token);
       const target = await openQueryTarget(cmd);
       if (target.kind === 'remote') {
         await proxyMcpStdio(gatewayEndpoint(target.gateway, '/v1/mcp'), remoteToken(token));

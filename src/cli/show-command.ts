@@ -11,7 +11,7 @@ import { remoteDescribeTable } from '../gateway/gateway-client.js';
 import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
 
 export function registerShowCommand(program: Command, state: CliState): void {
   program
@@ -22,7 +22,7 @@ export function registerShowCommand(program: Command, state: CliState): void {
     .addOption(new Option('--format <format>', 'output format').choices([...CATALOG_FORMATS]).default('pretty'))
     .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const token = cliToken(opts.token);
       const target = await openQueryTarget(cmd);
       let d: TableDescription;
       if (target.kind === 'remote') {

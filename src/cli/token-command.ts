@@ -15,7 +15,7 @@ import { newAuditBody } from '../pipeline/audit-body.js';
 import { resolveRunPolicy } from '../pipeline/resolve-run-policy.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
-import { parsePositiveInt } from './query-command.js';
+import { parsePositiveInt } from './query-target.js';
 
 export function registerTokenCommands(program: Command, state: CliState): void {
   const token = program.command('token').description('run tokens: mint, inspect, revoke, list, exchange');

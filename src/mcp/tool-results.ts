@@ -5,16 +5,14 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
-import { InternalError, formatRefusal, isHoopqError } from '../errors.js';
+import { formatRefusal, toHoopqError } from '../errors.js';
 import type { QueryOutcome } from '../pipeline/run-query.js';
 import type { Policy } from '../policy/policy.js';
 import type { CappedResultBuffer } from './capped-result-buffer.js';
 import { MCP_MAX_ROWS } from './describe-policy-for-model.js';
 
 export function refusalResult(err: unknown): CallToolResult {
-  const error = isHoopqError(err)
-    ? err
-    : new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, { hint: 'please report it with the command you ran' });
+  const error = toHoopqError(err);
   return { isError: true, content: [{ type: 'text', text: formatRefusal(error) }] };
 }
 
