@@ -12,6 +12,8 @@ import { guardOutputStreams } from './output-streams.js';
 export interface CliState {
   /** Whether the running command asked for machine output (errors as JSON on stderr). */
   machineErrors: boolean;
+  /** A command that succeeded but exits non-zero on purpose (`explain --exit-code`). */
+  exitCode?: number;
 }
 
 type Register = (program: Command, state: CliState) => void;
@@ -121,6 +123,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   if (code === 0 && output.stdoutError()) code = reportError(output.stdoutError(), process.stderr, state.machineErrors);
+  if (code === 0 && state.exitCode !== undefined) code = state.exitCode;
   process.exitCode = code;
   // let stdout drain before exiting; open handles (DuckDB, timers) must not keep us alive
   await new Promise<void>((resolve) => {
