@@ -63,6 +63,6 @@ async function serveRefusal(err: unknown, version: string | undefined, state: Cl
   if (!isHoopqError(err)) throw err;
   const refusal: HoopqError = err;
   process.stderr.write(`${formatRefusal(refusal)}\nhoopq: serving MCP on stdio anyway: every tool call is answered with this refusal\n`);
-  await serveMcpStdio(createRefusingMcpServer(refusal, { version }), process.stdin, process.stdout, replay);
+  await serveMcpStdio(createRefusingMcpServer(refusal, { version }), process.stdin, process.stdout, { replay, answerBeforeStop: true });
   state.exitCode = refusal.exitCode;
 }

@@ -42,14 +42,20 @@ export async function openMcpSession(parts: PipelineParts, token: string | undef
 
 /** The tools' input schemas, shared by the serving and the refusing server. */
 const SQL_INPUT = z.string().min(1).max(1_000_000);
-function queryInput(requireJustification: boolean) {
-  const justification = z.string().max(2000);
+function queryInput(policy: Policy | undefined) {
+  const sql = SQL_INPUT.describe('The SQL to run: one statement (or a script, if the policy allows its statement kinds).');
+  if (!policy?.requireJustification) {
+    return { sql, justification: z.string().max(2000).optional().describe('Optional: why you need this data. Recorded in the audit log.') };
+  }
+  // required in the schema when the policy requires it, so a client knows before it calls
+  const missing = `refused: a justification is required by policy ${policy.name} (rule require_justification): give one sentence on why you need this data`;
   return {
-    sql: SQL_INPUT.describe('The SQL to run: one statement (or a script, if the policy allows its statement kinds).'),
-    // required in the schema when the policy requires it, so a client knows before it calls
-    justification: requireJustification
-      ? justification.min(1).describe('Required by this policy: one sentence on why you need this data. Recorded in the audit log.')
-      : justification.optional().describe('Optional: why you need this data. Recorded in the audit log.'),
+    sql,
+    justification: z
+      .string({ error: missing })
+      .min(1, missing)
+      .max(2000)
+      .describe('Required by this policy: one sentence on why you need this data. Recorded in the audit log.') as unknown as z.ZodOptional<z.ZodString>, // one type for both branches; required at run time
   };
 }
 const EXPLAIN_INPUT = {
@@ -116,7 +122,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
         ...summary,
         'Use list_tables and describe_table to find tables and columns, and explain to check a query without running it.',
       ].join('\n'),
-      inputSchema: queryInput(policy.requireJustification),
+      inputSchema: queryInput(policy),
       annotations: { readOnlyHint: readOnly, destructiveHint: !readOnly, openWorldHint: false },
     },
     (args, extra) =>
@@ -223,7 +229,7 @@ export function createRefusingMcpServer(refusal: HoopqError, options: McpServerO
     { instructions: `hoopq refuses every call of this session: ${line}` },
   );
   const tools: Array<[string, string, Record<string, z.ZodType>]> = [
-    ['query', 'Run SQL under the policy', queryInput(false)],
+    ['query', 'Run SQL under the policy', queryInput(undefined)],
     ['explain', 'Check SQL without running it', EXPLAIN_INPUT],
     ['list_tables', 'List the tables you may read', LIST_TABLES_INPUT],
     ['describe_table', 'Describe a table you may read', DESCRIBE_TABLE_INPUT],

@@ -38,7 +38,10 @@ describe('hoopq ls', () => {
       { kind: 'bigquery#dataset', id: 'demo:analytics', datasetReference: { projectId: 'demo', datasetId: 'analytics' } },
       { kind: 'bigquery#dataset', id: 'demo:crm', datasetReference: { projectId: 'demo', datasetId: 'crm' } },
     ]);
-    expect(tableIds(run(['ls', 'crm', '--format=json'], writer).stdout)).toEqual([]);
+    // a dataset no read rule of the policy reaches is refused, never listed as empty
+    const none = run(['ls', 'crm', '--format=json'], writer);
+    expect(none.code).toBe(5);
+    expect(JSON.parse(none.stderr)).toMatchObject({ code: 'policy.dataset_not_allowed', rule: 'tables.read' });
     expect(JSON.parse(run(['ls', '--format=json'], writer).stdout).map((d: { id: string }) => d.id)).toEqual(['demo:analytics']);
   });
 
