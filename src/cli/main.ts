@@ -40,8 +40,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   shim: async () => (await import('./shim-command.js')).registerShimCommand,
 };
 
-/** Global options that take a value, so the command name can be found after them. */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config']);
+/** Global options that take a value (hoopq's, and bq's that an agent may type), so the command name can be found after them. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--format', '--project_id', '--dataset_id', '--location', '--apilog', '--job_id', '--api', '--api_version', '--trace', '--max_rows_per_request', '--httplib2_debuglevel', '--ca_certificates_file']);
 
 const HELP_AFTER = `
 Environment:
@@ -102,11 +102,13 @@ export async function main(argv: string[]): Promise<void> {
   let code = 0;
   try {
     const at = commandIndex(argv);
-    if (at !== -1 && argv[at] === 'bq') {
+    if (at !== -1 && (argv[at] === 'bq' || argv[at] === 'head' || bqGlobalsBefore(argv, at))) {
       // bq's own flag syntax (absl): parsed by the bq face itself, not by commander
       const { runBq } = await import('./bq/bq-command.js');
-      const before = hoopqGlobals(argv.slice(2, at));
-      await runBq(argv.slice(at + 1), { ...before, state, version: readVersion() });
+      // `hoopq bq ARGS`; `hoopq head` (bq's command); bq's own global flags before query/ls/show/head: bq's syntax, bq's face
+      const rest = argv[at] === 'bq' ? argv.slice(at + 1) : argv.slice(2);
+      const before = argv[at] === 'bq' ? hoopqGlobals(argv.slice(2, at)) : {};
+      await runBq(rest, { ...before, state, version: readVersion() });
     } else {
       const args = normaliseBqFlags(argv);
       const program = await buildProgram(state, args);
@@ -133,6 +135,15 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.once('error', () => resolve());
   });
   process.exit(code);
+}
+
+const BQ_FACE_COMMANDS = new Set(['query', 'ls', 'show', 'head']);
+/** bq's global flags that are not also hoopq's (--config, -q and --quiet are both). */
+const BQ_ONLY_GLOBALS = /^--(format|project_id|dataset_id|location|headless|apilog|job_id|synchronous_mode|sync|max_rows_per_request|api|api_version|use_regional_endpoints|enable_gdrive|fingerprint_job_id|trace|httplib2_debuglevel|ca_certificates_file|debug_mode|nodebug_mode|noheadless)(=|$)/;
+
+/** `hoopq --format=json query …`: an agent typing bq's global flags before a bq command gets bq's face. */
+function bqGlobalsBefore(argv: string[], at: number): boolean {
+  return BQ_FACE_COMMANDS.has(argv[at]!) && argv.slice(2, at).some((a) => BQ_ONLY_GLOBALS.test(a));
 }
 
 /** hoopq's own --config and -q/--quiet given before `bq`. */

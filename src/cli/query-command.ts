@@ -17,7 +17,7 @@ export function registerQueryCommand(program: Command, state: CliState): void {
   program
     .command('query')
     .description('run SQL under the run token\'s policy: analysed, checked, masked, audited')
-    .argument('[sql]', 'the SQL; "-" or absent reads stdin')
+    .argument('[sql...]', 'the SQL (several words are joined with spaces, as bq does); "-" or absent reads stdin')
     .option('--file <file>', 'read the SQL from a file')
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .option('--justification <text>', 'why this query is needed (default: $HOOPQ_JUSTIFICATION)')
@@ -37,10 +37,10 @@ export function registerQueryCommand(program: Command, state: CliState): void {
         '7 warehouse error, 8 audit write failed (nothing ran). See docs/reference.md.',
       ].join('\n'),
     )
-    .action(async (sqlArg: string | undefined, opts: QueryOpts, cmd: Command) => {
+    .action(async (words: string[], opts: QueryOpts, cmd: Command) => {
       const format = opts.format as OutputFormat;
       state.machineErrors = isMachineFormat(format);
-      const sql = await readSql(sqlArg, opts.file, process.stdin);
+      const sql = await readSql(words.length > 0 ? words.join(' ') : undefined, opts.file, process.stdin);
       const token = cliToken(opts.token);
       const outcome = await runCliQuery(await openQueryTarget(cmd), {
         sql,

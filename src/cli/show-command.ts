@@ -3,7 +3,8 @@
  * lets it see it: columns, types and the mask each masked column gets. A table the policy
  * refuses is refused (exit 5) before the catalog is asked, so `show` never reveals whether
  * a denied table exists. `--format json|prettyjson` gives bq's shape (`tableReference`,
- * `schema.fields`) with `mask` on masked fields and a `hoopq` block.
+ * `schema.fields` with BigQuery's types, modes and nested fields) with `mask` on masked
+ * fields and a `hoopq` block; `hoopq bq show` prints bq's shape alone.
  * In gateway mode the gateway describes (GET /v1/table) and this prints its answer identically.
  */
 import { Command, Option } from 'commander';
@@ -55,7 +56,8 @@ function bqShape(d: TableDescription): unknown {
     id: `${projectId}:${datasetId}.${tableId}`,
     tableReference: { projectId, datasetId, tableId },
     type: d.kind.toUpperCase(),
-    schema: { fields: d.columns.map((c) => ({ name: c.name, type: c.type, ...(c.mask ? { mask: c.mask } : {}) })) },
+    // bq's tables.get field shape (INTEGER, RECORD, mode, nested fields), plus hoopq's mask
+    schema: { fields: d.fields.map((f, i) => ({ ...f, ...(d.columns[i]?.mask ? { mask: d.columns[i]!.mask } : {}) })) },
     hoopq: {
       policy: d.policy,
       masked_columns: Object.fromEntries(d.columns.filter((c) => c.mask).map((c) => [c.name, c.mask])),

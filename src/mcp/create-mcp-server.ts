@@ -142,11 +142,13 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
             notices.push(m);
             tell.log('info', m.replace(/^hoopq: /, ''));
           },
-          progress: (p) => tell.progress(p.rows, p.stage === 'running' ? 'running' : `${p.rows} row${p.rows === 1 ? '' : 's'}`),
+          progress: (p) => {
+            if (p.stage === 'running') tell.log('info', `query checked and running under policy ${policy.name}`);
+            tell.progress(p.rows, p.stage === 'running' ? 'running' : `${p.rows} row${p.rows === 1 ? '' : 's'}`);
+          },
           signal,
           origin: { ...origin, tool: 'query' },
         });
-        tell.done(outcome.rows);
         const record = records.find((r) => r.id === outcome.recordId);
         return queryResult({ buffer, outcome, record, policy, notices, sql: args.sql });
       }),
@@ -248,7 +250,9 @@ type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 /**
  * What a running tool call may tell its client, on the call's own stream: progress
  * notifications when the client sent a progress token (throttled; `progress` only ever
- * increases, as the protocol requires), and log messages at or above the level the client set.
+ * increases, as the protocol requires; none after the work, since the result says it all and
+ * a client drops progress it reads after the result), and log messages at or above the
+ * level the client set.
  */
 function clientChannel(server: McpServer, extra: ToolExtra) {
   const token = extra._meta?.progressToken;
@@ -264,9 +268,6 @@ function clientChannel(server: McpServer, extra: ToolExtra) {
     progress(rows: number, message: string) {
       if (last >= 0 && Date.now() - lastAt < PROGRESS_INTERVAL_MS) return;
       send(rows, message);
-    },
-    done(rows: number) {
-      send(Math.max(rows, last + 1), `done: ${rows} row${rows === 1 ? '' : 's'}`);
     },
     log(level: 'info' | 'warning', data: string) {
       const ignored = (server.server as unknown as { isMessageIgnored?: (l: string, s?: string) => boolean }).isMessageIgnored?.(level, extra.sessionId);

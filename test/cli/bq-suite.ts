@@ -199,6 +199,19 @@ export function defineBqSuite(mode: Mode): void {
       });
     });
 
+    it('bq habits on plain hoopq: bq\'s global flags before query/ls/show, hoopq head, unquoted SQL words', () => {
+      const env = { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } };
+      const r = demo.run(['--format=json', '--dataset_id=crm', 'query', 'SELECT count(*) AS n FROM customers'], env);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^\[\{"n":"\d+"\}\]\n$/);
+      expect(demo.run(['--format', 'json', 'ls'], env).stdout).toBe('[{"kind":"bigquery#dataset","id":"demo:analytics","datasetReference":{"datasetId":"analytics","projectId":"demo"}},{"kind":"bigquery#dataset","id":"demo:crm","datasetReference":{"datasetId":"crm","projectId":"demo"}}]\n');
+      const head = demo.run(['head', '-n', '1', '-c', 'id', 'crm.customers'], env);
+      expect(head.code).toBe(0);
+      expect(head.stdout).toBe('+----+\n| id |\n+----+\n|  1 |\n+----+\n');
+      const words = demo.run(['query', '--format', 'csv', 'SELECT', '1', 'AS', 'one'], env);
+      expect(words.stdout).toBe('one\n1\n');
+    });
+
     it('the bq shim runs hoopq bq', () => {
       if (mode === 'gateway') return; // the shim is a local file; hoopq bq above covers gateway mode
       const dir = mkdtempSync(join(tmpdir(), 'hoopq-shim-'));

@@ -95,7 +95,8 @@ describe('hoopq show', () => {
     expect(t.id).toBe('demo:crm.customers');
     expect(t.type).toBe('TABLE');
     expect(t.schema.fields.map((f: { name: string }) => f.name)).toEqual(['id', 'name', 'email', 'phone', 'ssn', 'city', 'notes', 'created_at']);
-    expect(t.schema.fields.find((f: { name: string }) => f.name === 'email').mask).toBe('hash');
+    expect(t.schema.fields.find((f: { name: string }) => f.name === 'email')).toEqual({ name: 'email', type: 'STRING', mode: 'NULLABLE', mask: 'hash' });
+    expect(t.schema.fields.find((f: { name: string }) => f.name === 'id')).toEqual({ name: 'id', type: 'INTEGER', mode: 'NULLABLE' });
     expect(t.schema.fields.find((f: { name: string }) => f.name === 'name').mask).toBeUndefined();
     expect(t.hoopq.masked_columns).toEqual({ email: 'hash', phone: 'partial', ssn: 'redact' });
   });

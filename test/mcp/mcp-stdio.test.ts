@@ -6,6 +6,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { duckdbJsonRows } from '../fixtures/duckdb-json-rows.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,6 +123,32 @@ describe('hoopq mcp over stdio', () => {
     expect(note).toContain('demo.crm.customers.phone=partial');
     expect(note).toContain('Result cut at 100 rows');
     expect(note).toMatch(/Personal data found in text and replaced: .*email \d+/);
+  });
+
+  it('query: progress notifications while it runs when the call carries a progress token; increasing, rows so far', async () => {
+    const seen: Array<{ progress: number; message?: string }> = [];
+    const r = (await client.callTool({ name: 'query', arguments: { sql: 'SELECT id FROM analytics.events ORDER BY id LIMIT 50', justification: J } }, undefined, {
+      onprogress: (p) => seen.push(p),
+    })) as ToolResult;
+    expect(r.isError).toBeFalsy();
+    expect(seen[0], JSON.stringify(seen)).toEqual({ progress: 0, message: 'running' });
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]!.progress).toBeGreaterThan(seen[i - 1]!.progress);
+      expect(seen[i]!.progress).toBeLessThanOrEqual(50);
+    }
+  });
+
+  it('logging: the server has the capability; messages respect the level the client set', async () => {
+    expect(client.getServerCapabilities()?.logging).toBeDefined();
+    const logs: Array<{ level: string; data: unknown }> = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+    await client.setLoggingLevel('info');
+    expect((await call('query', { sql: 'SELECT 1 AS x', justification: J })).isError).toBeFalsy();
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'info', data: 'query checked and running under policy analyst-agent' }));
+    logs.length = 0;
+    await client.setLoggingLevel('warning');
+    expect((await call('query', { sql: 'SELECT 1 AS x', justification: J })).isError).toBeFalsy();
+    expect(logs).toEqual([]);
   });
 
   it('query: masks hold inside expressions and predicates', async () => {
