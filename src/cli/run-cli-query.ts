@@ -4,23 +4,13 @@
  * stderr, a live progress line while it runs when stderr is a terminal (progress-line.ts).
  * Output: what the query did (record id, rows, whether rows were cut, the dry run's answer).
  */
-import type { OutputFormat } from '../output/create-result-writer.js';
-import { runQuery, type QueryProgress } from '../pipeline/run-query.js';
-import type { QueryParameter } from '../warehouse/warehouse.js';
+import { runQuery, type QueryProgress, type QueryRequest } from '../pipeline/run-query.js';
 import { remoteQuery } from '../gateway/gateway-client.js';
 import { createProgressLine, formatBytes, formatCount } from './progress-line.js';
 import { remoteToken, type QueryTarget } from './query-target.js';
 
-export interface CliQuery {
-  sql: string;
-  token: string | undefined;
-  justification: string | null;
-  format: OutputFormat;
-  maxRows?: number;
-  dryRun?: boolean;
-  params?: QueryParameter[];
-  maxBytesBilled?: number;
-  labels?: Record<string, string>;
+export interface CliQuery extends Pick<QueryRequest, 'sql' | 'token' | 'justification' | 'format' | 'maxRows' | 'dryRun' | 'params' | 'maxBytesBilled' | 'labels'> {
+  /** Where names without a project or dataset resolve (bq's --project_id, --dataset_id). */
   defaultProject?: string;
   defaultDataset?: string;
   /** Draw a progress line on stderr (it is a terminal and --quiet is not set). */

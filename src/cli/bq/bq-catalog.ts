@@ -12,6 +12,7 @@ import { remoteDescribeTable, remoteListTables } from '../../gateway/gateway-cli
 import { BQ_OBJECT_JSON, BQ_OBJECT_PRETTYJSON, bqCsvLine, bqJson, formatBqTable } from '../../output/bq-table-formatter.js';
 import { describeTable, type TableDescription } from '../../pipeline/describe-table.js';
 import { listTables, type TableListing } from '../../pipeline/list-tables.js';
+import type { PipelineParts } from '../../pipeline/pipeline-parts.js';
 import type { BigQuerySchemaField } from '../../warehouse/bigquery-schema-field.js';
 import { cliToken, openQueryTargetAt, remoteToken } from '../query-target.js';
 import { intFlag, type BqFormat, type BqInvocation } from './bq-command.js';
@@ -137,23 +138,29 @@ function printShown(format: BqFormat, title: string, columns: string[], row: str
   process.stdout.write('\n');
 }
 
-async function fetchListing(inv: BqInvocation, dataset: string | undefined): Promise<TableListing> {
-  const token = cliToken(inv.token);
-  const target = await openQueryTargetAt(inv.configPath);
-  if (target.kind === 'remote') return remoteListTables(target.gateway, remoteToken(token), dataset);
-  try {
-    return await listTables(target.ctx.parts, { token, dataset, origin: { via: 'cli', command: 'bq ls' } });
-  } finally {
-    await target.ctx.close();
-  }
+function fetchListing(inv: BqInvocation, dataset: string | undefined): Promise<TableListing> {
+  return askCatalog(
+    inv,
+    (gateway, token) => remoteListTables(gateway, token, dataset),
+    (parts, token) => listTables(parts, { token, dataset, origin: { via: 'cli', command: 'bq ls' } }),
+  );
 }
 
-async function fetchDescription(inv: BqInvocation, table: string): Promise<TableDescription> {
+function fetchDescription(inv: BqInvocation, table: string): Promise<TableDescription> {
+  return askCatalog(
+    inv,
+    (gateway, token) => remoteDescribeTable(gateway, token, table),
+    (parts, token) => describeTable(parts, { token, table, origin: { via: 'cli', command: 'bq show' } }),
+  );
+}
+
+/** The gateway's answer in gateway mode, else the pipeline's in this process. */
+async function askCatalog<T>(inv: BqInvocation, remote: (gateway: URL, token: string | undefined) => Promise<T>, local: (parts: PipelineParts, token: string | undefined) => Promise<T>): Promise<T> {
   const token = cliToken(inv.token);
   const target = await openQueryTargetAt(inv.configPath);
-  if (target.kind === 'remote') return remoteDescribeTable(target.gateway, remoteToken(token), table);
+  if (target.kind === 'remote') return remote(target.gateway, remoteToken(token));
   try {
-    return await describeTable(target.ctx.parts, { token, table, origin: { via: 'cli', command: 'bq show' } });
+    return await local(target.ctx.parts, token);
   } finally {
     await target.ctx.close();
   }
