@@ -21,7 +21,7 @@ describe("values as bq prints them (BigQuery's API strings)", () => {
     ['2024-01-01T10:00:00Z', 'VARCHAR', '2024-01-01T10:00:00Z'],
     [null, 'VARCHAR', null],
     [{ a: 1, b: [true, null], c: 2n }, 'STRUCT(a INTEGER, b BOOLEAN[], c BIGINT)', { a: '1', b: ['true', null], c: '2' }],
-  ])('%j as %s', (value, type, expected) => {
+  ] as Array<[unknown, string, unknown]>)('case %# (%s)', (value, type, expected) => {
     expect(toBqValue(value, type)).toEqual(expected);
   });
 

@@ -211,4 +211,15 @@ describe('progress on a terminal, and only there', () => {
     const piped = demo.admin(['audit', 'export', '--file', huge]);
     expect(piped.stderr).toBe('');
   }, 300_000);
+  it.skipIf(!hasScript)('a long query draws elapsed time and its stage on a TTY; nothing in a pipe', () => {
+    // billions of joined rows counted: seconds of work for DuckDB, one row of result
+    const sql = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, (SELECT 1 FROM analytics.events LIMIT 160) c';
+    const env = { PATH: process.env.PATH, HOOPQ_CONFIG: demo.config, HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J, TERM: 'dumb' };
+    const tty = spawnSync('script', ['-q', '-e', '-c', `"${process.execPath}" "${HOOPQ}" query --format csv "${sql}" > /dev/null`, '/dev/null'], { encoding: 'utf8', cwd: demo.dir, env });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/\r\u001b\[2Khoopq: query: [\d.]+s, running/);
+    const piped = demo.run(['query', '--format', 'csv', sql], { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } });
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+  }, 300_000);
 });
