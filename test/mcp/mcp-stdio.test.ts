@@ -26,11 +26,12 @@ interface ToolResult {
 
 const duckdbRows = (sql: string) => duckdbJsonRows(join(demo.dir, 'demo.duckdb'), sql);
 
-async function connect(tokenValue: string): Promise<{ client: Client; stderr: () => string }> {
+/** An MCP client of `hoopq mcp` under this token (none when undefined). */
+async function connect(tokenValue: string | undefined): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [HOOPQ, 'mcp'],
-    env: { ...getDefaultEnvironment(), HOOPQ_TOKEN: tokenValue, HOOPQ_CONFIG: demo.config },
+    env: { ...getDefaultEnvironment(), ...(tokenValue !== undefined ? { HOOPQ_TOKEN: tokenValue } : {}), HOOPQ_CONFIG: demo.config },
     cwd: demo.dir,
     stderr: 'pipe',
   });
@@ -269,17 +270,7 @@ describe('hoopq mcp start-up and revocation', () => {
   ])('%s: still served; every tool call is answered with the refusal the CLI prints', async (_what, bad) => {
     const cli = hoopq(['query', 'SELECT 1'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config, ...(bad !== undefined ? { HOOPQ_TOKEN: bad } : {}) } });
     expect(cli.code).toBe(4);
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [HOOPQ, 'mcp'],
-      env: { ...getDefaultEnvironment(), HOOPQ_CONFIG: demo.config, ...(bad !== undefined ? { HOOPQ_TOKEN: bad } : {}) },
-      cwd: demo.dir,
-      stderr: 'pipe',
-    });
-    let stderr = '';
-    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const c = new Client({ name: 'hoopq-test', version: '1.0.0' });
-    await c.connect(transport);
+    const { client: c, stderr } = await connect(bad);
     try {
       expect((await c.listTools()).tools.map((t) => t.name).sort()).toEqual(['describe_table', 'explain', 'list_tables', 'query']);
       for (const [name, args] of [['query', { sql: 'SELECT 1' }], ['list_tables', {}], ['describe_table', { table: 'crm.customers' }], ['explain', { sql: 'SELECT 1' }]] as const) {
@@ -287,7 +278,7 @@ describe('hoopq mcp start-up and revocation', () => {
         expect(r.isError, name).toBe(true);
         expect(r.content[0]!.text).toBe(cli.stderr.trim());
       }
-      expect(stderr).toContain(cli.stderr.trim());
+      expect(stderr()).toContain(cli.stderr.trim());
     } finally {
       await c.close();
     }
