@@ -3,12 +3,12 @@
  * codes, stderr and bq's exact output shapes (pretty, sparse, json, prettyjson, csv, none) for
  * query, ls, show and head; refused flags in one line; the `bq` shim.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoInMode, type Demo, type Mode } from './cli-harness.js';
+import { HOOPQ, createDemoInMode, type Demo, type Mode } from './cli-harness.js';
 
 export function defineBqSuite(mode: Mode): void {
   describe(`hoopq bq (${mode} mode)`, () => {
@@ -210,6 +210,27 @@ export function defineBqSuite(mode: Mode): void {
       expect(head.stdout).toBe('+----+\n| id |\n+----+\n|  1 |\n+----+\n');
       const words = demo.run(['query', '--format', 'csv', 'SELECT', '1', 'AS', 'one'], env);
       expect(words.stdout).toBe('one\n1\n');
+    });
+
+    it.each([
+      // results larger than a pipe's buffer (~100 and ~150 KB), so the reader leaves mid-result
+      [['bq', '--format=prettyjson', 'query', '-n', '1000', 'SELECT * FROM analytics.events']],
+      [['query', '--format', 'ndjson', '-n', '1000', 'SELECT * FROM analytics.events']],
+      [['query', '--format', 'csv', '-n', '1000', 'SELECT *, repeat(event_type, 500) AS pad FROM analytics.events']], // ~4 MB
+      [['bq', 'ls']],
+    ])('%j | head -1: exit 0, nothing on stderr, promptly', (args) => {
+      const env = mode === 'gateway' ? { HOOPQ_GATEWAY: demo.gateway!.url } : { HOOPQ_CONFIG: demo.config };
+      const quoted = args.map((a) => `'${a}'`).join(' ');
+      const errFile = join(demo.dir, `bq-pipe-${process.hrtime.bigint()}.err`);
+      const started = Date.now();
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${HOOPQ}" ${quoted} 2>"${errFile}" | head -1 > /dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
+        encoding: 'utf8',
+        cwd: mode === 'gateway' ? demo.gateway!.agentDir : demo.dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J, ...env },
+      });
+      expect(readFileSync(errFile, 'utf8')).toBe('');
+      expect(r.stdout).toBe('exit=0\n');
+      expect(Date.now() - started).toBeLessThan(25_000); // not held until the gateway's 30 s stall timeout
     });
 
     it('the bq shim runs hoopq bq', () => {
