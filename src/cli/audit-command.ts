@@ -34,10 +34,15 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       // public keys given (the config's keys folder would otherwise be the only trust anchor)
       const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
       if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
-      const line = createProgressLine(process.stderr, { label: 'audit verify', enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json' });
+      let checked = 0;
+      const line = createProgressLine(process.stderr, {
+        label: 'audit verify',
+        enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
+        detail: () => `${formatCount(checked, 'record')} checked`,
+      });
       let report;
       try {
-        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, onRecords: (n) => line.update(`${formatCount(n, 'record')} checked`) });
+        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, onRecords: (n) => void (checked = n) });
       } finally {
         line.stop();
       }
@@ -106,12 +111,16 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .action(async (opts: { format: string; run?: string; since?: string; file?: string }, cmd: Command) => {
       if (opts.format !== 'ocsf' && opts.format !== 'jsonl') throw new UsageError('usage.export_format', `--format must be ocsf or jsonl, not "${opts.format}"`);
       const { path } = logLocation(cmd, opts.file);
-      const line = createProgressLine(process.stderr, { label: 'audit export', enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) });
       let n = 0;
+      const line = createProgressLine(process.stderr, {
+        label: 'audit export',
+        enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet),
+        detail: () => `${formatCount(n, 'record')} exported`,
+      });
       try {
         for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
           await writeOut(JSON.stringify(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
-          line.update(`${formatCount(++n, 'record')} exported`);
+          n++;
         }
       } finally {
         line.stop();

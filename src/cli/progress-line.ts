@@ -24,6 +24,8 @@ export interface ProgressOptions {
   delayMs?: number;
   intervalMs?: number;
   now?: () => number;
+  /** Polled at each redraw instead of update(): for work that counts too often to format each time. */
+  detail?: () => string;
 }
 
 const ERASE = '\r\u001b[2K';
@@ -38,7 +40,8 @@ export function createProgressLine(stderr: NodeJS.WritableStream, options: Progr
   const draw = () => {
     const elapsed = now() - started;
     if (elapsed < delayMs) return;
-    stderr.write(`${ERASE}hoopq: ${options.label}: ${formatElapsed(elapsed)}${detail ? `, ${detail}` : ''}`);
+    const shown = options.detail ? options.detail() : detail;
+    stderr.write(`${ERASE}hoopq: ${options.label}: ${formatElapsed(elapsed)}${shown ? `, ${shown}` : ''}`);
     drawn = true;
   };
   const timer = setInterval(draw, options.intervalMs ?? 200);
@@ -69,8 +72,8 @@ export function formatElapsed(ms: number): string {
   return s < 60 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-export function formatCount(n: number, unit: string): string {
-  return `${n.toLocaleString('en-US')} ${unit}${n === 1 ? '' : 's'}`;
+export function formatCount(n: number, unit: string, plural = `${unit}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? unit : plural}`;
 }
 
 export function formatBytes(n: number): string {

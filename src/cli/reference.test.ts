@@ -72,6 +72,10 @@ function schemaKeys(s: z.ZodType, prefix = ''): string[] {
   if (t instanceof z.ZodObject) {
     return Object.entries(t.shape as Record<string, z.ZodType>).flatMap(([k, v]) => [prefix + k, ...schemaKeys(v, `${prefix}${k}.`)]);
   }
+  if (t instanceof z.ZodUnion) {
+    // one shape per warehouse kind: the keys of every shape
+    return [...new Set((t.options as z.ZodType[]).flatMap((o) => schemaKeys(o, prefix)))];
+  }
   if (t instanceof z.ZodArray) {
     const element = unwrap(t.element as z.ZodType);
     if (element instanceof z.ZodObject) return schemaKeys(element, `${prefix.slice(0, -1)}[].`);

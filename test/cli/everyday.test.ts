@@ -3,7 +3,8 @@
  * `head -1` end quietly with exit 0; operating-system faults are exit-coded user errors with
  * a hint; an empty HOOPQ_CONFIG or HOOPQ_TOKEN is understood; quickstart does not nest;
  * explain --exit-code gates like query; help says what agents need; hoopq query's JSON types
- * follow one rule per SQL type; progress lines appear on a terminal only.
+ * follow one rule per SQL type; progress lines (query, audit export, policy backtest) appear
+ * on a terminal only.
  */
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
@@ -211,6 +212,23 @@ describe('progress on a terminal, and only there', () => {
     const piped = demo.admin(['audit', 'export', '--file', huge]);
     expect(piped.stderr).toBe('');
   }, 300_000);
+  it.skipIf(!hasScript)('policy backtest over a large log counts the queries replayed on a TTY; nothing in a pipe', () => {
+    expect(demo.run(['query', 'SELECT 1 AS x'], { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } }).code).toBe(0);
+    const record = readFileSync(join(demo.dir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"event":"query"') && l.includes('"decision":"allow"'))
+      .at(-1)!;
+    const log = join(demo.dir, 'backtest-audit.jsonl');
+    writeFileSync(log, (record + '\n').repeat(100_000));
+    const command = `"${process.execPath}" "${HOOPQ}" policy backtest --policy analyst-agent --file "${log}" > /dev/null`;
+    const tty = spawnSync('script', ['-q', '-e', '-c', command, '/dev/null'], { encoding: 'utf8', cwd: demo.dir, env: { PATH: process.env.PATH, HOOPQ_CONFIG: demo.config, TERM: 'dumb' } });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/hoopq: policy backtest: [\d.]+s, [\d,]+ quer(y|ies) replayed/);
+    const piped = demo.admin(['policy', 'backtest', '--policy', 'analyst-agent', '--file', log]);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).not.toContain('hoopq: policy backtest:');
+  }, 300_000);
+
   it.skipIf(!hasScript)('a long query draws elapsed time and its stage on a TTY; nothing in a pipe', () => {
     // billions of joined rows counted: seconds of work for DuckDB, one row of result
     const sql = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, (SELECT 1 FROM analytics.events LIMIT 160) c';
