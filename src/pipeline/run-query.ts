@@ -26,6 +26,7 @@ import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
+import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-run-policy.js';
 
@@ -170,7 +171,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       req.signal?.removeEventListener('abort', onCallerAbort);
     }
   } catch (err) {
-    const error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    let error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    if (Object.keys(progress.masks).length > 0) error = hideRewriteExcerpt(error); // the caller never wrote the rewrite
     // Messages may quote the SQL (parser and binder errors do): never echo a literal back.
     error.message = scrubLiterals(error.message, literals);
     if (!(error instanceof AuditWriteError) && sink && !recorded) {

@@ -2,7 +2,8 @@
  * Black-box: the everyday experience of an operator and an agent. Listings piped into
  * `head -1` end quietly with exit 0; operating-system faults are exit-coded user errors with
  * a hint; an empty HOOPQ_CONFIG or HOOPQ_TOKEN is understood; quickstart does not nest;
- * explain --exit-code gates like query; help says what agents need; hoopq query's JSON types
+ * a misspelt column under masks is told without quoting the rewrite; explain --exit-code
+ * gates like query; help says what agents need; hoopq query's JSON types
  * follow one rule per SQL type; progress lines (query, audit export, policy backtest) appear
  * on a terminal only.
  */
@@ -131,6 +132,25 @@ describe('query: rows and types', () => {
     const r = demo.run(['query', '--format', 'json', sql], { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\[\{"n":\d+,"i":1,"big":9007199254740993,"d":"12.50","f":2.5,"nan":"NaN"\}\]\n$/);
+  });
+});
+
+describe('a mistake in the SQL over masked columns', () => {
+  it("a misspelt column: exit 7 naming the column and the candidates, never quoting the mask rewrite the caller did not write", () => {
+    const r = demo.run(['query', '--format', 'json', "SELECT nme FROM crm.customers WHERE city <> 'Atlantis-9931'"], { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } });
+    expect(r.code).toBe(7);
+    const e = JSON.parse(r.stderr);
+    expect(e.message).toMatch(/column "nme" not found/);
+    expect(e.message).toContain('"name"'); // DuckDB's candidate
+    expect(e.message).not.toMatch(/REPLACE|sha256|LINE \d|Atlantis/);
+    expect(e.hint).toContain('hoopq explain');
+    const logged = demo.auditRecords().at(-1)!;
+    expect(logged).toMatchObject({ code: 'warehouse.sql_error', exit_code: 7 });
+    expect(logged.reason).not.toMatch(/REPLACE|sha256/);
+    // a table without masks runs as written: DuckDB's quote of the caller's own SQL stays
+    const plain = demo.run(['query', 'SELECT nme FROM analytics.events'], { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } });
+    expect(plain.code).toBe(7);
+    expect(plain.stderr).toContain('LINE 1: SELECT nme FROM analytics.events');
   });
 });
 

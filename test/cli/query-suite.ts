@@ -276,6 +276,19 @@ export function defineQuerySuite(mode: Mode): void {
       expect(e2.decision).toBe('allow');
       expect(e2.masks).toEqual({ 'demo.crm.customers.email': 'hash', 'demo.crm.customers.ssn': 'redact', 'demo.crm.customers.phone': 'partial' });
     });
+
+    it("run_sql is the SQL that runs: the masks' own '*' shown as written, the caller's literals redacted", () => {
+      const sql = "SELECT phone FROM customers WHERE city <> 'Atlantis-9931' LIMIT 1";
+      const r = demo.run(['explain', '--justification', 'x', sql], { env: { HOOPQ_TOKEN: token } });
+      expect(r.code).toBe(0);
+      const shown: string = JSON.parse(r.stdout).run_sql.join('\n');
+      expect(shown).toMatch(/repeat\('\*', /);
+      expect(shown).not.toContain("repeat('[REDACTED]'");
+      expect(shown).toContain("'[REDACTED]'"); // the redact mask of ssn, and the caller's literal
+      expect(shown).not.toContain('Atlantis-9931');
+      const q = demo.run(['query', '--format', 'json', '--justification', 'x', sql], { env: { HOOPQ_TOKEN: token } });
+      expect(JSON.parse(q.stdout)[0].phone).toMatch(/^\*+\d{4}$/);
+    });
   });
 
   describe('policy validate', () => {
