@@ -112,7 +112,14 @@ export async function main(argv: string[]): Promise<void> {
     } else {
       const args = normaliseBqFlags(argv);
       const program = await buildProgram(state, args);
-      await program.parseAsync(args);
+      const bqFlag = at !== -1 && BQ_FACE_COMMANDS.has(argv[at]!) ? unknownFlagOf(program, args) : undefined;
+      const bq = bqFlag ? await import('./bq/bq-command.js') : undefined;
+      if (bq && bqFlag && bq.isBqFlag(bqFlag, argv[at] as 'query' | 'ls' | 'show')) {
+        // `hoopq query --maximum_bytes_billed=…`, `hoopq ls -a`, `hoopq show --schema T`: a flag only bq has, so bq's face
+        await bq.runBq(argv.slice(2), { state, version: readVersion() });
+      } else {
+        await program.parseAsync(args);
+      }
     }
   } catch (err) {
     if (output.isStdoutClosed()) {
@@ -144,6 +151,24 @@ const BQ_ONLY_GLOBALS = /^--(format|project_id|dataset_id|location|headless|apil
 /** `hoopq --format=json query …`: an agent typing bq's global flags before a bq command gets bq's face. */
 function bqGlobalsBefore(argv: string[], at: number): boolean {
   return BQ_FACE_COMMANDS.has(argv[at]!) && argv.slice(2, at).some((a) => BQ_ONLY_GLOBALS.test(a));
+}
+
+/** The first flag after the command that neither hoopq nor the command defines (values of known flags skipped). */
+function unknownFlagOf(program: Command, args: string[]): string | undefined {
+  const at = commandIndex(args);
+  const command = program.commands.find((c) => c.name() === args[at]);
+  if (!command) return undefined;
+  const options = [...program.options, ...command.options];
+  for (let i = at + 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (!/^-[A-Za-z-]/.test(a) || a === '-h' || a === '--help') continue;
+    const name = a.replace(/=[\s\S]*$/, '');
+    const known = options.find((o) => o.long === name || o.short === name);
+    if (!known) return a;
+    if ((known.required || known.optional) && !a.includes('=')) i++;
+  }
+  return undefined;
 }
 
 /** hoopq's own --config and -q/--quiet given before `bq`. */

@@ -212,6 +212,30 @@ export function defineBqSuite(mode: Mode): void {
       expect(words.stdout).toBe('one\n1\n');
     });
 
+    it("a flag only bq has, on plain hoopq query/ls/show, hands the command to bq's face; show DATASET as bq", () => {
+      const env = { env: { HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: J } };
+      const q = demo.run(['query', '--format=json', '--maximum_bytes_billed=1000000000', '--label=team:data', '--batch', '--use_cache=false', '--job_id=j1', 'SELECT 1 AS one'], env);
+      expect(q.stderr).toBe('');
+      expect(q.stdout).toBe('[{"one":"1"}]\n'); // bq's json: every value a string
+      const dest = demo.run(['query', '--destination_table=crm.copy', 'SELECT 1'], env);
+      expect(dest.code).toBe(2);
+      expect(dest.stderr).toMatch(/^hoopq: bq flag --destination_table is not supported: .*CREATE TABLE/);
+      expect(dest.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(demo.run(['query', '--no_such_flag', 'SELECT 1'], env).code).toBe(2); // unknown to both: refused, never ignored
+      const ls = demo.run(['ls', '-a'], env);
+      expect(ls.code).toBe(0);
+      expect(ls.stdout).toMatch(/^ +datasetId +\n -+ \n +analytics +\n +crm +\n$/);
+      const schema = demo.run(['show', '--schema', 'crm.customers'], env);
+      expect(JSON.parse(schema.stdout)[0]).toEqual({ name: 'id', type: 'INTEGER', mode: 'NULLABLE' });
+      const dataset = demo.run(['show', '--format=json', 'analytics'], env);
+      expect(dataset.code).toBe(0);
+      expect(JSON.parse(dataset.stdout)).toEqual({ kind: 'bigquery#dataset', id: 'demo:analytics', datasetReference: { datasetId: 'analytics', projectId: 'demo' } });
+      expect(demo.run(['show', 'customers'], env).stdout).toMatch(/^Table demo:crm\.customers \(policy analyst-agent\)/); // a table of the default dataset first
+      const neither = demo.run(['show', 'nosuch'], env);
+      expect(neither.code).toBe(5); // neither a readable table nor a dataset: the table's refusal
+      expect(neither.stderr).toMatch(/^hoopq: refused: reading demo\.crm\.nosuch is not allowed/);
+    });
+
     it.each([
       // results larger than a pipe's buffer (~100 and ~150 KB), so the reader leaves mid-result
       [['bq', '--format=prettyjson', 'query', '-n', '1000', 'SELECT * FROM analytics.events']],

@@ -14,6 +14,8 @@ import { runBqHead, runBqQuery } from './bq-query.js';
 import { runBqLs, runBqShow } from './bq-catalog.js';
 import { parseBqArgs, type ParsedBqArgs } from './parse-bq-args.js';
 
+export { isBqFlag } from './parse-bq-args.js';
+
 export const BQ_FORMATS = ['none', 'pretty', 'sparse', 'json', 'prettyjson', 'csv'] as const;
 export type BqFormat = (typeof BQ_FORMATS)[number];
 

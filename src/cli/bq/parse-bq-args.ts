@@ -242,6 +242,12 @@ export function parseBqArgs(argv: readonly string[]): ParsedBqArgs {
   return parsed;
 }
 
+/** Whether a command-line token is one of bq's flags for this command (used, accepted or refused). */
+export function isBqFlag(token: string, command: BqCommand): boolean {
+  const m = FLAG_TOKEN.exec(token);
+  return m !== null && lookUp(m[1]!, !token.startsWith('--'), command) !== undefined;
+}
+
 function commandOf(word: string): ParsedBqArgs['command'] {
   if ((BQ_COMMANDS as readonly string[]).includes(word)) return word as BqCommand;
   if (word === 'help' || word === 'version') return word;
