@@ -59,6 +59,8 @@ const BY_CODE: Readonly<Record<string, { status: number; reason: string }>> = {
   'bigquery_api.job_cancelled': { status: 400, reason: 'stopped' },
 };
 
+const JUSTIFICATION_HINT = 'say why you need this data: send the header X-Hoopq-Justification, or the job label hoopq_justification (docs/bigquery-api.md)';
+
 /** An error that is not a HoopqError becomes this; its details go to the operator's log only. */
 export function asHoopqError(err: unknown): HoopqError {
   return isHoopqError(err) ? err : new InternalError('internal', 'internal error in the gateway', { hint: "the operator finds the details in the gateway's log" });
@@ -68,7 +70,8 @@ export function bigQueryErrorOf(err: unknown): BigQueryErrorShape {
   const error = asHoopqError(err);
   const known = Object.hasOwn(BY_CODE, error.code) ? BY_CODE[error.code]! : undefined;
   const { status, reason } = known ?? byClass(error);
-  const hint = error.hint ? ` (${error.hint})` : '';
+  const hintText = error.code === 'policy.justification_required' ? JUSTIFICATION_HINT : error.hint;
+  const hint = hintText ? ` (${hintText})` : '';
   return { status, proto: { reason, message: `${error.message}${hint}`, domain: 'global', ...(error.rule ? { location: error.rule } : {}) } };
 }
 

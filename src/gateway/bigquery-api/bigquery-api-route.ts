@@ -43,7 +43,7 @@ const CALLS: ReadonlyArray<readonly [string, string, Handler]> = [
 
 export async function handleBigQueryApi(gateway: Gateway, ctx: RequestContext): Promise<void> {
   try {
-    const token = await resolveBearer(gateway, bearerOf(ctx));
+    const token = await resolveBearer(gateway, ctx, bearerOf(ctx));
     const identity = await gateway.parts.identity.verify(token);
     const match = matchCall(ctx.req.method ?? '', ctx.url.pathname.slice(BIGQUERY_API_PREFIX.length));
     if (!match) throw notSupported(`${ctx.req.method} ${ctx.url.pathname}`);
