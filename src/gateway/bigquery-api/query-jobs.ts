@@ -69,7 +69,7 @@ export class QueryJob {
   outcome: QueryOutcome | undefined;
   error: HoopqError | undefined;
   notices: string[] = [];
-  /** Settles once the warehouse runs the query, or the job ended before that. */
+  /** Settles once the warehouse is asked to run the query, or the job ended before that. */
   readonly started: Promise<void>;
   done: Promise<void> = Promise.resolve();
   readonly controller = new AbortController();
@@ -80,16 +80,19 @@ export class QueryJob {
     this.started = new Promise((resolve) => (this.markStarted = resolve));
   }
 
-  /** True when the job failed before the warehouse ran anything (a refusal, an invalid query). */
+  /** True when the job failed before the warehouse was asked to run it (a refusal, SQL it cannot analyse). */
   failedBeforeExecution(): boolean {
-    return this.error !== undefined && this.columns === undefined;
+    return this.error !== undefined && this.startTime === undefined;
+  }
+
+  onExecuting(): void {
+    this.startTime = Date.now();
+    this.markStarted();
   }
 
   onColumns(columns: readonly ResultColumn[]): void {
     this.columns = [...columns];
     this.fields = columns.map((c) => bigQueryField(c.name, c.type));
-    this.startTime = Date.now();
-    this.markStarted();
   }
 
   settle(): void {
@@ -158,6 +161,7 @@ export class QueryJobs {
       signal: job.controller.signal,
       origin: spec.origin,
       rows: {
+        executing: () => job.onExecuting(),
         columns: (columns) => job.onColumns(columns),
         batch: (rows) => {
           for (const row of rows) job.rows.push(row as unknown[]);
