@@ -98,8 +98,17 @@ describe('the BigQuery API on a BigQuery warehouse (fake Google)', () => {
     const token = await mint('api-bq-2');
     const bq = client(token);
     const [job] = await bq.createQueryJob('SELECT n, kind FROM analytics.events ORDER BY n');
-    const [rows] = await job.getQueryResults({ maxResults: 600 });
-    expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 2_500 }, (_, i) => i));
+    const seen: number[] = [];
+    let pageToken: string | undefined;
+    let pages = 0;
+    do {
+      const [rows, next] = await job.getQueryResults({ maxResults: 600, autoPaginate: false, ...(pageToken ? { pageToken } : {}) });
+      seen.push(...rows.map((r) => r.n));
+      pages += 1;
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+    expect(pages).toBe(5);
+    expect(seen).toEqual(Array.from({ length: 2_500 }, (_, i) => i));
     const [dry] = await bq.createQueryJob({ query: 'SELECT n FROM analytics.events', dryRun: true });
     expect(dry.metadata.statistics.query.referencedTables).toEqual([{ projectId: PROJECT, datasetId: 'analytics', tableId: 'events' }]);
     const before = fx.google.bigquery.jobs.size;
