@@ -12,8 +12,8 @@
  *   runQuery, which interrupts the warehouse and records the outcome;
  * - memory stays bounded: a job keeps at most `maxRows` rows (the result is then cut and the
  *   audit record says so), finished jobs are forgotten after `retainMs`, and at most
- *   `maxJobs` jobs are held (the oldest finished ones go first; when all are running, a new
- *   job is refused as busy).
+ *   `maxJobs` jobs and `maxRetainedRows` rows are held (the oldest finished jobs go first;
+ *   when all are running, a new job is refused as busy).
  */
 import { Writable } from 'node:stream';
 import type { NameDefaults } from '../../analysis/query-analysis.js';
@@ -51,12 +51,15 @@ export interface QueryJobSpec {
 }
 
 export interface QueryJobLimits {
+  /** Rows one job keeps; beyond, its result is cut (and its audit record says so). */
   maxRows: number;
+  /** Rows all finished jobs keep together; beyond, the oldest finished jobs are forgotten. */
+  maxRetainedRows: number;
   maxJobs: number;
   retainMs: number;
 }
 
-export const DEFAULT_QUERY_JOB_LIMITS: QueryJobLimits = { maxRows: 200_000, maxJobs: 1_000, retainMs: 60 * 60_000 };
+export const DEFAULT_QUERY_JOB_LIMITS: QueryJobLimits = { maxRows: 200_000, maxRetainedRows: 2_000_000, maxJobs: 1_000, retainMs: 60 * 60_000 };
 
 export class QueryJob {
   state: 'RUNNING' | 'DONE' = 'RUNNING';
@@ -206,9 +209,14 @@ export class QueryJobs {
   }
 
   private makeRoom(): void {
-    if (this.jobs.size < this.limits.maxJobs) return;
     const finished = [...this.jobs.entries()].filter(([, j]) => j.state === 'DONE').sort(([, a], [, b]) => (a.endTime ?? 0) - (b.endTime ?? 0));
-    for (const [key] of finished.slice(0, this.jobs.size - this.limits.maxJobs + 1)) this.jobs.delete(key);
+    let rows = 0;
+    for (const job of this.jobs.values()) rows += job.rows.length;
+    for (const [key, job] of finished) {
+      if (this.jobs.size < this.limits.maxJobs && rows <= this.limits.maxRetainedRows) break;
+      this.jobs.delete(key);
+      rows -= job.rows.length;
+    }
     if (this.jobs.size >= this.limits.maxJobs) {
       throw new WarehouseError('gateway.busy', `the gateway is busy: it holds ${this.limits.maxJobs} running jobs`, { rule: 'gateway.max_jobs', hint: 'retry when some jobs have finished' });
     }
