@@ -212,8 +212,16 @@ describe('jobs of a run', () => {
 
     const [cancelled] = await bq.createQueryJob(slow);
     expect(cancelled.metadata.status.state).toBe('RUNNING');
-    const [cancelResponse] = await cancelled.cancel();
-    expect(cancelResponse.job.status.errorResult).toMatchObject({ reason: 'stopped' });
+    await cancelled.cancel();
+    const cancelledAt = Date.now();
+    let [metadata] = await cancelled.getMetadata();
+    while (metadata.status.state !== 'DONE' && Date.now() - cancelledAt < 30_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      [metadata] = await cancelled.getMetadata();
+    }
+    expect(metadata.status.errorResult).toMatchObject({ reason: 'stopped', message: expect.stringContaining('jobs.cancel') });
+    const cancelRecord = demo.auditRecords().find((r) => r.event === 'query' && r.bigquery_api?.job_id === cancelled.id);
+    expect(cancelRecord).toMatchObject({ decision: 'error', code: 'warehouse.cancelled' });
 
     const [job] = await bq.createQueryJob(slow);
     expect(job.metadata.status.state).toBe('RUNNING');

@@ -61,6 +61,7 @@ export function resultPage(job: QueryJob, page: PageRequest): Record<string, unk
   const fields = job.fields ?? [];
   const total = job.rows.length;
   const start = page.pageToken !== undefined ? offsetOf(page.pageToken, job) : (page.startIndex ?? 0);
+  // maxResults 0 asks only whether the job is done (the Python client's first call)
   const limit = Math.min(page.maxResults ?? PAGE_MAX_ROWS, PAGE_MAX_ROWS);
   const rows: unknown[] = [];
   let bytes = 0;
@@ -77,7 +78,7 @@ export function resultPage(job: QueryJob, page: PageRequest): Record<string, unk
     schema: { fields },
     totalRows: String(total),
     ...(rows.length > 0 ? { rows } : {}),
-    ...(next < total ? { pageToken: tokenOf(job, next) } : {}),
+    ...(next < total && limit > 0 ? { pageToken: tokenOf(job, next) } : {}),
     ...(bytesProcessed !== undefined ? { totalBytesProcessed: String(bytesProcessed) } : {}),
     jobComplete: true,
     cacheHit: false,

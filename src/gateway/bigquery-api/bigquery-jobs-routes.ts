@@ -75,7 +75,7 @@ export async function queryJob(call: BigQueryApiCall): Promise<void> {
   call.sendJson(200, {
     kind: 'bigquery#queryResponse',
     jobReference,
-    ...resultPage(job, { maxResults: positive(body.maxResults, 'maxResults'), timestamps: timestampFormat(format.useInt64Timestamp, format.timestampOutputFormat) }),
+    ...resultPage(job, { maxResults: body.maxResults == null ? undefined : nonNegative(body.maxResults, 'maxResults'), timestamps: timestampFormat(format.useInt64Timestamp, format.timestampOutputFormat) }),
   });
 }
 
@@ -99,7 +99,7 @@ export async function getQueryResults(call: BigQueryApiCall, jobId: string): Pro
     throw job.error;
   }
   const page: PageRequest = {
-    maxResults: positive(qs.maxResults, 'maxResults'),
+    maxResults: qs.maxResults === undefined ? undefined : nonNegative(qs.maxResults, 'maxResults'),
     startIndex: qs.startIndex === undefined ? undefined : nonNegative(qs.startIndex, 'startIndex'),
     pageToken: qs.pageToken,
     timestamps: timestampFormat(qs['formatOptions.useInt64Timestamp'], qs['formatOptions.timestampOutputFormat']),
