@@ -94,7 +94,8 @@ export async function listTableData(call: BigQueryApiCall, dataset: string, tabl
   let job: QueryJob | undefined;
   if (qs.pageToken !== undefined) {
     job = call.jobs.find(call.identity.run, jobIdOfPageToken(qs.pageToken));
-    if (!job) throw invalid('pageToken is not a page token of a listing of this run (listings are kept for an hour)');
+    const listed = (job?.spec.origin.bigquery_api as { table?: unknown } | undefined)?.table;
+    if (!job || listed !== tableName(call, dataset, table)) throw invalid('pageToken is not a page token of a listing of this table by this run (listings are kept for an hour)');
   } else {
     job = await startTableRead(call, dataset, table);
   }
@@ -134,7 +135,7 @@ async function startTableRead(call: BigQueryApiCall, dataset: string, table: str
       labels: {},
       method: 'tabledata.list',
       configuration: { query: sql, useLegacySql: false },
-      origin: call.origin('tabledata.list', { job_id: jobId, project: call.project, table: `${call.project}.${dataset}.${table}` }),
+      origin: call.origin('tabledata.list', { job_id: jobId, project: call.project, table: tableName(call, dataset, table) }),
       listed: false,
     },
     call.signal,
@@ -168,6 +169,10 @@ function tableListEntry(t: ListedTable): Record<string, unknown> {
 
 function datasetResource(project: string, dataset: string): Record<string, unknown> {
   return { kind: 'bigquery#dataset', id: `${project}:${dataset}`, datasetReference: { projectId: project, datasetId: dataset }, location: DEFAULT_LOCATION };
+}
+
+function tableName(call: BigQueryApiCall, dataset: string, table: string): string {
+  return `${call.project}.${dataset}.${table}`;
 }
 
 /** `project.dataset.table` -> its three parts (a table name may itself contain dots). */
