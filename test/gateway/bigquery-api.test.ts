@@ -187,6 +187,16 @@ describe('catalog and table reads', () => {
     }
     const denied = await failureOf(() => bq.dataset('crm').table('payment_cards').getRows());
     expect(denied).toMatchObject({ code: 403, reason: 'accessDenied' });
+    // pages come from one listing; its page token reads nothing else
+    const [first, next] = await bq.dataset('crm').table('customers').getRows({ maxResults: 2, autoPaginate: false });
+    const pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    expect(pageToken).toBeTruthy();
+    const [second] = await bq.dataset('crm').table('customers').getRows({ maxResults: 2, autoPaginate: false, pageToken });
+    expect(second.map((r) => r.id)).not.toEqual(first.map((r) => r.id));
+    const crossed = await fetch(`${url}/bigquery/v2/projects/demo/datasets/crm/tables/customer_directory/data?pageToken=${pageToken}`, { headers: { authorization: `Bearer ${analystToken}` } });
+    expect(crossed.status).toBe(400);
+    const stranger = await fetch(`${url}/bigquery/v2/projects/demo/datasets/crm/tables/customers/data?pageToken=${pageToken}`, { headers: { authorization: `Bearer ${otherToken}` } });
+    expect(stranger.status).toBe(400);
     const record = demo.auditRecords().find((r) => r.event === 'query' && r.bigquery_api?.method === 'tabledata.list' && r.decision === 'allow');
     expect(record).toMatchObject({ run: 'bq-api-analyst', masked: { columns: expect.objectContaining({ 'demo.crm.customers.email': 'hash' }) } });
   });
@@ -234,7 +244,7 @@ describe('jobs of a run', () => {
     }
     expect(record).toMatchObject({ decision: 'deny', code: 'token.revoked', run: 'bq-api-revoked' });
     const after = await failureOf(() => job.getMetadata());
-    expect(after).toMatchObject({ code: 401, reason: 'authError' });
+    expect(after, JSON.stringify(after)).toMatchObject({ code: 401, reason: 'authError' });
     expect(demo.admin(['audit', 'verify']).code).toBe(0);
   });
 });
