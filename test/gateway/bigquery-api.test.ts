@@ -9,13 +9,14 @@ import { rmSync } from 'node:fs';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoInMode, type Demo } from '../cli/cli-harness.js';
+import { createDemoInMode, hoopqAsync, type Demo } from '../cli/cli-harness.js';
 
 let demo: Demo;
 let url: string;
 let analystToken: string;
 let writerToken: string;
 let otherToken: string;
+let revokedRunToken: string;
 
 const JUSTIFIED = { hoopq_justification: 'bigquery-api-test' };
 
@@ -51,6 +52,8 @@ beforeAll(async () => {
   analystToken = demo.mint('analyst-agent', 'bq-api-analyst');
   writerToken = demo.mint('scratch-writer', 'bq-api-writer');
   otherToken = demo.mint('scratch-writer', 'bq-api-other');
+  // minted up front: a synchronous spawn during a test stalls the client's event loop
+  revokedRunToken = demo.mint('scratch-writer', 'bq-api-revoked');
 });
 
 afterAll(async () => {
@@ -217,8 +220,7 @@ describe('jobs of a run', () => {
 
   it('jobs.cancel stops a running job; revoking the run cancels its running job', async () => {
     const slow = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, analytics.events c WHERE a.id + b.id + c.id > 0';
-    const runToken = demo.mint('scratch-writer', 'bq-api-revoked');
-    const bq = client(runToken);
+    const bq = client(revokedRunToken);
 
     const [cancelled] = await bq.createQueryJob(slow);
     expect(cancelled.metadata.status.state).toBe('RUNNING');
@@ -236,7 +238,8 @@ describe('jobs of a run', () => {
     const [job] = await bq.createQueryJob(slow);
     expect(job.metadata.status.state).toBe('RUNNING');
     const revokedAt = Date.now();
-    expect(demo.admin(['token', 'revoke', '--run', 'bq-api-revoked']).code).toBe(0);
+    const revoked = await hoopqAsync(['token', 'revoke', '--run', 'bq-api-revoked'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } });
+    expect(revoked.code).toBe(0);
     let record: Record<string, any> | undefined;
     while (!record && Date.now() - revokedAt < 30_000) {
       record = demo.auditRecords().find((r) => r.event === 'query' && r.bigquery_api?.job_id === job.id);
@@ -245,6 +248,6 @@ describe('jobs of a run', () => {
     expect(record).toMatchObject({ decision: 'deny', code: 'token.revoked', run: 'bq-api-revoked' });
     const after = await failureOf(() => job.getMetadata());
     expect(after, JSON.stringify(after)).toMatchObject({ code: 401, reason: 'authError' });
-    expect(demo.admin(['audit', 'verify']).code).toBe(0);
+    expect((await hoopqAsync(['audit', 'verify'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } })).code).toBe(0);
   });
 });

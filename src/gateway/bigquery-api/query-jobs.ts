@@ -17,7 +17,7 @@
  */
 import { Writable } from 'node:stream';
 import type { NameDefaults } from '../../analysis/query-analysis.js';
-import { WarehouseError, type HoopqError } from '../../errors.js';
+import { UsageError, WarehouseError, type HoopqError } from '../../errors.js';
 import type { PipelineParts } from '../../pipeline/pipeline-parts.js';
 import { runQuery, type QueryOutcome } from '../../pipeline/run-query.js';
 import type { QueryParameter, ResultColumn } from '../../warehouse/warehouse.js';
@@ -143,7 +143,7 @@ export class QueryJobs {
     const key = QueryJobs.key(spec.run, spec.reference.jobId);
     this.expire();
     if (this.jobs.has(key)) {
-      throw Object.assign(new WarehouseError('bigquery_api.duplicate_job', `Already Exists: Job ${spec.reference.projectId}:${spec.reference.location ?? 'US'}.${spec.reference.jobId}`, { rule: 'bigquery_api.jobs', hint: 'give each job its own jobId' }));
+      throw new UsageError('bigquery_api.duplicate_job', `Already Exists: Job ${spec.reference.projectId}:${spec.reference.location ?? 'US'}.${spec.reference.jobId}`, { rule: 'bigquery_api.jobs', hint: 'give each job its own jobId' });
     }
     this.makeRoom();
     const release = await this.deps.acquireQuerySlot(signal);
