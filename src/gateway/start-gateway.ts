@@ -94,19 +94,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
   const acquireQuerySlot = createQuerySlots(limits.maxConcurrentQueries);
+  const metrics = new GatewayMetrics();
   const gateway: Gateway = {
     config,
     parts,
     state: local.state,
     operatorKey,
     auditWriterKey,
-    metrics: new GatewayMetrics(),
+    metrics,
     oidcKeys: new OidcKeyCache(),
     limits,
     mcpSessions,
     version: options.version,
     acquireQuerySlot,
-    bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot }),
+    bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot, metrics }),
     isDraining: () => draining,
   };
   const routes = createRouteTable();

@@ -21,6 +21,7 @@ import { UsageError, WarehouseError, type HoopqError } from '../../errors.js';
 import type { PipelineParts } from '../../pipeline/pipeline-parts.js';
 import { runQuery, type QueryOutcome } from '../../pipeline/run-query.js';
 import type { QueryParameter, ResultColumn } from '../../warehouse/warehouse.js';
+import type { GatewayMetrics } from '../gateway-metrics.js';
 import { asHoopqError } from './bigquery-api-error.js';
 import { bigQueryField, type BigQueryField } from './bigquery-result-schema.js';
 
@@ -59,6 +60,9 @@ export interface QueryJobLimits {
   retainMs: number;
 }
 
+/** How long jobs.insert waits for the engine to start a query before answering RUNNING. */
+const STARTING_MS = 500;
+
 export const DEFAULT_QUERY_JOB_LIMITS: QueryJobLimits = { maxRows: 200_000, maxRetainedRows: 2_000_000, maxJobs: 1_000, retainMs: 60 * 60_000 };
 
 export class QueryJob {
@@ -90,12 +94,17 @@ export class QueryJob {
 
   onExecuting(): void {
     this.startTime = Date.now();
-    this.markStarted();
+    // Reported as running once the engine has its columns, or after a moment: an interrupt
+    // that reaches DuckDB while the statement is still being prepared is lost, so a
+    // jobs.cancel or revocation right after jobs.insert returned would not stop it.
+    const timer = setTimeout(() => this.markStarted(), STARTING_MS);
+    void this.started.then(() => clearTimeout(timer));
   }
 
   onColumns(columns: readonly ResultColumn[]): void {
     this.columns = [...columns];
     this.fields = columns.map((c) => bigQueryField(c.name, c.type));
+    this.markStarted();
   }
 
   settle(): void {
@@ -108,6 +117,8 @@ export class QueryJob {
 export interface QueryJobsDeps {
   parts: PipelineParts;
   acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
+  /** The gateway's query metrics, which count these queries as they count /v1/query's. */
+  metrics?: Pick<GatewayMetrics, 'queryStarted' | 'queryFinished'>;
   limits?: Partial<QueryJobLimits>;
 }
 
@@ -150,6 +161,8 @@ export class QueryJobs {
     const job = new QueryJob(spec);
     this.jobs.set(key, job);
     const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    const started = performance.now();
+    this.deps.metrics?.queryStarted();
     job.done = runQuery(this.deps.parts, {
       sql: spec.sql,
       token: spec.token,
@@ -182,6 +195,8 @@ export class QueryJobs {
       })
       .finally(() => {
         release();
+        const error = job.error;
+        this.deps.metrics?.queryFinished(!error ? 'allow' : error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error', (performance.now() - started) / 1000);
         job.settle();
       });
     return job;
