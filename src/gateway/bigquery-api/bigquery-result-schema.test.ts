@@ -1,37 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bigQueryField, encodeRow, encodeTimestamp } from './bigquery-result-schema.js';
-
-describe('bigQueryField: both engines\' type spellings -> BigQuery REST types', () => {
-  const cases: Array<[string, Record<string, unknown>]> = [
-    ['INTEGER', { type: 'INTEGER', mode: 'NULLABLE' }],
-    ['BIGINT', { type: 'INTEGER', mode: 'NULLABLE' }],
-    ['INT64', { type: 'INTEGER', mode: 'NULLABLE' }],
-    ['HUGEINT', { type: 'BIGNUMERIC', mode: 'NULLABLE' }],
-    ['UBIGINT', { type: 'NUMERIC', mode: 'NULLABLE' }],
-    ['DECIMAL(10,2)', { type: 'NUMERIC', mode: 'NULLABLE' }],
-    ['DECIMAL(76,10)', { type: 'BIGNUMERIC', mode: 'NULLABLE' }],
-    ['VARCHAR', { type: 'STRING', mode: 'NULLABLE' }],
-    ['DOUBLE', { type: 'FLOAT', mode: 'NULLABLE' }],
-    ['BOOLEAN', { type: 'BOOLEAN', mode: 'NULLABLE' }],
-    ['TIMESTAMP WITH TIME ZONE', { type: 'TIMESTAMP', mode: 'NULLABLE' }],
-    ['BLOB', { type: 'BYTES', mode: 'NULLABLE' }],
-    ['VARCHAR[]', { type: 'STRING', mode: 'REPEATED' }],
-    ['ARRAY<INT64>', { type: 'INTEGER', mode: 'REPEATED' }],
-    ['INTEGER[][]', { type: 'STRING', mode: 'NULLABLE' }],
-    ['UNION(a INTEGER, b VARCHAR)', { type: 'STRING', mode: 'NULLABLE' }],
-    ['STRUCT(a INTEGER, "b c" VARCHAR[])', { type: 'RECORD', mode: 'NULLABLE', fields: [{ name: 'a', type: 'INTEGER', mode: 'NULLABLE' }, { name: 'b c', type: 'STRING', mode: 'REPEATED' }] }],
-    ['STRUCT<a INT64, b STRUCT<c STRING>>', { type: 'RECORD', mode: 'NULLABLE', fields: [{ name: 'a', type: 'INTEGER', mode: 'NULLABLE' }, { name: 'b', type: 'RECORD', mode: 'NULLABLE', fields: [{ name: 'c', type: 'STRING', mode: 'NULLABLE' }] }] }],
-    ['MAP(VARCHAR, INTEGER)', { type: 'RECORD', mode: 'REPEATED', fields: [{ name: 'key', type: 'STRING', mode: 'NULLABLE' }, { name: 'value', type: 'INTEGER', mode: 'NULLABLE' }] }],
-  ];
-  it.each(cases)('%s', (type, expected) => {
-    expect(bigQueryField('c', type)).toEqual({ name: 'c', ...expected });
-  });
-});
+import { bigQuerySchemaField } from '../../warehouse/bigquery-schema-field.js';
+import { encodeRow, encodeTimestamp } from './bigquery-result-schema.js';
 
 describe('encodeRow: BigQuery wire rows', () => {
   it('scalars as strings, null as null, nested values as f/v', () => {
-    const fields = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'VARCHAR', 'TIMESTAMP', 'STRUCT(a INTEGER, b VARCHAR[])', 'INTEGER[]', 'JSON', 'INTEGER[][]'].map((t, i) => bigQueryField(`c${i}`, t));
-    const row = ['9007199254740993', 1.5, true, null, '2024-01-02 03:04:05.123456', { a: 1, b: ['x', null] }, [1, 2], { k: [1] }, [[1], [2]]];
+    const types = ['BIGINT', 'DOUBLE', 'BOOLEAN', 'VARCHAR', 'TIMESTAMP WITH TIME ZONE', 'TIMESTAMP', 'STRUCT(a INTEGER, b VARCHAR[])', 'INTEGER[]', 'JSON', 'UUID'];
+    const fields = types.map((t, i) => bigQuerySchemaField('duckdb', `c${i}`, t));
+    const row = [9007199254740993n, 1.5, true, null, '2024-01-02 03:04:05.123456+00', '2024-01-02 03:04:05', { a: 1, b: ['x', null] }, [1, 2], { k: [1n] }, { not: 'a string' }];
     expect(encodeRow(row, fields, 'int64')).toEqual({
       f: [
         { v: '9007199254740993' },
@@ -39,12 +14,17 @@ describe('encodeRow: BigQuery wire rows', () => {
         { v: 'true' },
         { v: null },
         { v: '1704164645123456' },
+        { v: '2024-01-02T03:04:05' },
         { v: { f: [{ v: '1' }, { v: [{ v: 'x' }, { v: null }] }] } },
         { v: [{ v: '1' }, { v: '2' }] },
-        { v: '{"k":[1]}' },
-        { v: '[[1],[2]]' },
+        { v: '{"k":["1"]}' },
+        { v: '{"not":"a string"}' },
       ],
     });
+  });
+
+  it('a NULL array is an empty list, as BigQuery sends it', () => {
+    expect(encodeRow([null], [bigQuerySchemaField('bigquery', 'a', 'ARRAY<INT64>')], 'int64')).toEqual({ f: [{ v: [] }] });
   });
 });
 

@@ -22,7 +22,7 @@ import type { SqlDialect } from '../../masking/redact-sql.js';
 import { notFound } from './bigquery-api-error.js';
 import type { BigQueryApiCall } from './bigquery-api-call.js';
 import { etagOf, jobIdOfPageToken, resultPage } from './bigquery-job-resource.js';
-import { bigQueryField, type BigQueryField } from './bigquery-result-schema.js';
+import type { BigQueryField } from './bigquery-result-schema.js';
 import { invalid } from './parse-query-configuration.js';
 import type { QueryJob } from './query-jobs.js';
 
@@ -69,8 +69,8 @@ export async function listTablesOf(call: BigQueryApiCall, dataset: string): Prom
 
 export async function getTable(call: BigQueryApiCall, dataset: string, table: string): Promise<void> {
   const description = await describeTable(call.gateway.parts, { token: call.token, table: `${call.project}.${dataset}.${table}`, origin: call.origin('tables.get') });
-  const fields: BigQueryField[] = description.columns.map((c) =>
-    c.mask ? { name: c.name, type: 'STRING', mode: 'NULLABLE', description: `masked by hoopq: ${c.mask} (policy ${description.policy})` } : bigQueryField(c.name, c.type),
+  const fields: BigQueryField[] = description.columns.map((c, i) =>
+    c.mask ? { name: c.name, type: 'STRING', mode: 'NULLABLE', description: `masked by hoopq: ${c.mask} (policy ${description.policy})` } : description.fields[i]!,
   );
   const notes = [
     ...(Object.keys(description.maskedSources).length > 0 ? [`masked at the view's sources: ${Object.entries(description.maskedSources).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),

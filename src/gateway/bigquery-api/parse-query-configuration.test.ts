@@ -38,6 +38,7 @@ describe('parseQueryConfiguration', () => {
         { name: 'c', type: 'STRING', value: null },
       ],
     });
+    expect(parseQueryConfiguration({ query: 'SELECT 1', maximumBytesBilled: '1000000' }, 'p').maxBytesBilled).toBe(1_000_000);
     expect(parseQueryConfiguration({ query: 'SELECT ?', parameterMode: 'POSITIONAL', queryParameters: [{ parameterType: { type: 'BOOL' }, parameterValue: { value: 'true' } }] }, 'p').params).toEqual([{ name: '', type: 'BOOL', value: 'true' }]);
   });
 
@@ -45,7 +46,7 @@ describe('parseQueryConfiguration', () => {
     ['a destination table', { destinationTable: { tableId: 't' } }, 'bigquery_api.not_supported'],
     ['a write disposition', { writeDisposition: 'WRITE_TRUNCATE' }, 'bigquery_api.not_supported'],
     ['external tables', { tableDefinitions: { t: {} } }, 'bigquery_api.not_supported'],
-    ["the caller's byte cap", { maximumBytesBilled: '1' }, 'bigquery_api.not_supported'],
+    ['a byte cap that is no number', { maximumBytesBilled: '-1' }, 'bigquery_api.invalid'],
     ['a session', { createSession: true }, 'bigquery_api.not_supported'],
     ['connection properties', { connectionProperties: [{ key: 'session_id', value: 'x' }] }, 'bigquery_api.not_supported'],
     ['legacy SQL', { useLegacySql: true }, 'bigquery_api.legacy_sql'],

@@ -4,7 +4,8 @@
  *
  * Invariants (fail closed): an option that would change what runs or where results go
  * (legacy SQL, a destination table, write/create dispositions, external tables, sessions,
- * connection properties, a caller's byte cap) is refused with 501 naming it, never ignored;
+ * connection properties) is refused with 501 naming it, never ignored; a caller's byte cap
+ * (`maximumBytesBilled`) applies where it is lower than the policy's;
  * fields that only tune Google's service (cache, priority, request ids) are accepted and
  * have no effect; any other field is ignored, as BigQuery itself ignores unknown fields.
  * Labels follow BigQuery's rules; a caller's `hoopq…` label is refused (hoopq's own labels,
@@ -19,6 +20,8 @@ export interface QueryConfiguration {
   sql: string;
   params?: QueryParameter[];
   names?: NameDefaults;
+  /** The caller's byte cap; the policy's max_bytes_billed still applies when lower. */
+  maxBytesBilled?: number;
 }
 
 /** Options that change what runs or where its result goes. */
@@ -33,7 +36,6 @@ const REFUSED_OPTIONS = [
   'clustering',
   'destinationEncryptionConfiguration',
   'userDefinedFunctionResources',
-  'maximumBytesBilled',
   'maximumBillingTier',
   'scriptOptions',
   'continuous',
@@ -60,7 +62,14 @@ export function parseQueryConfiguration(raw: Record<string, unknown>, project: s
   }
   if (raw.createSession === true) throw notSupported('sessions (createSession)');
   if (Array.isArray(raw.connectionProperties) && raw.connectionProperties.length > 0) throw notSupported('connectionProperties');
-  return { sql, params: parseParameters(raw), names: parseDefaultDataset(raw.defaultDataset, project) };
+  return { sql, params: parseParameters(raw), names: parseDefaultDataset(raw.defaultDataset, project), ...byteCap(raw.maximumBytesBilled) };
+}
+
+function byteCap(raw: unknown): { maxBytesBilled?: number } {
+  if (raw === undefined || raw === null || raw === '') return {};
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw invalid('maximumBytesBilled must be a whole number of bytes above 0');
+  return { maxBytesBilled: n };
 }
 
 function isSet(value: unknown): boolean {

@@ -20,10 +20,11 @@ import type { NameDefaults } from '../../analysis/query-analysis.js';
 import { UsageError, WarehouseError, type HoopqError } from '../../errors.js';
 import type { PipelineParts } from '../../pipeline/pipeline-parts.js';
 import { runQuery, type QueryOutcome } from '../../pipeline/run-query.js';
-import type { QueryParameter, ResultColumn } from '../../warehouse/warehouse.js';
+import type { QueryParameter, ResultColumn, Warehouse } from '../../warehouse/warehouse.js';
 import type { GatewayMetrics } from '../gateway-metrics.js';
 import { asHoopqError } from './bigquery-api-error.js';
-import { bigQueryField, type BigQueryField } from './bigquery-result-schema.js';
+import { bigQuerySchemaField } from '../../warehouse/bigquery-schema-field.js';
+import type { BigQueryField } from './bigquery-result-schema.js';
 
 export interface JobReference {
   projectId: string;
@@ -42,6 +43,7 @@ export interface QueryJobSpec {
   /** The caller's labels, as kept (hoopq's own are added by the pipeline). */
   labels: Record<string, string>;
   names?: NameDefaults;
+  maxBytesBilled?: number;
   /** The API call that started it (jobs.insert, jobs.query, tabledata.list), for the audit record. */
   method: string;
   /** The query as the job resource shows it back (`configuration.query`). */
@@ -101,9 +103,9 @@ export class QueryJob {
     void this.started.then(() => clearTimeout(timer));
   }
 
-  onColumns(columns: readonly ResultColumn[]): void {
+  onColumns(columns: readonly ResultColumn[], kind: Warehouse['kind']): void {
     this.columns = [...columns];
-    this.fields = columns.map((c) => bigQueryField(c.name, c.type));
+    this.fields = columns.map((c) => bigQuerySchemaField(kind, c.name, c.type));
     this.markStarted();
   }
 
@@ -172,13 +174,14 @@ export class QueryJobs {
       params: spec.params,
       labels: spec.labels,
       names: spec.names,
+      maxBytesBilled: spec.maxBytesBilled,
       out: discard,
       notice: (message) => job.notices.push(message),
       signal: job.controller.signal,
       origin: spec.origin,
       rows: {
         executing: () => job.onExecuting(),
-        columns: (columns) => job.onColumns(columns),
+        columns: (columns) => job.onColumns(columns, this.deps.parts.config.warehouse.kind),
         batch: (rows) => {
           for (const row of rows) job.rows.push(row as unknown[]);
         },
