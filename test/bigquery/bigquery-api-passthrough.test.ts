@@ -54,25 +54,16 @@ describe('the BigQuery API on a BigQuery warehouse (fake Google)', () => {
         '',
       ].join('\n'),
     );
-    writeFileSync(
-      join(fx.dir, 'policies', 'agent.yaml'),
-      [
-        'name: agent',
-        'statements: [select]',
-        'tables:',
-        `  read: ["${PROJECT}.crm.*", "${PROJECT}.analytics.*"]`,
-        `  deny: ["${PROJECT}.crm.payment_cards"]`,
-        'columns:',
-        `  "${PROJECT}.crm.customers.email": hash`,
-        `  "${PROJECT}.crm.customers.ssn": redact`,
-        'limits:',
-        '  max_rows: 10000',
-        '  max_bytes_billed: 10000000',
-        '  timeout: 60s',
-        `impersonate: ${AGENT_SA}`,
-        '',
-      ].join('\n'),
-    );
+    // reads crm and analytics, never payment cards; email hashed and ssn redacted in BigQuery
+    const policy = {
+      name: 'agent',
+      statements: ['select'],
+      tables: { read: [`${PROJECT}.crm.*`, `${PROJECT}.analytics.*`], deny: [`${PROJECT}.crm.payment_cards`] },
+      columns: { [`${PROJECT}.crm.customers.email`]: 'hash', [`${PROJECT}.crm.customers.ssn`]: 'redact' },
+      limits: { max_rows: 10000, max_bytes_billed: 10000000, timeout: '60s' },
+      impersonate: AGENT_SA,
+    };
+    writeFileSync(join(fx.dir, 'policies', 'agent.yaml'), JSON.stringify(policy, null, 2)); // JSON is YAML
     gateway = await startGatewayProcess(fx.dir, config);
   });
 
