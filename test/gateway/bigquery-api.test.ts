@@ -222,8 +222,12 @@ describe('jobs of a run', () => {
     const slow = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, analytics.events c WHERE a.id + b.id + c.id > 0';
     const bq = client(revokedRunToken);
 
+    // DuckDB loses an interrupt that arrives while a statement is still being prepared, so the
+    // test lets each query get going before it stops it (jobs.insert itself waits 500 ms)
+    const settle = () => new Promise((r) => setTimeout(r, 1_000));
     const [cancelled] = await bq.createQueryJob(slow);
     expect(cancelled.metadata.status.state).toBe('RUNNING');
+    await settle();
     await cancelled.cancel();
     const cancelledAt = Date.now();
     let [metadata] = await cancelled.getMetadata();
@@ -237,6 +241,7 @@ describe('jobs of a run', () => {
 
     const [job] = await bq.createQueryJob(slow);
     expect(job.metadata.status.state).toBe('RUNNING');
+    await settle();
     const revokedAt = Date.now();
     const revoked = await hoopqAsync(['token', 'revoke', '--run', 'bq-api-revoked'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } });
     expect(revoked.code).toBe(0);
