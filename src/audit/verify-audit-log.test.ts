@@ -250,3 +250,33 @@ describe('verifyAuditLog with crashes', () => {
     expect(after).toMatchObject({ ok: true, warnings: [], checkpoints: { count: 5, verified: 5 } });
   });
 });
+
+describe('verifyAuditLog with a witness', () => {
+  it('a witness copy of the checkpoints catches a cut of the log and its checkpoints file together', async () => {
+    const witness = path.join(dir, 'witness.checkpoints');
+    fs.copyFileSync(`${log}.checkpoints`, witness);
+    expect(await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } })).toMatchObject({ ok: true, checkpoints: { count: 4, witness: { count: 4, lastSeq: 25 } } });
+    writeLines(logLines().slice(0, 22));
+    const cps = fs.readFileSync(`${log}.checkpoints`, 'utf8').trim().split('\n').filter((l) => parseCheckpointLine(l).seq <= 20);
+    fs.writeFileSync(`${log}.checkpoints`, cps.join('\n') + '\n');
+    expect((await verify()).ok).toBe(true); // alone, the cut is invisible
+    const report = await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } });
+    expect(report.firstBad).toMatchObject({ line: 23, problem: expect.stringMatching(/line 4 of .*witness.checkpoints.*covers seq 25: the last 3 records were cut off/) });
+  });
+
+  it('a checkpoint fetched from elsewhere is checked like the others: forged, it fails on its signature', async () => {
+    const newest = parseCheckpointLine(fs.readFileSync(`${log}.checkpoints`, 'utf8').trim().split('\n').at(-1)!);
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: 'https://gw', checkpoints: [newest] } })).ok).toBe(true);
+    const forged = { ...newest, seq: 30 };
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: 'https://gw', checkpoints: [forged] } })).firstBad).toMatchObject({ problem: expect.stringMatching(/https:\/\/gw .*invalid signature|cut off/) });
+  });
+
+  it('a deleted witness file fails; an empty one is a warning', async () => {
+    const witness = path.join(dir, 'gone.checkpoints');
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } })).firstBad).toMatchObject({ problem: expect.stringMatching(/does not exist/) });
+    fs.writeFileSync(witness, '');
+    const report = await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } });
+    expect(report.ok).toBe(true);
+    expect(report.warnings.join()).toMatch(/holds no checkpoint yet/);
+  });
+});
