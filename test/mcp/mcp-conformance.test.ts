@@ -115,7 +115,7 @@ describe.skipIf(NODE_MAJOR < 22)('MCP conformance suite against /v1/mcp (Node >=
     const listed = await runSuite(['list', '--server'], work);
     expect(listed.code).toBe(0);
     const known = [...APPLICABLE, ...Object.keys(NOT_APPLICABLE)];
-    const names = [...listed.out.matchAll(/^\s*[-*•]?\s*([a-z0-9][a-z0-9-]+[a-z0-9])\s*$/gm)].map((m) => m[1]!).filter((n) => !n.startsWith('auth'));
+    const names = [...listed.out.matchAll(/^\s*-\s+([a-z0-9][a-z0-9-/]*[a-z0-9])\s/gm)].map((m) => m[1]!).filter((n) => !n.startsWith('auth'));
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((n) => !known.includes(n))).toEqual([]);
   }, 60_000);
