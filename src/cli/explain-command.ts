@@ -1,9 +1,9 @@
 /** `hoopq explain [SQL]`: what query would decide and why, as JSON or a short report. Runs nothing, writes no audit. */
 import { Option, type Command } from 'commander';
 import { explainQuery } from '../pipeline/explain-query.js';
-import { remoteExplain } from '../gateway/gateway-client.js';
+import { remoteExplain, remoteToken } from '../gateway-client/gateway-client.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+import { cliToken, openQueryTarget } from './query-target.js';
 import { readSql } from './read-sql.js';
 import type { Explanation } from '../pipeline/explain-query.js';
 import { formatExplanationPretty } from '../output/explanation-report.js';

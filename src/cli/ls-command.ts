@@ -7,11 +7,11 @@
  * In gateway mode the gateway lists (GET /v1/tables) and this prints its answer identically.
  */
 import { Command, Option } from 'commander';
-import { remoteListTables } from '../gateway/gateway-client.js';
+import { remoteListTables, remoteToken } from '../gateway-client/gateway-client.js';
 import { createResultWriter } from '../output/create-result-writer.js';
 import { listTables, type ListedTable, type TableListing } from '../pipeline/list-tables.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, parsePositiveInt, remoteToken } from './query-target.js';
+import { cliToken, openQueryTarget, parsePositiveInt } from './query-target.js';
 
 export const CATALOG_FORMATS = ['pretty', 'json', 'prettyjson'] as const;
 

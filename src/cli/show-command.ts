@@ -11,11 +11,11 @@
  */
 import { Command, Option } from 'commander';
 import { isHoopqError } from '../errors.js';
-import { remoteDescribeTable } from '../gateway/gateway-client.js';
+import { remoteDescribeTable, remoteToken } from '../gateway-client/gateway-client.js';
 import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+import { cliToken, openQueryTarget } from './query-target.js';
 
 /** A name without project or dataset: a table of the default dataset, or (as in bq) a dataset. */
 const BARE_NAME = /^[A-Za-z0-9_]+$/;

@@ -11,7 +11,7 @@ import type { HoopqConfig } from '../config/config.js';
 import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
-import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE } from '../identity/secret-key-file.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
