@@ -4,9 +4,10 @@
  * package, not the checkout. Two deviations, both for the test machine, neither in the docs:
  * - `npm pack --ignore-scripts`: dist/ is the build the suite just made (`npm pack` would run
  *   the prepare script and rebuild it in the checkout other tests are running);
- * - no network and no compiler for better-sqlite3: npm installs from its cache with scripts
- *   off, and better-sqlite3's native build is copied from the checkout's (the same version
- *   for the same Node, checked), which is what its install script would have made.
+ * - no compiler run for better-sqlite3 (minutes on a loaded machine): npm installs with
+ *   scripts off, tarballs from its cache where it has them (package metadata from the
+ *   registry), and better-sqlite3's native build is copied from the checkout's (the same
+ *   version for the same Node, checked), which is what its install script would have made.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,11 +26,11 @@ export function packCheckout(into: string): PackedHoopq {
   return { tarball: join(into, name), version };
 }
 
-/** npm settings for installs in tests: a private global prefix, the cache only, no scripts. */
+/** npm settings for installs in tests: a private global prefix, the cache first, no scripts. */
 export function npmEnv(prefix: string): Record<string, string> {
   return {
     npm_config_prefix: prefix,
-    npm_config_offline: 'true',
+    npm_config_prefer_offline: 'true',
     npm_config_ignore_scripts: 'true',
     npm_config_audit: 'false',
     npm_config_fund: 'false',
