@@ -14,27 +14,15 @@ import type { AuditFilter } from '../audit/read-audit-log.js';
 import type { VerifyReport } from '../audit/verify-audit-log.js';
 import type { KeyRotation } from '../identity/signing-keys.js';
 import type { IssuedToken } from '../identity/state-store.js';
-import type { OutputFormat } from '../output/create-result-writer.js';
-import type { QueryParameter } from '../warehouse/warehouse.js';
 import type { TableDescription } from './describe-table.js';
 import type { Explanation } from './explain-query.js';
 import type { TableListing } from './list-tables.js';
 import type { ReplayReport } from './replay-query.js';
+import type { QueryRequest } from './run-query.js';
 import type { TokenInspection, RevokedTarget } from './token-lifecycle.js';
 
-export interface DeploymentQuery {
-  sql: string;
-  token: string | undefined;
-  justification: string | null;
-  format: OutputFormat;
-  maxRows?: number;
-  dryRun?: boolean;
-  params?: QueryParameter[];
-  /** Result bytes, as they are produced. */
-  out: NodeJS.WritableStream;
-  /** Lines for stderr. */
-  notice(line: string): void;
-}
+/** A query as a command asks it: runQuery's request without what only an entry point sets. */
+export type DeploymentQuery = Omit<QueryRequest, 'signal' | 'origin'>;
 
 export interface DeploymentQueryOutcome {
   record: string;
