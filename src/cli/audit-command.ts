@@ -8,10 +8,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
-import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
+import { listAuditRecords, requireAuditRecord, type AuditFilter } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog, verifyReportToError, type VerifyReport } from '../audit/verify-audit-log.js';
-import type { AuditRecord } from '../audit/audit-record.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { AuditVisitor } from '../pipeline/deployment.js';
 import { loadCliContext } from './cli-context.js';
@@ -113,13 +112,7 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .argument('<id>', 'the record id')
     .option('--file <file>', 'the log (default: the configured sink)')
     .action(async (id: string, opts: { file?: string }, cmd: Command) => {
-      let record: AuditRecord | undefined;
-      if (opts.file !== undefined) {
-        record = await findAuditRecord(opts.file, id);
-        if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${opts.file}`, { hint: 'hoopq audit list shows the ids' });
-      } else {
-        record = await withDeployment(cmd, (deployment) => deployment.findAuditRecord(id));
-      }
+      const record = opts.file !== undefined ? await requireAuditRecord(opts.file, id) : await withDeployment(cmd, (deployment) => deployment.findAuditRecord(id));
       process.stdout.write(JSON.stringify(record, null, 2) + '\n');
     });
 

@@ -10,6 +10,7 @@
  * gateway refuses them without it (exit 4). `revoke` sends the operator credential when there
  * is one, else the run token, which the gateway lets revoke only its own run or itself.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import type { AuditRecord } from '../audit/audit-record.js';
 import type { AuditFilter } from '../audit/read-audit-log.js';
@@ -132,6 +133,8 @@ function auditFilterBody(filter: AuditFilter): Record<string, unknown> {
  * visits have, so a slow stdout slows the socket, not our memory.
  */
 class RecordLines extends Writable {
+  // a character's UTF-8 bytes may be split across frames
+  private readonly decoder = new StringDecoder('utf8');
   private rest = '';
   private failure: unknown;
   private malformed = false;
@@ -141,7 +144,7 @@ class RecordLines extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.consume(chunk.toString('utf8')).then(
+    this.consume(this.decoder.write(chunk)).then(
       () => callback(),
       (err) => {
         // kept and rethrown by finish(): an 'error' event here would have no listener

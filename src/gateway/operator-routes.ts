@@ -11,8 +11,7 @@
  * The log read is always the gateway's own (a copy elsewhere is verified where it lies).
  */
 import { z } from 'zod';
-import { canonicalJson } from '../audit/canonical-json.js';
-import { findAuditRecord, listAuditRecords } from '../audit/read-audit-log.js';
+import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -56,8 +55,8 @@ export async function handleAuditList(gateway: Gateway, ctx: RequestContext): Pr
   const filter = { ...body, since: body.since ? new Date(body.since) : undefined, until: body.until ? new Date(body.until) : undefined };
   for await (const record of listAuditRecords(path, filter)) {
     records++;
-    // stored bytes are canonical JSON: sent as stored, one record per line
-    if (!frames.out.write(canonicalJson(record) + '\n')) await drained(frames.out, ctx.signal);
+    // one record per line, as `audit list --format jsonl` prints it
+    if (!frames.out.write(JSON.stringify(record) + '\n')) await drained(frames.out, ctx.signal);
   }
   await frames.finish({ ok: true, outcome: { records } });
 }
@@ -68,10 +67,7 @@ export async function handleAuditRecord(gateway: Gateway, ctx: RequestContext): 
   if (id === '' || id.length > 200 || [...ctx.url.searchParams.keys()].some((k) => k !== 'id')) {
     throw new UsageError('gateway.bad_request', 'refused the request: give exactly ?id=RECORD_ID', { rule: 'gateway.query_parameters', hint: 'see docs/gateway.md' });
   }
-  const path = logPath(gateway);
-  const record = await findAuditRecord(path, id);
-  if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${path}`, { hint: 'hoopq audit list shows the ids' });
-  sendJson(ctx.res, 200, { record });
+  sendJson(ctx.res, 200, { record: await requireAuditRecord(logPath(gateway), id) });
 }
 
 /** 200 with the report whether or not the log verifies: the CLI turns a failed report into exit 9, as in direct mode. */

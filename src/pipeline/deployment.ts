@@ -78,7 +78,8 @@ export interface Deployment {
 
   /** The deployment's own log (not a copy given with --file: that is read where it is). */
   visitAuditRecords(filter: AuditFilter, visit: AuditVisitor): Promise<void>;
-  findAuditRecord(id: string): Promise<AuditRecord | undefined>;
+  /** The record with this id; none is a usage error (exit 2). */
+  findAuditRecord(id: string): Promise<AuditRecord>;
   /** `onRecords` reports progress where the log is read here (direct mode). */
   /**
    * `witness`: a second copy of the checkpoints (file or gateway URL; default the deployment's

@@ -4,8 +4,7 @@
  * the gateway's routes call the same functions over the gateway's parts.
  */
 import { userInfo } from 'node:os';
-import type { AuditRecord } from '../audit/audit-record.js';
-import { findAuditRecord, listAuditRecords } from '../audit/read-audit-log.js';
+import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import type { HoopqConfig } from '../config/config.js';
@@ -55,7 +54,7 @@ export function createLocalDeployment(config: HoopqConfig, local: LocalParts): D
     async visitAuditRecords(filter, visit) {
       for await (const r of listAuditRecords(logPath('hoopq audit'), filter)) await visit(r);
     },
-    findAuditRecord: (id): Promise<AuditRecord | undefined> => findAuditRecord(logPath('hoopq audit'), id),
+    findAuditRecord: (id) => requireAuditRecord(logPath('hoopq audit'), id),
     async verifyAudit(options) {
       const source = options.witness ?? config.auditWitness;
       const witness = source === undefined ? undefined : await readCheckpointWitness(source);

@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { AuditRecord } from '../audit/audit-record.js';
-import { findAuditRecord, listAuditRecords } from '../audit/read-audit-log.js';
+import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
 import { isHoopqError, UsageError } from '../errors.js';
 import { loadOrCreateSqlSealKey, unsealSql } from '../audit/seal-sql.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -104,8 +104,7 @@ export async function replayQuery(
  * carries rows and digest); an intent without an outcome (a crash) replays as it is.
  */
 export async function findReplayRecord(logPath: string, id: string): Promise<AuditRecord> {
-  let record = await findAuditRecord(logPath, id);
-  if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id}`, { hint: 'hoopq audit list shows the ids' });
+  let record = await requireAuditRecord(logPath, id);
   if (record.event === 'query.intent') {
     const intent = record.id;
     for await (const r of listAuditRecords(logPath, {})) if (r.intent === intent) record = r;

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '../fakes/oidc-issuer.js';
-import { createDemoInMode, type CliResult, type Demo } from '../cli/cli-harness.js';
+import { createDemoInMode, hoopqAsync, type CliResult, type Demo } from '../cli/cli-harness.js';
 
 const J = { HOOPQ_JUSTIFICATION: 'every command through the gateway' };
 const COUNT = 'SELECT count(*) AS n FROM analytics.events';
@@ -131,13 +131,14 @@ describe('the token lifecycle through the gateway', () => {
   });
 
   it('exchange: an OIDC ID token for a run token through the gateway; a refusal reads as in direct mode', async () => {
+    // asynchronous runs: the fake issuer answers from this process
     const oidc = await issuer.issueGitHubToken({ repository: 'acme/ml', run_id: '777001', run_attempt: '1' });
-    const token = ok(demo.run(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', oidc])).trim();
+    const token = ok(await demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', oidc])).trim();
     expect(JSON.parse(ok(demo.run(['token', 'inspect'], { env: { HOOPQ_TOKEN: token } })))).toMatchObject({ run: '777001-1', policy: 'ci-nightly' });
     expect(ok(agent(token, ['query', '--format', 'json', COUNT]))).toMatch(/"n":/);
     const wrongAudience = await issuer.issueGitHubToken({ repository: 'acme/ml', run_id: '777002', run_attempt: '1' }, { aud: 'someone-else' });
-    const viaGateway = demo.run(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', wrongAudience]);
-    const here = direct(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', wrongAudience]);
+    const viaGateway = await demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', wrongAudience]);
+    const here = await hoopqAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', wrongAudience], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } });
     expect(viaGateway.code).toBe(4);
     expect(here.code).toBe(4);
     expect(viaGateway.stderr).toBe(here.stderr);
@@ -176,9 +177,9 @@ describe('the audit log through the gateway', () => {
     [['audit', 'export', '--format', 'ocsf', '--run', 'gw-audit']],
     [['audit', 'export']],
   ])('%j prints what direct mode prints', (args) => {
-    const viaGateway = ok(operator(args));
-    expect(viaGateway.length).toBeGreaterThan(0);
-    expect(viaGateway).toBe(ok(direct(args)));
+    const viaGateway = ok(operator(args)).split('\n');
+    expect(viaGateway.length).toBeGreaterThan(1);
+    expect(viaGateway).toEqual(ok(direct(args)).split('\n'));
   });
 
   it('audit show and replay print what direct mode prints', () => {
