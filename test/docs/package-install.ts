@@ -43,7 +43,9 @@ export function npmEnv(prefix: string): Record<string, string> {
  * better-sqlite3's install script would have built, copied from the checkout.
  */
 export function nativeInstallStep(prefix: string): string {
-  return `cp -R ${JSON.stringify(join(ROOT, 'node_modules', 'better-sqlite3', 'build'))} ${JSON.stringify(installedBetterSqlite(prefix))}/`;
+  const build = join(ROOT, 'node_modules', 'better-sqlite3', 'build');
+  // none on a Node with node:sqlite that never built it: hoopq does not load better-sqlite3 there
+  return existsSync(build) ? `cp -R ${JSON.stringify(build)} ${JSON.stringify(installedBetterSqlite(prefix))}/` : ':';
 }
 
 /** Whether the copied build is for the version installed (checked after the install). */
