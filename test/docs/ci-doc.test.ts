@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createDemo, startGatewayProcess, stopProcess, type Demo, type GatewayProcess } from '../cli/cli-harness.js';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '../fakes/oidc-issuer.js';
-import { docBlocks, docsEnv, readDoc, runBash, type ShellResult } from './doc-harness.js';
+import { docBlocks, docsEnv, readDoc, runBashAsync as runBash, type ShellResult } from './doc-harness.js';
 import { checkNativeInstall, nativeInstallStep, npmEnv, packCheckout, type PackedHoopq } from './package-install.js';
 
 const work = mkdtempSync(join(tmpdir(), 'hoopq-ci-docs-'));
@@ -91,7 +91,7 @@ function newRunner(name: string): { dir: string; prefix: string; env: Record<str
 }
 
 /** The token a job obtained, and what later queries with it get. */
-function queryAfterJob(token: string, runner: { env: Record<string, string> }): ShellResult {
+function queryAfterJob(token: string, runner: { env: Record<string, string> }): Promise<ShellResult> {
   return runBash('hoopq query "SELECT 1"', work, { ...runner.env, HOOPQ_GATEWAY: gateway.url, HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: 'after the job' });
 }
 
@@ -139,7 +139,7 @@ describe('docs/ci.md', () => {
       writeFileSync(githubOutput, '');
       const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(String(v))]));
       const script = expr(String(step.run));
-      const r = runBash(script, join(runner.dir, 'workspace'), { ...base, ...stepEnv, GITHUB_OUTPUT: githubOutput });
+      const r = await runBash(script, join(runner.dir, 'workspace'), { ...base, ...stepEnv, GITHUB_OUTPUT: githubOutput });
       ran.push(step.name ?? script.split('\n')[0]);
       if (r.code !== 0) {
         failed = true;
@@ -155,14 +155,14 @@ describe('docs/ci.md', () => {
     const token = outputs.hoopq!.token!;
     expect(token.split('.')).toHaveLength(3);
     expect(readFileSync(join(runner.dir, 'workspace', 'agent-saw-oidc-variables'), 'utf8').trim()).toBe('0');
-    expect(JSON.parse(readFileSync(join(runner.dir, 'workspace', 'agent-result.json'), 'utf8'))[0].n).toBeGreaterThan(0);
+    expect(String(JSON.parse(readFileSync(join(runner.dir, 'workspace', 'agent-result.json'), 'utf8'))[0].n)).toMatch(/^[1-9]\d*$/);
     const run = `${github.run_id}-${github.run_attempt}`;
     const log = auditRecords();
     expect(log.find((r) => r.event === 'token.exchange' && r.run === run)).toMatchObject({ decision: 'allow', via: 'gateway' });
     expect(log.find((r) => r.event === 'query' && r.run === run)).toMatchObject({ decision: 'allow', via: 'gateway' });
     expect(log.find((r) => r.event === 'token.revoke' && r.run === run)).toMatchObject({ reason: 'job finished', revoked_by: { run } });
     expect(JSON.stringify(log)).not.toContain(token);
-    const after = queryAfterJob(token, runner);
+    const after = await queryAfterJob(token, runner);
     expect(after.code, after.stderr).toBe(4);
   }, 400_000);
 
@@ -184,21 +184,21 @@ describe('docs/ci.md', () => {
       CI_PIPELINE_ID: pipeline,
     };
     const workspace = join(runner.dir, 'workspace');
-    const install = runBash((job.before_script as string[]).join('\n'), workspace, env);
+    const install = await runBash((job.before_script as string[]).join('\n'), workspace, env);
     expect(install.code, install.stderr).toBe(0);
     expect(spawnSync('sh', ['-c', nativeInstallStep(runner.prefix)]).status).toBe(0);
     checkNativeInstall(runner.prefix);
     // GitLab runs before_script and script in one shell; here the install ran first to place the native build
-    const script = runBash((job.script as string[]).join('\n'), workspace, env);
+    const script = await runBash((job.script as string[]).join('\n'), workspace, env);
     expect(script.code, script.stderr).toBe(0);
     const token = readFileSync(join(builds, '.hoopq-token'), 'utf8').trim();
-    const afterScript = runBash((job.after_script as string[]).join('\n'), workspace, { ...env, HOOPQ_OIDC_TOKEN: '' });
+    const afterScript = await runBash((job.after_script as string[]).join('\n'), workspace, { ...env, HOOPQ_OIDC_TOKEN: '' });
     expect(afterScript.code, afterScript.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(join(workspace, 'agent-result.json'), 'utf8'))[0].n).toBeGreaterThan(0);
+    expect(String(JSON.parse(readFileSync(join(workspace, 'agent-result.json'), 'utf8'))[0].n)).toMatch(/^[1-9]\d*$/);
     const log = auditRecords();
     expect(log.find((r) => r.event === 'token.exchange' && r.run === pipeline)).toMatchObject({ decision: 'allow', via: 'gateway' });
     expect(log.find((r) => r.event === 'token.revoke' && r.run === pipeline)).toMatchObject({ reason: 'job finished', revoked_by: { run: pipeline } });
-    const after = queryAfterJob(token, runner);
+    const after = await queryAfterJob(token, runner);
     expect(after.code, after.stderr).toBe(4);
   }, 400_000);
 });

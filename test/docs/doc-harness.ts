@@ -10,7 +10,7 @@
  * `npm ci` in the checkout that runs the suite). Every substitution must match a line, so a
  * document and its test cannot drift apart silently.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOOPQ, ROOT } from '../cli/cli-harness.js';
@@ -80,9 +80,29 @@ export interface ShellResult {
  * background job the script starts (a gateway) is stopped when the script ends, however it ends.
  */
 export function runBash(script: string, cwd: string, env: Record<string, string>, timeoutMs = 300_000): ShellResult {
-  const stopJobs = `trap 'jobs -p | xargs -r kill 2>/dev/null; wait' EXIT\n`;
-  const r = spawnSync('bash', ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', stopJobs + script], { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 26 });
+  const r = spawnSync('bash', bashArgs(script), { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 26 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** runBash without blocking this process: for scripts that call servers the test itself runs (fake issuers). */
+export function runBashAsync(script: string, cwd: string, env: Record<string, string>, timeoutMs = 300_000): Promise<ShellResult> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', bashArgs(script), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function bashArgs(script: string): string[] {
+  const stopJobs = `trap 'jobs -p | xargs -r kill 2>/dev/null; wait' EXIT\n`;
+  return ['--noprofile', '--norc', '-e', '-o', 'pipefail', '-c', stopJobs + script];
 }
 
 /** The test process's environment without HOOPQ_* variables, with `bin` first on PATH. */

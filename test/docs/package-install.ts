@@ -22,7 +22,7 @@ export interface PackedHoopq {
 
 export function packCheckout(into: string): PackedHoopq {
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-  const name = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', into, ROOT], { cwd: into, encoding: 'utf8', env: npmEnv(into) }).trim().split('\n').pop()!;
+  const name = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', into, ROOT], { cwd: into, encoding: 'utf8', env: { ...process.env, ...npmEnv(into) } }).trim().split('\n').pop()!;
   return { tarball: join(into, name), version };
 }
 
