@@ -23,7 +23,7 @@ import type { ReplayReport } from '../pipeline/replay-query.js';
 import type { RevokedTarget, TokenInspection } from '../pipeline/token-lifecycle.js';
 import { UsageError } from '../errors.js';
 import { badResponse } from './error-from-json.js';
-import { gatewayEndpoint, remoteDescribeTable, remoteExplain, remoteListTables, remoteQuery, remoteToken, requestFrames, requestJson } from './gateway-client.js';
+import { gatewayEndpoint, remoteDescribeTable, remoteExplain, remoteListTables, remoteToken, requestFrames, requestJson } from './gateway-client.js';
 
 export interface RemoteCredentials {
   /** The gateway's operator key (HOOPQ_OPERATOR_KEY), for operator calls. */
@@ -39,23 +39,6 @@ export function createRemoteDeployment(gateway: URL, credentials: RemoteCredenti
     return value as T;
   };
   return {
-    async query(input) {
-      const outcome = await remoteQuery({
-        gateway,
-        token: remoteToken(input.token),
-        body: {
-          sql: input.sql,
-          justification: input.justification,
-          format: input.format,
-          max_rows: input.maxRows,
-          dry_run: input.dryRun ? true : undefined,
-          params: input.params && input.params.length > 0 ? input.params : undefined,
-        },
-        stdout: input.out,
-        notice: input.notice,
-      });
-      return { record: outcome.record, dryRun: outcome.dry_run };
-    },
     async explain(input) {
       return (await remoteExplain(gateway, remoteToken(input.token), {
         sql: input.sql,

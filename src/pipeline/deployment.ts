@@ -3,7 +3,8 @@
  * state and audit log on this host: local-deployment.ts) or through its gateway (HOOPQ_GATEWAY:
  * src/gateway-client/remote-deployment.ts). Commands call one of these and print the answer;
  * none of them asks which kind it has, so direct and gateway mode print the same and exit
- * with the same codes (the gateway's errors come back as the same HoopqError).
+ * with the same codes (the gateway's errors come back as the same HoopqError). Not yet here:
+ * `query`, `bq` and `mcp`, which stream and still pick their path in src/cli/query-target.ts.
  *
  * Credentials: in direct mode, reading the config is the authority (as it always was); through
  * a gateway, agent calls carry the run token they are given, operator calls the operator
@@ -18,16 +19,7 @@ import type { TableDescription } from './describe-table.js';
 import type { Explanation } from './explain-query.js';
 import type { TableListing } from './list-tables.js';
 import type { ReplayReport } from './replay-query.js';
-import type { QueryRequest } from './run-query.js';
 import type { TokenInspection, RevokedTarget } from './token-lifecycle.js';
-
-/** A query as a command asks it: runQuery's request without what only an entry point sets. */
-export type DeploymentQuery = Omit<QueryRequest, 'signal' | 'origin'>;
-
-export interface DeploymentQueryOutcome {
-  record: string;
-  dryRun?: Record<string, unknown>;
-}
 
 export interface DeploymentExplain {
   sql: string;
@@ -64,7 +56,6 @@ export interface DeploymentRevoke {
 export type AuditVisitor = (record: AuditRecord) => void | Promise<void>;
 
 export interface Deployment {
-  query(input: DeploymentQuery): Promise<DeploymentQueryOutcome>;
   explain(input: DeploymentExplain): Promise<Explanation>;
   listTables(token: string | undefined, dataset: string | undefined): Promise<TableListing>;
   describeTable(token: string | undefined, table: string): Promise<TableDescription>;

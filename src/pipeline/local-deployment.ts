@@ -15,7 +15,6 @@ import { explainQuery } from './explain-query.js';
 import { listTables } from './list-tables.js';
 import type { LocalParts } from './local-parts.js';
 import { findReplayRecord, replayQuery } from './replay-query.js';
-import { runQuery } from './run-query.js';
 import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, rotateKeys, type Actor, type TokenParts } from './token-lifecycle.js';
 
 export function createLocalDeployment(config: HoopqConfig, local: LocalParts): Deployment {
@@ -29,10 +28,6 @@ export function createLocalDeployment(config: HoopqConfig, local: LocalParts): D
     return config.audit.path;
   };
   return {
-    async query(input) {
-      const outcome = await runQuery(parts, { ...input, dryRun: Boolean(input.dryRun) });
-      return { record: outcome.recordId, dryRun: outcome.dryRun };
-    },
     // a what-if under a named policy needs no token here: reading the config is the authority
     explain: (input) =>
       explainQuery(parts, { sql: input.sql, token: input.policy === undefined ? input.token : undefined, policyName: input.policy, justification: input.justification, offline: input.offline }),
