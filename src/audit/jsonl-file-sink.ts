@@ -8,6 +8,9 @@
  * - under the cross-process lock (audit-lock.ts), the head is read from the file itself,
  *   the line(s) go out in one write() and are fsync'd before the lock is released, so seq
  *   is contiguous and lines never interleave, whatever other processes do;
+ * - group commit: appends from concurrent queries of one process share one write and one
+ *   fsync; each resolves only after the fsync that covers it, and a failed write or fsync
+ *   fails every append of its group (and cuts their bytes off again);
  * - a torn tail (a writer killed mid-write) is moved to `<log>.torn-<time>-<n>` (fsync'd)
  *   before the log is truncated to its last complete record, and a `log.recovered` record
  *   naming it goes in before the caller's record: no byte is destroyed, no complete record lost;
@@ -33,31 +36,64 @@ export interface JsonlFileSinkOptions {
   /** How long to wait for other writers before failing (default 30 s). */
   lockTimeoutMs?: number;
   now?: () => Date;
+  /** Where fdatasync goes; tests give a failing disk. */
+  disk?: AuditDisk;
+  /** Called with the number of records each group commit made durable (gateway metrics). */
+  onGroupCommit?: (records: number) => void;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
+/** One append waiting for the group commit that makes it durable. */
+interface PendingAppend {
+  content: Record<string, unknown>;
+  resolve(record: AuditRecord): void;
+  reject(err: unknown): void;
+}
+
+/** Records per write+fsync at most: bounds one write's size and the time the lock is held. */
+const MAX_GROUP = 512;
+
 export class JsonlFileSink implements AuditSink {
   private closed = false;
   private appended = 0;
+  private readonly pending: PendingAppend[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
     private readonly lock: AuditLock,
     private readonly checkpoint: { key: CheckpointSigningKey; every: number; path: string } | null,
     private readonly now: () => Date,
+    private readonly disk: AuditDisk = NODE_DISK,
+    private readonly onGroupCommit: (records: number) => void = () => {},
   ) {}
 
-  async append(body: AuditRecordBody): Promise<AuditRecord> {
-    if (this.closed) throw writeError(this.path, 'the sink is closed', 'audit.sink_closed');
-    const content = recordContent(body, this.path);
-    return await this.underLock('append', () => this.appendLocked(content));
+  /**
+   * Group commit: appends that arrive while a write+fsync is under way wait for the next
+   * one, and share it. Each resolves only after the fsync that covers its line; when that
+   * write or fsync fails, every append of the group fails (AuditWriteError) and the bytes
+   * are cut off again, so no caller runs on a record that may not be durable.
+   */
+  append(body: AuditRecordBody): Promise<AuditRecord> {
+    if (this.closed) return Promise.reject(writeError(this.path, 'the sink is closed', 'audit.sink_closed'));
+    let content: Record<string, unknown>;
+    try {
+      content = recordContent(body, this.path);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.pending.push({ content, resolve, reject });
+      this.draining ??= this.drain();
+    });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
+      await this.draining;
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
         await this.underLock('checkpoint', () => {
@@ -75,7 +111,22 @@ export class JsonlFileSink implements AuditSink {
     }
   }
 
-  private appendLocked(content: Record<string, unknown>): AuditRecord {
+  /** Commits groups until nobody waits; `draining` is cleared in the same tick the queue is seen empty. */
+  private async drain(): Promise<void> {
+    // let the appends of this tick (concurrent queries) join the first group
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.pending.length > 0) {
+      const group = this.pending.splice(0, MAX_GROUP);
+      try {
+        await this.underLock('append', () => this.commitLocked(group));
+      } catch (err) {
+        for (const waiter of group) waiter.reject(err);
+      }
+    }
+    this.draining = undefined;
+  }
+
+  private async commitLocked(group: PendingAppend[]): Promise<void> {
     const fd = fs.openSync(this.path, 'a+', 0o600);
     try {
       const head = readLogHead(fd);
@@ -89,15 +140,29 @@ export class JsonlFileSink implements AuditSink {
         lines.push(r.line);
         prev = r.record.hash;
       }
-      const { record, line } = serializeAuditRecord({ ...(content as AuditRecordBody), seq: ++seq, prev });
-      lines.push(line);
+      const done: Array<[PendingAppend, AuditRecord]> = [];
+      for (const waiter of group) {
+        let serialized: { record: AuditRecord; line: string };
+        try {
+          serialized = serializeAuditRecord({ ...(waiter.content as AuditRecordBody), seq: seq + 1, prev });
+        } catch (err) {
+          waiter.reject(ioError(this.path, 'append', err)); // only this record cannot be written
+          continue;
+        }
+        seq += 1;
+        prev = serialized.record.hash;
+        lines.push(serialized.line);
+        done.push([waiter, serialized.record]);
+      }
+      if (done.length === 0 && !head.torn) return;
       const bytes = Buffer.from(lines.join('\n') + '\n', 'utf8');
-      writeOnce(fd, bytes, head.validEnd);
-      this.appended++;
+      await writeDurably(fd, bytes, head.validEnd, this.disk);
+      this.appended += done.length;
       if (head.validEnd === 0) syncDir(path.dirname(this.path));
       const cp = this.checkpoint;
-      if (cp && seq - readLastCheckpointSeq(cp.path) >= cp.every) this.writeCheckpoint(seq, record.hash, head.validEnd + bytes.length);
-      return record;
+      if (cp && seq - readLastCheckpointSeq(cp.path) >= cp.every) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
+      this.onGroupCommit(done.length);
+      for (const [waiter, record] of done) waiter.resolve(record);
     } finally {
       fs.closeSync(fd);
     }
@@ -170,7 +235,7 @@ export class JsonlFileSink implements AuditSink {
     };
   }
 
-  private async underLock<T>(what: string, fn: () => T): Promise<T> {
+  private async underLock<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
     try {
       return await this.lock.run(fn);
     } catch (err) {
@@ -211,7 +276,7 @@ export async function openJsonlFileSink(logPath: string, options: JsonlFileSinkO
   } catch (err) {
     throw ioError(`${file}.lock.db`, 'open the lock database', err);
   }
-  return new JsonlFileSink(file, lock, checkpoint, options.now ?? (() => new Date()));
+  return new JsonlFileSink(file, lock, checkpoint, options.now ?? (() => new Date()), options.disk, options.onGroupCommit);
 }
 
 /** Key files that cannot be created or written are an audit failure; loose permissions stay a ConfigError. */
@@ -237,13 +302,30 @@ function recordContent(body: AuditRecordBody, logPath: string): Record<string, u
   return content;
 }
 
-/** One write(); a short write is undone so the log never keeps a torn line we made. */
-function writeOnce(fd: number, bytes: Buffer, truncateTo: number): void {
+/**
+ * The disk as the sink uses it for durability: the one call a test replaces with a failing
+ * disk (a fake at the process boundary, like the fake Google servers).
+ */
+export interface AuditDisk {
+  fdatasync(fd: number): Promise<void>;
+}
+
+const NODE_DISK: AuditDisk = {
+  // off the event loop: queries keep being analysed (and join the next group) meanwhile
+  fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
+};
+
+/**
+ * One write(), then fdatasync. A short write or a failed sync is undone (truncated back), so
+ * the log never keeps a torn line we made nor lines whose durability is unknown (after a
+ * failed fsync the kernel may have dropped them while the page cache still shows them).
+ */
+async function writeDurably(fd: number, bytes: Buffer, truncateTo: number, disk: AuditDisk): Promise<void> {
   let written = 0;
   try {
     written = fs.writeSync(fd, bytes);
     if (written !== bytes.length) throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes (disk full?)`), { code: 'ENOSPC' });
-    fs.fdatasyncSync(fd);
+    await disk.fdatasync(fd);
   } catch (err) {
     try {
       fs.ftruncateSync(fd, truncateTo);

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { compactVerify, SignJWT } from 'jose';
 import { AuthError, UsageError } from '../errors.js';
 import type { RunIdentity } from './run-identity.js';
-import { CLOCK_SKEW_SECONDS, loadSigningKey, loadVerificationKeys, MAX_TOKEN_TTL_SECONDS } from './signing-keys.js';
+import { CLOCK_SKEW_SECONDS, loadSigningKey, loadVerificationKeys, MAX_TOKEN_TTL_SECONDS, type PublicKeyCache } from './signing-keys.js';
 import type { StateStore } from './state-store.js';
 
 export { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from './signing-keys.js';
@@ -54,6 +54,8 @@ export interface MintedRunToken {
 
 export interface VerifyRunTokenOptions {
   keysDir: string;
+  /** A long-lived process's imported public keys (re-imported when a key file changes). */
+  keyCache?: PublicKeyCache;
   state: Pick<StateStore, 'findRevocation'>;
   now?: Date;
   /** At most 30; larger values are clamped to 30. */
@@ -165,7 +167,7 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     throw refuse('token.unknown_kid', 'the token header names no key id (kid)', 'use a token minted by this deployment');
   }
 
-  const keys = await loadVerificationKeys(options.keysDir, { now: options.now });
+  const keys = await loadVerificationKeys(options.keysDir, { now: options.now, cache: options.keyCache });
   const publicKey = keys?.keys.get(kid);
   if (!publicKey) {
     const claimedIssuer = unverifiedClaims.iss;
