@@ -109,11 +109,13 @@ try {
       throw new Error(`${name}: ${err.message}\n${stderr}`);
     }
     cleanups.push(() => client.close());
+    if (name === 'hoopq-mcp') mcpPid = transport.pid;
     return async () => {
       const r = await client.callTool({ name: 'query', arguments: { sql: SQL } });
       if (r.isError || !String(r.content?.[0]?.text).includes('"one"')) throw new Error(`${name}: ${JSON.stringify(r).slice(0, 300)}`);
     };
   };
+  let mcpPid;
   const viaMcp = await mcpClient('hoopq-mcp', process.execPath, [...nodeArgs('hoopq-mcp'), hoopq, 'mcp'], { HOOPQ_TOKEN: token, HOOPQ_CONFIG: config });
   const viaBareMcp = await mcpClient('ungoverned-mcp', process.execPath, [join(root, 'bench', 'ungoverned-mcp-server.mjs'), database], {});
 
@@ -136,6 +138,16 @@ try {
     );
     return (CLIENTS * PER_CLIENT) / (Number(process.hrtime.bigint() - t0) / 1e9);
   };
+  // CPU time (user + system, all threads) a process has used, from /proc: where a query's time goes
+  const clockTicks = 100;
+  const cpuMs = (pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+    } catch {
+      return NaN;
+    }
+  };
   const auditLines = () => readFileSync(audit, 'utf8').split('\n').filter(Boolean).length;
   const load = { samples: [] };
   const sampleLoad = () => load.samples.push(loadavg()[0]);
@@ -144,6 +156,7 @@ try {
   for (const fn of [bareDuckDb, viaHttp, viaMcp, viaBareMcp]) await timeEach(fn, 30);
 
   const lines0 = auditLines();
+  const cpu0 = { gateway: cpuMs(gateway.pid), mcp: cpuMs(mcpPid) };
   const lat = { duckdb: [], http: [], mcp: [], bareMcp: [] };
   const loads = { latency: [], throughput: [] };
   const BLOCKS = 5;
@@ -155,6 +168,7 @@ try {
     lat.bareMcp.push(...(await timeEach(viaBareMcp, N / BLOCKS)));
   }
   const governedLatencyQueries = 2 * N;
+  const cpu1 = { gateway: cpuMs(gateway.pid), mcp: cpuMs(mcpPid) };
   const tp = { duckdb: [], http: [] };
   for (let r = 0; r < 4; r++) {
     loads.throughput.push(loadavg()[0]);
@@ -168,6 +182,7 @@ try {
     }
   }
   const recorded = auditLines() - lines0;
+  const cpu2 = { gateway: cpuMs(gateway.pid) };
   const governedQueries = governedLatencyQueries + 4 * CLIENTS * PER_CLIENT;
   sampleLoad();
 
@@ -184,6 +199,7 @@ try {
   row('governed: POST /v1/query via the gateway (both audit records fsync\'d)', lat.http);
   row('governed: `hoopq mcp` over stdio (both audit records fsync\'d)', lat.mcp);
   console.log(`\ngoverned overhead over a warm DuckDB connection (p50): HTTP ${f(p50(lat.http) - p50(lat.duckdb))} ms, MCP ${f(p50(lat.mcp) - p50(lat.duckdb))} ms`);
+  console.log(`CPU per governed query (all threads, from /proc): gateway ${f((cpu1.gateway - cpu0.gateway) / N)} ms sequential, ${f((cpu2.gateway - cpu1.gateway) / (4 * CLIENTS * PER_CLIENT))} ms at ${CLIENTS} clients; hoopq mcp ${f((cpu1.mcp - cpu0.mcp) / N)} ms`);
   console.log(`audit: ${recorded} records for ${governedQueries} governed queries (2 each expected)${recorded === 2 * governedQueries ? '' : ' MISMATCH'}`);
   console.log('');
   console.log(`| throughput, ${CLIENTS} concurrent clients x ${PER_CLIENT} queries (median of 4 rounds) | queries/s |`);

@@ -59,6 +59,8 @@ export class JsonlFileSink implements AuditSink {
   private appended = 0;
   private readonly pending: PendingAppend[] = [];
   private draining: Promise<void> | undefined;
+  /** What the file looked like right after this sink's last successful commit. */
+  private ownHead: { stat: fs.Stats; seq: number; hash: string } | undefined;
 
   constructor(
     readonly path: string,
@@ -129,7 +131,8 @@ export class JsonlFileSink implements AuditSink {
   private async commitLocked(group: PendingAppend[]): Promise<void> {
     const fd = fs.openSync(this.path, 'a+', 0o600);
     try {
-      const head = readLogHead(fd);
+      const head = this.headAfterOwnCommit(fd) ?? readLogHead(fd);
+      this.ownHead = undefined;
       if (head.size === 0) this.refuseIfLogWasReplaced();
       let seq = head.seq;
       let prev = head.hash;
@@ -157,6 +160,7 @@ export class JsonlFileSink implements AuditSink {
       if (done.length === 0 && !head.torn) return;
       const bytes = Buffer.from(lines.join('\n') + '\n', 'utf8');
       await writeDurably(fd, bytes, head.validEnd, this.disk);
+      this.ownHead = { stat: fs.fstatSync(fd), seq, hash: prev };
       this.appended += done.length;
       if (head.validEnd === 0) syncDir(path.dirname(this.path));
       const cp = this.checkpoint;
@@ -166,6 +170,19 @@ export class JsonlFileSink implements AuditSink {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /**
+   * The head this sink wrote last, when the file is provably untouched since: same inode,
+   * size, mtime and ctime (another writer's append, a recovery or an edit changes at least
+   * the size or ctime). Saves reading the tail back on every group; anything else reads it.
+   */
+  private headAfterOwnCommit(fd: number): LogHead | undefined {
+    const own = this.ownHead;
+    if (!own) return undefined;
+    const now = fs.fstatSync(fd);
+    const same = now.ino === own.stat.ino && now.dev === own.stat.dev && now.size === own.stat.size && now.mtimeMs === own.stat.mtimeMs && now.ctimeMs === own.stat.ctimeMs;
+    return same && now.size > 0 ? { seq: own.seq, hash: own.hash, validEnd: now.size, size: now.size, torn: null } : undefined;
   }
 
   private writeCheckpoint(seq: number, hash: string, logSizeBytes: number): void {

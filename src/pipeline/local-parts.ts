@@ -6,10 +6,11 @@
 import { join } from 'node:path';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
+import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import { openStateStore, type StateStore } from '../identity/state-store.js';
-import { verifyRunToken } from '../identity/run-token.js';
+import { VerifiedTokenCache, verifyRunToken } from '../identity/run-token.js';
 import type { PublicKeyCache } from '../identity/signing-keys.js';
 import { createReloadingPolicyPort } from '../policy/reloading-policy-port.js';
 import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
@@ -34,11 +35,13 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
   const getState = () => (state ??= openStateStore(config.statePath));
   const warehouses = createWarehouseOpener(config.warehouse);
   const keyCache: PublicKeyCache = new Map();
+  const verified = new VerifiedTokenCache();
+  const sqlSealKey = createSqlSealKeyLoader(config.keysDir);
   const parts: PipelineParts = {
     config,
     policies: createReloadingPolicyPort(config.policiesDir),
     identity: {
-      verify: (token) => verifyRunToken(token, { keysDir: config.keysDir, state: getState(), keyCache }),
+      verify: (token) => verifyRunToken(token, { keysDir: config.keysDir, state: getState(), keyCache, verified }),
       consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
@@ -57,6 +60,7 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
       return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery }, onGroupCommit: hooks.onAuditGroupCommit }));
     },
     now: () => new Date(),
+    sqlSealKey,
   };
   return {
     parts,
