@@ -11,16 +11,14 @@
  * the wait between tries is a jittered backoff capped at 16 ms, the same for
  * every waiter, so each has a fair chance at every hand-over; the wait is an await, so a
  * gateway's event loop keeps running meanwhile.
- * Once taken, the lock is held only for `fn`. A sink's group commit (jsonl-file-sink.ts)
- * awaits its fsync inside `fn` so the event loop keeps serving queries meanwhile; a second
- * lock handle in the same process (another sink on the same log) is then refused by SQLite
- * like another process's, and waits the same way.
+ * Once taken, the lock is held only for `fn`, which is synchronous: no await can happen while
+ * it is held, so appends within one process are serialised too.
  */
 import { isSqliteBusy, openSqlite } from '../sqlite/open-sqlite.js';
 
 export interface AuditLock {
   /** Runs fn while holding the lock. Rejects with LockTimeoutError if it cannot be taken in time. */
-  run<T>(fn: () => T | Promise<T>): Promise<T>;
+  run<T>(fn: () => T): Promise<T>;
   close(): void;
 }
 
@@ -46,7 +44,7 @@ export function openAuditLock(lockPath: string, timeoutMs: number): AuditLock {
     }
   };
   return {
-    async run<T>(fn: () => T | Promise<T>): Promise<T> {
+    async run<T>(fn: () => T): Promise<T> {
       const started = Date.now();
       let wait = FIRST_WAIT_MS;
       while (!tryBegin()) {
@@ -55,7 +53,7 @@ export function openAuditLock(lockPath: string, timeoutMs: number): AuditLock {
         wait = Math.min(MAX_WAIT_MS, wait * 2);
       }
       try {
-        return await fn();
+        return fn();
       } finally {
         release.run();
       }

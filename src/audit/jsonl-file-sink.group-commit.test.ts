@@ -1,7 +1,7 @@
 /**
  * Group commit: appends from concurrent callers of one sink share a write and an fsync, and
  * none is acknowledged before the fsync that covers it. The disk is the process boundary:
- * tests that need a failing or slow fsync give the sink a disk whose fdatasync they control.
+ * tests that need to watch or fail the fsync give the sink a disk whose fdatasync they control.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -26,41 +26,38 @@ function lines(file: string): Record<string, unknown>[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** A real disk whose next fdatasync calls wait for the test to let them go, or fail. */
-function controlledDisk() {
-  const held: Array<{ go: () => void; fail: (err: Error) => void }> = [];
-  let failNext: Error | undefined;
+/**
+ * A real disk that tells the test what it synced (the file's size at each fdatasync), can
+ * run the test's code in the middle of a commit, and can fail its next syncs.
+ */
+function observedDisk() {
+  const events: Array<{ synced: number } | { acked: string }> = [];
+  let failing = 0;
+  let during: (() => void) | undefined;
   const disk: AuditDisk = {
-    fdatasync: (fd) =>
-      new Promise<void>((resolve, reject) => {
-        const real = () => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
-        if (failNext) {
-          const err = failNext;
-          failNext = undefined;
-          return reject(err);
-        }
-        held.push({ go: real, fail: reject });
-      }),
+    fdatasync(fd) {
+      const hook = during;
+      during = undefined;
+      hook?.();
+      if (failing > 0) {
+        failing -= 1;
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      }
+      fs.fdatasyncSync(fd);
+      events.push({ synced: fs.fstatSync(fd).size });
+    },
   };
   return {
     disk,
-    held,
-    failNextSync(err: Error) {
-      failNext = err;
+    events,
+    failNextSyncs(n: number) {
+      failing = n;
     },
-    async releaseAll() {
-      while (held.length > 0) held.shift()!.go();
+    /** Runs fn inside the next fdatasync, i.e. while a group is being committed. */
+    duringNextSync(fn: () => void) {
+      during = fn;
     },
   };
-}
-
-const tick = () => new Promise((r) => setImmediate(r));
-async function until(cond: () => boolean, ms = 5_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 let dir: string;
@@ -92,41 +89,42 @@ describe('JsonlFileSink group commit', () => {
     expect(report.checkpoints.lastSeq).toBe(200);
   });
 
-  it('acknowledges no append before the fsync that covers it; appends arriving meanwhile wait for the next group', async () => {
-    const d = controlledDisk();
+  it('acknowledges no append before the fsync that covers its line; an append made during a commit waits for the next group', async () => {
+    const d = observedDisk();
     const sink = await openJsonlFileSink(log, { disk: d.disk });
-    const acked: string[] = [];
+    const ack = (p: Promise<{ id: string }>) => p.then((r) => d.events.push({ acked: r.id }));
     const first = Array.from({ length: 5 }, () => body());
-    const firstDone = first.map((b) => sink.append(b).then(() => acked.push(b.id)));
-    await until(() => d.held.length === 1);
-    // the first group is written but not yet synced: no caller may go on
-    expect(lines(log)).toHaveLength(5);
-    const second = Array.from({ length: 3 }, () => body());
-    const secondDone = second.map((b) => sink.append(b).then(() => acked.push(b.id)));
-    for (let i = 0; i < 5; i++) await tick();
-    expect(acked).toEqual([]);
-    expect(lines(log)).toHaveLength(5); // the second group waits for the first fsync
-    d.held.shift()!.go();
-    await Promise.all(firstDone);
-    expect(acked.sort()).toEqual(first.map((b) => b.id).sort());
-    await until(() => d.held.length === 1);
-    expect(acked).toHaveLength(5);
-    await d.releaseAll();
-    await Promise.all(secondDone);
-    expect(acked).toHaveLength(8);
+    const late = body();
+    let lateDone: Promise<unknown> | undefined;
+    d.duringNextSync(() => (lateDone = ack(sink.append(late))));
+    await Promise.all(first.map((b) => ack(sink.append(b))));
+    await lateDone;
     await sink.close();
+    // every acknowledgement comes after a sync that covered its line's last byte
+    const ends = new Map<string, number>();
+    let offset = 0;
+    for (const line of fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
+      offset += Buffer.byteLength(line) + 1;
+      ends.set((JSON.parse(line) as { id: string }).id, offset);
+    }
+    let synced = 0;
+    for (const e of d.events) {
+      if ('synced' in e) synced = e.synced;
+      else expect(synced, `record ${e.acked} acknowledged before it was synced`).toBeGreaterThanOrEqual(ends.get(e.acked)!);
+    }
+    // two groups: the five, then the one that arrived while they were being synced
+    expect(d.events.filter((e) => 'synced' in e)).toHaveLength(2);
+    expect(ends.get(late.id)).toBe(offset);
+    expect(d.events.findIndex((e) => 'acked' in e && e.acked === late.id)).toBe(d.events.length - 1);
     expect((await verifyAuditLog(log)).ok).toBe(true);
   });
 
   it('a failing fsync fails every append of its group (exit 8), cuts their lines off, and the next group writes on an intact chain', async () => {
-    const d = controlledDisk();
+    const d = observedDisk();
     const sink = await openJsonlFileSink(log, { disk: d.disk });
     const before = body();
-    const ok = sink.append(before);
-    await until(() => d.held.length === 1);
-    await d.releaseAll();
-    await ok;
-    d.failNextSync(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await sink.append(before);
+    d.failNextSyncs(1);
     const failing = Array.from({ length: 12 }, () => body());
     const results = await Promise.allSettled(failing.map((b) => sink.append(b)));
     for (const r of results) {
@@ -137,10 +135,7 @@ describe('JsonlFileSink group commit', () => {
     }
     // none of the failed group's lines stayed behind
     expect(lines(log).map((r) => r.id)).toEqual([before.id]);
-    const after = sink.append(body());
-    await until(() => d.held.length === 1);
-    await d.releaseAll();
-    expect((await after).seq).toBe(2);
+    expect((await sink.append(body())).seq).toBe(2);
     await sink.close();
     expect(await verifyAuditLog(log)).toMatchObject({ ok: true, records: 2 });
   });
@@ -166,14 +161,12 @@ describe('JsonlFileSink group commit', () => {
   });
 
   it('close() waits for the group in flight and then refuses new appends', async () => {
-    const d = controlledDisk();
-    const sink = await openJsonlFileSink(log, { disk: d.disk });
+    const sink = await openJsonlFileSink(log);
     const pending = sink.append(body());
-    await until(() => d.held.length === 1);
     const closing = sink.close();
     await expect(sink.append(body())).rejects.toMatchObject({ code: 'audit.sink_closed' });
-    await d.releaseAll();
     await expect(pending).resolves.toMatchObject({ seq: 1 });
     await closing;
+    expect(lines(log)).toHaveLength(1);
   });
 });

@@ -6,7 +6,7 @@
  * a test's (a fake at the process boundary), and the warehouse opener is wrapped to count
  * executions.
  */
-import { fdatasync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fdatasyncSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -32,10 +32,10 @@ let executions = 0;
 let diskFails = false;
 
 const disk: AuditDisk = {
-  fdatasync: (fd) =>
-    diskFails
-      ? Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
-      : new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
+  fdatasync(fd) {
+    if (diskFails) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    fdatasyncSync(fd);
+  },
 };
 
 beforeAll(async () => {
