@@ -49,7 +49,7 @@ async function mcpQuery(client: Client, sql: string): Promise<{ isError: boolean
 async function httpQuery(token: string, sql: string): Promise<{ ok: boolean; code?: string }> {
   const res = await fetch(url + '/v1/query', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ sql, format: 'json' }) });
   const b = Buffer.from(await res.arrayBuffer());
-  if (res.headers.get('content-type')?.includes('application/json')) return { ok: false, code: (JSON.parse(b.toString()) as { code: string }).code };
+  if (res.headers.get('content-type')?.includes('application/json')) return { ok: false, code: (JSON.parse(b.toString()) as { error: { code: string } }).error.code };
   let at = 0;
   let end: { ok: boolean; error?: { code: string } } | undefined;
   while (at < b.length) {
@@ -91,7 +91,7 @@ describe('a warm `hoopq mcp`', () => {
       expect(demo.admin(['token', 'revoke', '--run', 'warm-mcp-revoked']).code).toBe(0);
       const refused = await mcpQuery(client, 'SELECT 1 AS one');
       expect(refused.isError).toBe(true);
-      expect(refused.text).toContain('token.revoked');
+      expect(refused.text).toMatch(/run warm-mcp-revoked was revoked/);
     } finally {
       await client.close();
     }
