@@ -12,16 +12,16 @@
 // Goals (issue 15): p50 <= 5 ms via HTTP and via MCP; MCP <= 10x the ungoverned MCP server;
 // >= 300 queries/s with 16 clients.
 // BENCH_PROFILE=DIR: also write CPU profiles of the gateway and `hoopq mcp` (node --cpu-prof).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { median, percentile } from './bench-stats.mjs';
+import { median, percentile, timeEach } from './bench-stats.mjs';
+import { gatewayQuery, startGateway, stopGateway } from './gateway-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const hoopq = join(root, 'bin', 'hoopq');
@@ -56,46 +56,11 @@ try {
   const bareDuckDb = duckdbOn(connections[0]);
 
   // the gateway, in its own process
-  const gateway = spawn(process.execPath, [...nodeArgs('gateway'), hoopq, 'gateway', '--listen', '127.0.0.1:0', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanups.push(async () => {
-    if (gateway.exitCode === null) {
-      gateway.kill('SIGTERM');
-      await new Promise((r) => gateway.once('exit', r));
-    }
-  });
-  const url = await new Promise((resolveUrl, reject) => {
-    let err = '';
-    gateway.stderr.on('data', (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolveUrl(m[1]);
-    });
-    gateway.once('exit', () => reject(new Error(err)));
-  });
-  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-  cleanups.push(() => agent.destroy());
-  const body = JSON.stringify({ sql: SQL, format: 'json' });
-  const viaHttp = () =>
-    new Promise((resolveQuery, reject) => {
-      const req = request(`${url}/v1/query`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const b = Buffer.concat(chunks);
-          // frames: the last one is the end frame, and it must say ok
-          let at = 0;
-          let end;
-          while (at < b.length) {
-            const len = b.readUInt32BE(at + 1);
-            if (b[at] === 0x45) end = JSON.parse(b.subarray(at + 5, at + 5 + len).toString());
-            at += 5 + len;
-          }
-          end?.ok ? resolveQuery() : reject(new Error(`query failed: ${res.statusCode} ${b.toString().slice(0, 300)}`));
-        });
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const { gateway, url } = await startGateway(hoopq, config, nodeArgs('gateway'));
+  cleanups.push(() => stopGateway(gateway));
+  const http = gatewayQuery(url, token, SQL, CLIENTS);
+  cleanups.push(() => http.close());
+  const viaHttp = http.query;
 
   // MCP over stdio: hoopq mcp (direct mode: the process holds its own warm parts) and the baseline
   const mcpClient = async (name, command, args, env) => {
@@ -119,15 +84,6 @@ try {
   const viaMcp = await mcpClient('hoopq-mcp', process.execPath, [...nodeArgs('hoopq-mcp'), hoopq, 'mcp'], { HOOPQ_TOKEN: token, HOOPQ_CONFIG: config });
   const viaBareMcp = await mcpClient('ungoverned-mcp', process.execPath, [join(root, 'bench', 'ungoverned-mcp-server.mjs'), database], {});
 
-  const timeEach = async (fn, n) => {
-    const ms = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = process.hrtime.bigint();
-      await fn();
-      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    return ms;
-  };
   const throughput = async (fnFor) => {
     const t0 = process.hrtime.bigint();
     await Promise.all(
