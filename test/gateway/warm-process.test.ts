@@ -8,6 +8,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,10 +47,27 @@ async function mcpQuery(client: Client, sql: string): Promise<{ isError: boolean
   return { isError: Boolean(r.isError), text: r.content.map((c) => c.text).join('\n') };
 }
 
+/**
+ * One request on a fresh connection: a keep-alive socket the gateway closes after 5 s idle
+ * can race a reused request (undici's "other side closed") while the CLI steps run.
+ */
+function httpRequest(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + path, { method, agent: false, headers: { connection: 'close', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function httpQuery(token: string, sql: string): Promise<{ ok: boolean; code?: string }> {
-  const res = await fetch(url + '/v1/query', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ sql, format: 'json' }) });
-  const b = Buffer.from(await res.arrayBuffer());
-  if (res.headers.get('content-type')?.includes('application/json')) return { ok: false, code: (JSON.parse(b.toString()) as { error: { code: string } }).error.code };
+  const res = await httpRequest('POST', '/v1/query', JSON.stringify({ sql, format: 'json' }), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
+  const b = res.bytes;
+  if (res.type.includes('application/json')) return { ok: false, code: (JSON.parse(b.toString()) as { error: { code: string } }).error.code };
   let at = 0;
   let end: { ok: boolean; error?: { code: string } } | undefined;
   while (at < b.length) {
@@ -121,7 +139,7 @@ describe('a warm gateway', () => {
   it('concurrent queries share audit fsyncs: the metrics show group commits of more than one record, and every query has its two records', async () => {
     const token = demo.mint('warm', 'warm-gw-group');
     const metrics = async () => {
-      const text = await (await fetch(url + '/metrics')).text();
+      const text = (await httpRequest('GET', '/metrics')).bytes.toString();
       const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
       return { commits: value('hoopq_gateway_audit_group_commit_records_count'), records: value('hoopq_gateway_audit_group_commit_records_sum'), queue: value('hoopq_gateway_query_queue_depth') };
     };
