@@ -50,9 +50,11 @@ function observedDisk() {
 
 let dir: string;
 let log: string;
+let checkpoint: { keyDir: string; every: number };
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hoopq-group-'));
   log = path.join(dir, 'audit.jsonl');
+  checkpoint = { keyDir: path.join(dir, 'keys'), every: 100 };
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -79,7 +81,7 @@ describe('JsonlFileSink group commit', () => {
 
   it('acknowledges no append before the fsync that covers its line; an append made during a commit waits for the next group', async () => {
     const d = observedDisk();
-    const sink = await openJsonlFileSink(log, { disk: d.disk });
+    const sink = await openJsonlFileSink(log, { disk: d.disk, checkpoint });
     const ack = (p: Promise<{ id: string }>) => p.then((r) => d.events.push({ acked: r.id }));
     const first = Array.from({ length: 5 }, () => body());
     const late = body();
@@ -104,12 +106,12 @@ describe('JsonlFileSink group commit', () => {
     expect(d.events.filter((e) => 'synced' in e)).toHaveLength(2);
     expect(ends.get(late.id)).toBe(offset);
     expect(d.events.findIndex((e) => 'acked' in e && e.acked === late.id)).toBe(d.events.length - 1);
-    expect((await verifyAuditLog(log)).ok).toBe(true);
+    expect((await verifyAuditLog(log, { keyDir: checkpoint.keyDir })).ok).toBe(true);
   });
 
   it('a failing fsync fails every append of its group (exit 8), cuts their lines off, and the next group writes on an intact chain', async () => {
     const d = observedDisk();
-    const sink = await openJsonlFileSink(log, { disk: d.disk });
+    const sink = await openJsonlFileSink(log, { disk: d.disk, checkpoint });
     const before = body();
     await sink.append(before);
     d.failNextSyncs(1);
@@ -125,19 +127,19 @@ describe('JsonlFileSink group commit', () => {
     expect(lines(log).map((r) => r.id)).toEqual([before.id]);
     expect((await sink.append(body())).seq).toBe(2);
     await sink.close();
-    expect(await verifyAuditLog(log)).toMatchObject({ ok: true, records: 2 });
+    expect(await verifyAuditLog(log, { keyDir: checkpoint.keyDir })).toMatchObject({ ok: true, records: 2 });
   });
 
   it('a failing write (disk full) fails every append waiting in the group', async () => {
     fs.symlinkSync('/dev/full', log);
-    const sink = await openJsonlFileSink(log);
+    const sink = await openJsonlFileSink(log, { checkpoint });
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => sink.append(body())));
     expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AuditWriteError && /disk is full/.test(r.reason.message))).toBe(true);
     await sink.close();
   });
 
   it('one record that cannot be canonicalised fails alone; the rest of its group is written', async () => {
-    const sink = await openJsonlFileSink(log);
+    const sink = await openJsonlFileSink(log, { checkpoint });
     const good = [body(), body()];
     const [a, bad, c] = await Promise.allSettled([sink.append(good[0]!), sink.append(body({ rows: Number.NaN })), sink.append(good[1]!)]);
     expect(a.status).toBe('fulfilled');
@@ -145,11 +147,11 @@ describe('JsonlFileSink group commit', () => {
     expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'audit.invalid_record' } });
     await sink.close();
     expect(lines(log).map((r) => r.id)).toEqual(good.map((b) => b.id));
-    expect((await verifyAuditLog(log)).ok).toBe(true);
+    expect((await verifyAuditLog(log, { keyDir: checkpoint.keyDir })).ok).toBe(true);
   });
 
   it('close() waits for the group in flight and then refuses new appends', async () => {
-    const sink = await openJsonlFileSink(log);
+    const sink = await openJsonlFileSink(log, { checkpoint });
     const pending = sink.append(body());
     const closing = sink.close();
     await expect(sink.append(body())).rejects.toMatchObject({ code: 'audit.sink_closed' });

@@ -4,6 +4,7 @@
  * docs/openapi.yaml.
  */
 import { handleAuditAppend } from './audit-append-route.js';
+import { handleAuditCheckpoint } from './audit-checkpoint-route.js';
 import { handleBigQueryApi } from './bigquery-api/bigquery-api-route.js';
 import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
@@ -26,6 +27,7 @@ export function createRouteTable(): RouteTable {
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },
     '/v1/audit/records': { POST: handleAuditAppend },
+    '/v1/audit/checkpoint': { GET: handleAuditCheckpoint },
     '/v1/jwks': { GET: handleJwks },
     '/.well-known/jwks.json': { GET: handleJwks },
     '/healthz': { GET: handleHealth },

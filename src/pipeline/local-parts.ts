@@ -57,7 +57,7 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
         return (sink ??= openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) }));
       }
       const path = config.audit.path;
-      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery }, onGroupCommit: hooks.onAuditGroupCommit }));
+      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness }, onGroupCommit: hooks.onAuditGroupCommit }));
     },
     now: () => new Date(),
     sqlSealKey,

@@ -54,7 +54,7 @@ beforeAll(async () => {
   };
   await createDemoWarehouse(config.warehouse.path!);
   local = createLocalParts(config);
-  sink = await openJsonlFileSink(log, { disk });
+  sink = await openJsonlFileSink(log, { disk, checkpoint: { keyDir: config.keysDir, every: 1000 } });
   parts = {
     ...local.parts,
     audit: async () => sink,
@@ -113,6 +113,6 @@ describe('runQuery over a group-committing sink', () => {
     // the disk is back: queries run again on an intact chain
     await query('SELECT 42 AS n');
     expect(executions).toBe(before + 1);
-    expect(await verifyAuditLog(log)).toMatchObject({ ok: true, records: 26 });
+    expect(await verifyAuditLog(log, { keyDir: join(dir, 'keys') })).toMatchObject({ ok: true, records: 26 });
   });
 });
