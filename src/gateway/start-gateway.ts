@@ -29,7 +29,7 @@ import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
-import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from '../identity/secret-key-file.js';
 import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 

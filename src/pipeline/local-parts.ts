@@ -13,7 +13,7 @@ import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { VerifiedTokenCache, verifyRunToken } from '../identity/run-token.js';
 import type { PublicKeyCache } from '../identity/signing-keys.js';
 import { createReloadingPolicyPort } from '../policy/reloading-policy-port.js';
-import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE } from '../identity/secret-key-file.js';
 import { createWarehouseOpener } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
