@@ -5,6 +5,7 @@
 import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
+import { WarmDuckDbOpener } from './duckdb/warm-duckdb-opener.js';
 import type { SqlDialect } from '../masking/redact-sql.js';
 import type { Warehouse } from './warehouse.js';
 
@@ -41,6 +42,22 @@ const DIALECTS: Record<WarehouseConfig['kind'], SqlDialect> = { duckdb: 'duckdb'
 
 export function sqlDialectOf(kind: WarehouseConfig['kind']): SqlDialect {
   return Object.hasOwn(DIALECTS, kind) ? DIALECTS[kind] : 'duckdb';
+}
+
+/**
+ * For a long-lived process (gateway, `hoopq mcp`, and the CLI, which simply uses it once):
+ * DuckDB's read-only instance is opened once and lent to each query (warm-duckdb-opener.ts);
+ * other kinds open per call. close() lets the warm instance go once its queries are done.
+ */
+export interface WarehouseOpener {
+  open(options: OpenWarehouseOptions): Promise<Warehouse>;
+  close(): void;
+}
+
+export function createWarehouseOpener(config: WarehouseConfig): WarehouseOpener {
+  if (config.kind !== 'duckdb' || !config.path) return { open: (options) => openWarehouse(config, options), close: () => {} };
+  const warm = new WarmDuckDbOpener({ path: config.path });
+  return { open: (options) => warm.open(options), close: () => warm.close() };
 }
 
 /** Throws ConfigError for an unknown kind or missing settings; the opener's own errors otherwise. */

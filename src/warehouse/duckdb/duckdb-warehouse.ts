@@ -1,6 +1,6 @@
 /**
- * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file.
- * Connections, each with one job:
+ * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file,
+ * its own or lent by a warm process (warm-duckdb-opener.ts). Connections, each with one job:
  * - `parser`: analysis only (DuckDB's own parser: extractStatements, getTableNames,
  *   json_serialize_sql); never runs the caller's SQL;
  * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
@@ -29,8 +29,17 @@ export interface DuckDbWarehouseParts {
   /** Absolute path of the database file. */
   path: string;
   writable: boolean;
-  /** Releases the in-process file lock; called once the instance is closed. */
-  releaseLock: () => void;
+  /**
+   * The catalog over `metadata`, when it outlives this warehouse (a warm instance's pooled
+   * connections keep theirs: the file cannot change while the instance holds its lock).
+   */
+  catalog?: DuckDbCatalog;
+  /**
+   * Called once by close(), after every running query is interrupted: closes the parser,
+   * metadata connection and instance and releases the file lock, or gives them back to
+   * the warm instance they were lent from (warm-duckdb-opener.ts).
+   */
+  release: () => void;
 }
 
 export class DuckDbWarehouse implements Warehouse {
@@ -48,7 +57,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.project = parts.project;
     this.path = parts.path;
     this.writable = parts.writable;
-    this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
+    this.catalog = parts.catalog ?? new DuckDbCatalog(parts.metadata, parts.project);
   }
 
   async analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis> {
@@ -101,8 +110,9 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * Interrupts whatever still runs and closes every connection and the instance, so the
-   * file lock is released and another process can open the file. Idempotent.
+   * Interrupts whatever still runs and closes its connections; then `release` closes the
+   * instance (so the file lock is released and another process can open the file) or gives
+   * it back to the warm instance it was lent from. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -110,13 +120,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.closing.abort();
     for (const connection of this.running) releaseConnection(connection);
     this.running.clear();
-    try {
-      this.parts.parser.closeSync();
-      this.parts.metadata.closeSync();
-      this.parts.instance.closeSync();
-    } finally {
-      this.parts.releaseLock();
-    }
+    this.parts.release();
   }
 
   /**
