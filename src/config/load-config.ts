@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import type { HoopqConfig } from './config.js';
 import { fail, readYamlFile, validateYaml } from './yaml-file.js';
+import { parseBytes, parseDuration } from './units.js';
 
 const warehouseSchema = z
   .object({
@@ -17,6 +18,8 @@ const warehouseSchema = z
     credentials: z.string().min(1).optional(),
     api_endpoint: z.string().url().optional(),
     iam_endpoint: z.string().url().optional(),
+    default_max_bytes_billed: z.union([z.string(), z.number()]).optional(),
+    default_job_timeout: z.union([z.string(), z.number()]).optional(),
     default_project: z.string().min(1).optional(),
     default_dataset: z.string().min(1).optional(),
   })
@@ -46,6 +49,17 @@ export function loadConfig(path: string): HoopqConfig {
   if (w.kind === 'bigquery' && !w.project) {
     fail(file, ['warehouse'], 'configuration', 'a bigquery warehouse needs `project` (the project jobs run in)');
   }
+  for (const key of ['default_max_bytes_billed', 'default_job_timeout'] as const) {
+    if (w[key] !== undefined && w.kind !== 'bigquery') fail(file, ['warehouse', key], 'configuration', `${key} applies to bigquery warehouses only`);
+  }
+  const defaultMaxBytesBilled = w.default_max_bytes_billed === undefined ? undefined : parseBytes(w.default_max_bytes_billed);
+  if (w.default_max_bytes_billed !== undefined && defaultMaxBytesBilled === undefined) {
+    fail(file, ['warehouse', 'default_max_bytes_billed'], 'configuration', `"${w.default_max_bytes_billed}" is not a size`, 'write a size such as 1TiB, 500GB or 1000000');
+  }
+  const defaultJobTimeoutMs = w.default_job_timeout === undefined ? undefined : parseDuration(w.default_job_timeout);
+  if (w.default_job_timeout !== undefined && defaultJobTimeoutMs === undefined) {
+    fail(file, ['warehouse', 'default_job_timeout'], 'configuration', `"${w.default_job_timeout}" is not a duration`, 'write a duration such as 30m, 1h or 6h');
+  }
   const isUrl = /^https?:\/\//.test(raw.audit);
   const keysDir = at(raw.keys);
   return {
@@ -59,6 +73,8 @@ export function loadConfig(path: string): HoopqConfig {
       credentials: w.credentials ? at(w.credentials) : undefined,
       apiEndpoint: w.api_endpoint,
       iamEndpoint: w.iam_endpoint,
+      ...(defaultMaxBytesBilled !== undefined ? { defaultMaxBytesBilled } : {}),
+      ...(defaultJobTimeoutMs !== undefined ? { defaultJobTimeoutMs } : {}),
       defaultProject: w.default_project,
       defaultDataset: w.default_dataset,
     },

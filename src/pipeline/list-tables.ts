@@ -33,13 +33,13 @@ export interface TableListing {
 
 export async function listTables(parts: PipelineParts, req: ListTablesRequest): Promise<TableListing> {
   return runCatalogRequest(parts, 'catalog.list', req, async ({ policy, warehouse, names, body }) => {
-    const ci = warehouse.kind === 'duckdb';
-    const dataset = req.dataset === undefined ? null : parseDatasetReference(req.dataset, names, ci);
+    const dialect = warehouse.dialect;
+    const dataset = req.dataset === undefined ? null : parseDatasetReference(req.dataset, names, dialect.tableCase === 'insensitive');
     body.dataset = dataset;
     const tables: ListedTable[] = [];
     for (const name of await warehouse.listTables(dataset ?? undefined)) {
       // the cheap name check first; the analysis through views only for what passes it
-      if (tableAccessRefusal('read', name, policy, ci)) continue;
+      if (tableAccessRefusal('read', name, policy, dialect)) continue;
       const read = await checkTableRead(warehouse, name, policy, names).catch(() => undefined);
       if (!read) continue;
       tables.push({ name, kind: read.isView ? 'view' : 'table', masked: read.masks });

@@ -11,7 +11,8 @@ import type { HoopqConfig } from '../config/config.js';
 import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
-import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, HASH_KEY_FILE, loadOrCreateSecretKey, secretKeyBytes } from '../gateway/secret-key-file.js';
+import { hashKeyFromSecret, type HashKey } from '../masking/hash-key.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
@@ -26,6 +27,8 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
   const getState = () => (state ??= openStateStore(config.statePath));
+  let hashKey: HashKey | undefined;
+  const getHashKey = () => (hashKey ??= hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk'))));
   const parts: PipelineParts = {
     config,
     policies: createPolicyCatalog(config.policiesDir),
@@ -34,11 +37,14 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
       consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
-    openWarehouse: ({ writable, policy, identity }) =>
+    openWarehouse: ({ writable, policy, identity, offline }) =>
       openWarehouse(config.warehouse, {
         writable,
         impersonate: policy?.impersonate,
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
+        offline,
+        // the hash mask's key never leaves this process; only a policy with masks needs it
+        hashKey: policy && Object.keys(policy.columns).length > 0 ? getHashKey() : undefined,
       }),
     audit: () => {
       if (config.audit.kind === 'gateway') {

@@ -17,7 +17,7 @@ import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqEr
 import type { RunIdentity } from '../identity/run-identity.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
-import { sqlDialectOf } from '../warehouse/open-warehouse.js';
+import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
@@ -106,9 +106,10 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
           maxBytesBilled: policy.limits.maxBytesBilled,
           names,
           labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
+          params: req.params,
         })
       : undefined;
-    if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
+    if (estimate) await crossCheckDryRun(estimate, checked, policy, warehouse);
 
     if (req.dryRun) {
       const reported = estimate ?? { referencedTables: tablesOf(checked.analysis).read };
@@ -119,8 +120,11 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
-    // Intent before execution: durable before the warehouse sees the query.
-    const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
+    // Intent before execution: durable before the warehouse sees the query, and naming the
+    // job it will be (engines with jobs), so no record about the job lacks its id.
+    const jobId = warehouse.newJobId?.();
+    if (jobId !== undefined) body.warehouse.job_id = jobId;
+    const intent = { ...body, warehouse: { ...body.warehouse }, id: body.id, event: 'query.intent' } as AuditRecordBody;
     body.id = newAuditBody('query', parts.now()).id;
     body.intent = intent.id;
     await appendRecord(sink, intent);
@@ -134,7 +138,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const onCallerAbort = () => controller.abort();
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body);
+      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, jobId);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked) {
@@ -189,6 +193,7 @@ async function streamResult(
   req: QueryRequest,
   controller: AbortController,
   body: AuditRecordBody,
+  jobId: string | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
   const execution = await warehouse.execute(statements, {
@@ -198,6 +203,7 @@ async function streamResult(
     labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
     params: req.params,
     names,
+    jobId,
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
@@ -228,7 +234,7 @@ async function streamResult(
   body.rows = written.rows;
   body.result_sha256 = written.sha256;
   body.truncated = truncated;
-  body.warehouse.job_id = stats.jobId ?? null;
+  body.warehouse.job_id = stats.jobId ?? body.warehouse.job_id ?? null;
   body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
   if (scanner) body.masked.detected = scanner.counts();
   return { rows: written.rows, truncated, resultSha256: written.sha256 };
@@ -268,7 +274,7 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
     delete body.sql_sealed;
     return [];
   }
-  const redacted = redactSql(sql, sqlDialectOf(parts.config.warehouse.kind), { verified: progress.literals });
+  const redacted = redactSql(sql, warehouseDialectOf(parts.config.warehouse.kind).sql, { verified: progress.literals });
   body.sql = redacted.text;
   if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
   return redacted.literals;

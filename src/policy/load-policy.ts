@@ -25,6 +25,8 @@ const policySchema = z
       .strict()
       .default({ read: [], write: [], deny: [] }),
     columns: z.record(z.string().min(1), z.enum(MASK_METHODS)).default({}),
+    routines: z.object({ allow: globList, deny: globList }).strict().default({ allow: [], deny: [] }),
+    destinations: globList,
     detect: z.array(z.enum(DETECTORS)).default([]),
     limits: z
       .object({
@@ -60,11 +62,22 @@ export function loadPolicy(file: string): Policy {
     fail(yaml, ['name'], 'policy', `name "${raw.name}" must equal the file name "${stem}"`, `rename the file to ${raw.name}.yaml or set name: ${stem}`);
   }
   for (const list of ['read', 'write', 'deny'] as const) {
-    raw.tables[list].forEach((g, i) => checkGlob(g, 3, () => fail(yaml, ['tables', list, i], 'policy', `"${g}" must have three dot-separated parts, project.dataset.table`)));
+    raw.tables[list].forEach((g, i) =>
+      checkTableGlob(g, () =>
+        fail(yaml, ['tables', list, i], 'policy', `"${g}" must have three dot-separated parts, project.dataset.table (or four for metadata: project.dataset_or_region.INFORMATION_SCHEMA.VIEW)`),
+      ),
+    );
   }
   for (const g of Object.keys(raw.columns)) {
-    checkGlob(g, 4, () => fail(yaml, ['columns', g], 'policy', `"${g}" must have four dot-separated parts, project.dataset.table.column`));
+    checkGlob(g, 4, () => fail(yaml, ['columns', g], 'policy', `"${g}" must have at least four dot-separated parts, project.dataset.table.column (more address a field of a STRUCT column)`), true);
   }
+  for (const list of ['allow', 'deny'] as const) {
+    raw.routines[list].forEach((g, i) => checkGlob(g, 3, () => fail(yaml, ['routines', list, i], 'policy', `"${g}" must have three dot-separated parts, project.dataset.routine`)));
+  }
+  raw.destinations.forEach((d, i) => {
+    const problem = destinationProblem(d);
+    if (problem) fail(yaml, ['destinations', i], 'policy', `"${d}" ${problem}`, 'write a URI such as gs://bucket/exports/* or a connection id such as my-project.us.my-connection');
+  });
   const limits: Policy['limits'] = {};
   if (raw.limits.max_rows !== undefined) limits.maxRows = raw.limits.max_rows;
   if (raw.limits.max_queries !== undefined) limits.maxQueries = raw.limits.max_queries;
@@ -85,6 +98,8 @@ export function loadPolicy(file: string): Policy {
     statements: [...new Set(raw.statements)],
     tables: raw.tables,
     columns: raw.columns,
+    routines: raw.routines,
+    destinations: raw.destinations,
     detect: [...new Set(raw.detect)],
     limits,
     requireJustification: raw.require_justification,
@@ -98,9 +113,26 @@ export function loadPolicy(file: string): Policy {
   };
 }
 
-function checkGlob(glob: string, segments: number, onBad: () => never): void {
+function checkGlob(glob: string, segments: number, onBad: () => never, orMore = false): void {
   const parts = glob.split('.');
-  if (parts.length !== segments || parts.some((p) => p === '')) onBad();
+  if ((orMore ? parts.length < segments : parts.length !== segments) || parts.some((p) => p === '')) onBad();
+}
+
+/** Three parts, or four with INFORMATION_SCHEMA third (BigQuery metadata views, by dataset or region). */
+function checkTableGlob(glob: string, onBad: () => never): void {
+  const parts = glob.split('.');
+  if (parts.length === 4 && parts[2]!.toUpperCase() === 'INFORMATION_SCHEMA') return checkGlob(glob, 4, onBad);
+  checkGlob(glob, 3, onBad);
+}
+
+function destinationProblem(d: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) {
+    if (/[\u0000-\u001f\s]/.test(d)) return 'has a space or control character';
+    return undefined;
+  }
+  const parts = d.split('.');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) return 'is neither a URI (scheme://…) nor a connection id (project.location.connection)';
+  return undefined;
 }
 
 /** The policy named `name` in `dir`. Unknown policy -> ConfigError unless `onMissing` says otherwise. */

@@ -17,6 +17,8 @@ import { classifyGoogleSqlStatement } from './classify-google-sql-statement.js';
 import { namePartsOf } from './google-sql-name.js';
 import { INERT_GOOGLE_SQL_NODES } from './inert-google-sql-nodes.js';
 import { parseGoogleSql } from './parse-google-sql.js';
+import { scanGoogleSql } from './scan-google-sql.js';
+import { isReservedName, reservedNameError } from '../reserved-names.js';
 
 export interface GoogleSqlNode {
   type: string;
@@ -40,8 +42,12 @@ export interface TableReference {
   targetRead?: boolean;
   /** Source range of the name (in `source`). */
   range: [number, number];
-  /** Set for a table in a FROM clause: what the masking rewrite may replace. */
-  relation?: { range: [number, number]; alias?: string };
+  /**
+   * Set for a table in a FROM clause: what the masking rewrite may replace (`range`: the name
+   * and its alias), and `suffix`, text that stays with the table inside the mask subquery
+   * (`FOR SYSTEM_TIME AS OF …`).
+   */
+  relation?: { range: [number, number]; alias?: string; suffix?: [number, number] };
   /** For `external`: the connection id. */
   connection?: string;
 }
@@ -57,6 +63,19 @@ export interface CollectedStatement {
   references: TableReference[];
   /** Persistent functions called from expressions (`dataset.fn(…)`), as written. */
   routines: string[][];
+  /** URIs and connections data leaves to or enters from (connections as written, dotted). */
+  external: CollectedExternal[];
+}
+
+export interface CollectedExternal {
+  kind: 'uri' | 'connection';
+  /** The URI, or the connection's name parts as written. */
+  value: string | string[];
+}
+
+export interface CollectOptions {
+  /** hoopq's own text (a mask rewrite): it may use hoopq's reserved names. */
+  trusted?: boolean;
 }
 
 interface Scope {
@@ -72,11 +91,15 @@ const BUILTIN_NAMESPACES = new Set([
 const NAME_CONTEXT_VARIABLES = new Set(['@@DATASET_ID', '@@DATASET_PROJECT_ID', '@@PROJECT_ID']);
 const MAX_DYNAMIC_DEPTH = 4;
 
-export function collectGoogleSqlReferences(sql: string): CollectedStatement[] {
-  const collector = new ReferenceCollector(sql, false, 0);
+export function collectGoogleSqlReferences(sql: string, options: CollectOptions = {}): CollectedStatement[] {
+  const collector = new ReferenceCollector(sql, false, 0, options.trusted === true);
   collector.run();
   return collector.statements;
 }
+
+/** Option values that name where data goes or comes from must be literals (and are checked against `destinations`). */
+const LOCATION_OPTIONS = new Set(['uri', 'uris', 'hive_partition_uri_prefix', 'metadata_file_paths', 'endpoint', 'model_path']);
+const URI_TEXT = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 class ReferenceCollector {
   readonly statements: CollectedStatement[] = [];
@@ -86,7 +109,13 @@ class ReferenceCollector {
   private readonly changed: Array<[number, number]>;
   private readonly program: GoogleSqlNode;
 
-  constructor(private readonly source: string, private readonly dynamic: boolean, private readonly depth: number) {
+  constructor(
+    private readonly source: string,
+    private readonly dynamic: boolean,
+    private readonly depth: number,
+    private readonly trusted: boolean,
+  ) {
+    if (!trusted) refuseReservedNames(source);
     const parsed = parseGoogleSql(source);
     this.program = parsed.program as unknown as GoogleSqlNode;
     this.modelKeywords = new Set(parsed.normalized.modelKeywords);
@@ -116,6 +145,7 @@ class ReferenceCollector {
       dynamic: this.dynamic,
       references: [],
       routines: [],
+      external: [],
     };
     this.statements.push(entry);
     const saved = this.current;
@@ -386,13 +416,14 @@ class ReferenceCollector {
     if (this.depth >= MAX_DYNAMIC_DEPTH) throw unsupported('EXECUTE IMMEDIATE nested too deeply');
     if (n.into) this.expr(n.into, root);
     if (n.using) this.expr(n.using, root);
-    const inner = new ReferenceCollector(String(e.value), true, this.depth + 1);
+    const inner = new ReferenceCollector(String(e.value), true, this.depth + 1, false);
     inner.temps = this.temps;
     inner.run();
     for (const s of inner.statements) {
       if (fold) {
         this.current!.references.push(...s.references.map((r) => ({ ...r, relation: undefined })));
         this.current!.routines.push(...s.routines);
+        this.current!.external.push(...s.external);
       } else {
         this.statements.push(s);
       }
@@ -478,9 +509,15 @@ class ReferenceCollector {
       case 'tablesample_expr':
         this.from(n.left, scope, alias, false);
         return this.expr(n.args, scope);
-      case 'for_system_time_as_of_expr':
-        this.from(n.left, scope, alias, false);
+      case 'for_system_time_as_of_expr': {
+        const before = this.current?.references.length ?? 0;
+        const plain = ['identifier', 'member_expr', 'bigquery_quoted_member_expr', 'alias'].includes(n.left.type) && (n.left.type !== 'alias' || isPlainName(n.left.expr));
+        this.from(n.left, scope, alias, plain);
+        // the mask subquery keeps the time travel with the table: (SELECT … FROM `t` FOR SYSTEM_TIME AS OF x) AS t
+        const ref = plain ? this.current?.references[before] : undefined;
+        if (ref?.relation) ref.relation = { ...ref.relation, range: node.range!, suffix: [ref.relation.range[1], node.range![1]] };
         return this.expr(n.expr, scope);
+      }
       case 'pivot_expr':
       case 'unpivot_expr':
         this.from(n.left, scope, alias, false);
@@ -589,6 +626,13 @@ class ReferenceCollector {
       case 'program':
       case 'block_stmt':
         throw unsupported(`${node.type} inside an expression`);
+      case 'with_connection_clause':
+        if (this.current) this.current.external.push({ kind: 'connection', value: namePartsOf(n.connection) });
+        return;
+      case 'bigquery_options':
+      case 'from_files_options':
+        this.locationOptions(n.options);
+        return this.children(node, scope);
       default:
         if (!INERT_GOOGLE_SQL_NODES.has(node.type)) throw unsupported(node.type);
         return this.children(node, scope);
@@ -626,6 +670,27 @@ class ReferenceCollector {
     }
   }
 
+  /** `OPTIONS(uri = '…', uris = ['…'], …)`: every location named is recorded; a computed one is refused. */
+  private locationOptions(options: any): void {
+    const items = (options?.expr?.items ?? []) as any[];
+    for (const item of items) {
+      if (item.type !== 'binary_expr' || item.operator !== '=' || item.left?.type !== 'identifier') continue;
+      const name = String(item.left.name).toLowerCase();
+      const values = item.right.type === 'array_expr' || item.right.type === 'array_literal_expr' ? ((item.right.expr?.items ?? []) as any[]) : [item.right];
+      for (const v of values) {
+        const literal = v.type === 'string_literal' ? String(v.value) : undefined;
+        if (literal !== undefined && (LOCATION_OPTIONS.has(name) || URI_TEXT.test(literal))) {
+          this.current?.external.push({ kind: 'uri', value: literal });
+        } else if (LOCATION_OPTIONS.has(name)) {
+          throw new AnalysisError('analysis.dynamic_destination', `refused: the ${name} option must be a string literal (or an array of them) so that hoopq can check where the data goes`, {
+            rule: 'destinations',
+            hint: `write ${name} = 'gs://bucket/path/*' literally`,
+          });
+        }
+      }
+    }
+  }
+
   private externalQuery(node: GoogleSqlNode): void {
     const args = ((node as any).args?.expr?.args?.items ?? []) as any[];
     const conn = args[0];
@@ -636,6 +701,13 @@ class ReferenceCollector {
       });
     }
     this.add({ access: 'read', role: 'external', parts: [String(conn.value)], connection: String(conn.value), range: node.range! });
+  }
+}
+
+/** Names starting with hoopq's reserved prefix (its hash-key parameters, pipe placeholders) are hoopq's alone. */
+function refuseReservedNames(source: string): void {
+  for (const t of scanGoogleSql(source)) {
+    if ((t.kind === 'word' || t.kind === 'quoted') && t.text.replace(/`/g, '').split('.').some(isReservedName)) throw reservedNameError(t.text);
   }
 }
 

@@ -8,7 +8,7 @@ import { CONTRACT_PEOPLE, describeWarehouseContract, drainExecution, failureOf }
 import { openWarehouse } from '../open-warehouse.js';
 import { openBigQueryWarehouse } from './open-bigquery-warehouse.js';
 import type { BigQueryWarehouse } from './bigquery-warehouse.js';
-import { createHash } from 'node:crypto';
+import { TEST_HASH_KEY, testHash } from '../../../test/fixtures/test-hash-key.js';
 
 const HUNDRED_THOUSAND = 'SELECT n FROM UNNEST(GENERATE_ARRAY(0, 99999)) AS n ORDER BY n';
 const LONG_RUNNING = "SELECT 'slow' AS marker";
@@ -44,7 +44,7 @@ describe('BigQueryWarehouse on fake Google', () => {
   beforeAll(async () => {
     fx = await setUpFakeBigQuery({ people: CONTRACT_PEOPLE });
     bq().script(/'slow' AS marker/, { runMs: 60_000 });
-    wh = await openBigQueryWarehouse(configOf(fx), { impersonate: AGENT_SA, notAfter: inTwoHours() });
+    wh = await openBigQueryWarehouse(configOf(fx), { impersonate: AGENT_SA, notAfter: inTwoHours(), hashKey: TEST_HASH_KEY });
   });
   afterAll(async () => {
     await wh?.close();
@@ -222,10 +222,9 @@ describe('BigQueryWarehouse on fake Google', () => {
     expect(analysis.statements[0]!.reads.sort()).toEqual([`${PROJECT}.crm.customer_contacts`, `${PROJECT}.crm.customers`]);
     const rewritten = await wh.rewriteForMasks(analysis, { [`${PROJECT}.crm.customers`]: { email: 'hash' } }, names);
     expect(rewritten).toHaveLength(1);
-    expect(rewritten[0]).toContain('TO_HEX(SHA256(');
+    expect(rewritten[0]).toContain('TO_HEX(SHA256(CONCAT(@__hoopq_hash_outer');
     const { rows } = await drainExecution(await wh.execute(rewritten, { signal: signal(), names }));
-    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-    expect(rows).toEqual(CUSTOMERS.map((c) => [c[0], c[2] === null ? null : sha(c[2] as string), c[5]]));
+    expect(rows).toEqual(CUSTOMERS.map((c) => [c[0], c[2] === null ? null : testHash(c[2] as string), c[5]]));
     const sent = bq().jobs.size > 0 ? [...bq().jobs.values()].at(-1)!.sql : '';
     expect(sent).toBe(rewritten[0]);
   });

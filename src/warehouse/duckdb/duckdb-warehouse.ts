@@ -12,10 +12,14 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
-import { WarehouseError } from '../../errors.js';
+import { isHoopqError, WarehouseError } from '../../errors.js';
+import { scrubHashKey, type HashKey } from '../../masking/hash-key.js';
+import { prepareDuckDbParameters } from './duckdb-parameters.js';
+import { mapExecutionErrors } from '../map-execution-errors.js';
 import { rewriteDuckDbSqlForMasks } from '../../masking/duckdb/rewrite-duckdb-sql-for-masks.js';
 import type { ExecuteOptions, MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehouse.js';
 import { DuckDbCatalog } from './duckdb-catalog.js';
+import { DUCKDB_DIALECT } from './duckdb-dialect.js';
 import { toWarehouseError } from './duckdb-error.js';
 import { streamDuckDbQuery } from './stream-duckdb-query.js';
 import { toAnalysisError } from '../to-analysis-error.js';
@@ -31,10 +35,15 @@ export interface DuckDbWarehouseParts {
   writable: boolean;
   /** Releases the in-process file lock; called once the instance is closed. */
   releaseLock: () => void;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
 }
 
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
+  readonly dialect = DUCKDB_DIALECT;
+  /** The catalog is the local file: always there. */
+  readonly catalogAvailable = true;
   readonly project: string;
   readonly path: string;
   readonly writable: boolean;
@@ -51,10 +60,11 @@ export class DuckDbWarehouse implements Warehouse {
     this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
   }
 
+  /** `@name` parameters are read as DuckDB's `$name` (same length, so every offset holds). */
   async analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis> {
     this.assertOpen();
     try {
-      return await analyzeDuckDbSql(sql, { parser: this.parts.parser, catalog: this.catalog, names });
+      return await analyzeDuckDbSql(prepareDuckDbParameters(sql), { parser: this.parts.parser, catalog: this.catalog, names });
     } catch (err) {
       throw asAnalysisError(err);
     }
@@ -63,9 +73,9 @@ export class DuckDbWarehouse implements Warehouse {
   async rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
     this.assertOpen();
     try {
-      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan });
+      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan, hashKey: this.parts.hashKey });
     } catch (err) {
-      throw asAnalysisError(err);
+      throw this.scrub(asAnalysisError(err));
     }
   }
 
@@ -95,9 +105,19 @@ export class DuckDbWarehouse implements Warehouse {
       throw toWarehouseError(err);
     }
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    return streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
-      if (this.running.delete(connection)) releaseConnection(connection);
-    });
+    // DuckDB quotes the SQL around an error's position ("LINE 1: …"): never the hash key
+    return mapExecutionErrors(
+      () =>
+        streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
+          if (this.running.delete(connection)) releaseConnection(connection);
+        }),
+      (err) => this.scrub(err),
+    );
+  }
+
+  private scrub<E>(err: E): E {
+    if (this.parts.hashKey && isHoopqError(err)) err.message = scrubHashKey(err.message, this.parts.hashKey);
+    return err;
   }
 
   /**

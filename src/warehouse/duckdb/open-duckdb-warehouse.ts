@@ -16,6 +16,7 @@ import { ConfigError, WarehouseError } from '../../errors.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
+import type { HashKey } from '../../masking/hash-key.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
 
 export interface OpenDuckDbWarehouseOptions {
@@ -23,6 +24,8 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
 }
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -42,7 +45,7 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
   const deadline = Date.now() + waitMs;
   let delay = FIRST_RETRY_MS;
   for (;;) {
-    const opened = await tryOpen(path, lockKey, options.writable);
+    const opened = await tryOpen(path, lockKey, options.writable, options.hashKey);
     if (opened) return opened;
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -59,7 +62,7 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
 }
 
 /** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean): Promise<DuckDbWarehouse | null> {
+async function tryOpen(path: string, lockKey: string, writable: boolean, hashKey: HashKey | undefined): Promise<DuckDbWarehouse | null> {
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
@@ -81,7 +84,7 @@ async function tryOpen(path: string, lockKey: string, writable: boolean): Promis
     const metadata = await instance.connect();
     connections.push(metadata);
     const project = await catalogName(metadata);
-    return new DuckDbWarehouse({ instance, parser, metadata, project, path, writable, releaseLock });
+    return new DuckDbWarehouse({ instance, parser, metadata, project, path, writable, releaseLock, hashKey });
   } catch (err) {
     for (const c of connections) c.closeSync();
     instance.closeSync();
