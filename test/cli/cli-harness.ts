@@ -3,7 +3,7 @@
  * demo made by `hoopq quickstart` in a temporary folder.
  */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,11 +38,22 @@ export interface Demo {
   mint(policy: string, run: string, extra?: string[]): string;
   auditRecords(): Array<Record<string, any>>;
   warehouseSha256(): string;
+  /** What the `hash` mask gives for a value's text under this deployment's key (HMAC-SHA256, computed with node's crypto). */
+  keyedHash(text: string): string;
   files(): string[];
   /** Gateway mode: the gateway's URL and the agent's (empty) folder. */
   gateway?: { url: string; agentDir: string; process: ChildProcess; stderr(): string };
   /** Stops the gateway (gateway mode); nothing to do in direct mode. */
   close(): Promise<void>;
+}
+
+/**
+ * HMAC-SHA256 of `text` under the deployment's `hash` mask key (`hash.key` in its keys folder,
+ * `hqhk_<base64url>`), computed here from the file so that tests check hoopq's masks independently.
+ */
+export function keyedHashUnder(keysDir: string, text: string): string {
+  const line = readFileSync(join(keysDir, 'hash.key'), 'utf8').trim();
+  return createHmac('sha256', Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url')).update(text, 'utf8').digest('hex');
 }
 
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
@@ -103,6 +114,9 @@ export function createDemo(): Demo {
     },
     warehouseSha256() {
       return createHash('sha256').update(readFileSync(join(dir, 'demo.duckdb'))).digest('hex');
+    },
+    keyedHash(text: string) {
+      return keyedHashUnder(join(dir, '.hoopq', 'keys'), text);
     },
     files() {
       return listFiles(dir);

@@ -1,7 +1,7 @@
 /**
  * Black-box: an agent under analyst-agent (email hash, ssn redact, phone partial) tries to get
  * raw values out with every shape it can think of. No raw value — nor its upper, lower,
- * reversed, digits-only, hex, base64 or md5 form — may appear in stdout, stderr or the audit
+ * reversed, digits-only, hex, base64, md5 or SHA-256 form — may appear in stdout, stderr or the audit
  * log; predicates see masked values only; unmasked queries return exactly what DuckDB returns
  * on pre-masked data. Runs in direct and gateway mode.
  */
@@ -41,6 +41,8 @@ function forbiddenForms(value: string): string[] {
     Buffer.from(value).toString('hex').toUpperCase(),
     Buffer.from(value).toString('base64'),
     createHash('md5').update(value).digest('hex'),
+    // the unkeyed SHA-256 would let a guess be checked against the mask
+    createHash('sha256').update(value).digest('hex'),
   ];
   if (digits.length >= 7) forms.push(digits);
   return forms;
@@ -152,18 +154,40 @@ export function defineMaskingSuite(mode: Mode): void {
       assertNoRawValue(r.stdout + r.stderr, 'output');
     });
 
+    it.concurrent.each([
+      // the demo's emails are first.last<id>@example.com: with an unkeyed hash, hashing that
+      // guess in SQL confirmed every row; under the deployment's key no guess matches
+      ['a guess built from visible columns', "SELECT count(*) AS n FROM customers WHERE email = sha256(lower(replace(name, ' ', '.')) || id || '@example.com')"],
+      ['a guess through a CTE', "WITH g AS (SELECT id, sha256(lower(replace(name, ' ', '.')) || id || '@example.com') AS h FROM customers) SELECT count(*) AS n FROM customers c JOIN g ON g.id = c.id AND g.h = c.email"],
+      ['a guess of one known value', (s: Secrets) => `SELECT count(*) AS n FROM customers WHERE email = sha256('${s.emails[0]}')`],
+      ['md5 and sha256 of guesses', "SELECT count(*) AS n FROM customers WHERE email IN (sha256(lower(replace(name, ' ', '.')) || id || '@example.com'), md5(lower(replace(name, ' ', '.')) || id || '@example.com'))"],
+    ])('guess-and-compare on a hashed column matches nothing: %s', async (_what, build) => {
+      const sql = typeof build === 'string' ? build : build(secrets);
+      const r = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      outputs.push(r);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).map((row: { n: unknown }) => Number(row.n))).toEqual([0]);
+    });
+
+    it('joins and grouping on a hashed column still work (equal values, equal hashes)', async () => {
+      const r = await demo.runAsync(['query', '--format', 'json', 'SELECT count(*) AS n FROM customers a JOIN customers b ON a.email = b.email'], { env: env() });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).map((row: { n: unknown }) => Number(row.n))).toEqual([secrets.emails.length]);
+    });
+
     it('masked values are exactly DuckDB on pre-masked data', async () => {
       const sql = 'SELECT id, name, email, ssn, phone, city FROM customers ORDER BY id LIMIT 50';
       const r = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
       expect(r.code).toBe(0);
       const expected = await readRaw(
         demo.dir,
-        `SELECT id, name, sha256(email) AS email, '[REDACTED]' AS ssn,
+        `SELECT id, name, email, '[REDACTED]' AS ssn,
                 CASE WHEN length(phone) <= 4 THEN repeat('*', length(phone)) ELSE repeat('*', length(phone) - 4) || right(phone, 4) END AS phone,
                 city
          FROM demo.crm.customers ORDER BY id LIMIT 50`,
       );
-      expect(JSON.parse(r.stdout)).toEqual(expected);
+      // email: HMAC-SHA256 under the deployment's key, computed here independently of hoopq
+      expect(JSON.parse(r.stdout)).toEqual(expected.map((row) => ({ ...row, email: demo.keyedHash(String(row.email)) })));
     });
 
     it('nothing in the audit log carries a raw value, and the log verifies', () => {

@@ -89,7 +89,7 @@ describe('queries', () => {
     ['SELECT * FROM d.a UNION ALL SELECT * FROM d.b EXCEPT DISTINCT SELECT * FROM d.c', ['proj.d.a', 'proj.d.b', 'proj.d.c']],
     ['SELECT * FROM ML.PREDICT(MODEL `p.d.m`, (SELECT * FROM d.t))', ['p.d.m', 'proj.d.t']],
     ['SELECT * FROM ML.PREDICT(MODEL d.m, TABLE d.t)', ['proj.d.m', 'proj.d.t']],
-    ['SELECT * FROM `p.d.tvf`(1) AS x', ['p.d.tvf']],
+    ['SELECT * FROM `p.d.tvf`(1) AS x', []],
     ['SELECT TO_JSON_STRING(t) FROM d.t AS t', ['proj.d.t']],
     ['SELECT * FROM d.t FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
     ['SELECT * FROM d.t TABLESAMPLE SYSTEM (10 PERCENT)', ['proj.d.t']],
@@ -154,7 +154,7 @@ describe('DML and DDL', () => {
     ['ALTER TABLE d.t ADD CONSTRAINT fk FOREIGN KEY (x) REFERENCES d.u(x) NOT ENFORCED', 'alter', 'ALTER_TABLE', ['proj.d.u'], ['proj.d.t']],
     ["EXPORT DATA OPTIONS (uri = 'gs://b/*', format = 'CSV') AS SELECT * FROM d.s", 'export', 'EXPORT_DATA', ['proj.d.s'], []],
     ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = ['gs://b/x.csv'])", 'load', 'LOAD_DATA', [], ['proj.d.t']],
-    ['CALL d.proc(1)', 'call', 'CALL', ['proj.d.proc'], []],
+    ['CALL d.proc(1)', 'call', 'CALL', [], []],
     ["GRANT `roles/bigquery.dataViewer` ON TABLE d.t TO 'user:a@example.com'", 'grant', 'GRANT', [], ['proj.d.t']],
     ["CREATE ROW ACCESS POLICY f ON d.t GRANT TO ('user:a@example.com') FILTER USING (a = 1)", 'create', 'CREATE_ROW_ACCESS_POLICY', [], ['proj.d.t']],
   ])('%s', async (sql, kind, nativeType, read, write) => {
@@ -163,6 +163,62 @@ describe('DML and DDL', () => {
     expect(t.types[0]).toBe(nativeType);
     expect(t.read).toEqual(read);
     expect(t.write).toEqual(write);
+  });
+});
+
+describe('routines and external resources', () => {
+  it.each([
+    ['SELECT * FROM `p.d.tvf`(1) AS x', ['p.d.tvf']],
+    ['CALL d.proc(1)', ['proj.d.proc']],
+    ['SELECT `acme.hr.lookup_salary`(1)', ['acme.hr.lookup_salary']],
+    ['SELECT d.f(x), NET.HOST(u), SAFE.d2.g(1) FROM d.t', ['proj.d.f']],
+    ['CREATE TEMP FUNCTION f(x INT64) AS (x); SELECT f(1)', []],
+  ])('%s calls %j', async (sql, routines) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect([...new Set(a.statements.flatMap((s) => s.routines ?? []))].sort()).toEqual(routines);
+  });
+
+  it.each([
+    ["EXPORT DATA OPTIONS (uri = 'gs://b/x-*.csv', format = 'CSV') AS SELECT 1", [{ kind: 'uri', value: 'gs://b/x-*.csv', use: 'export' }]],
+    [
+      "EXPORT DATA WITH CONNECTION `p.us.c` OPTIONS (URI = 's3://b/x-*', format = 'JSON') AS SELECT 1",
+      [{ kind: 'connection', value: 'p.us.c', use: 'connection' }, { kind: 'uri', value: 's3://b/x-*', use: 'export' }],
+    ],
+    ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = ['gs://b/1.csv', 'gs://c/2.csv']) WITH CONNECTION us.c", [
+      { kind: 'uri', value: 'gs://b/1.csv', use: 'load' },
+      { kind: 'uri', value: 'gs://c/2.csv', use: 'load' },
+      { kind: 'connection', value: 'proj.us.c', use: 'connection' },
+    ]],
+    ["CREATE EXTERNAL TABLE d.x OPTIONS (format = 'CSV', uris = ['gs://b/*'])", [{ kind: 'uri', value: 'gs://b/*', use: 'external_table' }]],
+    ["CREATE FUNCTION d.f(x INT64) RETURNS INT64 REMOTE WITH CONNECTION p.us.c OPTIONS (endpoint = 'https://example.com/f')", [
+      { kind: 'connection', value: 'p.us.c', use: 'connection' },
+      { kind: 'uri', value: 'https://example.com/f', use: 'remote_function' },
+    ]],
+    ["CREATE TABLE d.t OPTIONS (description = 'copied from gs://b/x')", []],
+  ])('%s names its destinations', async (sql, external) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect(a.statements.flatMap((s) => s.external ?? [])).toEqual(external);
+  });
+
+  it.each([
+    ["EXPORT DATA OPTIONS (uri = CONCAT('gs://b/', 'x-*.csv'), format = 'CSV') AS SELECT 1"],
+    ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = [@where])"],
+    ["EXECUTE IMMEDIATE \"EXPORT DATA OPTIONS (uri = @u, format = 'CSV') AS SELECT 1\""],
+  ])('refuses a computed destination: %s', async (sql) => {
+    const err = await refusal(sql);
+    expect(err.code).toBe('analysis.dynamic_destination');
+  });
+
+  it.each([
+    ['SELECT @__hoopq_hash_inner'],
+    ['SELECT @__HOOPQ_HASH_OUTER'],
+    ['SELECT * FROM `__hoopq_pipe_input`'],
+    ['SELECT * FROM `p.d.__hoopq_x`'],
+    ['DECLARE __hoopq_x INT64'],
+    ['EXECUTE IMMEDIATE "SELECT @__hoopq_hash_inner"'],
+  ])('refuses hoopq\'s reserved names: %s', async (sql) => {
+    const err = await refusal(sql);
+    expect(err.code).toBe('analysis.reserved_name');
   });
 });
 

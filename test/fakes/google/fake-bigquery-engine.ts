@@ -101,7 +101,14 @@ export class FakeBigQueryEngine {
     const prepared = await this.connection.prepare(this.translate(sql));
     bindParameters(prepared, params);
     const fields: FakeField[] = [];
-    for (let i = 0; i < prepared.columnCount; i++) fields.push(bqField(prepared.columnName(i), prepared.columnType(i)));
+    try {
+      for (let i = 0; i < prepared.columnCount; i++) fields.push(bqField(prepared.columnName(i), prepared.columnType(i)));
+    } catch {
+      // a type that depends on a parameter is known only once bound and run: queries only
+      if (!/^\s*(\(|SELECT|WITH|FROM)/i.test(sql)) return [];
+      const reader = await prepared.runAndReadAll();
+      return reader.columnNames().map((name, i) => bqField(name, reader.columnTypes()[i]!));
+    }
     return fields;
   }
 

@@ -416,7 +416,8 @@ export class FakeBigQuery {
     };
   }
 
-  private getTable(name: string, caller: IssuedToken): FakeResponse {
+  private getTable(asked: string, caller: IssuedToken): FakeResponse {
+    const name = this.canonicalName(asked) ?? asked;
     const [project, dataset, tableId] = split(name);
     if (!this.dataViewers.get(`${project}.${dataset}`)?.has(caller.principal)) {
       return googleError(403, 'PERMISSION_DENIED', `Access Denied: Table ${project}:${dataset}.${tableId}: Permission bigquery.tables.get denied on table ${project}:${dataset}.${tableId} (or it may not exist).`, 'accessDenied');
@@ -525,7 +526,7 @@ export class FakeBigQuery {
   }
 
   /** The known table that `name` names when case is ignored (datasets created case-insensitive fold it). */
-  private canonicalName(name: string): string | undefined {
+  canonicalName(name: string): string | undefined {
     if (this.tables.has(name)) return name;
     const lower = name.toLowerCase();
     const hit = [...this.tables.keys()].find((t) => t.toLowerCase() === lower);
