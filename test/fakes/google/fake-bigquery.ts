@@ -515,11 +515,12 @@ export class FakeBigQuery {
 
   /** A name that differs only in case from a known table, in a case-sensitive dataset: BigQuery says Not found. */
   private wronglyCasedTable(sql: string, defaults: { project: string; dataset?: string }): string | undefined {
-    for (const c of this.candidateNames(sql, defaults)) {
+    // names written with a dataset: a one-part name is as likely an alias or a column
+    for (const c of this.candidateNames(sql, defaults, 2)) {
       if (this.tables.has(c) || c.endsWith('*')) continue;
-      const canonical = this.canonicalName(c);
-      if (canonical === undefined) continue;
-      const [p, d] = canonical.split('.');
+      const other = [...this.tables.keys()].find((t) => t.toLowerCase() === c.toLowerCase());
+      if (other === undefined) continue;
+      const [p, d] = other.split('.');
       if (!this.caseInsensitiveDatasets.has(`${p}.${d}`)) return c;
     }
     return undefined;
@@ -535,12 +536,13 @@ export class FakeBigQuery {
     return this.caseInsensitiveDatasets.has(`${p}.${d}`) ? hit : undefined;
   }
 
-  private candidateNames(sql: string, defaults: { project: string; dataset?: string }): string[] {
+  private candidateNames(sql: string, defaults: { project: string; dataset?: string }, minParts = 1): string[] {
     const out: string[] = [];
     const text = sql.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ');
     const name = /(?:`[^`]+`|[A-Za-z_][\w-]*)(?:\s*\.\s*(?:`[^`]+`|[A-Za-z_][\w-]*))*/g;
     for (const m of text.matchAll(name)) {
       const parts = m[0].split(/\s*\.\s*/).flatMap((p) => p.replace(/`/g, '').split('.'));
+      if (parts.length < minParts) continue;
       out.push(...(parts.length === 3 ? [parts.join('.')] : parts.length === 2 ? [`${defaults.project}.${parts.join('.')}`] : defaults.dataset && parts.length === 1 ? [`${defaults.project}.${defaults.dataset}.${parts[0]}`] : []));
     }
     return out;
