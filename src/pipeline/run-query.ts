@@ -23,6 +23,7 @@ import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
@@ -76,6 +77,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     literals = recordSql(parts, body, req.sql, undefined, progress);
     const identity = await parts.identity.verify(req.token);
     fillIdentity(body, identity);
+    parseQueryParameters(req.params); // a malformed --parameter is a usage error before any engine sees it
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;

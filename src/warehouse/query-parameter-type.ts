@@ -37,7 +37,7 @@ export function parseQueryParameter(p: QueryParameter): ParsedParameter {
   }
   const type = parseType(p.type, p);
   if (p.value === null) return { name: p.name, type, value: null };
-  if (type.kind === 'scalar') return { name: p.name, type, value: p.value };
+  if (type.kind === 'scalar') return { name: p.name, type, value: scalarText(p.value, type.name, p) };
   let json: unknown;
   try {
     json = JSON.parse(p.value);
@@ -104,7 +104,7 @@ function valueOf(json: unknown, type: ParameterType, p: QueryParameter): Paramet
   switch (type.kind) {
     case 'scalar':
       if (typeof json === 'object') throw bad(p, `a ${type.name} value cannot be ${JSON.stringify(json)}`);
-      return String(json);
+      return scalarText(String(json), type.name, p);
     case 'array':
       if (!Array.isArray(json)) throw bad(p, 'an ARRAY value must be a JSON array, e.g. [1,2,3]');
       return json.map((v) => valueOf(v, type.element, p));
@@ -122,6 +122,15 @@ function valueOf(json: unknown, type: ParameterType, p: QueryParameter): Paramet
       return out;
     }
   }
+}
+
+/** A scalar's text, checked where the type's form is fixed (INT64, FLOAT64, BOOL). */
+function scalarText(text: string, type: string, p: QueryParameter): string {
+  const t = text.trim();
+  if (type === 'INT64' && !/^[+-]?\d+$/.test(t)) throw bad(p, `"${text}" is not an INT64`);
+  if (type === 'FLOAT64' && Number.isNaN(Number(t)) && !/^[+-]?(nan|inf|infinity)$/i.test(t)) throw bad(p, `"${text}" is not a FLOAT64`);
+  if (type === 'BOOL' && !/^(true|false)$/i.test(t)) throw bad(p, `"${text}" is not a BOOL (true or false)`);
+  return text;
 }
 
 /** The type as GoogleSQL writes it. */

@@ -219,6 +219,25 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     expect(job!.cancelled).toBe(true);
   });
 
+  it.concurrent.each<[string, string, string[], unknown[]]>([
+    ['a named scalar', 'SELECT id FROM customers WHERE id <= @max_id ORDER BY id', ['max_id:INT64:2'], [1, 2]],
+    ['an ARRAY', 'SELECT id FROM customers WHERE id IN UNNEST(@ids) ORDER BY id', ['ids:ARRAY<INT64>:[1, 3]'], [1, 3]],
+    ['a STRUCT', "SELECT id FROM customers WHERE country = @who.country AND id >= @who.min_id ORDER BY id", ['who:STRUCT<country STRING, min_id INT64>:{"country": "UK", "min_id": 2}'], [3]],
+  ])('runs a query with %s parameter; the dry run carries the same queryParameters as the job', async (_what, sql, params, ids) => {
+    const marker = `/* params_${ids.join('_')} */`;
+    const { result, calls } = await during(() => query(`${sql} ${marker}`, ['--format', 'json', ...params.flatMap((p) => ['--parameter', p])]));
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).map((r: { id: number }) => r.id)).toEqual(ids);
+    const jobs = inserts(calls).filter((j) => String(j.body.configuration.query.query).includes(marker));
+    expect(jobs.map((j) => j.body.configuration.dryRun === true)).toEqual([true, false]);
+    const [dry, real] = jobs as [RecordedRequest, RecordedRequest];
+    expect(dry.body.configuration.query.queryParameters).toEqual(real.body.configuration.query.queryParameters);
+    expect(dry.body.configuration.query.parameterMode).toBe('NAMED');
+    // the caller's parameters first, then hoopq's hidden hash-key parameters (this policy hashes email)
+    expect(real.body.configuration.query.queryParameters.map((p: { name: string }) => p.name)).toEqual([params[0]!.split(':')[0], '__hoopq_hash_inner', '__hoopq_hash_outer']);
+  });
+
   it('pages a large result completely and in order', async () => {
     bq().pageRows = 100;
     bq().script(/paging_marker/, { bytes: 1000 });

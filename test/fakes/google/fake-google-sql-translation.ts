@@ -28,6 +28,7 @@ export function translateGoogleSql(sql: string, expandWildcard: WildcardExpander
   out = translateRecordCopies(out);
   out = translateArrays(out);
   out = dropTimeTravel(out);
+  out = translateInUnnest(out);
   // the macros live in the engine's own catalog; queries run with a project's catalog in USE
   out = renameCalls(out, { TO_HEX: 'memory.main.bq_to_hex', SHA256: 'memory.main.bq_sha256', CONCAT: 'memory.main.bq_concat', TO_JSON_STRING: 'memory.main.bq_to_json_string' });
   out = out.replace(/UNNEST\(GENERATE_ARRAY\(([^()]*)\)\)\s+AS\s+(\w+)/gi, 'generate_series($1) AS _g($2)');
@@ -204,6 +205,18 @@ function translateArrays(sql: string): string {
     if (!m) return undefined;
     return `list_transform(${m[2]}, ${m[3]} -> ${m[1]!.trim()})`;
   });
+}
+
+/** `x IN UNNEST(arr)` -> `x IN (SELECT unnest(arr))`. */
+function translateInUnnest(sql: string): string {
+  const re = /\bIN\s+UNNEST\s*\(/gi;
+  for (;;) {
+    const m = [...sql.matchAll(re)].filter((x) => isCode(sql, x.index!)).at(-1);
+    if (!m) return sql;
+    const open = m.index! + m[0].length - 1;
+    const close = closeOf(sql, open);
+    sql = `${sql.slice(0, m.index!)}IN (SELECT unnest(${sql.slice(open + 1, close)}))${sql.slice(close + 1)}`;
+  }
 }
 
 /** `FOR SYSTEM_TIME AS OF <expr>` up to the next `)`, `,`, keyword or end. */
