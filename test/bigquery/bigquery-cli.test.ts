@@ -217,6 +217,12 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     const result = await running;
     expect(result.code).toBe(4);
     expect(job!.cancelled).toBe(true);
+    // the intent (written before the job existed) and the outcome both name the job
+    const records = audit().filter((r) => r.run === run && (r.event === 'query.intent' || r.event === 'query'));
+    expect(records.map((r) => [r.event, r.warehouse.job_id])).toEqual([
+      ['query.intent', job!.jobId],
+      ['query', job!.jobId],
+    ]);
   });
 
   it.concurrent.each<[string, string, string[], unknown[]]>([
