@@ -31,7 +31,7 @@ export async function crossCheckDryRun(dry: DryRunResult, checked: DryRunSubject
   const dialect = warehouse.dialect;
   const analysis = checked.analysis;
   const limit = dialect.referencedTableLimit;
-  if (dry.referencedTablesIncomplete || (limit !== undefined && dry.referencedTables.length > limit)) {
+  if (dry.referencedTablesIncomplete || (limit !== undefined && dry.referencedTables.length >= limit)) {
     throw new PolicyDeniedError('policy.too_many_tables', `refused: the warehouse reports ${limit ?? 'too many'} or more referenced tables, so the list may be incomplete and cannot be checked (rule limits.referenced_tables)`, {
       rule: 'limits.referenced_tables',
       hint: `split the query so that each part reads fewer than ${limit ?? 'that many'} tables`,
