@@ -115,8 +115,15 @@ export class DuckDbWarehouse implements Warehouse {
     );
   }
 
+  /**
+   * DuckDB quotes the SQL around an error's position (`LINE 1: … ^`). Under a masking policy
+   * that text holds hoopq's mask subqueries, and a window of it could hold part of the hash
+   * key, so the excerpt is dropped (and any full form of the key scrubbed besides).
+   */
   private scrub<E>(err: E): E {
-    if (this.parts.hashKey && isHoopqError(err)) err.message = scrubHashKey(err.message, this.parts.hashKey);
+    if (this.parts.hashKey && isHoopqError(err)) {
+      err.message = scrubHashKey(err.message, this.parts.hashKey).replace(/\s*LINE \d+:[\s\S]*$/, ' (the SQL excerpt is not shown: it holds hoopq\'s masks)');
+    }
     return err;
   }
 
