@@ -27,8 +27,8 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
   const getState = () => (state ??= openStateStore(config.statePath));
-  let hashKey: HashKey | undefined;
-  const getHashKey = () => (hashKey ??= hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk'))));
+  // read at every open: `hoopq keys rotate --hash-key` takes effect at once, in a running gateway too
+  const getHashKey = (): HashKey => hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk')));
   const parts: PipelineParts = {
     config,
     policies: createPolicyCatalog(config.policiesDir),

@@ -90,6 +90,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
+    // which key produced the hashes (its id, never the key): a reader can tell hashes of two keys apart
+    if (Object.values(checked.masks).includes('hash') && warehouse.hashKeyId) body.masked.hash_key = warehouse.hashKeyId;
     literals = recordSql(parts, body, req.sql, policy, progress);
     if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {

@@ -97,6 +97,8 @@ export interface Warehouse {
   readonly dialect: WarehouseDialect;
   /** False when opened without its catalog (`explain --offline` on a remote engine): views and columns are unknown. */
   readonly catalogAvailable: boolean;
+  /** The id (not the key) of the `hash` mask's key this warehouse masks with, when it holds one. */
+  readonly hashKeyId?: string;
   /** The project name unqualified names resolve to when no default_project is configured. */
   readonly project: string;
   analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis>;

@@ -7,7 +7,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoInMode, type CliResult, type Demo, type Mode } from './cli-harness.js';
@@ -219,6 +219,27 @@ export function defineMaskingSuite(mode: Mode): void {
       const masked = demo.auditRecords().filter((r) => r.event === 'query' && r.decision === 'allow');
       expect(masked.length).toBeGreaterThan(30);
       for (const rec of masked) expect(rec.masked.columns['demo.crm.customers.ssn']).toBe('redact');
+    });
+
+    it('keys rotate --hash-key: hashes change at once, the audit names the key by id, the old key is kept aside (0600)', async () => {
+      const sql = 'SELECT email FROM customers WHERE id = 1';
+      const before = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      const oldHash = JSON.parse(before.stdout)[0].email as string;
+      expect(oldHash).toBe(demo.keyedHash(secrets.emails[0]!));
+      const rotated = demo.admin(['keys', 'rotate', '--hash-key']);
+      expect(rotated.code).toBe(0);
+      const ids = JSON.parse(rotated.stdout).hash_key as { previous: string; current: string };
+      expect(ids.previous).not.toBe(ids.current);
+      const after = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      const newHash = JSON.parse(after.stdout)[0].email as string;
+      expect(newHash).not.toBe(oldHash);
+      expect(newHash).toBe(demo.keyedHash(secrets.emails[0]!));
+      const keyed = demo.auditRecords().filter((r) => r.event === 'query' && r.masked?.hash_key);
+      expect(keyed.at(-1)!.masked.hash_key).toBe(ids.current);
+      expect(keyed.some((r) => r.masked.hash_key === ids.previous)).toBe(true);
+      const retired = readdirSync(join(demo.dir, '.hoopq', 'keys')).filter((f) => f.startsWith('hash.key.retired-'));
+      expect(retired).toHaveLength(1);
+      expect(statSync(join(demo.dir, '.hoopq', 'keys', retired[0]!)).mode & 0o777).toBe(0o600);
     });
   });
 }

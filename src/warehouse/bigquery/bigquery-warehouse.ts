@@ -57,6 +57,7 @@ export class BigQueryWarehouse implements Warehouse {
   readonly project: string;
   readonly catalog: BigQueryCatalog | undefined;
   readonly catalogAvailable: boolean;
+  readonly hashKeyId: string | undefined;
   private closed = false;
   /** Aborted by close(): running jobs are cancelled. */
   private readonly closing = new AbortController();
@@ -72,6 +73,7 @@ export class BigQueryWarehouse implements Warehouse {
     this.project = target.project;
     this.catalog = rest ? new BigQueryCatalog(rest, target.project) : undefined;
     this.catalogAvailable = rest !== null;
+    this.hashKeyId = options.hashKey?.id;
   }
 
   async analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis> {

@@ -44,6 +44,7 @@ export class DuckDbWarehouse implements Warehouse {
   readonly dialect = DUCKDB_DIALECT;
   /** The catalog is the local file: always there. */
   readonly catalogAvailable = true;
+  readonly hashKeyId: string | undefined;
   readonly project: string;
   readonly path: string;
   readonly writable: boolean;
@@ -58,6 +59,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.path = parts.path;
     this.writable = parts.writable;
     this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
+    this.hashKeyId = parts.hashKey?.id;
   }
 
   /** `@name` parameters are read as DuckDB's `$name` (same length, so every offset holds). */
