@@ -150,9 +150,10 @@ const USE_WORDS: Record<ExternalResource['use'], string> = {
 
 /** Every URI and connection a statement sends data to or reads data from must be listed in `destinations`. */
 export function destinationRefusal(resource: ExternalResource, policy: Policy): PolicyDeniedError | undefined {
-  if (findDestination(resource, policy.destinations)) return undefined;
+  if (resource.value !== '' && findDestination(resource, policy.destinations)) return undefined;
   const listed = policy.destinations.length > 0 ? `destinations you may use: ${policy.destinations.join(', ')}` : 'this policy lists no destinations, so no data may leave or enter the warehouse';
-  return new PolicyDeniedError('policy.destination_not_allowed', `refused: ${USE_WORDS[resource.use]} ${resource.value} is not allowed by policy ${policy.name} (rule destinations: no pattern matches)`, {
+  const what = resource.value === '' ? 'a destination the statement does not name (no uri option)' : resource.value;
+  return new PolicyDeniedError('policy.destination_not_allowed', `refused: ${USE_WORDS[resource.use]} ${what} is not allowed by policy ${policy.name} (rule destinations: no pattern matches)`, {
     rule: 'destinations',
     hint: listed,
     details: { destination: resource.value, use: resource.use },

@@ -283,15 +283,53 @@ describe('EXECUTE IMMEDIATE', () => {
   });
 });
 
+describe('syntax BigQuery accepts that the parser does not', () => {
+  it.each<[string, string[], string[]?]>([
+    ['FROM d.t', ['proj.d.t']],
+    ['FROM d.t |> WHERE x > 1 |> SELECT a', ['proj.d.t']],
+    ['SELECT * FROM d.t |> WHERE x > 1', ['proj.d.t']],
+    ['FROM d.t AS t |> JOIN d.u USING (id) |> WHERE t.x IN (SELECT y FROM d.v) |> AGGREGATE COUNT(*) AS n GROUP AND ORDER BY t.k DESC', ['proj.d.t', 'proj.d.u', 'proj.d.v']],
+    ['WITH c AS (SELECT 1 AS x) FROM c |> JOIN d.w ON TRUE |> EXTEND 1 AS y |> SET y = 2 |> DROP y |> RENAME x AS z |> ORDER BY z |> LIMIT 3', ['proj.d.w']],
+    ['FROM d.t |> UNION ALL (SELECT * FROM d.u), (FROM d.v |> WHERE a)', ['proj.d.t', 'proj.d.u', 'proj.d.v']],
+    ['SELECT * FROM (FROM d.t |> WHERE x = 1) AS s', ['proj.d.t']],
+    ['FROM d.t AS a |> SELECT a.x |> JOIN a.items ON TRUE', ['proj.a.items', 'proj.d.t']],
+    ['FROM d.t AS a, a.items |> WHERE 1 = 1', ['proj.d.t']],
+    ['SELECT ARRAY_FILTER(arr, e -> e > 0), ARRAY_TRANSFORM(arr, (e, i) -> e + i) FROM d.t', ['proj.d.t']],
+    ["SELECT RANGE<DATE> '[2020-01-01, 2020-12-31)', RANGE(DATE '2020-01-01', NULL) FROM d.t", ['proj.d.t']],
+    ['SELECT EXTRACT(HOUR FROM ts AT TIME ZONE "UTC") FROM d.t FOR SYSTEM TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
+    ['SELECT * FROM d.a UNION ALL BY NAME SELECT * FROM d.b', ['proj.d.a', 'proj.d.b']],
+    ['SELECT IF(a IS NULL, b, a).* REPLACE (1 AS x) FROM d.t', ['proj.d.t']],
+    ['SELECT * FROM my-project-1a.d.t', ['my-project-1a.d.t']],
+    ["SELECT 'a' 'b' FROM d.t", ['proj.d.t']],
+    ['SELECT * FROM UNNEST([1, 2] AS x, [3, 4] AS y)', []],
+    ['SELECT f() OVER (ROWS BETWEEN 5+5 PRECEDING AND 5+5 FOLLOWING) FROM d.t', ['proj.d.t']],
+    ["LOAD DATA INTO TEMP TABLE tmp FROM FILES (uris = ['gs://b/x.csv'], format = 'CSV'); SELECT * FROM tmp", []],
+  ])('%s', async (sql, read) => {
+    expect((await tables(sql)).read).toEqual(read);
+  });
+
+  it('UNDROP SCHEMA is a define of the dataset', async () => {
+    const t = await tables('UNDROP SCHEMA d');
+    expect(t).toMatchObject({ kinds: ['define'], types: ['UNDROP_SCHEMA'], write: ['proj.d.*'] });
+  });
+
+  it('a system variable that changes name resolution stays refused', async () => {
+    await refusal("SET @@dataset_id = 'other'");
+    expect((await tables("SET @@query_label = 'x'")).kinds).toEqual(['script']);
+  });
+});
+
 describe('refusals', () => {
   it.each([
     'SELEC * FROM t',
     'SELECT * FROM d.t WHERE',
     "SELECT 'unterminated FROM d.t",
-    'SELECT * FROM d.t |> WHERE x > 1',
     '',
     '-- only a comment',
-    'UNDROP SCHEMA d',
+    'INSERT INTO d.x FROM d.t |> WHERE x > 1',
+    'FROM d.t |> FROBNICATE x',
+    'FROM d.t |> DROP (SELECT 1)',
+    'FROM d.t |> AS a, b',
   ])('refuses %j', async (sql) => {
     await refusal(sql);
   });

@@ -119,6 +119,9 @@ function resolveExternal(c: CollectedStatement, names: NameDefaults): ExternalRe
     const parts = e.value as string[];
     if (parts.length === 3) return { kind: 'connection', value: parts.join('.'), use: 'connection' };
     if (parts.length === 2 && names.defaultProject) return { kind: 'connection', value: `${names.defaultProject}.${parts.join('.')}`, use: 'connection' };
+    // `DEFAULT` (the project's default connection) or a bare id: kept as written; no destination
+    // glob (two or three parts) can match it, so a policy cannot allow it by accident
+    if (parts.length === 1) return { kind: 'connection', value: parts[0]!, use: 'connection' };
     throw new AnalysisError('analysis.unresolvable_name', `refused: cannot resolve the connection "${parts.join('.')}"`, {
       rule: 'names',
       hint: 'name connections as project.location.connection',

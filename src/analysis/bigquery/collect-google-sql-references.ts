@@ -17,7 +17,8 @@ import { classifyGoogleSqlStatement } from './classify-google-sql-statement.js';
 import { namePartsOf } from './google-sql-name.js';
 import { INERT_GOOGLE_SQL_NODES } from './inert-google-sql-nodes.js';
 import { parseGoogleSql } from './parse-google-sql.js';
-import { scanGoogleSql } from './scan-google-sql.js';
+import { scanGoogleSql, type GoogleSqlToken } from './scan-google-sql.js';
+import type { PipeQuery } from './find-pipe-queries.js';
 import { isReservedName, reservedNameError } from '../reserved-names.js';
 
 export interface GoogleSqlNode {
@@ -45,9 +46,10 @@ export interface TableReference {
   /**
    * Set for a table in a FROM clause: what the masking rewrite may replace (`range`: the name
    * and its alias), and `suffix`, text that stays with the table inside the mask subquery
-   * (`FOR SYSTEM_TIME AS OF …`).
+   * (`FOR SYSTEM_TIME AS OF …`, `TABLESAMPLE …`); `bare`: the subquery takes no alias (a
+   * `TABLE t` argument becomes `(SELECT …)`).
    */
-  relation?: { range: [number, number]; alias?: string; suffix?: [number, number] };
+  relation?: { range: [number, number]; alias?: string; suffix?: [number, number]; bare?: boolean };
   /** For `external`: the connection id. */
   connection?: string;
 }
@@ -106,8 +108,14 @@ class ReferenceCollector {
   private current: CollectedStatement | undefined;
   private temps = new Set<string>();
   private readonly modelKeywords: Set<number>;
+  private readonly undropKeywords: Set<number>;
+  private readonly tempLoadTargets: Set<number>;
+  private readonly connectionArguments: Set<number>;
+  private readonly defaultConnections: Set<number>;
   private readonly changed: Array<[number, number]>;
   private readonly program: GoogleSqlNode;
+  /** Pipe queries by the offset of their placeholder (the main parse and every part parsed since). */
+  private readonly pipes = new Map<number, PipeQuery>();
 
   constructor(
     private readonly source: string,
@@ -119,7 +127,12 @@ class ReferenceCollector {
     const parsed = parseGoogleSql(source);
     this.program = parsed.program as unknown as GoogleSqlNode;
     this.modelKeywords = new Set(parsed.normalized.modelKeywords);
+    this.undropKeywords = new Set(parsed.normalized.undropKeywords);
+    this.tempLoadTargets = new Set(parsed.normalized.tempLoadTargets);
+    this.connectionArguments = new Set(parsed.normalized.connectionArguments);
+    this.defaultConnections = new Set(parsed.normalized.defaultConnections);
     this.changed = parsed.normalized.changed;
+    for (const q of parsed.normalized.pipes) this.pipes.set(q.start, q);
   }
 
   run(): void {
@@ -136,7 +149,7 @@ class ReferenceCollector {
   private statement(node: GoogleSqlNode, fold: boolean): void {
     if (node.type === 'empty') return;
     if (node.type === 'labeled_stmt') return this.statement(node.statement as GoogleSqlNode, fold);
-    const cls = classifyGoogleSqlStatement(node, this.modelKeywords);
+    const cls = classifyGoogleSqlStatement(node, this.modelKeywords, this.undropKeywords);
     if (fold) return this.statementBody(node, true);
     const entry: CollectedStatement = {
       ...cls,
@@ -245,12 +258,24 @@ class ReferenceCollector {
       case 'alter_view_stmt':
         if (n.columns) this.expr(n.columns, root);
         return this.alter(n.name, n.actions.items, root);
-      case 'export_data_stmt':
+      case 'export_data_stmt': {
         if (n.withConnection) this.expr(n.withConnection, root);
+        const before = this.current!.external.filter((e) => e.kind === 'uri').length;
         if (n.options) this.expr(n.options, root);
+        // no uri named: a destination no policy entry can match (BigQuery requires one anyway)
+        if (this.current!.external.filter((e) => e.kind === 'uri').length === before) this.current!.external.push({ kind: 'uri', value: '' });
         return this.expr(n.as, root);
+      }
       case 'load_data_stmt':
-        this.target(n.table, 'write', false, root);
+        if (this.tempLoadTargets.has(n.table.range[0])) {
+          // LOAD DATA INTO TEMP TABLE t: t is a session table from here on, not a warehouse write
+          const parts = namePartsOf(n.table);
+          if (parts.length !== 1) throw unsupported('a temporary table with a qualified name');
+          this.checkUnchanged(n.table);
+          this.temps.add(parts[0]!);
+        } else {
+          this.target(n.table, 'write', false, root);
+        }
         if (n.columns) this.expr(n.columns, root);
         return this.clauses(n.clauses, root);
       case 'call_stmt': {
@@ -453,6 +478,9 @@ class ReferenceCollector {
     const scope = child(outer);
     const clauses = n.clauses as GoogleSqlNode[];
     for (const c of clauses) if (c.type === 'with_clause' && c !== hoisted) this.withClause(c, scope);
+    const placeholder = clauses.find((c) => c.type === 'select_clause');
+    const pipe = placeholder?.range ? this.pipes.get(placeholder.range[0]) : undefined;
+    if (pipe) return this.pipeQuery(pipe, scope);
     // A subquery in FROM sees the enclosing queries' range variables, not its siblings':
     // resolving `x.y` there as a table (not an array of sibling x) errs on the safe side.
     const enclosing = child(scope);
@@ -462,6 +490,153 @@ class ReferenceCollector {
       if (c.type === 'paren_expr' || c.type === 'select_stmt' || c.type === 'compound_select_stmt') this.query(c, scope);
       else this.expr(c, scope);
     }
+  }
+
+  // ---- pipe syntax -----------------------------------------------------------------------
+
+  /**
+   * A pipe query, part by part: each part is parsed on its own as an equivalent standard
+   * query over `__hoopq_pipe_input` (a name no caller may use, in scope as a CTE), with every
+   * range shifted back into the source, and walked in one scope that carries the range
+   * variables from part to part as BigQuery does (dropped after SELECT, AGGREGATE, AS, set
+   * operations, CALL, PIVOT and UNPIVOT).
+   */
+  private pipeQuery(pipe: PipeQuery, outer: Scope): void {
+    // a SELECT head starts where the placeholder did: it must not be taken for the pipe again
+    this.pipes.delete(pipe.start);
+    const scope = child(outer);
+    scope.ctes.add(PIPE_INPUT);
+    if (pipe.head.fromFirst) {
+      this.pipePart(pipe.head.start, pipe.head.end, 'SELECT * ', scope);
+    } else {
+      this.query(this.onlyStatement(this.fragment(pipe.head.start, pipe.head.end, '')), scope);
+      scope.aliases.clear();
+    }
+    for (const op of pipe.operators) this.pipeOperator(op.start, op.end, scope);
+  }
+
+  private pipeOperator(start: number, end: number, scope: Scope): void {
+    const tokens = scanGoogleSql(this.source.slice(start, end)).filter((t) => t.kind !== 'space' && t.kind !== 'comment');
+    const first = tokens[0]?.kind === 'word' ? tokens[0].text.toUpperCase() : '';
+    const blankOut = (drop: GoogleSqlToken[]) => drop.map((t) => [start + t.start, start + t.end] as [number, number]);
+    switch (first) {
+      case 'WHERE':
+      case 'ORDER':
+      case 'LIMIT':
+      case 'JOIN':
+      case 'INNER':
+      case 'LEFT':
+      case 'RIGHT':
+      case 'FULL':
+      case 'CROSS':
+      case 'TABLESAMPLE':
+        return this.pipePart(start, end, `SELECT * FROM ${PIPE_INPUT} `, scope);
+      case 'PIVOT':
+      case 'UNPIVOT':
+        this.pipePart(start, end, `SELECT * FROM ${PIPE_INPUT} `, scope);
+        return scope.aliases.clear();
+      case 'WINDOW':
+        return this.pipePart(start, end, `SELECT 1 FROM ${PIPE_INPUT} `, scope);
+      case 'SELECT':
+      case 'EXTEND':
+      case 'AGGREGATE':
+      case 'SET': {
+        // the list stays as written; the keyword becomes SELECT (AGGREGATE's ordering words are blanked)
+        const drops = [tokens[0]!];
+        if (first === 'AGGREGATE') {
+          for (const [k, t] of tokens.entries()) {
+            const w = t.kind === 'word' ? t.text.toUpperCase() : '';
+            if (['ASC', 'DESC'].includes(w) || (w === 'AND' && tokens[k + 1]?.text.toUpperCase() === 'ORDER' && tokens[k - 1]?.text.toUpperCase() === 'GROUP')) drops.push(t);
+            if (w === 'ORDER' && tokens[k - 1]?.text.toUpperCase() === 'AND') drops.push(t);
+            if (w === 'NULLS' && ['FIRST', 'LAST'].includes(tokens[k + 1]?.text.toUpperCase() ?? '')) drops.push(t, tokens[k + 1]!);
+          }
+        }
+        this.pipePart(start, end, first === 'SELECT' ? '' : 'SELECT ', scope, first === 'SELECT' ? [] : blankOut(drops));
+        if (first === 'SELECT' || first === 'AGGREGATE') scope.aliases.clear();
+        return;
+      }
+      case 'DROP':
+      case 'RENAME':
+      case 'DISTINCT':
+        if (tokens.slice(1).some((t) => !(t.kind === 'word' || t.kind === 'quoted' || t.text === ','))) throw unsupported(`pipe ${first} with anything but column names`);
+        return;
+      case 'AS': {
+        const alias = tokens[1];
+        if (!alias || tokens.length !== 2 || (alias.kind !== 'word' && alias.kind !== 'quoted')) throw unsupported('pipe AS without one alias');
+        scope.aliases.clear();
+        scope.aliases.add(alias.text.replace(/`/g, '').toLowerCase());
+        return;
+      }
+      case 'CALL':
+        this.pipePart(start, end, 'SELECT * FROM ', scope, blankOut([tokens[0]!]));
+        return scope.aliases.clear();
+      case 'UNION':
+      case 'INTERSECT':
+      case 'EXCEPT': {
+        // the set operation's own words, then parenthesised queries separated by commas
+        let k = 1;
+        while (tokens[k] && tokens[k]!.text !== '(') k++;
+        let depth = 0;
+        let partStart = k;
+        for (let j = k; j <= tokens.length; j++) {
+          const t = tokens[j];
+          if (t?.text === '(') depth++;
+          else if (t?.text === ')') depth--;
+          if (t === undefined || (t.text === ',' && depth === 0)) {
+            if (j > partStart) this.pipePart(start + tokens[partStart]!.start, start + tokens[j - 1]!.end, 'SELECT * FROM ', scope);
+            partStart = j + 1;
+          }
+        }
+        return scope.aliases.clear();
+      }
+      default:
+        throw unsupported(`the pipe operator ${first || '(none)'}`);
+    }
+  }
+
+  /** One part as `prefix + source[start, end)`: its FROM items join the scope, its other clauses are walked in it. */
+  private pipePart(start: number, end: number, prefix: string, scope: Scope, blanks: Array<[number, number]> = []): void {
+    const stmt = this.onlyStatement(this.fragment(start, end, prefix, blanks));
+    if (stmt.type !== 'select_stmt') throw unsupported('a pipe operator that is not one query step');
+    const clauses = (stmt as any).clauses as GoogleSqlNode[];
+    for (const c of clauses) if (c.type === 'with_clause') throw unsupported('WITH inside a pipe operator');
+    for (const c of clauses) if (c.type === 'from_clause') this.from((c as any).expr, scope, undefined, true, child(scope));
+    for (const c of clauses) if (c.type !== 'from_clause') this.expr(c, scope);
+  }
+
+  /**
+   * Parses `prefix + source[start, end)` (with `blanks`, source ranges, replaced by spaces)
+   * and shifts every range back into the source; its normaliser's findings join this
+   * collector's (changed spans, MODEL keywords, nested pipe queries).
+   */
+  private fragment(start: number, end: number, prefix: string, blanks: Array<[number, number]> = []): GoogleSqlNode {
+    const body = this.source.slice(start, end).split('');
+    for (const [a, b] of blanks) for (let k = a; k < b; k++) body[k - start] = ' ';
+    const parsed = parseGoogleSql(prefix + body.join(''));
+    const shift = start - prefix.length;
+    shiftRanges(parsed.program as unknown as GoogleSqlNode, shift);
+    const inSource = ([a, b]: [number, number]): [number, number] => [a + shift, b + shift];
+    this.changed.push(...parsed.normalized.changed.map(inSource), ...blanks);
+    for (const m of parsed.normalized.modelKeywords) this.modelKeywords.add(m + shift);
+    for (const c of parsed.normalized.connectionArguments) this.connectionArguments.add(c + shift);
+    for (const c of parsed.normalized.defaultConnections) this.defaultConnections.add(c + shift);
+    for (const t of parsed.normalized.tempLoadTargets) this.tempLoadTargets.add(t + shift);
+    for (const u of parsed.normalized.undropKeywords) this.undropKeywords.add(u + shift);
+    for (const q of parsed.normalized.pipes) {
+      this.pipes.set(q.start + shift, {
+        start: q.start + shift,
+        end: q.end + shift,
+        head: { ...q.head, start: q.head.start + shift, end: q.head.end + shift },
+        operators: q.operators.map((o) => ({ start: o.start + shift, end: o.end + shift })),
+      });
+    }
+    return parsed.program as unknown as GoogleSqlNode;
+  }
+
+  private onlyStatement(program: GoogleSqlNode): GoogleSqlNode {
+    const statements = ((program as any).statements as GoogleSqlNode[]).filter((s) => s.type !== 'empty');
+    if (statements.length !== 1) throw unsupported('a pipe query part that is not one statement');
+    return statements[0]!;
   }
 
   private withClause(node: GoogleSqlNode, scope: Scope): void {
@@ -507,20 +682,20 @@ class ReferenceCollector {
       case 'func_call':
         return this.funcCall(node, scope, true);
       case 'tablesample_expr':
-        this.from(n.left, scope, alias, false);
-        return this.expr(n.args, scope);
       case 'for_system_time_as_of_expr': {
+        // the mask subquery keeps the sampling or time travel with the table:
+        // (SELECT … FROM `t` FOR SYSTEM_TIME AS OF x) AS t — both apply to tables only
         const before = this.current?.references.length ?? 0;
         const plain = ['identifier', 'member_expr', 'bigquery_quoted_member_expr', 'alias'].includes(n.left.type) && (n.left.type !== 'alias' || isPlainName(n.left.expr));
         this.from(n.left, scope, alias, plain);
-        // the mask subquery keeps the time travel with the table: (SELECT … FROM `t` FOR SYSTEM_TIME AS OF x) AS t
         const ref = plain ? this.current?.references[before] : undefined;
         if (ref?.relation) ref.relation = { ...ref.relation, range: node.range!, suffix: [ref.relation.range[1], node.range![1]] };
-        return this.expr(n.expr, scope);
+        return this.expr(node.type === 'tablesample_expr' ? n.args : n.expr, scope);
       }
       case 'pivot_expr':
       case 'unpivot_expr':
-        this.from(n.left, scope, alias, false);
+        // PIVOT applies to a subquery as well: the masked table itself is replaced
+        this.from(n.left, scope, alias, true);
         return this.expr(n.args, scope);
       default:
         throw unsupported(`${node.type} in FROM`);
@@ -607,6 +782,11 @@ class ReferenceCollector {
   private expr(node: GoogleSqlNode | undefined, scope: Scope): void {
     if (!node) return;
     const n = node as any;
+    if (node.range && this.connectionArguments.has(node.range[0]) && ['identifier', 'member_expr', 'bigquery_quoted_member_expr'].includes(node.type)) {
+      // `f(CONNECTION c)`: the argument names a connection, not a column
+      this.current?.external.push({ kind: 'connection', value: this.connectionName(node) });
+      return;
+    }
     switch (node.type) {
       case 'select_stmt':
       case 'compound_select_stmt':
@@ -616,7 +796,12 @@ class ReferenceCollector {
       case 'table_clause': {
         const kw = n.tableKw?.range?.[0];
         const role: ReferenceRole = kw !== undefined && this.modelKeywords.has(kw) ? 'model' : 'table';
-        return this.named(n.table, 'read', role, scope);
+        const before = this.current?.references.length ?? 0;
+        this.named(n.table, 'read', role, scope);
+        // `TABLE t` as an argument may be replaced by a query in parentheses (the mask subquery)
+        const ref = role === 'table' ? this.current?.references[before] : undefined;
+        if (ref && ref.parts.length > 0) ref.relation = { range: node.range!, bare: true };
+        return;
       }
       case 'references_specification':
         this.named(n.table, 'read', 'table', scope);
@@ -627,7 +812,7 @@ class ReferenceCollector {
       case 'block_stmt':
         throw unsupported(`${node.type} inside an expression`);
       case 'with_connection_clause':
-        if (this.current) this.current.external.push({ kind: 'connection', value: namePartsOf(n.connection) });
+        if (this.current) this.current.external.push({ kind: 'connection', value: this.connectionName(n.connection) });
         return;
       case 'bigquery_options':
       case 'from_files_options':
@@ -670,6 +855,10 @@ class ReferenceCollector {
     }
   }
 
+  private connectionName(node: GoogleSqlNode): string[] {
+    return node.range && this.defaultConnections.has(node.range[0]) ? ['DEFAULT'] : namePartsOf(node);
+  }
+
   /** `OPTIONS(uri = '…', uris = ['…'], …)`: every location named is recorded; a computed one is refused. */
   private locationOptions(options: any): void {
     const items = (options?.expr?.items ?? []) as any[];
@@ -708,6 +897,18 @@ class ReferenceCollector {
 function refuseReservedNames(source: string): void {
   for (const t of scanGoogleSql(source)) {
     if ((t.kind === 'word' || t.kind === 'quoted') && t.text.replace(/`/g, '').split('.').some(isReservedName)) throw reservedNameError(t.text);
+  }
+}
+
+/** The input of a pipe operator, as the standard query a part is parsed as names it. */
+const PIPE_INPUT = '__hoopq_pipe_input';
+
+function shiftRanges(node: GoogleSqlNode, shift: number): void {
+  if (node.range) node.range = [node.range[0] + shift, node.range[1] + shift];
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'range') continue;
+    if (Array.isArray(v)) for (const x of v) isNode(x) && shiftRanges(x, shift);
+    else if (isNode(v)) shiftRanges(v, shift);
   }
 }
 

@@ -52,6 +52,12 @@ describe('rewriteGoogleSqlForMasks', () => {
     ['set operations', 'SELECT email FROM customers UNION ALL SELECT email FROM crm.customers', 2],
     ['group by', 'SELECT email, COUNT(*) FROM customers GROUP BY email', 1],
     ['script', 'DECLARE n INT64 DEFAULT 1; SELECT email FROM customers', 1],
+    ['TABLESAMPLE', 'SELECT email FROM customers TABLESAMPLE SYSTEM (10 PERCENT)', 1],
+    ['PIVOT', "SELECT * FROM customers PIVOT (COUNT(*) FOR email IN ('a', 'b'))", 1],
+    ['UNPIVOT', 'SELECT * FROM customers UNPIVOT (v FOR k IN (email, ssn))', 1],
+    ['a TABLE argument', 'SELECT * FROM ML.PREDICT(MODEL crm.m, TABLE customers)', 1],
+    ['pipe syntax', 'FROM customers AS c |> WHERE c.id > 1 |> SELECT c.email', 1],
+    ['a pipe JOIN', 'FROM crm.orders |> JOIN customers USING (id) |> SELECT email', 1],
   ])('%s', async (_shape, sql, refs) => {
     const out = await rewriteGoogleSqlForMasks(sql, ctxOf(plan));
     expect(out).not.toBe(sql);
@@ -95,7 +101,6 @@ describe('rewriteGoogleSqlForMasks', () => {
     ['EXPORT', "EXPORT DATA OPTIONS (uri = 'gs://b/*', format = 'CSV') AS SELECT * FROM customers"],
     ['MERGE source', 'MERGE crm.t USING customers c ON t.id = c.id WHEN MATCHED THEN DELETE'],
     ['EXECUTE IMMEDIATE', 'EXECUTE IMMEDIATE "SELECT email FROM customers"'],
-    ['TABLE argument', 'SELECT * FROM ML.PREDICT(MODEL crm.m, TABLE customers)'],
     ['an unplanned wildcard', 'SELECT email FROM `proj.crm.cust*`'],
     ['an unplanned wildcard over the dataset', 'SELECT email FROM `proj.crm.*`'],
     ['an unplanned wildcard differing in case', 'SELECT email FROM `proj.crm.CUST*`'],

@@ -18,9 +18,11 @@
  *   their masks, and its `_TABLE_SUFFIX` pseudo-column is passed through;
  * - a view whose definition reaches a masked table is inlined as a subquery of its rewritten
  *   definition, with every name inside fully qualified.
+ * - `TABLESAMPLE …` stays with the table inside the subquery too; PIVOT/UNPIVOT apply to the
+ *   mask subquery; a `TABLE t` argument (ML.PREDICT(MODEL m, TABLE t)) becomes the bare
+ *   subquery `(SELECT * REPLACE (…) FROM \`t\`)`.
  * Refused: a masked table read by a statement other than SELECT (DML, DDL, EXPORT, EXECUTE
- * IMMEDIATE strings), or read through a form that cannot be replaced by a subquery (TABLE
- * argument, TABLESAMPLE, PIVOT).
+ * IMMEDIATE strings).
  */
 import { AnalysisError } from '../../errors.js';
 import type { Catalog } from '../../analysis/catalog.js';
@@ -132,9 +134,10 @@ function replaceRelation(source: string, s: CollectedStatement, ref: TableRefere
     throw refusal(`${s.nativeType} statements may not read ${table}, which has masked columns`, 'only SELECT statements may read tables with masked columns');
   }
   if (ref.access !== 'read' || !ref.relation) {
-    throw refusal(`${table} has masked columns and is read in a form that cannot be masked (TABLE argument, TABLESAMPLE, PIVOT or UNPIVOT)`);
+    throw refusal(`${table} has masked columns and is read in a form that cannot be masked`);
   }
   const suffix = ref.relation.suffix ? source.slice(ref.relation.suffix[0], ref.relation.suffix[1]) : '';
+  if (ref.relation.bare) return { start: ref.relation.range[0], end: ref.relation.range[1], text: subquery(suffix) };
   const alias = ref.relation.alias ?? ref.parts[ref.parts.length - 1]!;
   return { start: ref.relation.range[0], end: ref.relation.range[1], text: `${subquery(suffix)} AS ${quoteGoogleSqlIdentifier(alias)}` };
 }
