@@ -170,7 +170,7 @@ function isTableNamePosition(tokens: GoogleSqlToken[], i: number): boolean {
 }
 
 /** Index of the `)` closing a list of plain names (and commas) opened at `open`, or -1. */
-function closeOfNames(tokens: GoogleSqlToken[], open: number): number {
+export function closeOfNames(tokens: GoogleSqlToken[], open: number): number {
   if (tokens[open]?.text !== '(') return -1;
   for (let j = open + 1; j < tokens.length; j++) {
     const t = tokens[j]!;

@@ -22,7 +22,7 @@
  * bridge-google-sql-syntax.ts.
  */
 import { scanGoogleSql, type GoogleSqlToken } from './scan-google-sql.js';
-import { bridgeGoogleSqlSyntax } from './bridge-google-sql-syntax.js';
+import { bridgeGoogleSqlSyntax, closeOfNames } from './bridge-google-sql-syntax.js';
 import { findPipeQueries, type PipeQuery } from './find-pipe-queries.js';
 
 const PIPE_PLACEHOLDER = 'SELECT 1';
@@ -128,17 +128,6 @@ function isCreateOrDropHead(tokens: GoogleSqlToken[], i: number): boolean {
   return isCreateHead(tokens, i) || (prev?.kind === 'word' && prev.text.toUpperCase() === 'DROP');
 }
 
-/** Index of the `)` closing a list of plain names starting at `open` (a `(`), or -1. */
-function closeOfNameList(tokens: GoogleSqlToken[], open: number): number {
-  if (tokens[open]?.text !== '(') return -1;
-  for (let j = open + 1; j < tokens.length; j++) {
-    const t = tokens[j]!;
-    if (t.text === ')') return j;
-    if (!(t.kind === 'word' || t.kind === 'quoted' || t.text === ',')) return -1;
-  }
-  return -1;
-}
-
 function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from: number, to: number) => void): void {
   const t = tokens[i]!;
   const word = (k: number) => (tokens[k]?.kind === 'word' ? tokens[k]!.text.toUpperCase() : '');
@@ -153,7 +142,7 @@ function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from
     if (!nested) return;
     let end = tokens[i + 1]!.end;
     if (word(i + 2) === 'EXCEPT') {
-      const close = closeOfNameList(tokens, i + 3);
+      const close = closeOfNames(tokens, i + 3);
       if (close === -1) return;
       end = tokens[close]!.end;
       if (word(close + 1) === 'REPLACE') return;
@@ -164,7 +153,7 @@ function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from
     return;
   }
   if (t.text === '*' && word(i + 1) === 'EXCEPT') {
-    const close = closeOfNameList(tokens, i + 2);
+    const close = closeOfNames(tokens, i + 2);
     if (close !== -1 && word(close + 1) === 'REPLACE') blank(tokens[i + 1]!.start, tokens[close]!.end);
   }
 }
