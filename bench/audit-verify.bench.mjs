@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './bench-stats.mjs';
+import { median, timeRuns } from './bench-stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = process.env.HOOPQ_BENCH_DIST ?? path.join(here, '..', 'dist');
@@ -99,16 +99,7 @@ async function naiveVerify(file) {
   return n;
 }
 
-async function time(fn, runs = RUNS) {
-  const ms = [];
-  let out;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    out = await fn();
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return { ms: median(ms), out };
-}
+const time = (fn, runs = RUNS) => timeRuns(fn, runs);
 
 try {
   const log = path.join(dir, 'audit.jsonl');

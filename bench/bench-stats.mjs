@@ -20,3 +20,15 @@ export function timeCommand(argv, options = {}) {
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
   return { ms, stdout: r.stdout };
 }
+
+/** Runs the async fn `runs` times in this process; the median wall milliseconds, every run's, and the last result. */
+export async function timeRuns(fn, runs) {
+  const ms = [];
+  let out;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    out = await fn();
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return { ms: median(ms), all: ms, out };
+}

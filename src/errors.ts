@@ -113,6 +113,17 @@ export class AuditVerifyError extends HoopqError {
   readonly audience = 'operator' as const;
 }
 
+/**
+ * Exit 10 (hoopq's extension of the contract's codes): `hoopq policy test` ran, and at least
+ * one case did not get the decision its test file expects. Not a bug (1) and not an invalid
+ * file (3): the policy does not do what its tests say.
+ */
+export class PolicyTestFailedError extends HoopqError {
+  readonly exitCode = 10;
+  readonly httpStatus = 422;
+  readonly audience = 'operator' as const;
+}
+
 export function isHoopqError(err: unknown): err is HoopqError {
   return err instanceof HoopqError;
 }

@@ -41,6 +41,20 @@ export async function* listAuditRecords(logPath: string, filter: AuditFilter = {
   }
 }
 
+/**
+ * Whether any record of the log was made under the policy `name`: a scan for the record's own
+ * bytes (`"policy":{"name":"…"` — records are stored in canonical JSON, keys sorted, no
+ * spaces), without parsing. A missing log holds none.
+ */
+export async function logHasPolicy(logPath: string, name: string): Promise<boolean> {
+  if (!fs.existsSync(logPath)) return false;
+  const needle = Buffer.from(`"policy":{"name":${JSON.stringify(name)}`, 'utf8');
+  for await (const { buffer, starts, ends } of readLogLines(logPath)) {
+    if (starts.length > 0 && buffer.subarray(starts[0], ends[ends.length - 1]).indexOf(needle) !== -1) return true;
+  }
+  return false;
+}
+
 /** The record with this id (the first, should a copy exist), or undefined. */
 export async function findAuditRecord(logPath: string, id: string): Promise<AuditRecord | undefined> {
   for await (const record of readRecords(logPath, id)) {

@@ -32,6 +32,13 @@ export function loadOrCreateSqlSealKey(keysDir: string): Buffer {
       rmSync(temp, { force: true });
     }
   }
+  return readSqlSealKey(keysDir)!;
+}
+
+/** The deployment's sealing key, or null when there is none (nothing was ever sealed with it). */
+export function readSqlSealKey(keysDir: string): Buffer | null {
+  const file = join(keysDir, KEY_FILE);
+  if (!existsSync(file)) return null;
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) {
     throw new ConfigError('keys.permissions', `the audit SQL sealing key ${file} is readable by others (mode ${mode.toString(8)})`, {

@@ -11,6 +11,7 @@ import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.j
 import { ConfigError, UsageError } from '../errors.js';
 import { loadCliContext } from './cli-context.js';
 import type { CliState } from './main.js';
+import { parseTime } from './parse-time.js';
 
 export function registerAuditCommands(program: Command, state: CliState): void {
   const audit = program.command('audit').description('the audit log: verify, list, show, export');
@@ -119,14 +120,6 @@ function logLocation(cmd: Command, file: string | undefined, wantKeys = true): {
     throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${ctx.config.audit.url}`, { hint: 'run hoopq audit on the gateway host, or pass --file' });
   }
   return { path: ctx.config.audit.path, keyDir: ctx.config.keysDir };
-}
-
-function parseTime(v: string): Date {
-  const ago = /^(\d+)(s|m|h|d)$/.exec(v);
-  if (ago) return new Date(Date.now() - Number(ago[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[ago[2] as 's' | 'm' | 'h' | 'd']);
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UsageError('usage.time', `"${v}" is not a time`, { hint: 'write an RFC 3339 time (2026-11-28T10:00:00Z) or a duration ago (30m, 24h)' });
-  return d;
 }
 
 function oneLine(s: string, max: number): string {

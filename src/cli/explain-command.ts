@@ -1,10 +1,13 @@
-/** `hoopq explain [SQL]`: what query would decide and why, as JSON. Runs nothing, writes no audit. */
+/** `hoopq explain [SQL]`: what query would decide and why, as JSON or a short report. Runs nothing, writes no audit. */
 import type { Command } from 'commander';
 import { explainQuery } from '../pipeline/explain-query.js';
 import { remoteExplain } from '../gateway/gateway-client.js';
 import type { CliState } from './main.js';
 import { openQueryTarget, remoteToken } from './query-command.js';
 import { readSql } from './read-sql.js';
+import { UsageError } from '../errors.js';
+import type { Explanation } from '../pipeline/explain-query.js';
+import { formatExplanationPretty } from '../output/explanation-report.js';
 
 export function registerExplainCommand(program: Command, state: CliState): void {
   program
@@ -16,8 +19,11 @@ export function registerExplainCommand(program: Command, state: CliState): void 
     .option('--policy <name>', 'explain under this policy instead of a token\'s')
     .option('--justification <text>', 'justification to assume (default: $HOOPQ_JUSTIFICATION)')
     .option('--offline', 'no call to the warehouse (no dry run): analysis and policy alone')
-    .option('--format <format>', 'json (default) or prettyjson', 'json')
+    .option('--format <format>', 'json (default), prettyjson, or pretty (a short report for people)', 'json')
     .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string }, cmd: Command) => {
+      if (!['json', 'prettyjson', 'pretty'].includes(opts.format)) {
+        throw new UsageError('usage.format', `--format must be json, prettyjson or pretty, not "${opts.format}"`, { hint: 'hoopq explain --format pretty "SELECT …"' });
+      }
       state.machineErrors = opts.format === 'json';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
       const target = await openQueryTarget(cmd);
@@ -30,7 +36,8 @@ export function registerExplainCommand(program: Command, state: CliState): void 
           policy: byPolicy ? opts.policy : undefined,
           offline: Boolean(opts.offline),
         });
-        process.stdout.write(JSON.stringify(explanation, null, opts.format === 'prettyjson' ? 2 : undefined) + '\n');
+        // the gateway answers with the same Explanation object explainQuery builds
+        process.stdout.write(render(explanation as Explanation, opts.format));
         return;
       }
       const ctx = target.ctx;
@@ -43,9 +50,14 @@ export function registerExplainCommand(program: Command, state: CliState): void 
           justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
           offline: Boolean(opts.offline),
         });
-        process.stdout.write(JSON.stringify(explanation, null, opts.format === 'prettyjson' ? 2 : undefined) + '\n');
+        process.stdout.write(render(explanation, opts.format));
       } finally {
         await ctx.close();
       }
     });
+}
+
+function render(explanation: Explanation, format: string): string {
+  if (format === 'pretty') return formatExplanationPretty(explanation);
+  return JSON.stringify(explanation, null, format === 'prettyjson' ? 2 : undefined) + '\n';
 }

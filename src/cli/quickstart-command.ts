@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { UsageError } from '../errors.js';
 import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
-import { DEMO_CONFIG, DEMO_POLICY_NAMES, readDemoPolicy } from '../quickstart/demo-files.js';
+import { DEMO_CONFIG, DEMO_POLICY_NAMES, readDemoPolicy, readDemoPolicyTests } from '../quickstart/demo-files.js';
+import { EDITOR_SCHEMAS, editorJsonSchemaText, type EditorSchemaName } from '../policy/editor-schemas.js';
 import { runTour } from '../quickstart/run-tour.js';
 import { loadContextAt } from './cli-context.js';
 import type { CliState } from './main.js';
@@ -29,7 +30,7 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
         throw new UsageError('usage.demo_exists', `${dir} already holds a hoopq demo`, { hint: `cd ${dirArg} and use it, or run "hoopq quickstart ${dirArg} --force" to start over` });
       }
       if (opts.force) {
-        for (const f of ['demo.duckdb', 'demo.duckdb.wal', 'audit.jsonl', 'audit.jsonl.lock.db', 'audit.jsonl.checkpoints', '.hoopq', 'policies', 'hoopq.yaml']) {
+        for (const f of ['demo.duckdb', 'demo.duckdb.wal', 'audit.jsonl', 'audit.jsonl.lock.db', 'audit.jsonl.checkpoints', '.hoopq', 'policies', 'schema', 'hoopq.yaml']) {
           rmSync(join(dir, f), { recursive: true, force: true });
         }
       }
@@ -37,10 +38,16 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
       err.write(`hoopq quickstart: creating a demo in ${dir}\n`);
       const counts = await createDemoWarehouse(join(dir, 'demo.duckdb'));
       err.write(`  warehouse  demo.duckdb: demo.crm.customers (${counts.customers} rows, with emails, phones, SSNs, notes), demo.crm.payment_cards, demo.analytics.events (${counts.events} rows), views\n`);
-      for (const name of DEMO_POLICY_NAMES) writeFileSync(join(dir, 'policies', `${name}.yaml`), readDemoPolicy(name));
-      err.write(`  policies   policies/analyst-agent.yaml (masks, detectors, deny payment cards), policies/scratch-writer.yaml\n`);
+      for (const name of DEMO_POLICY_NAMES) {
+        writeFileSync(join(dir, 'policies', `${name}.yaml`), readDemoPolicy(name));
+        writeFileSync(join(dir, 'policies', `${name}.test.yaml`), readDemoPolicyTests(name));
+      }
+      err.write(`  policies   policies/analyst-agent.yaml (masks, detectors, deny payment cards), policies/scratch-writer.yaml, and their tests (*.test.yaml)\n`);
       writeFileSync(join(dir, 'hoopq.yaml'), DEMO_CONFIG);
-      err.write(`  config     hoopq.yaml; keys in .hoopq/keys (created now), audit log audit.jsonl\n`);
+      // the files name these schemas on their first line, for editors (yaml-language-server)
+      mkdirSync(join(dir, 'schema'), { recursive: true });
+      for (const [name, { file }] of Object.entries(EDITOR_SCHEMAS)) writeFileSync(join(dir, 'schema', file), editorJsonSchemaText(name as EditorSchemaName));
+      err.write(`  config     hoopq.yaml; keys in .hoopq/keys (created now), audit log audit.jsonl; JSON Schemas for editors in schema/\n`);
 
       const ctx = loadContextAt(join(dir, 'hoopq.yaml'));
       try {
@@ -50,7 +57,7 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
         await ctx.close();
         const report = await verifyAuditLog(join(dir, 'audit.jsonl'), { keyDir: ctx.config.keysDir });
         err.write(`\n4. The audit log: every attempt above, allowed or refused, hash-chained\n  $ hoopq audit verify\n  -> ${report.ok ? `intact: ${report.records} records` : `BROKEN: ${report.firstBad?.problem}`}\n`);
-        err.write(`\nNext:\n  cd ${dirArg}\n  export HOOPQ_TOKEN=$(npx hoopq token mint --policy analyst-agent --run my-first-run)\n  npx hoopq query --justification "exploring" "SELECT city, count(*) FROM customers GROUP BY city"\n  npx hoopq explain "SELECT * FROM crm.payment_cards"\n  npx hoopq audit list --run my-first-run\n`);
+        err.write(`\nNext:\n  cd ${dirArg}\n  export HOOPQ_TOKEN=$(npx hoopq token mint --policy analyst-agent --run my-first-run)\n  npx hoopq query --justification "exploring" "SELECT city, count(*) FROM customers GROUP BY city"\n  npx hoopq explain --format pretty "SELECT * FROM crm.payment_cards"\n  npx hoopq audit list --run my-first-run\n  npx hoopq policy test                     # the policies' own tests (policies/*.test.yaml)\n`);
       } finally {
         await ctx.close();
       }

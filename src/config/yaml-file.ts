@@ -68,12 +68,22 @@ export function validateYaml<T>(file: YamlFile, schema: z.ZodType<T>, what: stri
   const issue = result.error.issues[0]!;
   let path = issue.path as PropertyKey[];
   let message = issue.message;
+  let atKey = false;
   if (issue.code === 'unrecognized_keys') {
     const key = (issue as { keys: string[] }).keys[0]!;
     path = [...path, key];
     message = `unknown key "${key}"`;
+    atKey = true;
+  } else if (issue.code === 'invalid_key') {
+    // a map key with the wrong shape (a column glob): name the key and say what it must be
+    const inner = (issue as { issues?: Array<{ message: string }> }).issues?.[0]?.message ?? issue.message;
+    message = `"${String(path[path.length - 1])}" ${inner}`;
+    atKey = true;
+  } else if (issue.code === 'invalid_format' && (issue as { format?: string }).format === 'regex') {
+    const value = valueAt(data, path);
+    if (typeof value === 'string') message = `"${value}" ${message}`;
   }
-  const where = locate(file, path, issue.code === 'unrecognized_keys');
+  const where = locate(file, path, atKey);
   const field = path.length > 0 ? ` (${path.join('.')})` : '';
   throw new ConfigError('config.invalid', `${where}: invalid ${what}${field}: ${message}`, {
     hint: issue.code === 'unrecognized_keys' ? `remove or correct the key; see docs/configuration.md for the allowed keys` : undefined,
@@ -82,4 +92,13 @@ export function validateYaml<T>(file: YamlFile, schema: z.ZodType<T>, what: stri
 
 export function fail(file: YamlFile, path: readonly PropertyKey[], what: string, message: string, hint?: string): never {
   throw new ConfigError('config.invalid', `${locate(file, path)}: invalid ${what} (${path.join('.')}): ${message}`, { hint });
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
 }

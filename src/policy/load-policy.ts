@@ -1,83 +1,34 @@
 /**
- * Loads policies: strict schema (unknown keys are errors, reported with file:line:col), then
- * normalisation (units, defaults), then named cross-field rules (name equals file name,
- * globs have the right number of segments). The digest is of the file's bytes as read.
+ * Loads policies: strict schema (policy-schema.ts: unknown keys, glob shapes, units; errors
+ * reported with file:line:col), then the named cross-field rule the schema cannot state
+ * (name equals file name), then normalisation (units, defaults). The digest is of the file's
+ * bytes as read.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { z } from 'zod';
-import { STATEMENT_KINDS } from '../analysis/query-analysis.js';
 import { parseBytes, parseDuration } from '../config/units.js';
 import { ConfigError } from '../errors.js';
 import { fail, readYamlFile, validateYaml } from '../config/yaml-file.js';
-import { DETECTORS, MASK_METHODS, type Policy } from './policy.js';
+import type { Policy } from './policy.js';
+import { POLICY_NAME_PATTERN, policySchema } from './policy-schema.js';
 
-const globList = z.array(z.string().min(1)).default([]);
+export interface LoadPolicyOptions {
+  /**
+   * Whether `name` must equal the file name (default true). Off only for files read as a
+   * proposal or a copy (`policy diff`, `policy backtest --policy FILE`): `git show
+   * main:policies/a.yaml > /tmp/old.yaml` is still policy `a`.
+   */
+  nameMatchesFile?: boolean;
+}
 
-const policySchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "-" and "." only'),
-    description: z.string().optional(),
-    statements: z.array(z.enum(STATEMENT_KINDS)).default(['select']),
-    tables: z
-      .object({ read: globList, write: globList, deny: globList })
-      .strict()
-      .default({ read: [], write: [], deny: [] }),
-    columns: z.record(z.string().min(1), z.enum(MASK_METHODS)).default({}),
-    routines: z.object({ allow: globList, deny: globList }).strict().default({ allow: [], deny: [] }),
-    destinations: globList,
-    detect: z.array(z.enum(DETECTORS)).default([]),
-    limits: z
-      .object({
-        max_rows: z.number().int().positive().optional(),
-        max_queries: z.number().int().positive().optional(),
-        max_bytes_billed: z.union([z.string(), z.number()]).optional(),
-        timeout: z.union([z.string(), z.number()]).optional(),
-      })
-      .strict()
-      .default({}),
-    require_justification: z.boolean().default(false),
-    identity: z
-      .array(
-        z
-          .object({
-            issuer: z.string().url(),
-            claims: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-            audience: z.union([z.string(), z.array(z.string())]).optional(),
-          })
-          .strict(),
-      )
-      .default([]),
-    impersonate: z.string().email().optional(),
-    allow_external_query: z.boolean().default(false),
-  })
-  .strict();
-
-export function loadPolicy(file: string): Policy {
+export function loadPolicy(file: string, options: LoadPolicyOptions = {}): Policy {
   const yaml = readYamlFile(file, 'policy');
   const raw = validateYaml(yaml, policySchema, 'policy');
   const stem = basename(file).replace(/\.ya?ml$/, '');
-  if (raw.name !== stem) {
+  if (options.nameMatchesFile !== false && raw.name !== stem) {
     fail(yaml, ['name'], 'policy', `name "${raw.name}" must equal the file name "${stem}"`, `rename the file to ${raw.name}.yaml or set name: ${stem}`);
   }
-  for (const list of ['read', 'write', 'deny'] as const) {
-    raw.tables[list].forEach((g, i) =>
-      checkTableGlob(g, () =>
-        fail(yaml, ['tables', list, i], 'policy', `"${g}" must have three dot-separated parts, project.dataset.table (or four for metadata: project.dataset_or_region.INFORMATION_SCHEMA.VIEW)`),
-      ),
-    );
-  }
-  for (const g of Object.keys(raw.columns)) {
-    checkGlob(g, 4, () => fail(yaml, ['columns', g], 'policy', `"${g}" must have at least four dot-separated parts, project.dataset.table.column (more address a field of a STRUCT column)`), true);
-  }
-  for (const list of ['allow', 'deny'] as const) {
-    raw.routines[list].forEach((g, i) => checkGlob(g, 3, () => fail(yaml, ['routines', list, i], 'policy', `"${g}" must have three dot-separated parts, project.dataset.routine`)));
-  }
-  raw.destinations.forEach((d, i) => {
-    const problem = destinationProblem(d);
-    if (problem) fail(yaml, ['destinations', i], 'policy', `"${d}" ${problem}`, 'write a URI such as gs://bucket/exports/* or a connection id such as my-project.us.my-connection');
-  });
   const limits: Policy['limits'] = {};
   if (raw.limits.max_rows !== undefined) limits.maxRows = raw.limits.max_rows;
   if (raw.limits.max_queries !== undefined) limits.maxQueries = raw.limits.max_queries;
@@ -113,31 +64,9 @@ export function loadPolicy(file: string): Policy {
   };
 }
 
-function checkGlob(glob: string, segments: number, onBad: () => never, orMore = false): void {
-  const parts = glob.split('.');
-  if ((orMore ? parts.length < segments : parts.length !== segments) || parts.some((p) => p === '')) onBad();
-}
-
-/** Three parts, or four with INFORMATION_SCHEMA third (BigQuery metadata views, by dataset or region). */
-function checkTableGlob(glob: string, onBad: () => never): void {
-  const parts = glob.split('.');
-  if (parts.length === 4 && parts[2]!.toUpperCase() === 'INFORMATION_SCHEMA') return checkGlob(glob, 4, onBad);
-  checkGlob(glob, 3, onBad);
-}
-
-function destinationProblem(d: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) {
-    if (/[\u0000-\u001f\s]/.test(d)) return 'has a space or control character';
-    return undefined;
-  }
-  const parts = d.split('.');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) return 'is neither a URI (scheme://…) nor a connection id (project.location.connection)';
-  return undefined;
-}
-
 /** The policy named `name` in `dir`. Unknown policy -> ConfigError unless `onMissing` says otherwise. */
 export function findPolicyFile(dir: string, name: string): string | undefined {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return undefined;
+  if (!POLICY_NAME_PATTERN.test(name) || isPolicyTestFile(name + '.yaml')) return undefined;
   for (const ext of ['.yaml', '.yml']) {
     const f = join(dir, name + ext);
     if (listPolicyFiles(dir).includes(f)) return f;
@@ -148,7 +77,7 @@ export function findPolicyFile(dir: string, name: string): string | undefined {
 export function listPolicyFiles(dir: string): string[] {
   try {
     return readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
+      .filter((f) => /\.ya?ml$/.test(f) && !isPolicyTestFile(f))
       .sort()
       .map((f) => join(dir, f));
   } catch (err) {
@@ -156,4 +85,9 @@ export function listPolicyFiles(dir: string): string[] {
       hint: 'set `policies:` in hoopq.yaml to a folder of policy files',
     });
   }
+}
+
+/** `NAME.test.yaml` beside a policy holds its tests (`hoopq policy test`), not a policy. */
+export function isPolicyTestFile(file: string): boolean {
+  return /\.test\.ya?ml$/.test(file);
 }

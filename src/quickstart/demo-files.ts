@@ -1,7 +1,8 @@
 /** The demo's configuration and policies, as the files a newcomer will read and edit. */
 import { readFileSync } from 'node:fs';
 
-export const DEMO_CONFIG = `# hoopq configuration (see docs/configuration.md)
+export const DEMO_CONFIG = `# yaml-language-server: $schema=./schema/hoopq.schema.json
+# hoopq configuration (see docs/configuration.md)
 warehouse:
   kind: duckdb
   path: ./demo.duckdb          # the embedded warehouse; its file name (demo) is the project
@@ -17,4 +18,9 @@ export const DEMO_POLICY_NAMES = ['analyst-agent', 'scratch-writer'] as const;
 
 export function readDemoPolicy(name: (typeof DEMO_POLICY_NAMES)[number]): string {
   return readFileSync(new URL(`../../policies/${name}.yaml`, import.meta.url), 'utf8');
+}
+
+/** The policy's tests (`hoopq policy test`), shipped beside it. */
+export function readDemoPolicyTests(name: (typeof DEMO_POLICY_NAMES)[number]): string {
+  return readFileSync(new URL(`../../policies/${name}.test.yaml`, import.meta.url), 'utf8');
 }
