@@ -71,7 +71,7 @@ identity:
     ['four-part table glob that is not metadata', 'name: bad\ntables:\n  read: ["p.d.t.x"]\n', /bad\.yaml:3:10: .*INFORMATION_SCHEMA/],
     ['two-part routine glob', 'name: bad\nroutines:\n  allow: ["udfs.f"]\n', /bad\.yaml:3:11: .*project\.dataset\.routine/],
     ['a destination that is neither URI nor connection', 'name: bad\ndestinations: ["bucket"]\n', /bad\.yaml:2:16: .*neither a URI/],
-    ['a destination with a space', 'name: bad\ndestinations: ["gs://b/a b/*"]\n', /space or control character/],
+    ['a destination with a space', 'name: bad\ndestinations: ["gs://b/a b/*"]\n', /neither a URI/],
   ])('%s -> exit 3 with file:line:col', (_what, text, pattern) => {
     const err = errorOf(() => loadPolicy(write('bad', text)));
     expect(err.exitCode).toBe(3);

@@ -34,18 +34,12 @@ const routineGlobs = (what: string) =>
     .default([])
     .describe(`${what}: globs project.dataset.routine`);
 
-/** Why a destination entry is malformed, or undefined. */
-export function destinationProblem(d: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) return /[\u0000-\u001f\s]/.test(d) ? 'has a space or control character' : undefined;
-  const parts = d.split('.');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) return 'is neither a URI (scheme://…) nor a connection id (project.location.connection)';
-  return undefined;
-}
+/** A URI (scheme://…, no spaces or control characters) or a connection id glob (project.location.connection, or location.connection). */
+export const DESTINATION_PATTERN = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s\u0000-\u001f]+|[^.\s]+\.[^.\s]+(?:\.[^.\s]+)?)$/;
 
-const destination = z.string().superRefine((d, ctx) => {
-  const problem = destinationProblem(d);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+const destination = z
+  .string()
+  .regex(DESTINATION_PATTERN, 'is neither a URI (scheme://…, without spaces) nor a connection id (project.location.connection)');
 
 const duration = z
   .union([z.string().regex(DURATION_PATTERN, 'is not a duration: write e.g. 500ms, 60s, 5m or 1h'), z.number().positive()])
