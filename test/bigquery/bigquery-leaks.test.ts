@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hoopq, hoopqAsync, keyedHashUnder, type CliResult } from '../cli/cli-harness.js';
+import { hashKeyFormsUnder, hoopq, hoopqAsync, keyedHashUnder, type CliResult } from '../cli/cli-harness.js';
 import { startFakeGoogle, type FakeGoogle } from '../fakes/google/fake-google.js';
 
 const P = 'acme';
@@ -141,6 +141,10 @@ describe('BigQuery: masks hold on every name form (fake Google, the built CLI)',
     ['the whole record', 'SELECT address, contacts FROM acme.sales.customers', (p: (typeof PEOPLE)[number]) => keyed(p.home)],
     ['the row as JSON', 'SELECT TO_JSON_STRING(t) AS j FROM acme.sales.customers AS t', (p: (typeof PEOPLE)[number]) => keyed(p.home)],
     ['everything', 'SELECT * FROM acme.sales.customers', (p: (typeof PEOPLE)[number]) => keyed(p.email)],
+    ['every field of a record', 'SELECT address.* FROM acme.sales.customers', (p: (typeof PEOPLE)[number]) => keyed(p.home)],
+    ['a record field through a table alias', 'SELECT t.address.email AS e FROM acme.sales.customers AS t', (p: (typeof PEOPLE)[number]) => keyed(p.home)],
+    ['an ARRAY<STRUCT> field through UNNEST', 'SELECT c.value FROM acme.sales.customers, UNNEST(contacts) AS c', () => '[REDACTED]'],
+    ['an ARRAY<STRUCT> field in a correlated subquery', 'SELECT (SELECT c.value FROM UNNEST(t.contacts) AS c LIMIT 1) AS v FROM acme.sales.customers AS t', () => '[REDACTED]'],
     ['a routine the policy allows, over a masked column', 'SELECT acme.udfs.shout(email) AS e FROM acme.sales.customers', (p: (typeof PEOPLE)[number]) => keyed(p.email).toUpperCase()],
   ])('%s: the masked values, never a raw one', async (_what, sql, expected) => {
     const r = await query(sql);
@@ -186,6 +190,8 @@ describe('BigQuery: masks hold on every name form (fake Google, the built CLI)',
     ['the hash of the value itself', "SELECT COUNT(*) AS n FROM acme.sales.customers WHERE email = TO_HEX(SHA256('ada@example.com'))"],
     ['a guess built from a visible column', "SELECT COUNT(*) AS n FROM acme.sales.customers WHERE email = TO_HEX(SHA256(CONCAT(LOWER(name), '@example.com')))"],
     ['a join against guesses', "SELECT COUNT(*) AS n FROM acme.sales.customers c JOIN acme.public.people g ON c.email = TO_HEX(SHA256(g.email))"],
+    ['the raw value of a RECORD field', "SELECT COUNT(*) AS n FROM acme.sales.customers WHERE address.email = 'ada.home@example.org'"],
+    ['the raw value inside an ARRAY<STRUCT>', "SELECT COUNT(*) AS n FROM acme.sales.customers AS t, UNNEST(t.contacts) AS c WHERE c.value = 'ada.alt@example.net'"],
     ['a guess through a wildcard', "SELECT COUNT(*) AS n FROM `acme.sales.cust*` WHERE email = TO_HEX(SHA256(CONCAT(LOWER(name), '@example.com')))"],
   ])('guess-and-compare matches nothing: %s', async (_what, sql) => {
     const r = await query(sql);
@@ -204,13 +210,7 @@ describe('BigQuery: masks hold on every name form (fake Google, the built CLI)',
 
   it('no raw value, unkeyed hash or key reached any output or the audit log', () => {
     expect(outputs.length).toBeGreaterThan(25);
-    const line = readFileSync(join(dir, '.hoopq', 'keys', 'hash.key'), 'utf8').trim();
-    const key = Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url');
-    const padded = Buffer.concat([key, Buffer.alloc(64 - key.length)]);
-    const keyForms = [line, key.toString('hex'), ...[0x36, 0x5c].flatMap((pad) => {
-      const b = Buffer.from(padded.map((x) => x ^ pad));
-      return [b.toString('hex'), b.toString('base64')];
-    })];
+    const keyForms = hashKeyFormsUnder(join(dir, '.hoopq', 'keys'));
     const outputsOnly = outputs.filter((o) => !o.sql.startsWith('SELECT COUNT(*) AS n FROM acme.public.people'));
     for (const { sql, result } of outputsOnly) {
       for (const f of [...FORBIDDEN, ...keyForms]) {

@@ -56,6 +56,21 @@ export function keyedHashUnder(keysDir: string, text: string): string {
   return createHmac('sha256', Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url')).update(text, 'utf8').digest('hex');
 }
 
+/**
+ * Every spelling of a deployment's hash key a leak could take: the `hash.key` line, the key in
+ * hex, and the two padded keys (K xor ipad, K xor opad) the engines receive, in hex either case
+ * and base64. With `pieces`, also every 16-hex-character piece of the padded keys.
+ */
+export function hashKeyFormsUnder(keysDir: string, options: { pieces?: boolean } = {}): string[] {
+  const line = readFileSync(join(keysDir, 'hash.key'), 'utf8').trim();
+  const key = Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url');
+  const padded = Buffer.concat([key, Buffer.alloc(64 - key.length)]);
+  const pads = [0x36, 0x5c].map((pad) => Buffer.from(padded.map((b) => b ^ pad)).toString('hex'));
+  const forms = [line, key.toString('hex'), ...pads.flatMap((hex) => [hex, hex.toUpperCase(), Buffer.from(hex, 'hex').toString('base64')])];
+  if (!options.pieces) return forms;
+  return [...forms, ...pads.flatMap((hex) => Array.from({ length: hex.length - 15 }, (_, i) => hex.slice(i, i + 16)))];
+}
+
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
   const r = spawnSync(process.execPath, [HOOPQ, ...args], {
     encoding: 'utf8',

@@ -9,6 +9,7 @@
  * - record copies: `(SELECT AS STRUCT s.* REPLACE (e AS f, …))` -> struct_update(s, f := e, …),
  *   `ARRAY(SELECT … FROM UNNEST(a) AS e WITH OFFSET AS o ORDER BY o)` -> list_transform(a, e -> …);
  * - FOR SYSTEM_TIME AS OF <expr> is dropped (the fake keeps no history);
+ * - `UNNEST(a) AS x` in FROM -> a lateral `(SELECT unnest(a) AS x)`;
  * - `@name` parameters -> `$name`; UNNEST(GENERATE_ARRAY(a, b)) AS x -> generate_series.
  * Test-only. Anything outside the subset is left as it is, and DuckDB's error says so.
  */
@@ -28,6 +29,7 @@ export function translateGoogleSql(sql: string, expandWildcard: WildcardExpander
   out = translateRecordCopies(out);
   out = translateArrays(out);
   out = dropTimeTravel(out);
+  out = translateFromUnnest(out);
   out = translateInUnnest(out);
   // the macros live in the engine's own catalog; queries run with a project's catalog in USE
   out = renameCalls(out, { TO_HEX: 'memory.main.bq_to_hex', SHA256: 'memory.main.bq_sha256', CONCAT: 'memory.main.bq_concat', TO_JSON_STRING: 'memory.main.bq_to_json_string' });
@@ -205,6 +207,26 @@ function translateArrays(sql: string): string {
     if (!m) return undefined;
     return `list_transform(${m[2]}, ${m[3]} -> ${m[1]!.trim()})`;
   });
+}
+
+/**
+ * `FROM …, UNNEST(arr) AS x` (no WITH OFFSET) -> `(SELECT unnest(arr) AS x) AS _unnest_x`, a
+ * lateral subquery whose column x is each element (for an ARRAY<STRUCT>, `x.field` reads a field).
+ */
+function translateFromUnnest(sql: string): string {
+  const re = /\bUNNEST\s*\(/gi;
+  for (let from = sql.length; ; ) {
+    const m = [...sql.matchAll(re)].filter((x) => x.index! < from && isCode(sql, x.index!)).at(-1);
+    if (!m) return sql;
+    from = m.index!;
+    const open = m.index! + m[0].length - 1;
+    const close = closeOf(sql, open);
+    const args = sql.slice(open + 1, close);
+    const alias = /^\s+AS\s+(\w+)\b(?!\s+WITH\s+OFFSET)/i.exec(sql.slice(close + 1));
+    if (!alias || /^\s*GENERATE_ARRAY\s*\(/i.test(args)) continue;
+    const name = alias[1]!;
+    sql = `${sql.slice(0, m.index!)}(SELECT unnest(${args}) AS ${name}) AS _unnest_${name}${sql.slice(close + 1 + alias[0].length)}`;
+  }
 }
 
 /** `x IN UNNEST(arr)` -> `x IN (SELECT unnest(arr))`. */
