@@ -94,6 +94,24 @@ describe('evaluatePolicy', () => {
     expect(got).toBe(rule);
   });
 
+  it.each<[string, string, string[], string | undefined]>([
+    ["a denied dataset's metadata", 'p.hr.INFORMATION_SCHEMA.COLUMNS', ['p.hr.*'], 'tables.deny'],
+    ['the same in another case (a case-insensitive dataset)', 'p.HR.INFORMATION_SCHEMA.TABLES', ['p.hr.*'], 'tables.deny'],
+    ['a dataset glob denying it', 'p.hr_eu.INFORMATION_SCHEMA.VIEWS', ['p.hr*.*'], 'tables.deny'],
+    ['a deny of one table leaves the metadata to the read globs', 'p.hr.INFORMATION_SCHEMA.COLUMNS', ['p.hr.salaries'], undefined],
+    ["another dataset's metadata", 'p.sales.INFORMATION_SCHEMA.COLUMNS', ['p.hr.*'], undefined],
+    ['region metadata under a project-wide deny', 'p.region-us.INFORMATION_SCHEMA.TABLES', ['p.*.*'], 'tables.deny'],
+  ])('metadata views: %s', (_what, name, deny, rule) => {
+    const meta: Policy = { ...policy, requireJustification: false, tables: { read: ['p.*.INFORMATION_SCHEMA.*'], write: [], deny } };
+    let got: string | undefined;
+    try {
+      evaluatePolicy({ analysis: q(stmt({ reads: [name] })), policy: meta, justification: null, dialect: BIGQUERY_DIALECT });
+    } catch (err) {
+      got = (err as PolicyDeniedError).rule;
+    }
+    expect(got).toBe(rule);
+  });
+
   it('allow globs fold case only where the engine does; deny globs wherever it might', () => {
     const upper = q(stmt({ reads: ['DEMO.CRM.CUSTOMERS'] }));
     expect(() => evaluatePolicy({ analysis: upper, policy, justification: 'x', dialect: DUCKDB_DIALECT })).not.toThrow();

@@ -10,7 +10,7 @@
  */
 import { externalOf, kindsOf, routinesOf, tablesOf, type ExternalResource, type QueryAnalysis } from '../analysis/query-analysis.js';
 import { PolicyDeniedError } from '../errors.js';
-import { findTableGlob, isWildcardName, tableCaseInsensitive, type WarehouseDialect } from '../warehouse/warehouse-dialect.js';
+import { findTableGlob, isWildcardName, matchesTableGlob, tableCaseInsensitive, type WarehouseDialect } from '../warehouse/warehouse-dialect.js';
 import { findDestination } from './destination-glob.js';
 import type { Policy } from './policy.js';
 import { wildcardTableCovered, wildcardTableMayMatch } from './wildcard-table.js';
@@ -78,7 +78,7 @@ export function tableAccessRefusal(access: 'read' | 'write', name: string, polic
   const allowed = access === 'read' ? policy.tables.read : policy.tables.write;
   const verb = access === 'read' ? 'reading' : 'writing';
   if (isWildcardName(dialect, name)) return wildcardTableRefusal(access, name, policy, allowed, dialect);
-  const deny = findTableGlob(dialect, name, policy.tables.deny, 'protect');
+  const deny = findTableGlob(dialect, name, policy.tables.deny, 'protect') ?? metadataDatasetDeny(name, policy.tables.deny, dialect);
   if (deny) {
     return new PolicyDeniedError('policy.table_denied', `refused: ${verb} ${name} is denied by policy ${policy.name} (rule tables.deny "${deny}")`, {
       rule: 'tables.deny',
@@ -94,6 +94,18 @@ export function tableAccessRefusal(access: 'read' | 'write', name: string, polic
     });
   }
   return undefined;
+}
+
+/**
+ * A dataset's metadata views (`p.d.INFORMATION_SCHEMA.V`: its tables, columns, view bodies)
+ * are denied with the dataset: by a deny glob that denies every table of it (`p.d.*`). A deny
+ * of single tables leaves the dataset's metadata to the read globs.
+ */
+function metadataDatasetDeny(name: string, deny: readonly string[], dialect: WarehouseDialect): string | undefined {
+  const parts = name.split('.');
+  if (parts.length !== 4 || parts[2]!.toUpperCase() !== 'INFORMATION_SCHEMA') return undefined;
+  const anyTable = `${parts[0]}.${parts[1]}.*`;
+  return deny.find((g) => g.split('.').length === 3 && g.endsWith('.*') && matchesTableGlob(dialect, anyTable, g, 'protect'));
 }
 
 /**
