@@ -39,6 +39,11 @@ export interface StatementAnalysis {
   /** Data leaving or entering the warehouse (checked against `destinations`). */
   external?: ExternalResource[];
   /**
+   * Tables read as an earlier version (`FOR SYSTEM_TIME AS OF`), resolved: that version's
+   * columns may differ from the catalog's (mask planning checks them).
+   */
+  timeTravel?: string[];
+  /**
    * Engine-control statements (ATTACH, INSTALL, SET, PRAGMA, COPY …) that hoopq never runs
    * whatever the policy says; the rule that refuses them lives in policy evaluation.
    */
@@ -106,6 +111,11 @@ export function externalOf(analysis: QueryAnalysis): ExternalResource[] {
   const seen = new Map<string, ExternalResource>();
   for (const s of analysis.statements) for (const e of s.external ?? []) seen.set(`${e.use} ${e.kind} ${e.value}`, e);
   return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+}
+
+/** Tables read as an earlier version (`FOR SYSTEM_TIME AS OF`) by any statement, sorted. */
+export function timeTravelOf(analysis: QueryAnalysis): string[] {
+  return [...new Set(analysis.statements.flatMap((s) => s.timeTravel ?? []))].sort();
 }
 
 export function tablesOf(analysis: QueryAnalysis): { read: string[]; write: string[] } {

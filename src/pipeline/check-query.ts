@@ -5,7 +5,7 @@
  * Input: SQL, policy, justification, an open warehouse. Output: a CheckedQuery, or a
  * HoopqError (AnalysisError 6 / PolicyDeniedError 5) with the analysis so far for the audit.
  */
-import { tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
+import { tablesOf, timeTravelOf, type QueryAnalysis } from '../analysis/query-analysis.js';
 import type { NameDefaults, SqlLiterals } from '../analysis/query-analysis.js';
 import { AnalysisError, PolicyDeniedError } from '../errors.js';
 import { evaluatePolicy } from '../policy/evaluate-policy.js';
@@ -62,7 +62,7 @@ export async function checkQuery(
     progress.masks = planMasksByName(read, policy, dialect);
     return { analysis, plan: {}, masks: progress.masks, statementsToRun: analysis.run };
   }
-  const plan = await planMasks(read, policy, maskCatalogOf(warehouse), dialect);
+  const plan = await planMasks(read, policy, maskCatalogOf(warehouse), dialect, timeTravelOf(analysis));
   progress.masks = flattenMaskPlan(plan);
   let statementsToRun = analysis.run;
   if (Object.keys(plan).length > 0) {

@@ -76,6 +76,34 @@ describe('planMasks', () => {
     });
   });
 
+  describe('an earlier version (FOR SYSTEM_TIME AS OF)', () => {
+    const travel = (columns: Policy['columns'], table = 'acme.sales.customers') =>
+      planMasks([table], policyWith(columns), catalog, BIGQUERY_DIALECT, [table]).then(
+        (plan) => ({ plan, code: undefined as string | undefined }),
+        (err: AnalysisError) => ({ plan: undefined, code: err.code, message: err.message }),
+      );
+
+    it.each<[string, Policy['columns'], string, string | undefined]>([
+      ['every masked name is a column now (any case)', { 'acme.sales.customers.email': 'hash' }, 'acme.sales.customers', undefined],
+      ['a masked field is a field now', { 'acme.sales.customers.address.email': 'hash' }, 'acme.sales.customers', undefined],
+      ['a masked column the table lacks now (renamed, dropped, replaced)', { 'acme.sales.customers.ssn': 'redact' }, 'acme.sales.customers', 'masking.time_travel'],
+      ['a masked field the record lacks now', { 'acme.sales.customers.address.phone': 'redact' }, 'acme.sales.customers', 'masking.time_travel'],
+      ['a dataset-wide glob whose column this table lacks', { 'acme.sales.*.email': 'hash' }, 'acme.sales.orders', 'masking.time_travel'],
+      ['a column pattern', { 'acme.sales.customers.e*': 'hash' }, 'acme.sales.customers', 'masking.time_travel'],
+      ["a snapshot's source masks a column the snapshot lacks", { 'acme.sales.customers_2023.ssn': 'redact' }, 'acme.scratch.snap', 'masking.time_travel'],
+      ['a table no column glob names', { 'acme.hr.*.salary': 'redact' }, 'acme.sales.orders', undefined],
+    ])('%s', async (_what, columns, table, code) => {
+      const got = await travel(columns, table);
+      expect(got.code).toBe(code);
+      if (code) expect(got.message).toMatch(/FOR SYSTEM_TIME AS OF/);
+    });
+
+    it('the current version of the same table is planned as usual', async () => {
+      const plan = await planMasks(['acme.sales.orders'], policyWith({ 'acme.sales.*.email': 'hash' }), catalog, BIGQUERY_DIALECT);
+      expect(plan).toEqual({});
+    });
+  });
+
   it('refuses a wildcard whose tables mask one column differently', async () => {
     const err = await planMasks(['acme.sales.cust*'], policyWith({ 'acme.sales.customers.email': 'hash', 'acme.sales.customers_2023.email': 'redact' }), catalog, BIGQUERY_DIALECT).catch((e) => e);
     expect(err).toBeInstanceOf(AnalysisError);

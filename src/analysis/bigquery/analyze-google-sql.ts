@@ -66,7 +66,9 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
   const views: ViewExpansion[] = [];
   const written = { reads: new Set<string>(), writes: new Set<string>(), targetReads: new Set<string>() };
   const routines = new Set(c.routines.map((parts) => resolveGoogleSqlName(parts, ctx.names)[0]!));
+  const timeTravel = new Set<string>();
   for (const ref of c.references) {
+    if (ref.timeTravel) for (const name of resolveReference(ref, ctx.names)) timeTravel.add(name);
     const as = writtenName(ref);
     (ref.targetRead ? written.targetReads : ref.access === 'read' ? written.reads : written.writes).add(as);
     for (const name of resolveReference(ref, ctx.names)) {
@@ -85,6 +87,7 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
         reads.add(name);
         for (const t of expansion.views[0]!.reads) reads.add(t);
         for (const r of expansion.routines) routines.add(r);
+        for (const t of expansion.timeTravel) timeTravel.add(t);
       } else {
         reads.add(name);
       }
@@ -100,6 +103,7 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
     written: { reads: [...written.reads].sort(), writes: [...written.writes].sort(), targetReads: [...written.targetReads].sort() },
     routines: [...routines].sort(),
     external: resolveExternal(c, ctx.names),
+    ...(timeTravel.size > 0 ? { timeTravel: [...timeTravel].sort() } : {}),
   };
 }
 
@@ -140,10 +144,10 @@ export function resolveReference(ref: TableReference, names: NameDefaults): stri
 
 /**
  * null when `name` is not a view; otherwise the view's expansion first, then the expansions
- * of the views it reads, and the routines its definition calls. The first entry's `reads` are what the definition reads: its base
+ * of the views it reads, the routines its definition calls and the tables it reads as an earlier version. The first entry's `reads` are what the definition reads: its base
  * tables and the views it names (themselves expanded in the later entries).
  */
-async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<{ views: ViewExpansion[]; routines: string[] } | null> {
+async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<{ views: ViewExpansion[]; routines: string[]; timeTravel: string[] } | null> {
   if (!ctx.catalog || name.endsWith('*') || isInformationSchema(name.split('.'))) return null;
   const def = await ctx.catalog.viewDefinition(name);
   if (!def) return null;
@@ -161,5 +165,5 @@ async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: st
     });
   }
   const analysed = await analyzeStatement(inner[0]!, { names: { defaultProject: def.project, defaultDataset: def.dataset }, catalog: ctx.catalog }, [...chain, name]);
-  return { views: [{ view: name, reads: analysed.reads }, ...analysed.views], routines: analysed.routines };
+  return { views: [{ view: name, reads: analysed.reads }, ...analysed.views], routines: analysed.routines, timeTravel: analysed.timeTravel ?? [] };
 }

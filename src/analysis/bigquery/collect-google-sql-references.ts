@@ -52,6 +52,8 @@ export interface TableReference {
   relation?: { range: [number, number]; alias?: string; suffix?: [number, number]; bare?: boolean };
   /** For `external`: the connection id. */
   connection?: string;
+  /** Read as an earlier version of the table (`FOR SYSTEM_TIME AS OF`). */
+  timeTravel?: boolean;
 }
 
 export interface CollectedStatement {
@@ -690,6 +692,9 @@ class ReferenceCollector {
         this.from(n.left, scope, alias, plain);
         const ref = plain ? this.current?.references[before] : undefined;
         if (ref?.relation) ref.relation = { ...ref.relation, range: node.range!, suffix: [ref.relation.range[1], node.range![1]] };
+        // marked on whatever the clause applies to, plain name or not (mask planning checks it)
+        const travelled = this.current?.references[before];
+        if (node.type === 'for_system_time_as_of_expr' && travelled) travelled.timeTravel = true;
         return this.expr(node.type === 'tablesample_expr' ? n.args : n.expr, scope);
       }
       case 'pivot_expr':
