@@ -208,7 +208,7 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     const run = 'revoked-run-1';
     const t = mint('patient', run);
     const running = query(`SELECT country FROM customers WHERE country = 'revoke_marker'`, [], t);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 45_000; // the CLI starts, analyses and dry-runs first: slow on a loaded machine
     let job: FakeJob | undefined;
     while (!(job = [...bq().jobs.values()].find((j) => j.sql.includes('revoke_marker'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(job).toBeDefined();
