@@ -17,6 +17,7 @@ import { parseTableReference } from './parse-table-reference.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { columnKey, tableKey } from '../warehouse/warehouse-dialect.js';
 import { runCatalogRequest, type CatalogRequest } from './run-catalog-request.js';
+import { bigQuerySchemaField, type BigQuerySchemaField } from '../warehouse/bigquery-schema-field.js';
 
 export interface DescribeTableRequest extends CatalogRequest {
   table: string;
@@ -35,6 +36,8 @@ export interface TableDescription {
   table: string;
   kind: 'table' | 'view';
   columns: DescribedColumn[];
+  /** The same columns as BigQuery schema fields (`bq show --format=json`): types, modes, nested fields. */
+  fields: BigQuerySchemaField[];
   /** Masks not on a column of its own: at the tables a view reads, and on fields inside STRUCT columns (`project.dataset.table.column.field` -> method). */
   maskedSources: Record<string, string>;
   /** Content detectors that replace personal data found in any returned text cell. */
@@ -70,7 +73,8 @@ export async function describeTable(parts: PipelineParts, req: DescribeTableRequ
       const maskedSources = Object.fromEntries(Object.entries(read.masks).filter(([k]) => !isOwn(k) || columnKey(dialect, k.slice(own.length)).includes('.')));
       body.masked.columns = read.masks;
       body.rows = columns.length;
-      return { policy: policy.name, table, kind: info.kind, columns, maskedSources, detect: policy.detect };
+      const fields = columns.map((c) => bigQuerySchemaField(warehouse.kind, c.name, c.type));
+      return { policy: policy.name, table, kind: info.kind, columns, fields, maskedSources, detect: policy.detect };
     } catch (err) {
       throw await enrichRefusal(err, context);
     }

@@ -6,8 +6,8 @@
  *   the prefix itself, e.g. `p.d.events_*` or `p.d.*` cover `p.d.events_2024*`);
  * - may match: some glob matches SOME expansion (a deny glob `p.d.events_secret` may match
  *   `p.d.events_*`, so the read is denied).
- * Globs follow CONTRACT.md: `*` matches any characters inside one segment. `covered` is an
- * allow test and compares exactly; `may match` protects (deny, masks) and may fold case.
+ * Globs follow docs/reference.md: `*` matches any characters inside one segment. `covered` is
+ * an allow test and compares exactly; `may match` protects (deny, masks) and may fold case.
  */
 import { matchesGlob } from '../analysis/table-name.js';
 

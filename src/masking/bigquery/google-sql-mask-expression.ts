@@ -1,5 +1,5 @@
 /**
- * The GoogleSQL expressions that compute masked values from raw ones (CONTRACT.md, policies.md):
+ * The GoogleSQL expressions that compute masked values from raw ones (docs/reference.md "Mask methods", policies.md):
  * hash = hex HMAC-SHA256 of the value's text under the deployment's hash key (hash-key.ts;
  * the padded keys arrive as the BYTES query parameters @__hoopq_hash_inner/_outer, names no
  * agent SQL may use), redact = '[REDACTED]', null = NULL, partial = all but the last four

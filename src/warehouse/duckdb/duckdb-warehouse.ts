@@ -120,11 +120,18 @@ export class DuckDbWarehouse implements Warehouse {
   /**
    * DuckDB quotes the SQL around an error's position (`LINE 1: … ^`). Under a masking policy
    * that text holds hoopq's mask subqueries, and a window of it could hold part of the hash
-   * key, so the excerpt is dropped (and any full form of the key scrubbed besides).
+   * key: any full form of the key is scrubbed from the message and the marked excerpt alike
+   * (so the pipeline's hideRewriteExcerpt still finds and leaves out the excerpt), and a quote
+   * duckdb-error.ts did not recognise as the excerpt is cut here.
    */
   private scrub<E>(err: E): E {
-    if (this.parts.hashKey && isHoopqError(err)) {
-      err.message = scrubHashKey(err.message, this.parts.hashKey).replace(/\s*LINE \d+:[\s\S]*$/, ' (the SQL excerpt is not shown: it holds hoopq\'s masks)');
+    if (!this.parts.hashKey || !isHoopqError(err)) return err;
+    err.message = scrubHashKey(err.message, this.parts.hashKey);
+    const excerpt = err.details?.sql_excerpt;
+    if (typeof excerpt === 'string' && excerpt !== '' && err.details) {
+      err.details.sql_excerpt = scrubHashKey(excerpt, this.parts.hashKey);
+    } else {
+      err.message = err.message.replace(/\s*LINE \d+:[\s\S]*$/, ' (the SQL excerpt is not shown: it holds hoopq\'s masks)');
     }
     return err;
   }
