@@ -21,9 +21,10 @@ import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
+import { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
+import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
@@ -92,18 +93,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
+  const acquireQuerySlot = createQuerySlots(limits.maxConcurrentQueries);
+  const metrics = new GatewayMetrics();
   const gateway: Gateway = {
     config,
     parts,
     state: local.state,
     operatorKey,
     auditWriterKey,
-    metrics: new GatewayMetrics(),
+    metrics,
     oidcKeys: new OidcKeyCache(),
     limits,
     mcpSessions,
     version: options.version,
-    acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
+    acquireQuerySlot,
+    bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot, metrics }),
     isDraining: () => draining,
   };
   const routes = createRouteTable();
@@ -131,7 +135,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     };
     try {
       ctx.url = parseUrl(req.url);
-      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : undefined;
+      const prefix = PREFIX_ROUTES.find((r) => ctx.url.pathname.startsWith(r.prefix));
+      const routeName = prefix ? `${prefix.prefix}…` : ctx.url.pathname;
+      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : prefix?.methods;
       if (!methods) throw new UsageError('gateway.not_found', `no endpoint ${ctx.url.pathname}`, { hint: 'see docs/gateway.md for the API' });
       const method = req.method ?? '';
       const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
@@ -141,7 +147,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           details: { allow: Object.keys(methods).join(', ') },
         });
       }
-      ctx.route = `${method} ${ctx.url.pathname}`;
+      ctx.route = `${method} ${routeName}`;
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
@@ -204,6 +210,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         }
         // MCP tool calls are cancelled through their session, which waits for their audit records.
         await mcpSessions.closeAll();
+        await gateway.bigQueryJobs.closeAll();
         // The pipeline records each cancelled query before its promise settles.
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();

@@ -22,7 +22,7 @@ import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
-import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
 import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -56,6 +56,15 @@ export interface QueryRequest {
   signal?: AbortSignal;
   /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
   origin?: Record<string, unknown>;
+  /** Receives the result as written: its columns, then each batch (masked, scanned, within the limit). */
+  rows?: ResultRowSink;
+}
+
+export interface ResultRowSink {
+  /** Every check passed and the intent is recorded: the warehouse is about to run the query. */
+  executing(): void;
+  columns(columns: readonly ResultColumn[]): void;
+  batch(rows: readonly unknown[][]): void;
 }
 
 export interface QueryProgress {
@@ -72,6 +81,9 @@ export interface QueryOutcome {
   truncated: boolean;
   resultSha256: string | null;
   dryRun?: { bytesProcessed?: number; statementType?: string; referencedTables: string[] };
+  /** The warehouse's own job id (BigQuery) and bytes processed, when it reports them. */
+  jobId?: string;
+  bytesProcessed?: number;
 }
 
 export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise<QueryOutcome> {
@@ -224,6 +236,7 @@ async function streamResult(
   jobId: string | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
+  req.rows?.executing();
   const execution = await warehouse.execute(statements, {
     signal: controller.signal,
     timeoutMs: policy.limits.timeoutMs,
@@ -235,14 +248,22 @@ async function streamResult(
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
+  req.rows?.columns(execution.columns);
   let offered = 0;
+  let delivered = 0;
   try {
     for await (const batch of execution.batches) {
       // offer the writer at most one row past the limit: enough for it to know the result was cut
       const room = limit === undefined ? batch.length : Math.max(0, limit + 1 - offered);
       const slice = room < batch.length ? batch.slice(0, room) : batch;
       offered += slice.length;
-      await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+      const scanned = scanner ? slice.map((r) => scanner.scanRow(r)) : slice;
+      await writer.writeBatch(scanned);
+      if (req.rows) {
+        const kept = limit === undefined ? scanned : scanned.slice(0, Math.max(0, limit - delivered));
+        delivered += kept.length;
+        req.rows.batch(kept);
+      }
       req.progress?.({ stage: 'streaming', rows: Math.min(offered, limit ?? offered) });
       if (writer.isTruncated()) {
         controller.abort(); // stop the warehouse producing rows nobody will receive
@@ -269,7 +290,7 @@ async function streamResult(
   body.warehouse.job_id = stats.jobId ?? body.warehouse.job_id ?? null;
   body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
   if (scanner) body.masked.detected = scanner.counts();
-  return { rows: written.rows, truncated, resultSha256: written.sha256 };
+  return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId ?? jobId, bytesProcessed: stats.bytesProcessed };
 }
 
 async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {
