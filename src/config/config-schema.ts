@@ -45,6 +45,7 @@ export const configSchema = z
     state: z.string().min(1).optional().describe('the SQLite state store; default: state.db beside the keys folder'),
     gateway: z.string().url().optional().describe('forward queries to this gateway (remote mode)'),
     audit_checkpoint_every: z.number().int().min(1).max(1_000_000).optional().describe('a signed audit checkpoint every N records; default 100'),
+    audit_witness: z.string().min(1).optional().describe('a second file (on another file system or host) that receives a copy of every signed audit checkpoint; audit verify compares the log with it'),
   })
   .strict()
   .describe('hoopq configuration (docs/configuration.md); relative paths are relative to this file');

@@ -34,4 +34,6 @@ export interface HoopqConfig {
   gateway?: string;
   /** Signed audit checkpoint every N records. */
   checkpointEvery: number;
+  /** A second file receiving a copy of every checkpoint (`audit_witness`), absolute. */
+  auditWitness?: string;
 }

@@ -40,6 +40,7 @@ export function loadConfig(path: string): HoopqConfig {
     statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
+    auditWitness: raw.audit_witness ? at(raw.audit_witness) : undefined,
   };
 }
 

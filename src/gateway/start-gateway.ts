@@ -30,7 +30,8 @@ import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { createReloadingPolicyPort } from './reloading-policy-port.js';
-import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from '../identity/secret-key-file.js';
+import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 
 export interface StartGatewayOptions {
@@ -43,6 +44,10 @@ export interface StartGatewayOptions {
   version?: string;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Host names clients use besides the defaults (request-origin.ts); `*`: any Host. */
+  allowedHosts?: string[];
+  /** Browser origins allowed besides the gateway's own pages. */
+  allowedOrigins?: string[];
 }
 
 export interface RunningGateway {
@@ -111,6 +116,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     isDraining: () => draining,
   };
   const routes = createRouteTable();
+  const originRules = createOriginRules(listen.host, options.allowedHosts, options.allowedOrigins);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -148,6 +154,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         });
       }
       ctx.route = `${method} ${routeName}`;
+      // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
+      // load balancers call them by address)
+      if (!PROBE_PATHS.has(ctx.url.pathname)) checkRequestOrigin(req.headers, originRules);
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });

@@ -11,7 +11,7 @@ import type { HoopqConfig } from '../config/config.js';
 import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
-import { AUDIT_WRITER_KEY_FILE, HASH_KEY_FILE, loadOrCreateSecretKey, secretKeyBytes } from '../gateway/secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, HASH_KEY_FILE, loadOrCreateSecretKey, secretKeyBytes } from '../identity/secret-key-file.js';
 import { hashKeyFromSecret, type HashKey } from '../masking/hash-key.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
@@ -52,7 +52,7 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
         return (sink ??= openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) }));
       }
       const path = config.audit.path;
-      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));
+      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness } }));
     },
     now: () => new Date(),
   };

@@ -9,7 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { assertOwnerOnly } from '../identity/signing-keys.js';
+import { assertOwnerOnly } from './signing-keys.js';
 
 export const OPERATOR_KEY_FILE = 'operator.key';
 export const AUDIT_WRITER_KEY_FILE = 'audit-writer.key';
