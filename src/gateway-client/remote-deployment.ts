@@ -20,7 +20,7 @@ import type { IssuedToken } from '../identity/state-store.js';
 import type { Deployment } from '../pipeline/deployment.js';
 import type { Explanation } from '../pipeline/explain-query.js';
 import type { ReplayReport } from '../pipeline/replay-query.js';
-import type { RevokedTarget, TokenInspection } from '../pipeline/token-lifecycle.js';
+import type { HashKeyRotation, RevokedTarget, TokenInspection } from '../pipeline/token-lifecycle.js';
 import { UsageError } from '../errors.js';
 import { badResponse } from './error-from-json.js';
 import { gatewayEndpoint, remoteDescribeTable, remoteExplain, remoteListTables, remoteToken, requestFrames, requestJson } from './gateway-client.js';
@@ -70,6 +70,9 @@ export function createRemoteDeployment(gateway: URL, credentials: RemoteCredenti
     },
     async rotateKeys() {
       return field<KeyRotation>(await requestJson(at('/v1/keys/rotate'), operator, {}), 'rotation', 'a key rotation');
+    },
+    async rotateHashKey() {
+      return field<HashKeyRotation>(await requestJson(at('/v1/keys/rotate'), operator, { hash_key: true }), 'rotation', 'a hash key rotation');
     },
 
     async visitAuditRecords(filter, visit) {

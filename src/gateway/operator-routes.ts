@@ -16,7 +16,7 @@ import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { findReplayRecord, replayQuery } from '../pipeline/replay-query.js';
-import { mintToken, rotateKeys } from '../pipeline/token-lifecycle.js';
+import { mintToken, rotateHashKey, rotateKeys } from '../pipeline/token-lifecycle.js';
 import { createFrameResponse } from './frame-response.js';
 import { sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { readJsonBody } from './read-json-body.js';
@@ -41,8 +41,8 @@ const replaySchema = z.object({ id: z.string().min(1).max(200), execute: z.boole
 
 export async function handleRotateKeys(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const actor = authenticateOperator(gateway, ctx);
-  await readJsonBody(ctx.req, z.object({}).strict(), SMALL);
-  sendJson(ctx.res, 200, { rotation: await rotateKeys(gateway, actor) });
+  const body = await readJsonBody(ctx.req, z.object({ hash_key: z.boolean().optional() }).strict(), SMALL);
+  sendJson(ctx.res, 200, { rotation: body.hash_key ? await rotateHashKey(gateway, actor) : await rotateKeys(gateway, actor) });
 }
 
 export async function handleAuditList(gateway: Gateway, ctx: RequestContext): Promise<void> {

@@ -19,7 +19,7 @@ import type { TableDescription } from './describe-table.js';
 import type { Explanation } from './explain-query.js';
 import type { TableListing } from './list-tables.js';
 import type { ReplayReport } from './replay-query.js';
-import type { TokenInspection, RevokedTarget } from './token-lifecycle.js';
+import type { HashKeyRotation, TokenInspection, RevokedTarget } from './token-lifecycle.js';
 
 export interface DeploymentExplain {
   sql: string;
@@ -66,6 +66,8 @@ export interface Deployment {
   inspectToken(token: string | undefined): Promise<TokenInspection>;
   listTokens(): Promise<IssuedToken[]>;
   rotateKeys(): Promise<KeyRotation>;
+  /** A new key for the `hash` mask (`keys rotate --hash-key`). */
+  rotateHashKey(): Promise<HashKeyRotation>;
 
   /** The deployment's own log (not a copy given with --file: that is read where it is). */
   visitAuditRecords(filter: AuditFilter, visit: AuditVisitor): Promise<void>;

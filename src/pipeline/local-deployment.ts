@@ -15,7 +15,7 @@ import { explainQuery } from './explain-query.js';
 import { listTables } from './list-tables.js';
 import type { LocalParts } from './local-parts.js';
 import { findReplayRecord, replayQuery } from './replay-query.js';
-import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, rotateKeys, type Actor, type TokenParts } from './token-lifecycle.js';
+import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, rotateHashKey, rotateKeys, type Actor, type TokenParts } from './token-lifecycle.js';
 
 export function createLocalDeployment(config: HoopqConfig, local: LocalParts): Deployment {
   const { parts } = local;
@@ -45,6 +45,7 @@ export function createLocalDeployment(config: HoopqConfig, local: LocalParts): D
     inspectToken: (token) => inspectToken(t, token),
     listTokens: async () => listTokens(t),
     rotateKeys: () => rotateKeys(t, actor),
+    rotateHashKey: () => rotateHashKey(t, actor),
 
     async visitAuditRecords(filter, visit) {
       for await (const r of listAuditRecords(logPath('hoopq audit'), filter)) await visit(r);

@@ -13,7 +13,8 @@ import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { VerifiedTokenCache, verifyRunToken } from '../identity/run-token.js';
 import type { PublicKeyCache } from '../identity/signing-keys.js';
 import { createReloadingPolicyPort } from '../policy/reloading-policy-port.js';
-import { AUDIT_WRITER_KEY_FILE } from '../identity/secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, HASH_KEY_FILE, loadOrCreateSecretKey, secretKeyBytes } from '../identity/secret-key-file.js';
+import { hashKeyFromSecret, type HashKey } from '../masking/hash-key.js';
 import { createWarehouseOpener } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
@@ -37,6 +38,8 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
   const keyCache: PublicKeyCache = new Map();
   const verified = new VerifiedTokenCache();
   const sqlSealKey = createSqlSealKeyLoader(config.keysDir);
+  // read at every open: `hoopq keys rotate --hash-key` takes effect at once, in a running gateway too
+  const getHashKey = (): HashKey => hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk')));
   const parts: PipelineParts = {
     config,
     policies: createReloadingPolicyPort(config.policiesDir),
@@ -45,11 +48,14 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
       consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
-    openWarehouse: ({ writable, policy, identity }) =>
+    openWarehouse: ({ writable, policy, identity, offline }) =>
       warehouses.open({
         writable,
         impersonate: policy?.impersonate,
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
+        offline,
+        // the hash mask's key never leaves this process; only a policy with masks needs it
+        hashKey: policy && Object.keys(policy.columns).length > 0 ? getHashKey() : undefined,
       }),
     audit: () => {
       if (config.audit.kind === 'gateway') {

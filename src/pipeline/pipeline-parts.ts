@@ -32,6 +32,8 @@ export interface WarehouseSession {
   writable: boolean;
   policy?: Policy;
   identity?: RunIdentity;
+  /** No call to a remote catalog (`explain --offline`). */
+  offline?: boolean;
 }
 
 export interface PipelineParts {

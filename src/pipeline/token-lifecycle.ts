@@ -17,6 +17,9 @@ import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { mintRunToken, type MintedRunToken } from '../identity/run-token.js';
 import { rotateSigningKey, type KeyRotation } from '../identity/signing-keys.js';
+import { HASH_KEY_FILE, rotateSecretKey, secretKeyBytes } from '../identity/secret-key-file.js';
+import { hashKeyFromSecret } from '../masking/hash-key.js';
+import { join } from 'node:path';
 import type { IssuedToken, StateStore } from '../identity/state-store.js';
 import { newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
@@ -202,6 +205,23 @@ export async function rotateKeys(t: TokenParts, actor: Actor): Promise<KeyRotati
   const rotation = await rotateSigningKey(t.parts.config.keysDir);
   const body = newAuditBody('keys.rotate', t.parts.now(), { rotation: JSON.parse(JSON.stringify(rotation)), subject: actor.operator, ...actor.origin });
   await (await t.parts.audit()).append(body);
+  return rotation;
+}
+
+/** The ids (never the keys) of the `hash` mask's key before and after a rotation. */
+export interface HashKeyRotation {
+  hash_key: { previous: string | null; current: string };
+}
+
+/**
+ * A new key for the `hash` mask (`hoopq keys rotate --hash-key`): every hashed value differs
+ * from then on; the old key is kept aside (mode 0600). Recorded as `keys.rotate` with the ids.
+ */
+export async function rotateHashKey(t: TokenParts, actor: Actor): Promise<HashKeyRotation> {
+  const rotated = rotateSecretKey(join(t.parts.config.keysDir, HASH_KEY_FILE), 'hqhk', t.parts.now());
+  const idOf = (text: string) => hashKeyFromSecret(secretKeyBytes(text)).id;
+  const rotation: HashKeyRotation = { hash_key: { previous: rotated.previous === null ? null : idOf(rotated.previous), current: idOf(rotated.current) } };
+  await (await t.parts.audit()).append(newAuditBody('keys.rotate', t.parts.now(), { rotation: { ...rotation }, subject: actor.operator, ...actor.origin }));
   return rotation;
 }
 

@@ -16,6 +16,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ConfigError, WarehouseError } from '../../errors.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
+import type { HashKey } from '../../masking/hash-key.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
 
@@ -24,6 +25,8 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
 }
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -33,7 +36,7 @@ const MAX_RETRY_MS = 250;
 export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
   const file = await openDuckDbFile(options);
   try {
-    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file));
+    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file), options.hashKey);
   } catch (err) {
     closeDuckDbFile(file);
     throw err;
@@ -100,12 +103,13 @@ export function closeDuckDbFile(file: DuckDbFile): void {
  * A warehouse with its own parser and metadata connections on `file`; its close() closes
  * them and then calls `release` (which closes the file, or keeps it open for the next query).
  */
-export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void): Promise<DuckDbWarehouse> {
+export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void, hashKey?: HashKey): Promise<DuckDbWarehouse> {
   const { parser, metadata } = await connectAnalysisPair(file.instance);
   return new DuckDbWarehouse({
     ...file,
     parser,
     metadata,
+    hashKey,
     release: () => {
       try {
         parser.closeSync();
