@@ -33,6 +33,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ls: async () => (await import('./ls-command.js')).registerLsCommand,
   show: async () => (await import('./show-command.js')).registerShowCommand,
   mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
+  review: async () => (await import('./review-command.js')).registerReviewCommands,
+  operator: async () => (await import('./operator-command.js')).registerOperatorCommands,
 };
 
 /** Global options that take a value, so the command name can be found after them. */

@@ -9,6 +9,9 @@ import type { QueryParameter } from '../warehouse/warehouse.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
 import { readSql } from './read-sql.js';
+import { withApprovalWait, type WaitOptions } from './wait-for-approval.js';
+import { parseDuration } from '../config/units.js';
+import { remoteGetApproval } from '../gateway/review-client.js';
 
 export function registerQueryCommand(program: Command, state: CliState): void {
   program
@@ -22,14 +25,18 @@ export function registerQueryCommand(program: Command, state: CliState): void {
     .option('--max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
     .option('--dry-run', 'analyse, check policy and ask the warehouse for its estimate; run nothing')
     .option('--parameter <name:type:value>', 'a query parameter (repeatable), as bq', collectParameter, [] as QueryParameter[])
+    .option('--unmask [columns]', 'ask to lift the masks of these columns (comma-separated globs project.dataset.table.column; none: all); needs an approval')
+    .option('--wait [duration]', 'when the query is held for approval, wait for the decision (at most DURATION; default until the request expires), then run it')
     .action(async (sqlArg: string | undefined, opts: QueryOpts, cmd: Command) => {
       const format = opts.format as OutputFormat;
       state.machineErrors = format === 'json' || format === 'ndjson';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
       const target = await openQueryTarget(cmd);
+      const unmask = unmaskList(opts.unmask);
+      const wait = waitOptions(opts.wait, target, opts.token ?? process.env.HOOPQ_TOKEN);
       if (target.kind === 'remote') {
         // gateway mode: the same request, forwarded; stdout, stderr and exit code as in direct mode
-        const outcome = await remoteQuery({
+        const outcome = await withApprovalWait(() => remoteQuery({
           gateway: target.gateway,
           token: remoteToken(opts.token ?? process.env.HOOPQ_TOKEN),
           body: {
@@ -39,10 +46,11 @@ export function registerQueryCommand(program: Command, state: CliState): void {
             max_rows: opts.maxRows,
             dry_run: opts.dryRun ? true : undefined,
             params: opts.parameter.length > 0 ? opts.parameter : undefined,
+            unmask,
           },
           stdout: process.stdout,
           notice: (m) => process.stderr.write(m + '\n'),
-        });
+        }), wait);
         if (outcome.dry_run) {
           process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.record, ...outcome.dry_run }) + '\n');
         }
@@ -50,7 +58,7 @@ export function registerQueryCommand(program: Command, state: CliState): void {
       }
       const ctx = target.ctx;
       try {
-        const outcome = await runQuery(ctx.parts, {
+        const outcome = await withApprovalWait(() => runQuery(ctx.parts, {
           sql,
           token: opts.token ?? process.env.HOOPQ_TOKEN,
           justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
@@ -58,9 +66,10 @@ export function registerQueryCommand(program: Command, state: CliState): void {
           maxRows: opts.maxRows,
           dryRun: Boolean(opts.dryRun),
           params: opts.parameter.length > 0 ? opts.parameter : undefined,
+          unmask,
           out: process.stdout,
           notice: (m) => process.stderr.write(m + '\n'),
-        });
+        }), wait);
         if (outcome.dryRun) {
           process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.recordId, ...outcome.dryRun }) + '\n');
         }
@@ -78,6 +87,36 @@ interface QueryOpts {
   maxRows?: number;
   dryRun?: boolean;
   parameter: QueryParameter[];
+  unmask?: string | boolean;
+  wait?: string | boolean;
+}
+
+function unmaskList(v: string | boolean | undefined): string[] | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return ['*'];
+  const globs = v.split(',').map((g) => g.trim()).filter(Boolean);
+  for (const g of globs) {
+    if (g !== '*' && g.split('.').length !== 4) throw new UsageError('usage.unmask', `--unmask "${g}" is not a column glob project.dataset.table.column`, { hint: 'e.g. --unmask demo.crm.customers.email, or --unmask alone for every masked column the query reads' });
+  }
+  return globs;
+}
+
+/** How --wait reads a request's status: the local store, or the gateway (with the run token that made it). */
+function waitOptions(v: string | boolean | undefined, target: Awaited<ReturnType<typeof openQueryTarget>>, token: string | undefined): WaitOptions {
+  let waitMs: number | undefined;
+  if (v === true) waitMs = Infinity;
+  else if (typeof v === 'string') {
+    waitMs = parseDuration(v);
+    if (waitMs === undefined) throw new UsageError('usage.wait', `--wait "${v}" is not a duration`, { hint: 'write e.g. 10m, or --wait alone to wait until the request expires' });
+  }
+  const statusOf =
+    target.kind === 'remote'
+      ? async (id: string) => String((await remoteGetApproval(target.gateway, remoteToken(token), id)).status)
+      : async (id: string) => {
+          const r = target.ctx.parts.approvals!.store().get(id);
+          return r ? (r.status === 'pending' && Date.parse(r.expiresAt) <= Date.now() ? 'expired' : r.status) : 'expired';
+        };
+  return { waitMs, statusOf, notice: (m) => process.stderr.write(m + '\n'), stdout: process.stdout };
 }
 
 /**

@@ -234,7 +234,7 @@ function readTokenFile(file: string): string {
   }
 }
 
-function safeUser(): string {
+export function safeUser(): string {
   try {
     return userInfo().username;
   } catch {

@@ -6,7 +6,8 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
-import { readYamlFile, validateYaml } from './yaml-file.js';
+import { parseDuration } from './units.js';
+import { fail, readYamlFile, validateYaml } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
   const file = readYamlFile(path, 'configuration');
@@ -38,5 +39,28 @@ export function loadConfig(path: string): HoopqConfig {
     statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
+    approvals: { webhooks: raw.approvals?.webhooks ?? [] },
+    operators: {
+      fourEyes: raw.operators?.four_eyes ?? true,
+      ...(raw.operators?.oidc
+        ? {
+            oidc: {
+              issuer: raw.operators.oidc.issuer,
+              clientId: raw.operators.oidc.client_id,
+              clientSecretFile: raw.operators.oidc.client_secret_file ? at(raw.operators.oidc.client_secret_file) : undefined,
+              nameClaim: raw.operators.oidc.name_claim,
+              allow: raw.operators.oidc.allow,
+            },
+          }
+        : {}),
+    },
+    ...(raw.console
+      ? {
+          console: {
+            url: raw.console.url,
+            sessionTtlMs: parseDuration(raw.console.session_ttl) ?? fail(file, ['console', 'session_ttl'], 'configuration', `"${raw.console.session_ttl}" is not a duration`, 'write e.g. 8h'),
+          },
+        }
+      : {}),
   };
 }

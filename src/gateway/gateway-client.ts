@@ -23,6 +23,7 @@ export interface RemoteQueryBody {
   max_rows?: number;
   dry_run?: boolean;
   params?: Array<{ name: string; type: string; value: string | null }>;
+  unmask?: string[];
 }
 
 export interface RemoteOutcome {

@@ -3,6 +3,7 @@
  * itself; adding an endpoint is one line here and a section in docs/gateway.md and
  * docs/openapi.yaml.
  */
+import { handleApprove, handleDeny, handleGetApproval, handleListApprovals } from './approval-routes.js';
 import { handleAuditAppend } from './audit-append-route.js';
 import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
@@ -24,6 +25,10 @@ export function createRouteTable(): RouteTable {
     '/v1/tokens': { POST: handleMint },
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },
+    '/v1/approvals': { GET: handleListApprovals },
+    '/v1/approval': { GET: handleGetApproval },
+    '/v1/approval/approve': { POST: handleApprove },
+    '/v1/approval/deny': { POST: handleDeny },
     '/v1/audit/records': { POST: handleAuditAppend },
     '/v1/jwks': { GET: handleJwks },
     '/.well-known/jwks.json': { GET: handleJwks },

@@ -30,6 +30,7 @@ export const queryRequestSchema = z
     max_rows: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     dry_run: z.boolean().optional(),
     params: z.array(parameterSchema).max(256).optional(),
+    unmask: z.array(z.string().min(1).max(300)).max(256).optional(),
   })
   .strict();
 
@@ -53,6 +54,7 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
       maxRows: body.max_rows,
       dryRun: body.dry_run ?? false,
       params: body.params,
+      unmask: body.unmask,
       out: frames.out,
       notice: frames.notice,
       signal: ctx.signal,

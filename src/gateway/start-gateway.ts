@@ -96,6 +96,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     config,
     parts,
     state: local.state,
+    operators: local.operators,
     operatorKey,
     auditWriterKey,
     metrics: new GatewayMetrics(),

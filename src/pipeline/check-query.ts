@@ -6,6 +6,7 @@
  * HoopqError (AnalysisError 6 / PolicyDeniedError 5) with the analysis so far for the audit.
  */
 import { tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
+import { matchesAnyGlob } from '../analysis/table-name.js';
 import type { NameDefaults, SqlLiterals } from '../analysis/query-analysis.js';
 import { AnalysisError, PolicyDeniedError } from '../errors.js';
 import { evaluatePolicy } from '../policy/evaluate-policy.js';
@@ -23,6 +24,8 @@ export interface CheckedQuery {
    * rewrite for masks (analysed again by the rewriter). Never the received string.
    */
   statementsToRun: string[];
+  /** The masks the caller asked to lift (`unmask`) that would otherwise apply; the run is without them. Never applied unless approved. */
+  lifted: Record<string, string>;
 }
 
 /** Carries the partial analysis to whoever records the refusal. */
@@ -40,6 +43,7 @@ export async function checkQuery(
   justification: string | null,
   names: NameDefaults,
   progress: CheckProgress = new CheckProgress(),
+  options: { unmask?: readonly string[] } = {},
 ): Promise<CheckedQuery> {
   const caseInsensitive = warehouse.kind === 'duckdb';
   // refusals leave here with hints an agent can act on (close tables, masks, justification)
@@ -57,6 +61,7 @@ export async function checkQuery(
   const read = tablesOf(analysis).read;
   checkExternalQuery(read, policy);
   const plan = await planMasks(read, policy, async (t) => (await warehouse.describeTable(t))?.columns.map((c) => c.name) ?? null, caseInsensitive);
+  const lifted = options.unmask?.length ? flattenMaskPlan(liftMasks(plan, options.unmask, caseInsensitive)) : {};
   progress.masks = flattenMaskPlan(plan);
   let statementsToRun = analysis.run;
   if (Object.keys(plan).length > 0) {
@@ -66,7 +71,21 @@ export async function checkQuery(
       throw await enrichRefusal(err, { ...refusal, masks: progress.masks });
     }
   }
-  return { analysis, plan, masks: progress.masks, statementsToRun };
+  return { analysis, plan, masks: progress.masks, statementsToRun, lifted };
+}
+
+/** Takes out of `plan` (and returns) the masks of columns an unmask glob names; `*` names them all. */
+function liftMasks(plan: MaskPlan, unmask: readonly string[], caseInsensitive: boolean): MaskPlan {
+  const lifted: MaskPlan = {};
+  for (const [table, columns] of Object.entries(plan)) {
+    for (const column of Object.keys(columns)) {
+      if (!unmask.includes('*') && !matchesAnyGlob(`${table}.${column}`, unmask, caseInsensitive)) continue;
+      (lifted[table] ??= {})[column] = columns[column]!;
+      delete columns[column];
+    }
+    if (Object.keys(columns).length === 0) delete plan[table];
+  }
+  return lifted;
 }
 
 function checkExternalQuery(read: string[], policy: Policy): void {

@@ -4,6 +4,9 @@
  * is its own composition root and calls this once).
  */
 import { join } from 'node:path';
+import { openApprovalStore, type ApprovalStore } from '../approval/approval-store.js';
+import { notifyWebhooks } from '../approval/notify-webhooks.js';
+import { openOperatorStore, type OperatorStore } from '../operator/operator-store.js';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import type { AuditSink } from '../audit/audit-record.js';
@@ -19,13 +22,25 @@ export interface LocalParts {
   parts: PipelineParts;
   /** The state store, opened on first use. */
   state(): StateStore;
+  /** Personal operator keys, in the state file; opened on first use. */
+  operators(): OperatorStore;
   close(): Promise<void>;
+}
+
+/** A link into the console, when one is configured with its address. */
+function consoleLink(config: HoopqConfig, path: string): string | undefined {
+  return config.console?.url ? new URL(path, config.console.url).toString() : undefined;
 }
 
 export function createLocalParts(config: HoopqConfig): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
+  let approvalStore: ApprovalStore | undefined;
+  let operatorStore: OperatorStore | undefined;
   const getState = () => (state ??= openStateStore(config.statePath));
+  // opened after the state store, which creates the shared file and its WAL mode
+  const getApprovals = () => (approvalStore ??= (getState(), openApprovalStore(config.statePath)));
+  const getOperators = () => (operatorStore ??= (getState(), openOperatorStore(config.statePath)));
   const parts: PipelineParts = {
     config,
     policies: createPolicyCatalog(config.policiesDir),
@@ -49,15 +64,29 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
       return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));
     },
     now: () => new Date(),
+    approvals: {
+      store: getApprovals,
+      notify: (request, policy) => {
+        const names = policy.approval?.notify;
+        return notifyWebhooks(config.approvals.webhooks.filter((w) => !names || names.includes(w.name)), request, consoleLink(config, `/console/approvals#${request.id}`));
+      },
+      reviewUrl: (id) => consoleLink(config, `/console/approvals#${id}`),
+      fourEyes: config.operators.fourEyes,
+    },
   };
   return {
     parts,
     state: getState,
+    operators: getOperators,
     async close() {
-      const [s, st] = [sink, state];
+      const [s, st, a, o] = [sink, state, approvalStore, operatorStore];
       sink = undefined;
       state = undefined;
+      approvalStore = undefined;
+      operatorStore = undefined;
       if (s) await (await s).close();
+      a?.close();
+      o?.close();
       st?.close();
     },
   };

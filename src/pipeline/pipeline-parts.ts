@@ -3,6 +3,7 @@
  * Tests swap parts by building them differently (another warehouse file, a sink in a
  * read-only folder), never by mocking modules.
  */
+import type { ApprovalPort } from '../approval/approval-port.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import type { RunIdentity } from '../identity/run-identity.js';
@@ -41,4 +42,6 @@ export interface PipelineParts {
   openWarehouse(options: WarehouseSession): Promise<Warehouse>;
   audit(): Promise<AuditSink>;
   now(): Date;
+  /** Requests for approval (policy `approval:`); without it a query a rule holds is refused (exit 3). */
+  approvals?: ApprovalPort;
 }

@@ -1,8 +1,9 @@
 /**
  * run-query: the ONE place the stages are called in order, for every entry point.
  *
- *   token -> policy -> warehouse.analyze -> evaluatePolicy -> budget -> masks/rewrite
- *         -> intent record (durable) -> execute (streamed) -> detectors -> output -> outcome record
+ *   token -> policy -> warehouse.analyze -> evaluatePolicy -> masks/rewrite -> dry run
+ *         -> approval (held: recorded, exit 11) -> budget -> intent record (durable)
+ *         -> execute (streamed) -> detectors -> output -> outcome record
  *
  * Invariants:
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
@@ -23,6 +24,7 @@ import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import { settleApproval } from '../approval/settle-approval.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
@@ -46,6 +48,8 @@ export interface QueryRequest {
   signal?: AbortSignal;
   /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
   origin?: Record<string, unknown>;
+  /** Column globs (or `*`) whose masks the caller asks to lift; runs only once an operator approves. */
+  unmask?: string[];
 }
 
 export interface QueryOutcome {
@@ -86,16 +90,16 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     warehouse = await parts.openWarehouse({ writable: false, policy, identity });
     body.warehouse.kind = warehouse.kind;
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
-    let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+    const options = { unmask: req.unmask };
+    let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress, options);
     fillAnalysis(body, progress);
     literals = recordSql(parts, body, req.sql, policy, progress);
-    if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
       // connection, since the catalog may have changed while we waited for the lock.
       await warehouse.close();
       warehouse = await parts.openWarehouse({ writable: true, policy, identity });
-      checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+      checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress, options);
       fillAnalysis(body, progress);
     }
 
@@ -118,6 +122,14 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       recorded = true;
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
+
+    // A query an approval rule matches waits for a person; its attempt is recorded there.
+    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started });
+    if (approval.pending) {
+      recorded = true;
+      throw approval.pending;
+    }
+    await consumeBudget(parts, identity, policy);
 
     // Intent before execution: durable before the warehouse sees the query.
     const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
