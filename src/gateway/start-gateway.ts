@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
+import { createConsole } from '../console/create-console.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
@@ -107,7 +108,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
     isDraining: () => draining,
   };
-  const routes = createRouteTable();
+  // the console (off unless configured) adds its pages to the same table
+  const consoleUi = config.console
+    ? createConsole(gateway, {
+        origin: () => config.console!.url ?? url,
+        listenUrl: () => url,
+        secureCookies: Boolean(options.tls) || !isLoopbackHost(listen.host),
+        log,
+      })
+    : undefined;
+  const routes = { ...createRouteTable(), ...consoleUi?.routes };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -182,6 +192,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
+  // links in approval notifications point at the console; by default it is where we listen
+  if (config.console && !config.console.url) config.console.url = url;
 
   let closing: Promise<void> | undefined;
   let hurry = () => {};
@@ -196,6 +208,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       if (closing || graceMs <= 0) hurry();
       closing ??= (async () => {
         draining = true;
+        consoleUi?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await settleWithin([...inFlight].map((f) => f.done), graceMs, hurried);
