@@ -42,7 +42,7 @@ export function layout(title: string, session: ConsoleSession | undefined, body:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 ${refreshTo ? html`<meta http-equiv="refresh" content="0; url=${refreshTo}">` : ''}
 <title>${title} · hoopq console</title>
 <link rel="stylesheet" href="/console/assets/console.css">

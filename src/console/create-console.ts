@@ -110,7 +110,8 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
   function checkOrigin(ctx: RequestContext): void {
     const origin = ctx.req.headers.origin;
     const site = ctx.req.headers['sec-fetch-site'];
-    const ok = typeof origin === 'string' ? allowedOrigins().includes(origin) : site === 'same-origin';
+    // a browser that sends no usable Origin (some send "null" for privacy) still says where a request came from in Sec-Fetch-Site
+    const ok = typeof origin === 'string' && origin !== 'null' ? allowedOrigins().includes(origin) : site === 'same-origin';
     if (!ok) {
       throw new PolicyDeniedError('console.origin', 'refused: this form was not sent from the console itself', { rule: 'console.origin', hint: 'use the console\'s own pages' });
     }
@@ -410,7 +411,7 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
       'content-security-policy': CSP,
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      'referrer-policy': 'same-origin',
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-resource-policy': 'same-origin',
       'permissions-policy': 'camera=(), microphone=(), geolocation=()',
