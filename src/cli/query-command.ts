@@ -25,15 +25,16 @@ export function registerQueryCommand(program: Command, state: CliState): void {
     .option('--max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
     .option('--dry-run', 'analyse, check policy and ask the warehouse for its estimate; run nothing')
     .option('--parameter <name:type:value>', 'a query parameter (repeatable), as bq', collectParameter, [] as QueryParameter[])
-    .option('--unmask [columns]', 'ask to lift the masks of these columns (comma-separated globs project.dataset.table.column; none: all); needs an approval')
-    .option('--wait [duration]', 'when the query is held for approval, wait for the decision (at most DURATION; default until the request expires), then run it')
+    .option('--unmask <columns>', 'ask to lift the masks of these columns: comma-separated globs project.dataset.table.column, or "*" for every masked column the query reads; needs an approval')
+    .option('--wait', 'when the query is held for approval, wait for the decision, then run it (exit 0) or report the denial (exit 5)')
+    .option('--wait-timeout <duration>', 'with --wait: give up after DURATION and exit 11 (default: when the request expires)')
     .action(async (sqlArg: string | undefined, opts: QueryOpts, cmd: Command) => {
       const format = opts.format as OutputFormat;
       state.machineErrors = format === 'json' || format === 'ndjson';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
       const target = await openQueryTarget(cmd);
       const unmask = unmaskList(opts.unmask);
-      const wait = waitOptions(opts.wait, target, opts.token ?? process.env.HOOPQ_TOKEN);
+      const wait = waitOptions(opts.wait, opts.waitTimeout, target, opts.token ?? process.env.HOOPQ_TOKEN);
       if (target.kind === 'remote') {
         // gateway mode: the same request, forwarded; stdout, stderr and exit code as in direct mode
         const outcome = await withApprovalWait(() => remoteQuery({
@@ -87,27 +88,27 @@ interface QueryOpts {
   maxRows?: number;
   dryRun?: boolean;
   parameter: QueryParameter[];
-  unmask?: string | boolean;
-  wait?: string | boolean;
+  unmask?: string;
+  wait?: boolean;
+  waitTimeout?: string;
 }
 
-function unmaskList(v: string | boolean | undefined): string[] | undefined {
-  if (v === undefined || v === false) return undefined;
-  if (v === true) return ['*'];
+function unmaskList(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
   const globs = v.split(',').map((g) => g.trim()).filter(Boolean);
   for (const g of globs) {
-    if (g !== '*' && g.split('.').length !== 4) throw new UsageError('usage.unmask', `--unmask "${g}" is not a column glob project.dataset.table.column`, { hint: 'e.g. --unmask demo.crm.customers.email, or --unmask alone for every masked column the query reads' });
+    if (g !== '*' && g.split('.').length !== 4) throw new UsageError('usage.unmask', `--unmask "${g}" is not a column glob project.dataset.table.column`, { hint: 'e.g. --unmask demo.crm.customers.email, or --unmask "*" for every masked column the query reads' });
   }
   return globs;
 }
 
 /** How --wait reads a request's status: the local store, or the gateway (with the run token that made it). */
-function waitOptions(v: string | boolean | undefined, target: Awaited<ReturnType<typeof openQueryTarget>>, token: string | undefined): WaitOptions {
-  let waitMs: number | undefined;
-  if (v === true) waitMs = Infinity;
-  else if (typeof v === 'string') {
-    waitMs = parseDuration(v);
-    if (waitMs === undefined) throw new UsageError('usage.wait', `--wait "${v}" is not a duration`, { hint: 'write e.g. 10m, or --wait alone to wait until the request expires' });
+function waitOptions(wait: boolean | undefined, timeout: string | undefined, target: Awaited<ReturnType<typeof openQueryTarget>>, token: string | undefined): WaitOptions {
+  let waitMs: number | undefined = wait ? Infinity : undefined;
+  if (timeout !== undefined) {
+    if (!wait) throw new UsageError('usage.wait', '--wait-timeout needs --wait');
+    waitMs = parseDuration(timeout);
+    if (waitMs === undefined) throw new UsageError('usage.wait', `--wait-timeout "${timeout}" is not a duration`, { hint: 'write e.g. 10m' });
   }
   const statusOf =
     target.kind === 'remote'
