@@ -86,7 +86,8 @@ export async function reviewApproval(deps: ReviewDeps, operator: Operator, decis
       requested_by: decided.subject,
       sql_sha256: decided.sqlSha256,
       ...(decided.grant ? { grant: { runs: decided.grant.runs, expires_at: decided.grant.expiresAt } } : {}),
-      ...(!isSamePerson(operator.name, decided.subject) ? {} : { self_approved: true }),
+      // only possible with operators.four_eyes: false; the log says so
+      ...(decision.approve && isSamePerson(operator.name, decided.subject) ? { self_approved: true } : {}),
     },
   }));
   return decided;
