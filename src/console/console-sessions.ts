@@ -14,6 +14,8 @@ import type { Operator } from '../operator/operator.js';
 
 export interface ConsoleSession {
   operator: Operator;
+  /** Signed in with a personal key: its SHA-256, checked against the operator store on every request. */
+  keySha256?: string;
   csrf: string;
   createdAt: number;
   expiresAt: number;
@@ -43,11 +45,11 @@ export class ConsoleSessions {
     this.loginCookie = secure ? '__Host-hoopq_login' : 'hoopq_login';
   }
 
-  create(operator: Operator, now = Date.now()): { id: string; session: ConsoleSession } {
+  create(operator: Operator, keySha256?: string, now = Date.now()): { id: string; session: ConsoleSession } {
     this.sweep(now);
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     const id = random();
-    const session: ConsoleSession = { operator, csrf: random(), createdAt: now, expiresAt: now + this.ttlMs };
+    const session: ConsoleSession = { operator, ...(keySha256 ? { keySha256 } : {}), csrf: random(), createdAt: now, expiresAt: now + this.ttlMs };
     this.sessions.set(digest(id), session);
     return { id, session };
   }

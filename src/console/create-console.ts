@@ -28,6 +28,7 @@ import type { Gateway, RequestContext, RouteHandler } from '../gateway/gateway-c
 import { statusOf } from '../gateway/send-error.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { OidcLogin } from '../operator/oidc-login.js';
+import { operatorKeyDigest } from '../operator/operator-store.js';
 import { operatorRef, type Operator } from '../operator/operator.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
 import { sqlDialectOf } from '../warehouse/open-warehouse.js';
@@ -72,7 +73,12 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
   /** Every console route: host check, security headers, session; failures as an HTML page. */
   function route(handler: Handler, access: 'public' | 'session'): RouteHandler {
     return async (_gateway, ctx) => {
-      const session = sessions.find(ctx.req);
+      let session = sessions.find(ctx.req);
+      // a session opened with a personal key ends when that key is removed or replaced
+      if (session?.keySha256 && !gateway.operators().isCurrentKey(session.operator.name, session.keySha256)) {
+        sessions.end(ctx.req);
+        session = undefined;
+      }
       try {
         checkHost(ctx);
         if (ctx.req.method === 'POST') checkOrigin(ctx);
@@ -128,8 +134,8 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
     await (await gateway.parts.audit()).append(newAuditBody(event, gateway.parts.now(), { via: 'console', ...fields }));
   }
 
-  async function openSession(ctx: RequestContext, operator: Operator): Promise<string> {
-    const { id } = sessions.create(operator);
+  async function openSession(ctx: RequestContext, operator: Operator, keySha256?: string): Promise<string> {
+    const { id } = sessions.create(operator, keySha256);
     await audit({ event: 'console.login', subject: `operator:${operator.name}`, operator: operatorRef(operator, 'console'), src_endpoint: ctx.remote });
     return sessions.sessionCookieHeader(id);
   }
@@ -347,14 +353,15 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
         const form = await readForm(ctx.req);
         const login = sessions.findLogin(ctx.req, false);
         if (!login || !isSameToken(form.get('csrf'), login.csrf)) throw new PolicyDeniedError('console.csrf', 'refused: the sign-in form is stale or was not sent from this console', { rule: 'console.csrf', hint: 'open /console/login again' });
-        const operator = gateway.operators().authenticate(form.get('key') ?? undefined);
+        const key = form.get('key') ?? undefined;
+        const operator = gateway.operators().authenticate(key);
         if (!operator) {
           await loginRefused(ctx, 'not an operator key of this deployment', 'key');
           sendPage(ctx, 401, layout('Sign in', undefined, loginPage(login.csrf, oidc !== undefined, 'That is not an operator key of this deployment.')));
           return;
         }
         sessions.findLogin(ctx.req, true);
-        redirect(ctx, '/console', { 'set-cookie': await openSession(ctx, operator) });
+        redirect(ctx, '/console', { 'set-cookie': await openSession(ctx, operator, operatorKeyDigest(key!)) });
       }, 'public'),
     },
     '/console/login/oidc': {

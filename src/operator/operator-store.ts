@@ -41,7 +41,7 @@ export class OperatorStore {
     const key = `hqok_${randomBytes(32).toString('base64url')}`;
     this.db
       .prepare('INSERT INTO operator_keys (name, key_sha256, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET key_sha256 = excluded.key_sha256, created_at_ms = excluded.created_at_ms')
-      .run(name, digest(key), now.getTime());
+      .run(name, operatorKeyDigest(key), now.getTime());
     return key;
   }
 
@@ -59,8 +59,17 @@ export class OperatorStore {
   /** The operator a key belongs to, or undefined. */
   authenticate(key: string | undefined): Operator | undefined {
     if (typeof key !== 'string' || !OPERATOR_KEY_PATTERN.test(key.trim())) return undefined;
-    const row = this.db.prepare('SELECT name FROM operator_keys WHERE key_sha256 = ?').get(digest(key.trim()));
+    const row = this.db.prepare('SELECT name FROM operator_keys WHERE key_sha256 = ?').get(operatorKeyDigest(key));
     return row ? { name: String(row.name), auth: 'key' } : undefined;
+  }
+
+  /**
+   * Whether `name` still holds the key with this digest: what a console session opened with a
+   * key is checked against on every request, so removing an operator (or giving them a new key)
+   * ends their sessions too, not only their key's next use.
+   */
+  isCurrentKey(name: string, keySha256: string): boolean {
+    return this.db.prepare('SELECT 1 AS ok FROM operator_keys WHERE name = ? AND key_sha256 = ?').get(name, keySha256) !== undefined;
   }
 
   close(): void {
@@ -76,6 +85,7 @@ export function checkOperatorName(name: string): void {
   }
 }
 
-function digest(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+/** The SHA-256 of a personal key, as the store keeps it. */
+export function operatorKeyDigest(key: string): string {
+  return createHash('sha256').update(key.trim()).digest('hex');
 }

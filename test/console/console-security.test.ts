@@ -3,7 +3,7 @@
  * an attacker would): off unless configured; Host checks (DNS rebinding); Origin and CSRF on
  * every POST; cookie attributes; CSP on every page; no SQL literal and no markup from a
  * request rendered; the shared operator key neither signs in nor decides; a run token sees
- * only its own request's status.
+ * only its own request's status; removing an operator's key ends their console sessions.
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,30 @@ describe('console security', () => {
     expect(real.status).toBe(303);
     const dead = await hoopqAsync(['query', 'SELECT 1'], { env: { HOOPQ_GATEWAY: fx.url, HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: 'x' } });
     expect(dead.code).toBe(4);
+  });
+
+  it('ends a session opened with a personal key when that key is removed or replaced', async () => {
+    const admin = (args: string[]) => fx.demo.admin(['operator', ...args]);
+    const carolKey = admin(['add', 'carol@example.com']).stdout.trim();
+    const carol = await signIn(carolKey);
+    expect((await send('/console', { headers: { cookie: carol.cookie } })).status).toBe(200);
+    expect(admin(['remove', 'carol@example.com']).code).toBe(0);
+    const gone = await send('/console', { headers: { cookie: carol.cookie } });
+    expect(gone.status).toBe(303);
+    expect(gone.headers.location).toBe('/console/login');
+    const token = fx.demo.mint('analyst-agent', 'removed-operator-victim');
+    const revoke = await send('/console/revoke', { form: { run: 'removed-operator-victim', csrf: carol.csrf }, headers: { cookie: carol.cookie, origin: fx.url } });
+    expect(revoke.status).toBe(401);
+    const alive = await hoopqAsync(['query', 'SELECT 1'], { env: { HOOPQ_GATEWAY: fx.url, HOOPQ_TOKEN: token, HOOPQ_JUSTIFICATION: 'x' } });
+    expect(alive.code).toBe(0);
+
+    // a new key for the same person: sessions of the old one end, the new one signs in
+    const first = admin(['add', 'dave@example.com']).stdout.trim();
+    const dave = await signIn(first);
+    const second = admin(['add', 'dave@example.com']).stdout.trim();
+    expect((await send('/console', { headers: { cookie: dave.cookie } })).status).toBe(303);
+    const again = await signIn(second);
+    expect((await send('/console', { headers: { cookie: again.cookie } })).status).toBe(200);
   });
 
   it('renders no SQL literal and no markup from a request; the shared key and run tokens cannot decide', async () => {
