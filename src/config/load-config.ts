@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
+import { consoleOrigin } from '../console/console-config.js';
 import { parseDuration } from './units.js';
 import { fail, readYamlFile, validateYaml } from './yaml-file.js';
 
@@ -57,7 +58,7 @@ export function loadConfig(path: string): HoopqConfig {
     ...(raw.console
       ? {
           console: {
-            url: raw.console.url,
+            url: raw.console.url === undefined ? undefined : consoleOrigin(raw.console.url, (message, hint) => fail(file, ['console', 'url'], 'configuration', message, hint)),
             sessionTtlMs: parseDuration(raw.console.session_ttl) ?? fail(file, ['console', 'session_ttl'], 'configuration', `"${raw.console.session_ttl}" is not a duration`, 'write e.g. 8h'),
           },
         }

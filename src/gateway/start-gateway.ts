@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
+import { needsSecureCookies } from '../console/console-config.js';
 import { createConsole } from '../console/create-console.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
@@ -113,7 +114,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ? createConsole(gateway, {
         origin: () => config.console!.url ?? url,
         listenUrl: () => url,
-        secureCookies: Boolean(options.tls) || !isLoopbackHost(listen.host),
+        secureCookies: needsSecureCookies({ tls: Boolean(options.tls), listenHost: listen.host, url: config.console.url }),
         log,
       })
     : undefined;
