@@ -10,7 +10,8 @@
  *   and unmask request (request digest), under the same policy file (policy digest), and only
  *   while what would run is what was approved (plan digest: statement texts, tables, masks);
  * - each use takes one run of the grant atomically (approval.executed) before the intent
- *   record, so a grant of one run runs once however many processes race for it;
+ *   record, so a grant of one run runs once however many processes race for it; the run's
+ *   budget is spent first, so a query the budget refuses leaves its grant unused;
  * - a denied request stays denied for that token and request; an expired one is asked again;
  * - a run may have at most `approval.max_pending` requests waiting (no flooding the on-call).
  */
@@ -43,6 +44,11 @@ export interface ApprovalContext {
   /** The warehouse's estimate; null when it gives none. */
   bytesEstimate: number | null;
   startedMs: number;
+  /**
+   * Spends one query of the run's budget (limits.max_queries), or refuses. Called before a
+   * grant's run is taken, so a query the budget refuses leaves its approval unused.
+   */
+  takeBudget(): Promise<void>;
 }
 
 export async function settleApproval(parts: PipelineParts, ctx: ApprovalContext): Promise<{ pending?: ApprovalPendingError }> {
@@ -82,7 +88,8 @@ export async function settleApproval(parts: PipelineParts, ctx: ApprovalContext)
         details: { request: last.id },
       });
     }
-    if (last.status === 'approved' && last.planSha256 === planSha256) {
+    if (last.status === 'approved' && last.planSha256 === planSha256 && hasRunLeft(last, now)) {
+      await ctx.takeBudget();
       const use = store.useGrant(last.id, now);
       if (use.ok) {
         ctx.body.approval = { id: last.id, use: use.use, of: use.of, approved_by: last.decidedBy };
@@ -150,6 +157,11 @@ export async function settleApproval(parts: PipelineParts, ctx: ApprovalContext)
   const notified = [...results.filter((r) => r.ok).map((r) => `webhook:${r.name}`), ...(parts.config.console ? ['console'] : [])];
   store.setNotified(request.id, notified);
   return { pending: pendingError({ ...request, notified }, policy, matched, true, results.filter((r) => !r.ok).map((r) => `webhook:${r.name}`)) };
+}
+
+/** From what was read: a run of the grant is left (useGrant decides atomically; this only keeps a used-up grant from spending budget). */
+function hasRunLeft(request: ApprovalRequest, now: Date): boolean {
+  return request.grant !== null && request.runsUsed < request.grant.runs && Date.parse(request.grant.expiresAt) > now.getTime();
 }
 
 function who(ctx: ApprovalContext): Partial<AuditRecordBody> {

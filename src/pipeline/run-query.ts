@@ -123,13 +123,20 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
-    // A query an approval rule matches waits for a person; its attempt is recorded there.
-    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started });
+    // A query an approval rule matches waits for a person; its attempt is recorded there. The
+    // budget is taken once, by the approval step just before it uses a grant, else here.
+    let budgetTaken = false;
+    const takeBudget = async () => {
+      if (budgetTaken) return;
+      budgetTaken = true;
+      await consumeBudget(parts, identity, policy);
+    };
+    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started, takeBudget });
     if (approval.pending) {
       recorded = true;
       throw approval.pending;
     }
-    await consumeBudget(parts, identity, policy);
+    await takeBudget();
 
     // Intent before execution: durable before the warehouse sees the query.
     const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;

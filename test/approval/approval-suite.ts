@@ -207,6 +207,22 @@ export function defineApprovalSuite(mode: Mode): void {
       expect(demo.auditRecords().filter((x) => x.event === 'approval.executed' && x.approval?.id === p.request)).toHaveLength(1);
     });
 
+    it('the budget is spent by an approved query when it runs, never by a held one; a query the budget refuses leaves its approval unused', async () => {
+      const token = demo.mint('held-writer', 'held-8', ['--max-queries', '1']);
+      const sql = 'DELETE FROM scratch.items WHERE id = 30';
+      const p = pendingOf(await query(token, sql));
+      expect((await query(token, sql)).code).toBe(11); // asked again: still no budget spent
+      expect(operator(['approve', p.request, '--reason', 'ok'], keys.bob).code).toBe(0);
+      const select = await query(token, 'SELECT count(*) AS n FROM scratch.items');
+      expect(select.code, select.stderr).toBe(0); // the run's one query
+      const refused = await query(token, sql);
+      expect(refused.code).toBe(5);
+      expect(refused.stderr).toContain('limits.max_queries');
+      const shown = JSON.parse(operator(['show', p.request, '--format', 'json'], keys.bob).stdout) as { status: string; grant: { runs: number; used: number } };
+      expect(shown).toMatchObject({ status: 'approved', grant: { runs: 1, used: 0 } });
+      expect(demo.auditRecords().some((x) => x.event === 'approval.executed' && x.approval?.id === p.request)).toBe(false);
+    });
+
     it('a run may have only max_pending requests waiting', async () => {
       const token = demo.mint('held-writer', 'held-6');
       for (const id of [10, 11, 12]) expect((await query(token, `DELETE FROM scratch.items WHERE id = ${id}`)).code).toBe(11);
