@@ -55,6 +55,8 @@ export interface FakeOidcIssuer {
   currentKid(): string;
   /** Make discovery claim a different issuer (mix-up attack). */
   setDiscoveryIssuer(iss: string | undefined): void;
+  /** The next ID token /token issues gets these claims and options on top (a lying or broken provider); used once. */
+  tamperNextLogin(tamper: { claims?: Record<string, unknown>; options?: IssueOptions }): void;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
   let discoveryIssuer: string | undefined;
   const requests = { discovery: 0, jwks: 0, token: 0 };
   const codes = new Map<string, { clientId: string; redirectUri: string; nonce: string; challenge: string; login: string }>();
+  let tamper: { claims?: Record<string, unknown>; options?: IssueOptions } | undefined;
   const readForm = (req: http.IncomingMessage) =>
     new Promise<URLSearchParams>((resolve) => {
       let body = '';
@@ -126,7 +129,9 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
           return send(400, { error: 'invalid_grant' });
         }
         const email = grant.login.includes('@') ? grant.login : `${grant.login}@example.com`;
-        const idToken = await issue({ sub: grant.login, email, email_verified: true, nonce: grant.nonce }, { aud: grant.clientId });
+        const t = tamper ?? {};
+        tamper = undefined;
+        const idToken = await issue({ sub: grant.login, email, email_verified: true, nonce: grant.nonce, ...t.claims }, { aud: grant.clientId, ...t.options });
         send(200, { id_token: idToken, access_token: 'unused', token_type: 'Bearer' });
       });
     } else if (req.url === '/.well-known/jwks') {
@@ -225,6 +230,9 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
     currentKid: () => current.kid,
     setDiscoveryIssuer: (iss) => {
       discoveryIssuer = iss;
+    },
+    tamperNextLogin: (t) => {
+      tamper = t;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
