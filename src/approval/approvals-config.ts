@@ -4,6 +4,7 @@
  * config, not in policies; a policy names the ones it wants (`approval.notify`).
  */
 import { z } from 'zod';
+import { isLoopbackHost } from '../gateway/listen-address.js';
 
 export const approvalsConfigSchema = z
   .object({
@@ -28,4 +29,13 @@ export interface WebhookConfig {
 
 export interface ApprovalsConfig {
   webhooks: WebhookConfig[];
+}
+
+/** A webhook URL carries request summaries (and is itself a secret): https, or http only to loopback. */
+export function checkWebhookUrl(text: string, refuse: (message: string, hint: string) => never): string {
+  const url = new URL(text);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    refuse(`${url.protocol}//${url.host}: only https is posted to (http only for 127.0.0.1, ::1 and localhost)`, 'use the https:// address your chat tool gives');
+  }
+  return text;
 }

@@ -57,6 +57,21 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Slack refuses a whole message (invalid_blocks) when one text is over its limit (section
+ * 3000, field 2000, header 150 characters), so long SQL, justifications and table lists are
+ * cut — after escaping, which can make a text longer, and never inside an entity.
+ */
+export const SLACK_LIMITS = { section: 3000, field: 2000, header: 150 } as const;
+
+function clip(escaped: string, max: number): string {
+  if (escaped.length <= max) return escaped;
+  let cut = escaped.slice(0, max - 1);
+  const amp = cut.lastIndexOf('&');
+  if (amp >= 0 && amp > cut.length - 5 && !cut.slice(amp).includes(';')) cut = cut.slice(0, amp);
+  return cut + '…';
+}
+
 export function slackMessage(r: ApprovalRequest, reviewUrl: string | undefined): { text: string; blocks: unknown[] } {
   const s = r.summary;
   const tables = [...new Set([...s.tables.read, ...s.tables.write])];
@@ -66,23 +81,25 @@ export function slackMessage(r: ApprovalRequest, reviewUrl: string | undefined):
     `${tables.length ? ` on ${tables.join(', ')}` : ''} (${why}); expires ${r.expiresAt}` +
     (reviewUrl ? `. Review: ${reviewUrl}` : `. Review: hoopq review show ${r.id}`);
   const lifted = Object.keys(s.lifted);
+  const field = (label: string, value: string) => `*${label}*\n${clip(esc(value), SLACK_LIMITS.field - label.length - 3)}`;
   const fields = [
-    `*Run*\n${esc(r.run)}`,
-    `*Requested by*\n${esc(r.subject)}`,
-    `*Policy*\n${esc(r.policy)}`,
-    `*Expires*\n${esc(r.expiresAt)}`,
-    `*Statements*\n${esc(s.statements.join(', ') || '-')}`,
-    `*Tables*\n${esc(tables.join(', ') || '-')}`,
-    ...(lifted.length ? [`*Unmask*\n${esc(lifted.join(', '))}`] : []),
-    ...(s.bytesEstimate !== null ? [`*Estimated bytes*\n${s.bytesEstimate}`] : []),
+    field('Run', r.run),
+    field('Requested by', r.subject),
+    field('Policy', r.policy),
+    field('Expires', r.expiresAt),
+    field('Statements', s.statements.join(', ') || '-'),
+    field('Tables', tables.join(', ') || '-'),
+    ...(lifted.length ? [field('Unmask', lifted.join(', '))] : []),
+    ...(s.bytesEstimate !== null ? [field('Estimated bytes', String(s.bytesEstimate))] : []),
   ];
+  const half = Math.floor(SLACK_LIMITS.section / 2) - 20;
   return {
     text: esc(text),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${r.id}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Why:* ${esc(why)}${s.justification ? `\n*Justification:* ${esc(s.justification)}` : ''}` } },
+      { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${r.id}`.slice(0, SLACK_LIMITS.header) } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Why:* ${clip(esc(why), half)}${s.justification ? `\n*Justification:* ${clip(esc(s.justification), half)}` : ''}` } },
       { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) },
-      { type: 'section', text: { type: 'mrkdwn', text: '```' + esc(s.sql.slice(0, 2800)) + '```' } },
+      { type: 'section', text: { type: 'mrkdwn', text: '```' + clip(esc(s.sql), SLACK_LIMITS.section - 6) + '```' } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: reviewUrl ? `<${reviewUrl}|Review in the hoopq console> or \`hoopq review approve ${r.id}\`` : `\`hoopq review approve ${r.id} --reason …\`` }] },
     ],
   };

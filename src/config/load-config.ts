@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
+import { checkWebhookUrl } from '../approval/approvals-config.js';
 import { consoleOrigin } from '../console/console-config.js';
 import { parseDuration } from './units.js';
 import { fail, readYamlFile, validateYaml } from './yaml-file.js';
@@ -40,7 +41,12 @@ export function loadConfig(path: string): HoopqConfig {
     statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
-    approvals: { webhooks: raw.approvals?.webhooks ?? [] },
+    approvals: {
+      webhooks: (raw.approvals?.webhooks ?? []).map((w, i) => ({
+        ...w,
+        url: checkWebhookUrl(w.url, (message, hint) => fail(file, ['approvals', 'webhooks', i, 'url'], 'configuration', message, hint)),
+      })),
+    },
     operators: {
       fourEyes: raw.operators?.four_eyes ?? true,
       ...(raw.operators?.oidc

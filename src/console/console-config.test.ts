@@ -42,6 +42,22 @@ describe('console.url', () => {
   });
 });
 
+describe('approvals.webhooks[].url', () => {
+  function load(url: string): unknown {
+    const dir = mkdtempSync(join(tmpdir(), 'hoopq-webhook-config-'));
+    const file = join(dir, 'hoopq.yaml');
+    writeFileSync(file, `warehouse: { kind: duckdb, path: ./w.duckdb }\napprovals:\n  webhooks:\n    - name: ok\n      url: https://hooks.example/ok\n    - name: oncall\n      url: ${url}\n`);
+    try {
+      return loadConfig(file).approvals.webhooks.map((w) => w.url);
+    } catch (err) {
+      return (err as Error).message.replace(file, 'FILE');
+    }
+  }
+  it.each(['https://hooks.slack.com/services/T0/B0/x', 'http://127.0.0.1:9000/hook', 'http://localhost/hook'])('%s is accepted', (url) => expect(load(url)).toEqual(['https://hooks.example/ok', url]));
+  it.each(['http://hooks.example/hook', 'ftp://hooks.example/hook'])('%s is refused with its position', (url) =>
+    expect(load(url)).toMatch(/^FILE:7:\d+: invalid configuration \(approvals\.webhooks\.1\.url\): .*only https is posted to/));
+});
+
 describe('needsSecureCookies', () => {
   it.each([
     [{ tls: false, listenHost: '127.0.0.1' }, false],
