@@ -47,7 +47,8 @@ const writer = (name: string, approval: string[]) =>
   ].join('\n');
 
 export function defineApprovalSuite(mode: Mode): void {
-  describe(`approvals (${mode} mode)`, () => {
+  // each test spawns a dozen hoopq processes; on a loaded CI machine that takes minutes
+  describe(`approvals (${mode} mode)`, { timeout: 240_000 }, () => {
     let demo: Demo;
     let hook: Hook;
     let broken: Hook;

@@ -24,7 +24,8 @@ function send(path: string, options: { method?: string; headers?: Record<string,
   const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
   const headers: Record<string, string> = { host, ...(body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } : {}), ...options.headers };
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? (body ? 'POST' : 'GET'), headers }, (res) => {
+    // a fresh connection each time: a kept-alive socket the gateway closes while a slow CLI call runs would hang up
+    const req = httpRequest(url, { method: options.method ?? (body ? 'POST' : 'GET'), headers, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
