@@ -3,14 +3,10 @@
  * the rule, what is allowed instead), or one JSON object {code, message, hint} when the
  * caller asked for machine output. Returns the exit code; the caller exits.
  */
-import { HoopqError, InternalError, formatRefusal, isHoopqError } from '../errors.js';
+import { InternalError, formatRefusal, toHoopqError } from '../errors.js';
 
 export function reportError(err: unknown, stderr: NodeJS.WritableStream, machine: boolean): number {
-  const error: HoopqError = isHoopqError(err)
-    ? err
-    : new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, {
-        hint: 'please report it with the command you ran',
-      });
+  const error = toHoopqError(err);
   if (machine) {
     stderr.write(JSON.stringify(error.toJSON()) + '\n');
   } else {

@@ -18,7 +18,7 @@ import { remoteDecide, remoteGetApproval, remoteListApprovals } from '../gateway
 import type { Operator } from '../operator/operator.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
-import { parsePositiveInt } from './query-command.js';
+import { parsePositiveInt } from './query-target.js';
 
 interface KeyOpts {
   operatorKeyFile?: string;

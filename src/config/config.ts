@@ -3,7 +3,7 @@ import type { ConsoleConfig } from '../console/console-config.js';
 import type { OperatorsConfig } from '../operator/operators-config.js';
 
 /**
- * The normalised configuration (`hoopq.yaml`, CONTRACT.md). Paths are absolute.
+ * The normalised configuration (`hoopq.yaml`, docs/reference.md "Configuration keys"). Paths are absolute.
  */
 export interface WarehouseConfig {
   kind: 'duckdb' | 'bigquery';

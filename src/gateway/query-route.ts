@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { UsageError, isHoopqError } from '../errors.js';
-import { OUTPUT_FORMATS } from '../output/create-result-writer.js';
+import { BQ_OUTPUT_FORMATS, OUTPUT_FORMATS } from '../output/create-result-writer.js';
 import { runQuery } from '../pipeline/run-query.js';
 import { createFrameResponse } from './frame-response.js';
 import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
@@ -26,11 +26,15 @@ export const queryRequestSchema = z
   .object({
     sql: z.string(),
     justification: z.string().max(64 * 1024).nullable().optional(),
-    format: z.enum(OUTPUT_FORMATS).optional(),
+    format: z.enum([...OUTPUT_FORMATS, ...BQ_OUTPUT_FORMATS]).optional(),
     max_rows: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     dry_run: z.boolean().optional(),
     params: z.array(parameterSchema).max(256).optional(),
     unmask: z.array(z.string().min(1).max(300)).max(256).optional(),
+    max_bytes_billed: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    labels: z.record(z.string().max(63), z.string().max(63)).optional(),
+    default_project: z.string().min(1).max(300).optional(),
+    default_dataset: z.string().min(1).max(300).optional(),
   })
   .strict();
 
@@ -55,6 +59,9 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
       dryRun: body.dry_run ?? false,
       params: body.params,
       unmask: body.unmask,
+      maxBytesBilled: body.max_bytes_billed,
+      labels: body.labels,
+      names: { defaultProject: body.default_project, defaultDataset: body.default_dataset },
       out: frames.out,
       notice: frames.notice,
       signal: ctx.signal,

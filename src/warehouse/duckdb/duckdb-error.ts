@@ -22,7 +22,8 @@ export function isDuckDbInterrupt(err: unknown): boolean {
 }
 
 /**
- * A SQL error from DuckDB as a WarehouseError (exit 7) carrying DuckDB's own message.
+ * A SQL error from DuckDB as a WarehouseError (exit 7) carrying DuckDB's own message; the
+ * part of it that quotes the SQL is marked (`details.sql_excerpt`) for hideRewriteExcerpt.
  * Refusals by the engine lockdown get rule `warehouse.lockdown`, so the audit and the caller
  * see that the engine (not the SQL's author) refused.
  */
@@ -36,12 +37,17 @@ export function toWarehouseError(err: unknown): WarehouseError {
       cause: err,
     });
   }
+  const excerpt = SQL_EXCERPT.exec(message)?.[0];
   return new WarehouseError('warehouse.sql_error', message, {
     rule: 'warehouse.sql',
     hint: 'the message is DuckDB\'s own; correct the SQL and try again',
     cause: err,
+    ...(excerpt ? { details: { sql_excerpt: excerpt } } : {}),
   });
 }
+
+/** DuckDB's quote of the SQL it ran, at the end of a parser or binder message: `\n\nLINE 1: SELECT nme FROM …\n        ^`. */
+const SQL_EXCERPT = /\n+LINE \d+: [^\n]*\n *\^\s*$/;
 
 function isLockdownRefusal(message: string): boolean {
   return (
