@@ -50,8 +50,9 @@ Environment:
   HOOPQ_TOKEN          the run token (agents hold nothing else)
   HOOPQ_JUSTIFICATION  why the queries are needed, when the policy asks
   HOOPQ_CONFIG         the configuration file (default ./hoopq.yaml; empty means unset)
-  HOOPQ_GATEWAY        the gateway's URL: query, explain, ls, show, bq and mcp then ask it
-                       and read no configuration at all
+  HOOPQ_GATEWAY        the gateway's URL: query, explain, ls, show, bq, mcp and review then
+                       ask it and read no configuration at all
+  HOOPQ_OPERATOR_KEY   your personal operator key, for hoopq review
 
 Exit codes:
   0 ok · 1 bug · 2 usage · 3 configuration, policy or operating system · 4 token ·
