@@ -28,14 +28,25 @@ import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-hea
 import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
-  /** Sign a checkpoint every `every` records (and on close) with the key kept in keyDir. */
-  checkpoint?: { keyDir: string; every: number };
+  /**
+   * Sign a checkpoint every `every` records (and on close) with the key kept in keyDir. With
+   * `witness`, each checkpoint is also appended to that file (another file system or host), so
+   * cutting the log and its `.checkpoints` file together is still detected.
+   */
+  checkpoint?: { keyDir: string; every: number; witness?: string };
   /** How long to wait for other writers before failing (default 30 s). */
   lockTimeoutMs?: number;
   now?: () => Date;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+interface SinkCheckpointing {
+  key: CheckpointSigningKey;
+  every: number;
+  path: string;
+  witness?: string;
+}
 
 export class JsonlFileSink implements AuditSink {
   private closed = false;
@@ -44,7 +55,7 @@ export class JsonlFileSink implements AuditSink {
   constructor(
     readonly path: string,
     private readonly lock: AuditLock,
-    private readonly checkpoint: { key: CheckpointSigningKey; every: number; path: string } | null,
+    private readonly checkpoint: SinkCheckpointing | null,
     private readonly now: () => Date,
   ) {}
 
@@ -96,7 +107,12 @@ export class JsonlFileSink implements AuditSink {
       this.appended++;
       if (head.validEnd === 0) syncDir(path.dirname(this.path));
       const cp = this.checkpoint;
-      if (cp && seq - readLastCheckpointSeq(cp.path) >= cp.every) this.writeCheckpoint(seq, record.hash, head.validEnd + bytes.length);
+      // The first record of a log is signed at once (a log never has records and no checkpoint
+      // for long: `audit verify` refuses that), then each multiple of `every` that is passed.
+      if (cp) {
+        const last = readLastCheckpointSeq(cp.path);
+        if (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every)) this.writeCheckpoint(seq, record.hash, head.validEnd + bytes.length);
+      }
       return record;
     } finally {
       fs.closeSync(fd);
@@ -105,7 +121,15 @@ export class JsonlFileSink implements AuditSink {
 
   private writeCheckpoint(seq: number, hash: string, logSizeBytes: number): void {
     const cp = this.checkpoint!;
-    appendCheckpoint(cp.path, signCheckpoint(cp.key, { seq, hash, logSizeBytes }, this.now()));
+    const signed = signCheckpoint(cp.key, { seq, hash, logSizeBytes }, this.now());
+    appendCheckpoint(cp.path, signed);
+    if (cp.witness) {
+      try {
+        appendCheckpoint(cp.witness, signed);
+      } catch (err) {
+        throw writeError(cp.witness, `the checkpoint witness cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'audit.witness', 'make the witness file writable (audit_witness in hoopq.yaml); queries are refused until it is', err);
+      }
+    }
   }
 
   /**
@@ -114,9 +138,10 @@ export class JsonlFileSink implements AuditSink {
    */
   private refuseIfLogWasReplaced(): void {
     if (!this.checkpoint) return;
-    const covered = readLastCheckpointSeq(this.checkpoint.path);
+    const { path: own, witness } = this.checkpoint;
+    const [covered, where] = [[readLastCheckpointSeq(own), own] as const, ...(witness ? [[readLastCheckpointSeq(witness), witness] as const] : [])].reduce((a, b) => (b[0] > a[0] ? b : a));
     if (covered > 0) {
-      throw writeError(this.path, `the log is empty but ${this.checkpoint.path} has signed checkpoints up to seq ${covered}: it was deleted or replaced`, 'audit.log_replaced', 'restore the log from backup (hoopq audit verify checks it), or move the old log, its .checkpoints and .torn-* files away to start a new one');
+      throw writeError(this.path, `the log is empty but ${where} has signed checkpoints up to seq ${covered}: it was deleted or replaced`, 'audit.log_replaced', 'restore the log from backup (hoopq audit verify checks it), or move the old log, its .checkpoints and .torn-* files away to start a new one');
     }
   }
 
@@ -199,11 +224,20 @@ export async function openJsonlFileSink(logPath: string, options: JsonlFileSinkO
   } catch (err) {
     throw ioError(file, 'open', err);
   }
-  let checkpoint: { key: CheckpointSigningKey; every: number; path: string } | null = null;
+  let checkpoint: SinkCheckpointing | null = null;
   if (options.checkpoint) {
     const every = options.checkpoint.every;
     if (!Number.isSafeInteger(every) || every < 1) throw writeError(file, `checkpoint every ${every} records is not a positive integer`, 'audit.checkpoint_every');
-    checkpoint = { key: loadCheckpointKey(options.checkpoint.keyDir, file), every, path: checkpointsPathFor(file) };
+    const witness = options.checkpoint.witness ? path.resolve(options.checkpoint.witness) : undefined;
+    if (witness === file || witness === checkpointsPathFor(file)) throw writeError(file, `the checkpoint witness ${witness} is the log or its checkpoints file`, 'audit.witness', 'give audit_witness a file on another file system or host');
+    if (witness) {
+      try {
+        fs.closeSync(fs.openSync(witness, 'a', 0o600));
+      } catch (err) {
+        throw writeError(witness, `the checkpoint witness cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'audit.witness', 'point audit_witness in hoopq.yaml at a writable file on another file system or host');
+      }
+    }
+    checkpoint = { key: loadCheckpointKey(options.checkpoint.keyDir, file), every, path: checkpointsPathFor(file), witness };
   }
   let lock: AuditLock;
   try {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
 import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
+import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { loadCliContext } from './cli-context.js';
@@ -24,8 +25,10 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .option('--file <file>', 'the log to verify (default: the configured sink); its checkpoints are read from FILE.checkpoints')
     .option('--keys <dir>', 'the folder holding the trusted audit-checkpoint-<kid>.pub files (default: the configured keys folder)')
     .option('--signatures <which>', 'check every checkpoint signature (all), or only the newest (latest: faster on direct-mode logs, which have one checkpoint per process; every checkpoint is still compared with the log)', 'all')
+    .option('--witness <file-or-url>', 'a second copy of the checkpoints to compare with: a file (default: audit_witness of the configured log) or a gateway URL (its newest checkpoint, GET /v1/audit/checkpoint)')
+    .option('--allow-no-checkpoint', 'accept a log with records and no signed checkpoint (a warning instead of exit 9), e.g. one written with checkpoints off')
     .option('--format <format>', 'pretty or json', 'pretty')
-    .action(async (opts: { file?: string; keys?: string; signatures: string; format: string }, cmd: Command) => {
+    .action(async (opts: { file?: string; keys?: string; signatures: string; witness?: string; allowNoCheckpoint?: boolean; format: string }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
       if (opts.signatures !== 'all' && opts.signatures !== 'latest') {
         throw new UsageError('usage.signatures', `--signatures must be all or latest, not "${opts.signatures}"`, { hint: 'all checks every checkpoint signature; latest only the newest' });
@@ -34,6 +37,8 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       // public keys given (the config's keys folder would otherwise be the only trust anchor)
       const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
       if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
+      const witnessSource = opts.witness ?? (opts.file ? undefined : configuredWitness(cmd));
+      const witness = witnessSource === undefined ? undefined : await readCheckpointWitness(witnessSource);
       let checked = 0;
       const line = createProgressLine(process.stderr, {
         label: 'audit verify',
@@ -42,7 +47,7 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       });
       let report;
       try {
-        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, onRecords: (n) => void (checked = n) });
+        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, witness, allowNoCheckpoint: Boolean(opts.allowNoCheckpoint), onRecords: (n) => void (checked = n) });
       } finally {
         line.stop();
       }
@@ -144,6 +149,10 @@ function logLocation(cmd: Command, file: string | undefined, wantKeys = true): {
     throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${ctx.config.audit.url}`, { hint: 'run hoopq audit on the gateway host, or pass --file' });
   }
   return { path: ctx.config.audit.path, keyDir: ctx.config.keysDir };
+}
+
+function configuredWitness(cmd: Command): string | undefined {
+  return loadCliContext(cmd).config.auditWitness;
 }
 
 function oneLine(s: string, max: number): string {

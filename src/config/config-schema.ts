@@ -49,6 +49,7 @@ export const configSchema = z
     approvals: approvalsConfigSchema.optional().describe('where requests for approval are announced (docs/approvals.md)'),
     operators: operatorsConfigSchema.optional().describe('who approves held queries and uses the console (docs/approvals.md)'),
     console: consoleConfigSchema.optional().describe('the web console at /console of the gateway; off unless present (docs/console.md)'),
+    audit_witness: z.string().min(1).optional().describe('a second file (on another file system or host) that receives a copy of every signed audit checkpoint; audit verify compares the log with it'),
   })
   .strict()
   .describe('hoopq configuration (docs/configuration.md); relative paths are relative to this file');

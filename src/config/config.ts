@@ -38,4 +38,6 @@ export interface HoopqConfig {
   operators: OperatorsConfig;
   /** The web console; undefined: off. */
   console?: ConsoleConfig;
+  /** A second file receiving a copy of every checkpoint (`audit_witness`), absolute. */
+  auditWitness?: string;
 }

@@ -69,5 +69,6 @@ export function loadConfig(path: string): HoopqConfig {
           },
         }
       : {}),
+    auditWitness: raw.audit_witness ? at(raw.audit_witness) : undefined,
   };
 }

@@ -10,6 +10,7 @@ import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import type { StateStore } from '../identity/state-store.js';
 import type { OperatorStore } from '../operator/operator-store.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
+import type { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { FrameResponse } from './frame-response.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { McpSessions } from './mcp-sessions.js';
@@ -46,6 +47,8 @@ export interface Gateway {
   mcpSessions: McpSessions;
   /** Waits for a query slot; the returned function gives it back. */
   acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
+  /** The BigQuery API's query jobs (bigquery-api/), each a runQuery in the background. */
+  bigQueryJobs: QueryJobs;
   isDraining(): boolean;
 }
 

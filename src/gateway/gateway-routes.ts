@@ -5,6 +5,8 @@
  */
 import { handleApprove, handleDeny, handleGetApproval, handleListApprovals } from './approval-routes.js';
 import { handleAuditAppend } from './audit-append-route.js';
+import { handleAuditCheckpoint } from './audit-checkpoint-route.js';
+import { handleBigQueryApi } from './bigquery-api/bigquery-api-route.js';
 import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
 import type { RouteHandler } from './gateway-context.js';
@@ -30,6 +32,7 @@ export function createRouteTable(): RouteTable {
     '/v1/approval/approve': { POST: handleApprove },
     '/v1/approval/deny': { POST: handleDeny },
     '/v1/audit/records': { POST: handleAuditAppend },
+    '/v1/audit/checkpoint': { GET: handleAuditCheckpoint },
     '/v1/jwks': { GET: handleJwks },
     '/.well-known/jwks.json': { GET: handleJwks },
     '/healthz': { GET: handleHealth },
@@ -37,6 +40,14 @@ export function createRouteTable(): RouteTable {
     '/metrics': { GET: handleMetrics },
   };
 }
+
+/**
+ * Whole APIs served under a path prefix, any method: the handler routes within it (the
+ * BigQuery v2 REST surface that Google's client libraries call, docs/bigquery-api.md).
+ */
+export const PREFIX_ROUTES: ReadonlyArray<{ prefix: string; methods: Readonly<Record<string, RouteHandler>> }> = [
+  { prefix: '/bigquery/v2/', methods: { GET: handleBigQueryApi, POST: handleBigQueryApi, PUT: handleBigQueryApi, PATCH: handleBigQueryApi, DELETE: handleBigQueryApi } },
+];
 
 /** Probes keep answering while the gateway drains, so orchestrators see it go. */
 export const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);

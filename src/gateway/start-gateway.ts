@@ -23,15 +23,17 @@ import { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import { needsSecureCookies } from '../console/console-config.js';
 import { createConsole } from '../console/create-console.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
+import { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
+import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { createReloadingPolicyPort } from './reloading-policy-port.js';
 import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 
 export interface StartGatewayOptions {
@@ -44,6 +46,10 @@ export interface StartGatewayOptions {
   version?: string;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Host names clients use besides the defaults (request-origin.ts); `*`: any Host. */
+  allowedHosts?: string[];
+  /** Browser origins allowed besides the gateway's own pages. */
+  allowedOrigins?: string[];
 }
 
 export interface RunningGateway {
@@ -94,6 +100,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
+  const acquireQuerySlot = createQuerySlots(limits.maxConcurrentQueries);
+  const metrics = new GatewayMetrics();
   const gateway: Gateway = {
     config,
     parts,
@@ -101,12 +109,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     operators: local.operators,
     operatorKey,
     auditWriterKey,
-    metrics: new GatewayMetrics(),
+    metrics,
     oidcKeys: new OidcKeyCache(),
     limits,
     mcpSessions,
     version: options.version,
-    acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
+    acquireQuerySlot,
+    bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot, metrics }),
     isDraining: () => draining,
   };
   // the console (off unless configured) adds its pages to the same table
@@ -119,6 +128,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       })
     : undefined;
   const routes = { ...createRouteTable(), ...consoleUi?.routes };
+  // the console's own address (console.url) is a name and an origin of this gateway too
+  const consoleUrl = config.console?.url;
+  const originRules = createOriginRules(
+    listen.host,
+    [...(options.allowedHosts ?? []), ...(consoleUrl ? [new URL(consoleUrl).hostname] : [])],
+    [...(options.allowedOrigins ?? []), ...(consoleUrl ? [consoleUrl] : [])],
+  );
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -143,7 +159,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     };
     try {
       ctx.url = parseUrl(req.url);
-      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : undefined;
+      const prefix = PREFIX_ROUTES.find((r) => ctx.url.pathname.startsWith(r.prefix));
+      const routeName = prefix ? `${prefix.prefix}…` : ctx.url.pathname;
+      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : prefix?.methods;
       if (!methods) throw new UsageError('gateway.not_found', `no endpoint ${ctx.url.pathname}`, { hint: 'see docs/gateway.md for the API' });
       const method = req.method ?? '';
       const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
@@ -153,7 +171,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           details: { allow: Object.keys(methods).join(', ') },
         });
       }
-      ctx.route = `${method} ${ctx.url.pathname}`;
+      ctx.route = `${method} ${routeName}`;
+      // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
+      // load balancers call them by address)
+      if (!PROBE_PATHS.has(ctx.url.pathname)) checkRequestOrigin(req.headers, originRules);
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
@@ -219,6 +240,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         }
         // MCP tool calls are cancelled through their session, which waits for their audit records.
         await mcpSessions.closeAll();
+        await gateway.bigQueryJobs.closeAll();
         // The pipeline records each cancelled query before its promise settles.
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();

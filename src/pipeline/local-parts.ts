@@ -61,7 +61,7 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
         return (sink ??= openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) }));
       }
       const path = config.audit.path;
-      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery } }));
+      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness } }));
     },
     now: () => new Date(),
     approvals: {

@@ -23,7 +23,7 @@ import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
-import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
 import { settleApproval } from '../approval/settle-approval.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -59,6 +59,15 @@ export interface QueryRequest {
   origin?: Record<string, unknown>;
   /** Column globs (or `*`) whose masks the caller asks to lift; runs only once an operator approves. */
   unmask?: string[];
+  /** Receives the result as written: its columns, then each batch (masked, scanned, within the limit). */
+  rows?: ResultRowSink;
+}
+
+export interface ResultRowSink {
+  /** Every check passed and the intent is recorded: the warehouse is about to run the query. */
+  executing(): void;
+  columns(columns: readonly ResultColumn[]): void;
+  batch(rows: readonly unknown[][]): void;
 }
 
 export interface QueryProgress {
@@ -75,6 +84,9 @@ export interface QueryOutcome {
   truncated: boolean;
   resultSha256: string | null;
   dryRun?: { bytesProcessed?: number; statementType?: string; referencedTables: string[] };
+  /** The warehouse's own job id (BigQuery) and bytes processed, when it reports them. */
+  jobId?: string;
+  bytesProcessed?: number;
 }
 
 export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise<QueryOutcome> {
@@ -234,6 +246,7 @@ async function streamResult(
   maxBytesBilled: number | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
+  req.rows?.executing();
   const execution = await warehouse.execute(statements, {
     signal: controller.signal,
     timeoutMs: policy.limits.timeoutMs,
@@ -244,14 +257,22 @@ async function streamResult(
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
+  req.rows?.columns(execution.columns);
   let offered = 0;
+  let delivered = 0;
   try {
     for await (const batch of execution.batches) {
       // offer the writer at most one row past the limit: enough for it to know the result was cut
       const room = limit === undefined ? batch.length : Math.max(0, limit + 1 - offered);
       const slice = room < batch.length ? batch.slice(0, room) : batch;
       offered += slice.length;
-      await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+      const scanned = scanner ? slice.map((r) => scanner.scanRow(r)) : slice;
+      await writer.writeBatch(scanned);
+      if (req.rows) {
+        const kept = limit === undefined ? scanned : scanned.slice(0, Math.max(0, limit - delivered));
+        delivered += kept.length;
+        req.rows.batch(kept);
+      }
       req.progress?.({ stage: 'streaming', rows: Math.min(offered, limit ?? offered) });
       if (writer.isTruncated()) {
         controller.abort(); // stop the warehouse producing rows nobody will receive
@@ -278,7 +299,7 @@ async function streamResult(
   body.warehouse.job_id = stats.jobId ?? null;
   body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
   if (scanner) body.masked.detected = scanner.counts();
-  return { rows: written.rows, truncated, resultSha256: written.sha256 };
+  return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId, bytesProcessed: stats.bytesProcessed };
 }
 
 async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {

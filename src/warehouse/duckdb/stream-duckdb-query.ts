@@ -173,11 +173,16 @@ interface StopWatch {
 
 function startStopWatch(connection: DuckDBConnection, options: ExecuteOptions): StopWatch {
   let reason: 'timeout' | 'cancelled' | undefined;
+  let repeat: NodeJS.Timeout | undefined;
   const timeoutMs = options.timeoutMs;
   const stopWith = (why: 'timeout' | 'cancelled'): void => {
     if (reason) return;
     reason = why;
     connection.interrupt();
+    // An interrupt that arrives while DuckDB is still preparing the statement is lost (the
+    // query then runs to its end): repeat it until the statement has stopped (dispose).
+    repeat = setInterval(() => connection.interrupt(), 50);
+    repeat.unref();
   };
   const onAbort = (): void => stopWith('cancelled');
   const timer = timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => stopWith('timeout'), timeoutMs) : undefined;
@@ -200,6 +205,7 @@ function startStopWatch(connection: DuckDBConnection, options: ExecuteOptions): 
     },
     dispose() {
       if (timer) clearTimeout(timer);
+      if (repeat) clearInterval(repeat);
       options.signal.removeEventListener('abort', onAbort);
     },
   };
