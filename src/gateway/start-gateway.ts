@@ -128,13 +128,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       })
     : undefined;
   const routes = { ...createRouteTable(), ...consoleUi?.routes };
-  // the console's own address (console.url) is a name and an origin of this gateway too
-  const consoleUrl = config.console?.url;
-  const originRules = createOriginRules(
-    listen.host,
-    [...(options.allowedHosts ?? []), ...(consoleUrl ? [new URL(consoleUrl).hostname] : [])],
-    [...(options.allowedOrigins ?? []), ...(consoleUrl ? [consoleUrl] : [])],
-  );
+  const originRules = createOriginRules(listen.host, options.allowedHosts, options.allowedOrigins);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -173,8 +167,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
       ctx.route = `${method} ${routeName}`;
       // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
-      // load balancers call them by address)
-      if (!PROBE_PATHS.has(ctx.url.pathname)) checkRequestOrigin(req.headers, originRules);
+      // load balancers call them by address; the console checks Host and Origin itself, more
+      // strictly — its own address exactly — and answers with its own headers and pages)
+      const consolePage = consoleUi !== undefined && Object.hasOwn(consoleUi.routes, ctx.url.pathname);
+      if (!PROBE_PATHS.has(ctx.url.pathname) && !consolePage) checkRequestOrigin(req.headers, originRules);
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
