@@ -124,6 +124,21 @@ export class PolicyTestFailedError extends HoopqError {
   readonly audience = 'operator' as const;
 }
 
+/**
+ * Exit 11 (hoopq's extension): the query is held until an operator approves it; nothing ran.
+ * `details.pending` is the answer an agent acts on ({status: "pending", request, notified,
+ * expires_at, rules}); the CLI prints it on stdout, the gateway answers 202 with it.
+ */
+export class ApprovalPendingError extends HoopqError {
+  readonly exitCode = 11;
+  readonly httpStatus = 202;
+  readonly audience = 'agent' as const;
+
+  override toJSON(): ReturnType<HoopqError['toJSON']> & { pending?: unknown } {
+    return { ...super.toJSON(), pending: this.details?.pending };
+  }
+}
+
 export function isHoopqError(err: unknown): err is HoopqError {
   return err instanceof HoopqError;
 }

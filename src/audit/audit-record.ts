@@ -22,7 +22,8 @@ export interface AuditRecordBody {
   sql: string | null;
   statements: string[];
   tables: { read: string[]; write: string[] };
-  decision: 'allow' | 'deny' | 'error';
+  /** `pending`: held for approval (event approval.requested / approval.pending); nothing ran. */
+  decision: 'allow' | 'deny' | 'error' | 'pending';
   reason: string | null;
   /** Stable error code (e.g. `policy.table_denied`) and the rule behind a refusal. */
   code?: string | null;

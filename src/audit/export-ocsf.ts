@@ -111,6 +111,9 @@ function outcomeOf(decision: AuditRecord['decision']) {
       return { statusId: 1, status: 'Success', actionId: 1, action: 'Allowed', dispositionId: 1, disposition: 'Allowed' };
     case 'deny':
       return { statusId: 2, status: 'Failure', actionId: 2, action: 'Denied', dispositionId: 2, disposition: 'Blocked' };
+    case 'pending':
+      // held for an operator's approval: nothing ran yet
+      return { statusId: 99, status: 'Pending', actionId: 99, action: 'Held for approval', dispositionId: 14, disposition: 'Delayed' };
     default:
       return { statusId: 2, status: 'Failure', actionId: 0, action: 'Unknown', dispositionId: 27, disposition: 'Error' };
   }
@@ -118,7 +121,7 @@ function outcomeOf(decision: AuditRecord['decision']) {
 
 function messageOf(record: AuditRecord): string {
   const what = record.event === 'query' ? 'query' : record.event;
-  const verdict = record.decision === 'allow' ? 'allowed' : record.decision === 'deny' ? 'denied' : 'failed';
+  const verdict = record.decision === 'allow' ? 'allowed' : record.decision === 'deny' ? 'denied' : record.decision === 'pending' ? 'held for approval' : 'failed';
   return record.reason ? `${what} ${verdict}: ${record.reason}` : `${what} ${verdict}`;
 }
 

@@ -9,6 +9,7 @@ import type { HoopqConfig } from '../config/config.js';
 import { loadConfig } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
 import type { StateStore } from '../identity/state-store.js';
+import type { OperatorStore } from '../operator/operator-store.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 
@@ -17,6 +18,7 @@ export interface CliContext {
   config: HoopqConfig;
   parts: PipelineParts;
   state(): StateStore;
+  operators(): OperatorStore;
   close(): Promise<void>;
 }
 
@@ -42,5 +44,5 @@ export function loadContextAt(configPath: string): CliContext {
   }
   const config = loadConfig(configPath);
   const local = createLocalParts(config);
-  return { configPath, config, parts: local.parts, state: local.state, close: local.close };
+  return { configPath, config, parts: local.parts, state: local.state, operators: local.operators, close: local.close };
 }

@@ -36,6 +36,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ls: async () => (await import('./ls-command.js')).registerLsCommand,
   show: async () => (await import('./show-command.js')).registerShowCommand,
   mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
+  review: async () => (await import('./review-command.js')).registerReviewCommands,
+  operator: async () => (await import('./operator-command.js')).registerOperatorCommands,
   bq: async () => (await import('./bq/bq-command.js')).registerBqCommand,
   shim: async () => (await import('./shim-command.js')).registerShimCommand,
 };
@@ -48,13 +50,15 @@ Environment:
   HOOPQ_TOKEN          the run token (agents hold nothing else)
   HOOPQ_JUSTIFICATION  why the queries are needed, when the policy asks
   HOOPQ_CONFIG         the configuration file (default ./hoopq.yaml; empty means unset)
-  HOOPQ_GATEWAY        the gateway's URL: query, explain, ls, show, bq and mcp then ask it
-                       and read no configuration at all
+  HOOPQ_GATEWAY        the gateway's URL: query, explain, ls, show, bq, mcp and review then
+                       ask it and read no configuration at all
+  HOOPQ_OPERATOR_KEY   your personal operator key, for hoopq review
 
 Exit codes:
   0 ok · 1 bug · 2 usage · 3 configuration, policy or operating system · 4 token ·
   5 denied by policy · 6 SQL cannot be analysed with certainty · 7 warehouse error ·
-  8 audit write failed (nothing ran) · 9 audit verification failed
+  8 audit write failed (nothing ran) · 9 audit verification failed · 10 a policy test failed ·
+  11 held for an operator's approval (nothing ran)
   A pipe closed by its reader (hoopq audit list | head -1) ends quietly with exit 0.
 
 Reference: docs/reference.md (every command, flag, exit code, config and policy key).

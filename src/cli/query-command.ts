@@ -4,14 +4,18 @@
  * (bq-flags.ts); `hoopq bq query` is the face that prints exactly what `bq` prints.
  */
 import { Command, Option } from 'commander';
+import { parseDuration } from '../config/units.js';
 import { UsageError } from '../errors.js';
+import { remoteGetApproval } from '../gateway/review-client.js';
 import { OUTPUT_FORMATS, isMachineFormat, type OutputFormat } from '../output/create-result-writer.js';
 import type { QueryParameter } from '../warehouse/warehouse.js';
 import type { CliState } from './main.js';
 import { progressWanted } from './progress-line.js';
-import { cliToken, openQueryTarget, parsePositiveInt } from './query-target.js';
+import { remoteToken } from '../gateway-client/gateway-client.js';
+import { cliToken, openQueryTarget, parsePositiveInt, type QueryTarget } from './query-target.js';
 import { readSql } from './read-sql.js';
 import { runCliQuery } from './run-cli-query.js';
+import type { WaitOptions } from './wait-for-approval.js';
 
 export function registerQueryCommand(program: Command, state: CliState): void {
   program
@@ -25,6 +29,9 @@ export function registerQueryCommand(program: Command, state: CliState): void {
     .option('-n, --max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
     .option('--dry-run', 'analyse, check policy and ask the warehouse for its estimate; run nothing')
     .option('--parameter <name:type:value>', 'a query parameter (repeatable), as bq', collectParameter, [] as QueryParameter[])
+    .option('--unmask <columns>', 'ask to lift the masks of these columns: comma-separated globs project.dataset.table.column, or "*" for every masked column the query reads; needs an approval')
+    .option('--wait', 'when the query is held for approval, wait for the decision, then run it (exit 0) or report the denial (exit 5)')
+    .option('--wait-timeout <duration>', 'with --wait: give up after DURATION and exit 11 (default: when the request expires)')
     .addHelpText(
       'after',
       [
@@ -34,7 +41,8 @@ export function registerQueryCommand(program: Command, state: CliState): void {
         'prints exactly what bq prints (docs/bq.md).',
         '',
         'Exit codes: 0 ok, 2 usage, 3 config, 4 token, 5 denied by policy, 6 SQL not analysable,',
-        '7 warehouse error, 8 audit write failed (nothing ran). See docs/reference.md.',
+        '7 warehouse error, 8 audit write failed (nothing ran), 11 held for an operator\'s approval (nothing ran).',
+        'See docs/reference.md and docs/approvals.md.',
       ].join('\n'),
     )
     .action(async (words: string[], opts: QueryOpts, cmd: Command) => {
@@ -42,7 +50,9 @@ export function registerQueryCommand(program: Command, state: CliState): void {
       state.machineErrors = isMachineFormat(format);
       const sql = await readSql(words.length > 0 ? words.join(' ') : undefined, opts.file, process.stdin);
       const token = cliToken(opts.token);
-      const outcome = await runCliQuery(await openQueryTarget(cmd), {
+      const unmask = unmaskList(opts.unmask);
+      const target = await openQueryTarget(cmd);
+      const outcome = await runCliQuery(target, {
         sql,
         token,
         justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
@@ -50,6 +60,8 @@ export function registerQueryCommand(program: Command, state: CliState): void {
         maxRows: opts.maxRows,
         dryRun: Boolean(opts.dryRun),
         params: opts.parameter,
+        unmask,
+        wait: waitOptions(opts.wait, opts.waitTimeout, target, token),
         progress: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && !state.machineErrors,
       });
       if (outcome.dryRun) {
@@ -66,6 +78,36 @@ interface QueryOpts {
   maxRows?: number;
   dryRun?: boolean;
   parameter: QueryParameter[];
+  unmask?: string;
+  wait?: boolean;
+  waitTimeout?: string;
+}
+
+function unmaskList(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const globs = v.split(',').map((g) => g.trim()).filter(Boolean);
+  for (const g of globs) {
+    if (g !== '*' && g.split('.').length !== 4) throw new UsageError('usage.unmask', `--unmask "${g}" is not a column glob project.dataset.table.column`, { hint: 'e.g. --unmask demo.crm.customers.email, or --unmask "*" for every masked column the query reads' });
+  }
+  return globs;
+}
+
+/** How --wait reads a request's status: the local store, or the gateway (with the run token that made it). */
+function waitOptions(wait: boolean | undefined, timeout: string | undefined, target: QueryTarget, token: string | undefined): WaitOptions {
+  let waitMs: number | undefined = wait ? Infinity : undefined;
+  if (timeout !== undefined) {
+    if (!wait) throw new UsageError('usage.wait', '--wait-timeout needs --wait');
+    waitMs = parseDuration(timeout);
+    if (waitMs === undefined) throw new UsageError('usage.wait', `--wait-timeout "${timeout}" is not a duration`, { hint: 'write e.g. 10m' });
+  }
+  const statusOf =
+    target.kind === 'remote'
+      ? async (id: string) => String((await remoteGetApproval(target.gateway, remoteToken(token), id)).status)
+      : async (id: string) => {
+          const r = target.ctx.parts.approvals!.store().get(id);
+          return r ? (r.status === 'pending' && Date.parse(r.expiresAt) <= Date.now() ? 'expired' : r.status) : 'expired';
+        };
+  return { waitMs, statusOf, notice: (m) => process.stderr.write(m + '\n'), stdout: process.stdout };
 }
 
 /** bq's `--parameter name:type:value`: an empty name is a positional parameter; the type may be omitted (STRING). */

@@ -8,8 +8,11 @@ import { runQuery, type QueryProgress, type QueryRequest } from '../pipeline/run
 import { remoteQuery, remoteToken } from '../gateway-client/gateway-client.js';
 import { createProgressLine, formatBytes, formatCount } from './progress-line.js';
 import { type QueryTarget } from './query-target.js';
+import { withApprovalWait, type WaitOptions } from './wait-for-approval.js';
 
-export interface CliQuery extends Pick<QueryRequest, 'sql' | 'token' | 'justification' | 'format' | 'maxRows' | 'dryRun' | 'params' | 'maxBytesBilled' | 'labels'> {
+export interface CliQuery extends Pick<QueryRequest, 'sql' | 'token' | 'justification' | 'format' | 'maxRows' | 'dryRun' | 'params' | 'maxBytesBilled' | 'labels' | 'unmask'> {
+  /** A query an approval rule holds: print the pending answer (exit 11), or wait for the decision (--wait). */
+  wait?: WaitOptions;
   /** Where names without a project or dataset resolve (bq's --project_id, --dataset_id). */
   defaultProject?: string;
   defaultDataset?: string;
@@ -30,10 +33,12 @@ export async function runCliQuery(target: QueryTarget, q: CliQuery): Promise<Cli
     line.clear();
     process.stderr.write(m + '\n');
   };
+  // without --wait: a held query prints its pending answer and exits 11
+  const wait: WaitOptions = q.wait ?? { waitMs: undefined, statusOf: async () => 'pending', notice, stdout: process.stdout };
   try {
     if (target.kind === 'remote') {
       // gateway mode: the same request, forwarded; stdout, stderr and exit code as in direct mode
-      const outcome = await remoteQuery({
+      const outcome = await withApprovalWait(() => remoteQuery({
         gateway: target.gateway,
         token: remoteToken(q.token),
         body: {
@@ -47,16 +52,17 @@ export async function runCliQuery(target: QueryTarget, q: CliQuery): Promise<Cli
           labels: q.labels && Object.keys(q.labels).length > 0 ? q.labels : undefined,
           default_project: q.defaultProject,
           default_dataset: q.defaultDataset,
+          unmask: q.unmask,
         },
         stdout: process.stdout,
         notice,
-      });
+      }), wait);
       return { recordId: outcome.record, rows: outcome.rows, truncated: outcome.truncated, dryRun: outcome.dry_run as CliQueryOutcome['dryRun'] };
     }
     const ctx = target.ctx;
     let bytes: number | undefined;
     try {
-      const outcome = await runQuery(ctx.parts, {
+      const outcome = await withApprovalWait(() => runQuery(ctx.parts, {
         sql: q.sql,
         token: q.token,
         justification: q.justification,
@@ -66,6 +72,7 @@ export async function runCliQuery(target: QueryTarget, q: CliQuery): Promise<Cli
         params: q.params && q.params.length > 0 ? q.params : undefined,
         maxBytesBilled: q.maxBytesBilled,
         labels: q.labels,
+        unmask: q.unmask,
         names: { defaultProject: q.defaultProject, defaultDataset: q.defaultDataset },
         out: process.stdout,
         notice,
@@ -73,7 +80,7 @@ export async function runCliQuery(target: QueryTarget, q: CliQuery): Promise<Cli
           bytes = p.bytesProcessed ?? bytes;
           line.update(describeProgress(p, bytes));
         },
-      });
+      }), wait);
       return { recordId: outcome.recordId, rows: outcome.rows, truncated: outcome.truncated, dryRun: outcome.dryRun };
     } finally {
       await ctx.close();

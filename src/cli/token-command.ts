@@ -6,6 +6,7 @@
  * stdout, and never logged.
  */
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/units.js';
 import { UsageError } from '../errors.js';
@@ -105,3 +106,12 @@ function readTokenFile(file: string): string {
     throw new UsageError('usage.oidc_token_file', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
 }
+
+export function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+

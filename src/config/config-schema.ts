@@ -6,6 +6,9 @@
  * `schema/hoopq.schema.json` are generated from this same object.
  */
 import { z } from 'zod';
+import { approvalsConfigSchema } from '../approval/approvals-config.js';
+import { consoleConfigSchema } from '../console/console-config.js';
+import { operatorsConfigSchema } from '../operator/operators-config.js';
 
 const names = {
   default_project: z.string().min(1).optional().describe('resolves table names given without a project'),
@@ -45,6 +48,9 @@ export const configSchema = z
     state: z.string().min(1).optional().describe('the SQLite state store; default: state.db beside the keys folder'),
     gateway: z.string().url().optional().describe('forward queries to this gateway (remote mode)'),
     audit_checkpoint_every: z.number().int().min(1).max(1_000_000).optional().describe('a signed audit checkpoint every N records; default 100'),
+    approvals: approvalsConfigSchema.optional().describe('where requests for approval are announced (docs/approvals.md)'),
+    operators: operatorsConfigSchema.optional().describe('who approves held queries and uses the console (docs/approvals.md)'),
+    console: consoleConfigSchema.optional().describe('the web console at /console of the gateway; off unless present (docs/console.md)'),
     audit_witness: z.string().min(1).optional().describe('a second file (on another file system or host) that receives a copy of every signed audit checkpoint; audit verify compares the log with it'),
   })
   .strict()

@@ -1,3 +1,7 @@
+import type { ApprovalsConfig } from '../approval/approvals-config.js';
+import type { ConsoleConfig } from '../console/console-config.js';
+import type { OperatorsConfig } from '../operator/operators-config.js';
+
 /**
  * The normalised configuration (`hoopq.yaml`, docs/reference.md "Configuration keys"). Paths are absolute.
  */
@@ -34,6 +38,10 @@ export interface HoopqConfig {
   gateway?: string;
   /** Signed audit checkpoint every N records. */
   checkpointEvery: number;
+  approvals: ApprovalsConfig;
+  operators: OperatorsConfig;
+  /** The web console; undefined: off. */
+  console?: ConsoleConfig;
   /** A second file receiving a copy of every checkpoint (`audit_witness`), absolute. */
   auditWitness?: string;
 }

@@ -6,8 +6,10 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
-import { fail, readYamlFile, validateYaml, type YamlFile } from './yaml-file.js';
+import { checkWebhookUrl } from '../approval/approvals-config.js';
+import { consoleOrigin } from '../console/console-config.js';
 import { parseBytes, parseDuration } from './units.js';
+import { fail, readYamlFile, validateYaml, type YamlFile } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
   const file = readYamlFile(path, 'configuration');
@@ -40,6 +42,34 @@ export function loadConfig(path: string): HoopqConfig {
     statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
+    approvals: {
+      webhooks: (raw.approvals?.webhooks ?? []).map((w, i) => ({
+        ...w,
+        url: checkWebhookUrl(w.url, (message, hint) => fail(file, ['approvals', 'webhooks', i, 'url'], 'configuration', message, hint)),
+      })),
+    },
+    operators: {
+      fourEyes: raw.operators?.four_eyes ?? true,
+      ...(raw.operators?.oidc
+        ? {
+            oidc: {
+              issuer: raw.operators.oidc.issuer,
+              clientId: raw.operators.oidc.client_id,
+              clientSecretFile: raw.operators.oidc.client_secret_file ? at(raw.operators.oidc.client_secret_file) : undefined,
+              nameClaim: raw.operators.oidc.name_claim,
+              allow: raw.operators.oidc.allow,
+            },
+          }
+        : {}),
+    },
+    ...(raw.console
+      ? {
+          console: {
+            url: raw.console.url === undefined ? undefined : consoleOrigin(raw.console.url, (message, hint) => fail(file, ['console', 'url'], 'configuration', message, hint)),
+            sessionTtlMs: parseDuration(raw.console.session_ttl) ?? fail(file, ['console', 'session_ttl'], 'configuration', `"${raw.console.session_ttl}" is not a duration`, 'write e.g. 8h'),
+          },
+        }
+      : {}),
     auditWitness: raw.audit_witness ? at(raw.audit_witness) : undefined,
   };
 }

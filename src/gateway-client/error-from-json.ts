@@ -6,6 +6,7 @@
  */
 import {
   AnalysisError,
+  ApprovalPendingError,
   AuditVerifyError,
   AuditWriteError,
   AuthError,
@@ -30,10 +31,11 @@ const CLASS_BY_EXIT: Readonly<Record<number, ErrorClass>> = {
   7: WarehouseError,
   8: AuditWriteError,
   9: AuditVerifyError,
+  11: ApprovalPendingError,
 };
 
 export function errorFromJson(json: unknown, origin: string): HoopqError {
-  const e = json as { code?: unknown; message?: unknown; hint?: unknown; rule?: unknown; exit?: unknown } | null;
+  const e = json as { code?: unknown; message?: unknown; hint?: unknown; rule?: unknown; exit?: unknown; pending?: unknown } | null;
   const ok =
     e !== null &&
     typeof e === 'object' &&
@@ -48,6 +50,8 @@ export function errorFromJson(json: unknown, origin: string): HoopqError {
   return new Class(e.code as string, e.message as string, {
     hint: (e.hint as string | null) ?? undefined,
     rule: e.rule as string | undefined,
+    // a held query's answer (request id, expiry, who was notified) travels with its error
+    ...(e.exit === 11 && e.pending && typeof e.pending === 'object' ? { details: { pending: e.pending } } : {}),
   });
 }
 

@@ -24,6 +24,7 @@ export interface RemoteQueryBody {
   max_rows?: number;
   dry_run?: boolean;
   params?: Array<{ name: string; type: string; value: string | null }>;
+  unmask?: string[];
   max_bytes_billed?: number;
   labels?: Record<string, string>;
   default_project?: string;

@@ -3,7 +3,8 @@
  * https://…` in their config; src/audit/gateway-audit-sink.ts). The gateway chains the record
  * into its own log (seq, prev, hash are assigned here, never taken from the client) and
  * answers only after its sink has fsync'd it, so a 201 means durable.
- * Needs the audit-writer key (or the operator key). Only query and token events are accepted:
+ * Needs the audit-writer key (or the operator key). Only query, token, approval and operator
+ * events are accepted:
  * the log's own events (checkpoints, recovery) are the gateway's alone.
  */
 import { z } from 'zod';
@@ -18,8 +19,8 @@ const auditBodySchema = z
   .object({
     id: z.string().min(1).max(200),
     time: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/, 'must be RFC 3339 UTC'),
-    event: z.string().regex(/^(query(\.[a-z_]{1,32})?|token\.[a-z_]{1,32})$/, 'must be a query or token event'),
-    decision: z.enum(['allow', 'deny', 'error']),
+    event: z.string().regex(/^(query(\.[a-z_]{1,32})?|(token|approval|operator)\.[a-z_]{1,32})$/, 'must be a query, token, approval or operator event'),
+    decision: z.enum(['allow', 'deny', 'error', 'pending']),
   })
   .passthrough();
 

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HoopqConfig } from '../config/config.js';
 import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import type { StateStore } from '../identity/state-store.js';
+import type { OperatorStore } from '../operator/operator-store.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 import type { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { FrameResponse } from './frame-response.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   config: HoopqConfig;
   parts: PipelineParts;
   state(): StateStore;
+  /** Personal operator keys (who approves, who uses the console). */
+  operators(): OperatorStore;
   operatorKey: string;
   auditWriterKey: string;
   metrics: GatewayMetrics;

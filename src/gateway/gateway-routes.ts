@@ -3,6 +3,7 @@
  * itself; adding an endpoint is one line here and a section in docs/gateway.md and
  * docs/openapi.yaml.
  */
+import { handleApprove, handleDeny, handleGetApproval, handleListApprovals } from './approval-routes.js';
 import { handleAuditAppend } from './audit-append-route.js';
 import { handleAuditCheckpoint } from './audit-checkpoint-route.js';
 import { handleBigQueryApi } from './bigquery-api/bigquery-api-route.js';
@@ -28,6 +29,10 @@ export function createRouteTable(): RouteTable {
     '/v1/tokens': { POST: handleMint, GET: handleListTokens },
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },
+    '/v1/approvals': { GET: handleListApprovals },
+    '/v1/approval': { GET: handleGetApproval },
+    '/v1/approval/approve': { POST: handleApprove },
+    '/v1/approval/deny': { POST: handleDeny },
     '/v1/audit/records': { POST: handleAuditAppend },
     '/v1/audit/checkpoint': { GET: handleAuditCheckpoint },
     '/v1/audit/list': { POST: handleAuditList },

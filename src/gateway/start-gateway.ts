@@ -20,6 +20,8 @@ import { join } from 'node:path';
 import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
+import { needsSecureCookies } from '../console/console-config.js';
+import { createConsole } from '../console/create-console.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
@@ -103,6 +105,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     config,
     parts,
     state: local.state,
+    operators: local.operators,
     operatorKey,
     auditWriterKey,
     metrics,
@@ -114,7 +117,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot, metrics }),
     isDraining: () => draining,
   };
-  const routes = createRouteTable();
+  // the console (off unless configured) adds its pages to the same table
+  const consoleUi = config.console
+    ? createConsole(gateway, {
+        origin: () => config.console!.url ?? url,
+        listenUrl: () => url,
+        secureCookies: needsSecureCookies({ tls: Boolean(options.tls), listenHost: listen.host, url: config.console.url }),
+        log,
+      })
+    : undefined;
+  const routes = { ...createRouteTable(), ...consoleUi?.routes };
   const originRules = createOriginRules(listen.host, options.allowedHosts, options.allowedOrigins);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -154,8 +166,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
       ctx.route = `${method} ${routeName}`;
       // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
-      // load balancers call them by address)
-      if (!PROBE_PATHS.has(ctx.url.pathname)) checkRequestOrigin(req.headers, originRules);
+      // load balancers call them by address; the console checks Host and Origin itself, more
+      // strictly — its own address exactly — and answers with its own headers and pages)
+      const consolePage = consoleUi !== undefined && Object.hasOwn(consoleUi.routes, ctx.url.pathname);
+      if (!PROBE_PATHS.has(ctx.url.pathname) && !consolePage) checkRequestOrigin(req.headers, originRules);
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
@@ -195,6 +209,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
+  // links in approval notifications point at the console; by default it is where we listen
+  if (config.console && !config.console.url) config.console.url = url;
 
   let closing: Promise<void> | undefined;
   let hurry = () => {};
@@ -209,6 +225,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       if (closing || graceMs <= 0) hurry();
       closing ??= (async () => {
         draining = true;
+        consoleUi?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await settleWithin([...inFlight].map((f) => f.done), graceMs, hurried);

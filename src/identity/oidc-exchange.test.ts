@@ -256,7 +256,7 @@ describe('JWKS cache and issuer key rotation', () => {
       const t0 = new Date();
       await exchange(await issuer.issueGitHubToken(), { policy: p, keyCache, now: t0 });
       await exchange(await issuer.issueGitHubToken({ run_id: '2' }), { policy: p, keyCache, now: t0 });
-      expect(issuer.requests).toEqual({ discovery: 1, jwks: 1 });
+      expect(issuer.requests).toEqual({ discovery: 1, jwks: 1, token: 0 });
 
       await issuer.rotateKey();
       const rotated = await issuer.issueGitHubToken({ run_id: '3' });

@@ -5,15 +5,27 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
-import { formatRefusal, toHoopqError } from '../errors.js';
+import { ApprovalPendingError, formatRefusal, toHoopqError } from '../errors.js';
 import type { QueryOutcome } from '../pipeline/run-query.js';
 import type { Policy } from '../policy/policy.js';
 import type { CappedResultBuffer } from './capped-result-buffer.js';
 import { MCP_MAX_ROWS } from './describe-policy-for-model.js';
 
 export function refusalResult(err: unknown): CallToolResult {
+  if (err instanceof ApprovalPendingError) return pendingResult(err);
   const error = toHoopqError(err);
   return { isError: true, content: [{ type: 'text', text: formatRefusal(error) }] };
+}
+
+/**
+ * A query held for approval is not a failure the agent should work around: the result says it
+ * is pending (text and structured content: request id, who was notified, expiry) and that the
+ * same call, made again after approval, returns the rows.
+ */
+export function pendingResult(err: ApprovalPendingError): CallToolResult {
+  const pending = (err.details?.pending ?? {}) as Record<string, unknown>;
+  const text = `${formatRefusal(err)} To get the rows, call query again with exactly the same sql once an operator has approved request ${String(pending.request)} (before ${String(pending.expires_at)}).`;
+  return { content: [{ type: 'text', text }, { type: 'text', text: JSON.stringify(pending) }] };
 }
 
 export function jsonResult(value: unknown): CallToolResult {

@@ -12,7 +12,7 @@ import { evaluatePolicy } from '../policy/evaluate-policy.js';
 import type { Policy } from '../policy/policy.js';
 import { flattenMaskPlan, planMasks, planMasksByName, type MaskCatalog } from '../policy/plan-masks.js';
 import type { MaskPlan, Warehouse } from '../warehouse/warehouse.js';
-import { isExternalQueryName, type WarehouseDialect } from '../warehouse/warehouse-dialect.js';
+import { findTableGlob, isExternalQueryName, type WarehouseDialect } from '../warehouse/warehouse-dialect.js';
 import { enrichRefusal } from './enrich-refusal.js';
 
 export interface CheckedQuery {
@@ -24,6 +24,8 @@ export interface CheckedQuery {
    * rewrite for masks (analysed again by the rewriter). Never the received string.
    */
   statementsToRun: string[];
+  /** The masks the caller asked to lift (`unmask`) that would otherwise apply; the run is without them. Never applied unless approved. */
+  lifted: Record<string, string>;
 }
 
 /** Carries the partial analysis to whoever records the refusal. */
@@ -41,6 +43,7 @@ export async function checkQuery(
   justification: string | null,
   names: NameDefaults,
   progress: CheckProgress = new CheckProgress(),
+  options: { unmask?: readonly string[] } = {},
 ): Promise<CheckedQuery> {
   const dialect = warehouse.dialect;
   // refusals leave here with hints an agent can act on (close tables, masks, justification)
@@ -60,9 +63,10 @@ export async function checkQuery(
   if (!warehouse.catalogAvailable) {
     // explain --offline on a remote engine: which masks would apply if the columns exist; nothing is rewritten
     progress.masks = planMasksByName(read, policy, dialect);
-    return { analysis, plan: {}, masks: progress.masks, statementsToRun: analysis.run };
+    return { analysis, plan: {}, masks: progress.masks, statementsToRun: analysis.run, lifted: {} };
   }
   const plan = await planMasks(read, policy, maskCatalogOf(warehouse), dialect, timeTravelOf(analysis));
+  const lifted = options.unmask?.length ? flattenMaskPlan(liftMasks(plan, options.unmask, dialect)) : {};
   progress.masks = flattenMaskPlan(plan);
   let statementsToRun = analysis.run;
   if (Object.keys(plan).length > 0) {
@@ -72,7 +76,25 @@ export async function checkQuery(
       throw await enrichRefusal(err, { ...refusal, masks: progress.masks });
     }
   }
-  return { analysis, plan, masks: progress.masks, statementsToRun };
+  return { analysis, plan, masks: progress.masks, statementsToRun, lifted };
+}
+
+/**
+ * Takes out of `plan` (and returns) the masks of columns an unmask glob names; `*` names them
+ * all. Lifting a mask gives less protection, so globs match as `allow` globs do: exactly where
+ * the engine's case folding is uncertain.
+ */
+function liftMasks(plan: MaskPlan, unmask: readonly string[], dialect: WarehouseDialect): MaskPlan {
+  const lifted: MaskPlan = {};
+  for (const [table, columns] of Object.entries(plan)) {
+    for (const column of Object.keys(columns)) {
+      if (!unmask.includes('*') && !findTableGlob(dialect, `${table}.${column}`, unmask, 'allow')) continue;
+      (lifted[table] ??= {})[column] = columns[column]!;
+      delete columns[column];
+    }
+    if (Object.keys(columns).length === 0) delete plan[table];
+  }
+  return lifted;
 }
 
 /** The warehouse as mask planning sees it: descriptions and listings. */

@@ -4,6 +4,9 @@
  * is its own composition root and calls this once).
  */
 import { join } from 'node:path';
+import { openApprovalStore, type ApprovalStore } from '../approval/approval-store.js';
+import { notifyWebhooks } from '../approval/notify-webhooks.js';
+import { openOperatorStore, type OperatorStore } from '../operator/operator-store.js';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
@@ -22,7 +25,14 @@ export interface LocalParts {
   parts: PipelineParts;
   /** The state store, opened on first use. */
   state(): StateStore;
+  /** Personal operator keys, in the state file; opened on first use. */
+  operators(): OperatorStore;
   close(): Promise<void>;
+}
+
+/** A link into the console, when one is configured with its address. */
+function consoleLink(config: HoopqConfig, path: string): string | undefined {
+  return config.console?.url ? new URL(path, config.console.url).toString() : undefined;
 }
 
 export interface LocalPartsHooks {
@@ -33,6 +43,8 @@ export interface LocalPartsHooks {
 export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {}): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
+  let approvalStore: ApprovalStore | undefined;
+  let operatorStore: OperatorStore | undefined;
   const getState = () => (state ??= openStateStore(config.statePath));
   const warehouses = createWarehouseOpener(config.warehouse);
   const keyCache: PublicKeyCache = new Map();
@@ -40,6 +52,9 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
   const sqlSealKey = createSqlSealKeyLoader(config.keysDir);
   // read at every open: `hoopq keys rotate --hash-key` takes effect at once, in a running gateway too
   const getHashKey = (): HashKey => hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk')));
+  // opened after the state store, which creates the shared file and its WAL mode
+  const getApprovals = () => (approvalStore ??= (getState(), openApprovalStore(config.statePath)));
+  const getOperators = () => (operatorStore ??= (getState(), openOperatorStore(config.statePath)));
   const parts: PipelineParts = {
     config,
     policies: createReloadingPolicyPort(config.policiesDir),
@@ -67,16 +82,30 @@ export function createLocalParts(config: HoopqConfig, hooks: LocalPartsHooks = {
     },
     now: () => new Date(),
     sqlSealKey,
+    approvals: {
+      store: getApprovals,
+      notify: (request, policy) => {
+        const names = policy.approval?.notify;
+        return notifyWebhooks(config.approvals.webhooks.filter((w) => !names || names.includes(w.name)), request, consoleLink(config, `/console/approvals#${request.id}`));
+      },
+      reviewUrl: (id) => consoleLink(config, `/console/approvals#${id}`),
+      fourEyes: config.operators.fourEyes,
+    },
   };
   return {
     parts,
     state: getState,
+    operators: getOperators,
     async close() {
-      const [s, st] = [sink, state];
+      const [s, st, a, o] = [sink, state, approvalStore, operatorStore];
       sink = undefined;
       state = undefined;
       warehouses.close();
+      approvalStore = undefined;
+      operatorStore = undefined;
       if (s) await (await s).close();
+      a?.close();
+      o?.close();
       st?.close();
     },
   };

@@ -3,6 +3,7 @@
  * Tests swap parts by building them differently (another warehouse file, a sink in a
  * read-only folder), never by mocking modules.
  */
+import type { ApprovalPort } from '../approval/approval-port.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import type { RunIdentity } from '../identity/run-identity.js';
@@ -45,4 +46,6 @@ export interface PipelineParts {
   now(): Date;
   /** The audit SQL sealing key, kept by a long-lived process; absent: read from keysDir each time. */
   sqlSealKey?(): Buffer;
+  /** Requests for approval (policy `approval:`); without it a query a rule holds is refused (exit 3). */
+  approvals?: ApprovalPort;
 }

@@ -1,8 +1,9 @@
 /**
  * run-query: the ONE place the stages are called in order, for every entry point.
  *
- *   token -> policy -> warehouse.analyze -> evaluatePolicy -> budget -> masks/rewrite
- *         -> intent record (durable) -> execute (streamed) -> detectors -> output -> outcome record
+ *   token -> policy -> warehouse.analyze -> evaluatePolicy -> masks/rewrite -> dry run
+ *         -> approval (held: recorded, exit 11) -> budget -> intent record (durable)
+ *         -> execute (streamed) -> detectors -> output -> outcome record
  *
  * Invariants:
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
@@ -24,6 +25,7 @@ import { createResultWriter, type OutputFormat } from '../output/create-result-w
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
 import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
+import { settleApproval } from '../approval/settle-approval.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
@@ -56,6 +58,8 @@ export interface QueryRequest {
   signal?: AbortSignal;
   /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
   origin?: Record<string, unknown>;
+  /** Column globs (or `*`) whose masks the caller asks to lift; runs only once an operator approves. */
+  unmask?: string[];
   /** Receives the result as written: its columns, then each batch (masked, scanned, within the limit). */
   rows?: ResultRowSink;
 }
@@ -121,18 +125,18 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       defaultDataset: req.names?.defaultDataset ?? parts.config.warehouse.defaultDataset,
     };
     const maxBytesBilled = minDefined(policy.limits.maxBytesBilled, req.maxBytesBilled);
-    let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+    const options = { unmask: req.unmask };
+    let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress, options);
     fillAnalysis(body, progress);
     // which key produced the hashes (its id, never the key): a reader can tell hashes of two keys apart
     if (Object.values(checked.masks).includes('hash') && warehouse.hashKeyId) body.masked.hash_key = warehouse.hashKeyId;
     literals = recordSql(parts, body, req.sql, policy, progress);
-    if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
       // connection, since the catalog may have changed while we waited for the lock.
       await warehouse.close();
       warehouse = await parts.openWarehouse({ writable: true, policy, identity });
-      checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
+      checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress, options);
       fillAnalysis(body, progress);
     }
 
@@ -156,6 +160,21 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       recorded = true;
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
+
+    // A query an approval rule matches waits for a person; its attempt is recorded there. The
+    // budget is taken once, by the approval step just before it uses a grant, else here.
+    let budgetTaken = false;
+    const takeBudget = async () => {
+      if (budgetTaken) return;
+      budgetTaken = true;
+      await consumeBudget(parts, identity, policy);
+    };
+    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started, takeBudget });
+    if (approval.pending) {
+      recorded = true;
+      throw approval.pending;
+    }
+    await takeBudget();
 
     // Intent before execution: durable before the warehouse sees the query, and naming the
     // job it will be (engines with jobs), so no record about the job lacks its id.

@@ -9,9 +9,9 @@ import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseBytes, parseDuration } from '../config/units.js';
 import { ConfigError } from '../errors.js';
-import { fail, readYamlFile, validateYaml } from '../config/yaml-file.js';
-import type { Policy } from './policy.js';
-import { POLICY_NAME_PATTERN, policySchema } from './policy-schema.js';
+import { fail, readYamlFile, validateYaml, type YamlFile } from '../config/yaml-file.js';
+import type { ApprovalRule, ApprovalSettings, Policy } from './policy.js';
+import { POLICY_NAME_PATTERN, policySchema, type PolicyFileContent } from './policy-schema.js';
 
 export interface LoadPolicyOptions {
   /**
@@ -42,6 +42,7 @@ export function loadPolicy(file: string, options: LoadPolicyOptions = {}): Polic
     if (t === undefined) fail(yaml, ['limits', 'timeout'], 'policy', `"${raw.limits.timeout}" is not a duration`, 'write a duration such as 500ms, 60s, 5m or 1h');
     limits.timeoutMs = t;
   }
+  const approval = raw.approval ? normaliseApproval(yaml, raw.approval) : undefined;
   return {
     name: raw.name,
     sha256: createHash('sha256').update(yaml.bytes).digest('hex'),
@@ -59,9 +60,28 @@ export function loadPolicy(file: string, options: LoadPolicyOptions = {}): Polic
       claims: Object.fromEntries(Object.entries(r.claims).map(([k, v]) => [k, String(v)])),
       ...(r.audience !== undefined ? { audience: Array.isArray(r.audience) ? r.audience : [r.audience] } : {}),
     })),
+    ...(approval ? { approval } : {}),
     ...(raw.impersonate ? { impersonate: raw.impersonate } : {}),
     allowExternalQuery: raw.allow_external_query,
   };
+}
+
+/** Named rule: every approval rule states at least one condition (an empty rule would hold everything by accident). */
+function normaliseApproval(yaml: YamlFile, raw: NonNullable<PolicyFileContent['approval']>): ApprovalSettings {
+  const rules = raw.rules.map((r, i): ApprovalRule => {
+    if (r.statements === undefined && r.tables === undefined && r.bytes_billed_over === undefined && r.unmask === undefined) {
+      fail(yaml, ['approval', 'rules', i], 'policy', 'an approval rule needs at least one condition', 'state statements, tables, bytes_billed_over or unmask: true');
+    }
+    const rule: ApprovalRule = { name: r.name ?? `approval.rules[${i}]` };
+    if (r.statements) rule.statements = [...new Set(r.statements)];
+    if (r.tables) rule.tables = r.tables;
+    if (r.bytes_billed_over !== undefined) rule.bytesBilledOver = parseBytes(r.bytes_billed_over)!;
+    if (r.unmask) rule.unmask = true;
+    return rule;
+  });
+  const expiresMs = parseDuration(raw.expires);
+  if (expiresMs === undefined) fail(yaml, ['approval', 'expires'], 'policy', `"${raw.expires}" is not a duration`, 'write a duration such as 15m or 1h');
+  return { rules, expiresMs, ...(raw.notify ? { notify: raw.notify } : {}), maxPending: raw.max_pending };
 }
 
 /** The policy named `name` in `dir`. Unknown policy -> ConfigError unless `onMissing` says otherwise. */

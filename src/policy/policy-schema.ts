@@ -49,6 +49,35 @@ const size = z
   .union([z.string().regex(SIZE_PATTERN, 'is not a size: write e.g. 10GiB, 500MB or 1000000'), z.number().int().positive()])
   .describe('a size in bytes: 10GiB, 500MB, or a number of bytes');
 
+/**
+ * `approval:` — rules that put a query on hold until an operator approves it. A rule matches
+ * when every condition it states holds (statements AND tables AND bytes AND unmask); the query
+ * is held when any rule matches. Approval only ever adds a hold: what the policy refuses stays
+ * refused. That each rule states a condition is a named rule in load-policy.ts.
+ */
+export const approvalRuleSchema = z
+  .object({
+    name: z.string().regex(POLICY_NAME_PATTERN, 'may hold only letters, digits, "_", "-" and "."').optional().describe('shown to the agent and the approver; default approval.rules[N]'),
+    statements: z.array(z.enum(STATEMENT_KINDS)).min(1).optional().describe('held when the query has a statement of one of these kinds'),
+    tables: z
+      .array(z.string().regex(TABLE_GLOB_PATTERN, 'must have three dot-separated parts, project.dataset.table'))
+      .min(1)
+      .optional()
+      .describe('held when the query reads or writes a table one of these globs matches'),
+    bytes_billed_over: size.optional().describe("held when the warehouse's byte estimate is above this (no estimate: held)"),
+    unmask: z.literal(true).optional().describe('held when the query asks to lift the masks of masked columns it reads (hoopq query --unmask)'),
+  })
+  .strict();
+
+export const approvalSchema = z
+  .object({
+    rules: z.array(approvalRuleSchema).min(1).describe('a query any rule matches waits for an operator'),
+    expires: duration.default('1h').describe('how long a request waits for a decision (never past the run token)'),
+    notify: z.array(z.string().min(1)).optional().describe('webhooks (by name, from approvals.webhooks in hoopq.yaml) told of each request; default all'),
+    max_pending: z.number().int().positive().max(1000).default(5).describe('requests one run may have waiting at once'),
+  })
+  .strict();
+
 export const policySchema = z
   .object({
     name: z.string().regex(POLICY_NAME_PATTERN, 'may hold only letters, digits, "_", "-" and "."').describe('the policy name; must equal the file name without .yaml'),
@@ -105,6 +134,7 @@ export const policySchema = z
       )
       .default([])
       .describe('who may exchange an OIDC token for this policy (hoopq token exchange)'),
+    approval: approvalSchema.optional().describe('queries a person must approve before they run (docs/approvals.md)'),
     impersonate: z.string().email().optional().describe('bigquery: the service account queries under this policy run as'),
     allow_external_query: z.boolean().default(false).describe('bigquery: allow EXTERNAL_QUERY federated reads'),
   })

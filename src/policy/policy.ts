@@ -18,6 +18,23 @@ export interface IdentityRule {
   audience?: string[];
 }
 
+export interface ApprovalRule {
+  /** As written, else `approval.rules[N]`. */
+  name: string;
+  statements?: StatementKind[];
+  tables?: string[];
+  bytesBilledOver?: number;
+  unmask?: boolean;
+}
+
+export interface ApprovalSettings {
+  rules: ApprovalRule[];
+  expiresMs: number;
+  /** Webhook names; undefined: every configured webhook. */
+  notify?: string[];
+  maxPending: number;
+}
+
 export interface Policy {
   name: string;
   /** hex SHA-256 of the policy file's bytes, as used. */
@@ -52,6 +69,8 @@ export interface Policy {
   };
   requireJustification: boolean;
   identity: IdentityRule[];
+  /** Queries a person must approve before they run; undefined: none. */
+  approval?: ApprovalSettings;
   /** BigQuery: service account to impersonate for queries under this policy. */
   impersonate?: string;
   /** BigQuery: allow EXTERNAL_QUERY federated reads. Default false. */

@@ -44,6 +44,11 @@ function writeDeployment(dir: string, warehouse: string[]): string {
   writeFileSync(join(dir, 'policies', 'agent.yaml'), policy('agent', true));
   writeFileSync(join(dir, 'policies', 'bare.yaml'), policy('bare', false));
   writeFileSync(join(dir, 'policies', 'patient.yaml'), policy('patient', true, '60s'));
+  // a scan BigQuery estimates above 1 MB waits for an operator (approval.bytes_billed_over)
+  writeFileSync(
+    join(dir, 'policies', 'held-scans.yaml'),
+    policy('held-scans', true).replace(`max_bytes_billed: ${CAP}`, 'max_bytes_billed: 10000000') + ['approval:', '  rules:', '    - name: big-scans', '      bytes_billed_over: 1000000', ''].join('\n'),
+  );
   return config;
 }
 
@@ -52,6 +57,8 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
   let config: string;
   let token: string;
   let bareToken: string;
+  let heldToken: string;
+  let bobKey: string;
   const bq = () => fx.google.bigquery;
   const env = () => ({ HOOPQ_CONFIG: config });
   const query = (sql: string, extra: string[] = [], t = token): Promise<CliResult> =>
@@ -77,6 +84,10 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     token = mint('agent', 'nightly-42');
     // minted up front: a synchronous spawn would stall the in-process fakes for concurrent tests
     bareToken = mint('bare', 'bare-run');
+    heldToken = mint('held-scans', 'held-scans-run');
+    const added = hoopq(['operator', 'add', 'bob@example.com'], { env: env(), cwd: fx.dir });
+    if (added.code !== 0) throw new Error(`operator add failed: ${added.stderr}`);
+    bobKey = added.stdout.trim();
   });
   afterAll(async () => {
     await fx?.cleanup();
@@ -173,6 +184,25 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     expect(err.code).toBe(code);
     expect(err.message).toMatch(reason);
     expect(realJobs(jobsFor(sql.slice(-20)))).toEqual([]);
+  });
+
+  it.concurrent("holds a scan BigQuery's dry run estimates above bytes_billed_over until an operator approves it; smaller scans run", async () => {
+    const small = await query('SELECT id FROM customers /* small_scan_marker */', ['--format', 'json'], heldToken);
+    expect(small.code, small.stderr).toBe(0);
+    expect(realJobs(jobsFor('small_scan_marker'))).toHaveLength(1);
+    const sql = 'SELECT count(*) AS n FROM analytics.events /* big_scan_marker */';
+    const held = await query(sql, ['--format', 'json'], heldToken);
+    expect(held.code).toBe(11);
+    const pending = JSON.parse(held.stdout) as { request: string; rules: unknown };
+    expect(pending.rules).toEqual([{ rule: 'big-scans', why: 'an estimated 2000000 bytes, over 1000000' }]);
+    expect(jobsFor('big_scan_marker').map((j) => j.body.configuration.dryRun)).toEqual([true]);
+    expect(audit().find((r) => r.event === 'approval.requested' && r.approval?.id === pending.request)).toMatchObject({ decision: 'pending', warehouse: { kind: 'bigquery', bytes_processed: 2_000_000 } });
+    const approved = await hoopqAsync(['review', 'approve', pending.request, '--reason', 'monthly report'], { env: { ...env(), HOOPQ_OPERATOR_KEY: bobKey }, cwd: fx.dir });
+    expect(approved.code, approved.stderr).toBe(0);
+    const ran = await query(sql, ['--format', 'json'], heldToken);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout)).toEqual([{ n: 2500 }]);
+    expect(realJobs(jobsFor('big_scan_marker'))).toHaveLength(1);
   });
 
   it.concurrent('refuses a policy without impersonate with exit 3, calling nothing', async () => {

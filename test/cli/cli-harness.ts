@@ -4,7 +4,7 @@
  */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -217,4 +217,21 @@ export function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<numb
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * Docs that run: every ```sh block of a page of docs/, in order, in one `bash -e`, in `work`,
+ * with `hoopq` on PATH as the built binary and no HOOPQ_* variable set.
+ */
+export function runDocShellBlocks(page: string, work: string, timeoutMs = 240_000): CliResult & { blocks: number } {
+  const blocks = [...readFileSync(join(ROOT, 'docs', page), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  const bin = join(work, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'hoopq'), `#!/bin/sh\nexec "${process.execPath}" "${HOOPQ}" "$@"\n`);
+  chmodSync(join(bin, 'hoopq'), 0o755);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOOPQ_') && v !== undefined) env[k] = v;
+  env.PATH = `${bin}:${env.PATH}`;
+  const r = spawnSync('bash', ['-e', '-c', blocks.join('\n')], { cwd: work, env, encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, blocks: blocks.length };
 }

@@ -4,7 +4,12 @@
  * ID tokens shaped like GitHub Actions' and GitLab CI's. It can sign with a foreign key, set
  * aud/exp/nbf/iat/kid, rotate its key, issue unsigned (alg none) tokens, and lie in its
  * discovery document. It counts requests so tests can prove "never fetched".
+ * It is also a login provider for the console (authorization code flow with PKCE): GET
+ * /authorize shows a sign-in form (any login name; `NAME` signs in as NAME@example.com), POST
+ * /authorize redirects back with a one-use code, POST /token trades the code (checking the
+ * client, the redirect URI and the PKCE verifier) for an ID token carrying the nonce.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -41,7 +46,7 @@ interface IssuerKey {
 export interface FakeOidcIssuer {
   /** The issuer URL (also the `iss` claim): http://127.0.0.1:PORT */
   issuer: string;
-  requests: { discovery: number; jwks: number };
+  requests: { discovery: number; jwks: number; token: number };
   issue(claims: Record<string, unknown>, options?: IssueOptions): Promise<string>;
   issueGitHubToken(overrides?: Record<string, unknown>, options?: IssueOptions): Promise<string>;
   issueGitLabToken(overrides?: Record<string, unknown>, options?: IssueOptions): Promise<string>;
@@ -50,6 +55,8 @@ export interface FakeOidcIssuer {
   currentKid(): string;
   /** Make discovery claim a different issuer (mix-up attack). */
   setDiscoveryIssuer(iss: string | undefined): void;
+  /** The next ID token /token issues gets these claims and options on top (a lying or broken provider); used once. */
+  tamperNextLogin(tamper: { claims?: Record<string, unknown>; options?: IssueOptions }): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +73,16 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
   let published: IssuerKey[] = [current];
   const foreign = await newKey('foreign');
   let discoveryIssuer: string | undefined;
-  const requests = { discovery: 0, jwks: 0 };
+  const requests = { discovery: 0, jwks: 0, token: 0 };
+  const codes = new Map<string, { clientId: string; redirectUri: string; nonce: string; challenge: string; login: string }>();
+  let tamper: { claims?: Record<string, unknown>; options?: IssueOptions } | undefined;
+  const readForm = (req: http.IncomingMessage) =>
+    new Promise<URLSearchParams>((resolve) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => resolve(new URLSearchParams(body)));
+    });
+  const escape = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
   const server = http.createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -83,6 +99,40 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
         claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'jti', 'nbf', 'ref', 'repository', 'run_id', 'run_attempt'],
         id_token_signing_alg_values_supported: ['RS256'],
         scopes_supported: ['openid'],
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+      });
+    } else if (req.method === 'GET' && req.url?.startsWith('/authorize?')) {
+      const q = new URL(req.url, issuer).searchParams;
+      const hidden = ['client_id', 'redirect_uri', 'state', 'nonce', 'code_challenge', 'code_challenge_method']
+        .map((k) => `<input type="hidden" name="${k}" value="${escape(q.get(k) ?? '')}">`)
+        .join('');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><title>Fake IdP</title><form method="post" action="/authorize">${hidden}<label for="login">Login</label><input id="login" name="login"><button type="submit">Sign in to the fake IdP</button></form>`);
+    } else if (req.method === 'POST' && req.url === '/authorize') {
+      void readForm(req).then((f) => {
+        const code = randomBytes(16).toString('base64url');
+        codes.set(code, { clientId: f.get('client_id') ?? '', redirectUri: f.get('redirect_uri') ?? '', nonce: f.get('nonce') ?? '', challenge: f.get('code_challenge') ?? '', login: f.get('login') ?? '' });
+        const back = new URL(f.get('redirect_uri') ?? '');
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', f.get('state') ?? '');
+        res.writeHead(302, { location: back.toString() });
+        res.end();
+      });
+    } else if (req.method === 'POST' && req.url === '/token') {
+      requests.token += 1;
+      void readForm(req).then(async (f) => {
+        const grant = codes.get(f.get('code') ?? '');
+        codes.delete(f.get('code') ?? '');
+        const verifier = f.get('code_verifier') ?? '';
+        if (!grant || grant.clientId !== f.get('client_id') || grant.redirectUri !== f.get('redirect_uri') || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) {
+          return send(400, { error: 'invalid_grant' });
+        }
+        const email = grant.login.includes('@') ? grant.login : `${grant.login}@example.com`;
+        const t = tamper ?? {};
+        tamper = undefined;
+        const idToken = await issue({ sub: grant.login, email, email_verified: true, nonce: grant.nonce, ...t.claims }, { aud: grant.clientId, ...t.options });
+        send(200, { id_token: idToken, access_token: 'unused', token_type: 'Bearer' });
       });
     } else if (req.url === '/.well-known/jwks') {
       requests.jwks += 1;
@@ -180,6 +230,9 @@ export async function startFakeOidcIssuer(): Promise<FakeOidcIssuer> {
     currentKid: () => current.kid,
     setDiscoveryIssuer: (iss) => {
       discoveryIssuer = iss;
+    },
+    tamperNextLogin: (t) => {
+      tamper = t;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

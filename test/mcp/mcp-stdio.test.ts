@@ -6,9 +6,10 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { duckdbJsonRows } from '../fixtures/duckdb-json-rows.js';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOPQ, createDemo, hoopq, type Demo } from '../cli/cli-harness.js';
@@ -309,6 +310,54 @@ describe('hoopq mcp start-up and revocation', () => {
       expect(r.isError).toBe(true);
       expect(r.content[0]!.text).toMatch(/^hoopq: .*revoked/);
       expect((await call('list_tables', {}, session.client)).isError).toBe(true);
+    } finally {
+      await session.client.close();
+    }
+  });
+});
+
+describe('hoopq mcp: a query held for approval', () => {
+  it('is a pending tool result (not an error) naming the request and expiry; after an operator approves, the same call returns the rows, once', async () => {
+    writeFileSync(
+      join(demo.dir, 'policies', 'held-analyst.yaml'),
+      ['name: held-analyst', 'statements: [select]', 'tables:', '  read: ["demo.analytics.*"]', 'approval:', '  rules:', '    - name: analytics', '      tables: ["demo.analytics.*"]', '  expires: 10m', ''].join('\n'),
+    );
+    const held = demo.mint('held-analyst', 'mcp-held', ['--subject', 'agent@example.com']);
+    const bob = demo.run(['operator', 'add', 'bob@example.com']).stdout.trim();
+    const session = await connect(held);
+    try {
+      const sql = 'SELECT event_type, count(*) AS n FROM analytics.events GROUP BY event_type ORDER BY event_type';
+      const first = await call('query', { sql }, session.client);
+      expect(first.isError).toBeFalsy();
+      expect(first.content).toHaveLength(2);
+      const pending = JSON.parse(first.content[1]!.text) as { status: string; request: string; new: boolean; expires_at: string; notified: string[]; rules: unknown[] };
+      expect(pending).toMatchObject({ status: 'pending', new: true, policy: 'held-analyst', rules: [{ rule: 'analytics', why: 'table demo.analytics.events' }], notified: [] });
+      expect(pending.request).toMatch(/^apr_/);
+      expect(first.content[0]!.text).toContain(`held for approval`);
+      expect(first.content[0]!.text).toContain(`call query again with exactly the same sql once an operator has approved request ${pending.request} (before ${pending.expires_at})`);
+      // nothing ran: no intent record for the run
+      expect(demo.auditRecords().some((r) => r.run === 'mcp-held' && r.event === 'query.intent')).toBe(false);
+
+      // asked again while it waits: the same request
+      const again = await call('query', { sql }, session.client);
+      expect(again.isError).toBeFalsy();
+      expect(JSON.parse(again.content[1]!.text)).toMatchObject({ request: pending.request, new: false });
+
+      const approved = demo.run(['review', 'approve', pending.request, '--reason', 'dashboard numbers'], { env: { HOOPQ_OPERATOR_KEY: bob } });
+      expect(approved.code, approved.stderr).toBe(0);
+      const rows = await call('query', { sql }, session.client);
+      expect(rows.isError).toBeFalsy();
+      expect(JSON.parse(rows.content[0]!.text)).toEqual(await duckdbRows(sql));
+      const outcome = demo.auditRecords().find((r) => r.event === 'query' && r.run === 'mcp-held');
+      expect(outcome).toMatchObject({ decision: 'allow', approval: { id: pending.request, use: 1, of: 1, approved_by: 'bob@example.com' } });
+
+      // one run: the next identical call is a new request
+      const next = await call('query', { sql }, session.client);
+      expect(next.isError).toBeFalsy();
+      const renewed = JSON.parse(next.content[1]!.text) as { request: string; new: boolean };
+      expect(renewed.new).toBe(true);
+      expect(renewed.request).not.toBe(pending.request);
+      expect(demo.run(['audit', 'verify']).code).toBe(0);
     } finally {
       await session.client.close();
     }

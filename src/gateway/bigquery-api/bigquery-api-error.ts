@@ -8,7 +8,7 @@
  * Invariant: every HoopqError maps to a status by its class and code, never its text; an
  * error that is not a HoopqError is answered as a generic internal error (nothing leaks).
  */
-import { AnalysisError, AuditWriteError, AuthError, ConfigError, HoopqError, InternalError, PolicyDeniedError, UsageError, WarehouseError, isHoopqError } from '../../errors.js';
+import { AnalysisError, ApprovalPendingError, AuditWriteError, AuthError, ConfigError, HoopqError, InternalError, PolicyDeniedError, UsageError, WarehouseError, isHoopqError } from '../../errors.js';
 
 /** BigQuery's ErrorProto. */
 export interface BigQueryErrorProto {
@@ -77,6 +77,9 @@ export function bigQueryErrorOf(err: unknown): BigQueryErrorShape {
 
 function byClass(error: HoopqError): { status: number; reason: string } {
   if (error instanceof PolicyDeniedError) return { status: 403, reason: 'accessDenied' };
+  // held for an operator's approval: BigQuery has no such answer; nothing ran, and the message
+  // names the request and says that the same query, once approved, runs
+  if (error instanceof ApprovalPendingError) return { status: 403, reason: 'accessDenied' };
   if (error instanceof AuthError) return { status: 401, reason: 'authError' };
   if (error instanceof AnalysisError) return { status: 400, reason: 'invalidQuery' };
   if (error instanceof UsageError) return { status: 400, reason: 'invalid' };
