@@ -43,4 +43,6 @@ export interface PipelineParts {
   openWarehouse(options: WarehouseSession): Promise<Warehouse>;
   audit(): Promise<AuditSink>;
   now(): Date;
+  /** The audit SQL sealing key, kept by a long-lived process; absent: read from keysDir each time. */
+  sqlSealKey?(): Buffer;
 }

@@ -329,7 +329,7 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
   }
   const redacted = redactSql(sql, warehouseDialectOf(parts.config.warehouse.kind).sql, { verified: progress.literals });
   body.sql = redacted.text;
-  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
+  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
   return redacted.literals;
 }
 

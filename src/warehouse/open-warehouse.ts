@@ -5,6 +5,7 @@
 import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
+import { WarmDuckDbOpener } from './duckdb/warm-duckdb-opener.js';
 import { BIGQUERY_DIALECT } from './bigquery/bigquery-dialect.js';
 import { DUCKDB_DIALECT } from './duckdb/duckdb-dialect.js';
 import type { Warehouse } from './warehouse.js';
@@ -60,6 +61,29 @@ export function warehouseDialectOf(kind: WarehouseConfig['kind']): WarehouseDial
     });
   }
   return DIALECTS[kind];
+}
+
+/**
+ * For a long-lived process (gateway, `hoopq mcp`, and the CLI, which simply uses it once):
+ * DuckDB's read-only instance is opened once and lent to each query (warm-duckdb-opener.ts);
+ * other kinds open per call. close() lets the warm instance go once its queries are done.
+ */
+export interface WarehouseOpener {
+  open(options: OpenWarehouseOptions): Promise<Warehouse>;
+  close(): void;
+}
+
+export function createWarehouseOpener(config: WarehouseConfig): WarehouseOpener {
+  if (config.kind !== 'duckdb' || !config.path) return { open: (options) => openWarehouse(config, options), close: () => {} };
+  const warm = new WarmDuckDbOpener({ path: config.path });
+  return {
+    async open(options) {
+      const warehouse = await warm.open(options);
+      warehouse.useHashKey(options.hashKey); // read at every open: a rotated key applies at once
+      return warehouse;
+    },
+    close: () => warm.close(),
+  };
 }
 
 /** Throws ConfigError for an unknown kind or missing settings; the opener's own errors otherwise. */

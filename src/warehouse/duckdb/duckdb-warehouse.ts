@@ -1,6 +1,6 @@
 /**
- * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file.
- * Connections, each with one job:
+ * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file,
+ * its own or lent by a warm process (warm-duckdb-opener.ts). Connections, each with one job:
  * - `parser`: analysis only (DuckDB's own parser: extractStatements, getTableNames,
  *   json_serialize_sql); never runs the caller's SQL;
  * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
@@ -33,9 +33,18 @@ export interface DuckDbWarehouseParts {
   /** Absolute path of the database file. */
   path: string;
   writable: boolean;
-  /** Releases the in-process file lock; called once the instance is closed. */
-  releaseLock: () => void;
-  /** The `hash` mask's key. */
+  /**
+   * The catalog over `metadata`, when it outlives this warehouse (a warm instance's pooled
+   * connections keep theirs: the file cannot change while the instance holds its lock).
+   */
+  catalog?: DuckDbCatalog;
+  /**
+   * Called once by close(), after every running query is interrupted: closes the parser,
+   * metadata connection and instance and releases the file lock, or gives them back to
+   * the warm instance they were lent from (warm-duckdb-opener.ts).
+   */
+  release: () => void;
+  /** The `hash` mask's key (a warm warehouse is given its key per lending: useHashKey). */
   hashKey?: HashKey;
 }
 
@@ -44,7 +53,7 @@ export class DuckDbWarehouse implements Warehouse {
   readonly dialect = DUCKDB_DIALECT;
   /** The catalog is the local file: always there. */
   readonly catalogAvailable = true;
-  readonly hashKeyId: string | undefined;
+  private hashKey: HashKey | undefined;
   readonly project: string;
   readonly path: string;
   readonly writable: boolean;
@@ -58,8 +67,17 @@ export class DuckDbWarehouse implements Warehouse {
     this.project = parts.project;
     this.path = parts.path;
     this.writable = parts.writable;
-    this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
-    this.hashKeyId = parts.hashKey?.id;
+    this.catalog = parts.catalog ?? new DuckDbCatalog(parts.metadata, parts.project);
+    this.hashKey = parts.hashKey;
+  }
+
+  get hashKeyId(): string | undefined {
+    return this.hashKey?.id;
+  }
+
+  /** The key this lending of the warehouse masks `hash` columns with (read at each open). */
+  useHashKey(key: HashKey | undefined): void {
+    this.hashKey = key;
   }
 
   /** `@name` parameters are read as DuckDB's `$name` (same length, so every offset holds). */
@@ -75,7 +93,7 @@ export class DuckDbWarehouse implements Warehouse {
   async rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
     this.assertOpen();
     try {
-      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan, hashKey: this.parts.hashKey });
+      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan, hashKey: this.hashKey });
     } catch (err) {
       throw this.scrub(asAnalysisError(err));
     }
@@ -125,11 +143,11 @@ export class DuckDbWarehouse implements Warehouse {
    * duckdb-error.ts did not recognise as the excerpt is cut here.
    */
   private scrub<E>(err: E): E {
-    if (!this.parts.hashKey || !isHoopqError(err)) return err;
-    err.message = scrubHashKey(err.message, this.parts.hashKey);
+    if (!this.hashKey || !isHoopqError(err)) return err;
+    err.message = scrubHashKey(err.message, this.hashKey);
     const excerpt = err.details?.sql_excerpt;
     if (typeof excerpt === 'string' && excerpt !== '' && err.details) {
-      err.details.sql_excerpt = scrubHashKey(excerpt, this.parts.hashKey);
+      err.details.sql_excerpt = scrubHashKey(excerpt, this.hashKey);
     } else {
       err.message = err.message.replace(/\s*LINE \d+:[\s\S]*$/, ' (the SQL excerpt is not shown: it holds hoopq\'s masks)');
     }
@@ -137,8 +155,9 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * Interrupts whatever still runs and closes every connection and the instance, so the
-   * file lock is released and another process can open the file. Idempotent.
+   * Interrupts whatever still runs and closes its connections; then `release` closes the
+   * instance (so the file lock is released and another process can open the file) or gives
+   * it back to the warm instance it was lent from. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -146,13 +165,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.closing.abort();
     for (const connection of this.running) releaseConnection(connection);
     this.running.clear();
-    try {
-      this.parts.parser.closeSync();
-      this.parts.metadata.closeSync();
-      this.parts.instance.closeSync();
-    } finally {
-      this.parts.releaseLock();
-    }
+    this.parts.release();
   }
 
   /**
