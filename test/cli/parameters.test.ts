@@ -42,7 +42,7 @@ describe('query parameters on DuckDB', () => {
     const r = await query("SELECT 'meet @noon' AS s, [1] <@ [1, 2] AS contained, @x AS x", 'x:INT64:5');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(rows(r)).toEqual([{ s: 'meet @noon', contained: true, x: '5' }]);
+    expect(rows(r)).toEqual([{ s: 'meet @noon', contained: true, x: 5 }]);
   });
 
   it('names a missing parameter (exit 7)', async () => {
