@@ -187,7 +187,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     : createHttpServer(onRequest);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000; // receiving the request; a long-running response is not limited by it
-  server.keepAliveTimeout = 5_000;
+  // Idle keep-alive connections stay 65 s. A pooling client closes its own first (Node's and
+  // undici's follow the `Keep-Alive: timeout=` hint, less a second); at 5 s a client whose event
+  // loop stalled a few seconds reused a socket the gateway had just closed ("other side closed").
+  server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 100;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, oversized headers, slow headers: answer if we still can, then hang up.
