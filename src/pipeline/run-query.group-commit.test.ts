@@ -51,6 +51,8 @@ beforeAll(async () => {
     keysDir: join(dir, 'keys'),
     statePath: join(dir, 'state.sqlite'),
     checkpointEvery: 1000,
+    approvals: { webhooks: [] },
+    operators: { fourEyes: true },
   };
   await createDemoWarehouse(config.warehouse.path!);
   local = createLocalParts(config);
