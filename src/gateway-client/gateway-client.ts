@@ -71,14 +71,30 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
     let waiting = false;
     const decoder = new FrameDecoder({
       data(chunk) {
+        if ((out as { destroyed?: boolean }).destroyed) return fail(readerGone());
         // one socket chunk may hold several frames: wait for one drain, not one per frame
         if (!out.write(chunk) && !waiting) {
           waiting = true;
           res.pause();
-          out.once('drain', () => {
+          // a reader that goes away (`| head -1`) never drains: stop at once rather than wait
+          // on a paused response until the gateway closes the idle connection (65 s)
+          const forget = () => {
+            out.off('drain', drained);
+            out.off('close', gone);
+            out.off('error', gone);
+          };
+          const drained = () => {
+            forget();
             waiting = false;
             res.resume();
-          });
+          };
+          const gone = () => {
+            forget();
+            fail(readerGone());
+          };
+          out.on('drain', drained);
+          out.on('close', gone);
+          out.on('error', gone);
         }
       },
       notice,
@@ -90,7 +106,7 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
       },
     });
     let failed = false;
-    const fail = (err: HoopqError) => {
+    const fail = (err: Error) => {
       if (failed) return;
       failed = true;
       res.destroy();
@@ -110,6 +126,14 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
       if (result.error) return reject(result.error);
       resolve(result.outcome);
     });
+  });
+}
+
+/** The caller's stdout went away mid-result; the CLI ends quietly (exit 0) as for any closed pipe. */
+function readerGone(): WarehouseError {
+  return new WarehouseError('gateway.output_closed', 'the reader of the result went away; the query was cancelled', {
+    rule: 'gateway.client',
+    hint: 'read the whole result, or ask for fewer rows (--max_rows)',
   });
 }
 
