@@ -70,3 +70,8 @@ export function unsealSql(sealed: string, key: Buffer): string {
   }
 }
 
+
+/** Seals texts with the deployment's key, loading (or creating) it at the first use. */
+export function sealerFor(keysDir: string): (text: string) => string {
+  return (text) => sealSql(text, loadOrCreateSqlSealKey(keysDir));
+}

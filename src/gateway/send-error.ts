@@ -10,6 +10,7 @@
  * answered as a generic internal error (no internals leak to the client).
  */
 import { InternalError, isHoopqError, type HoopqError } from '../errors.js';
+import { describeForLog, sanitizeError } from '../pipeline/sanitize-error.js';
 import { sendJson, type RequestContext } from './gateway-context.js';
 
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -29,10 +30,9 @@ export function statusOf(error: HoopqError): number {
 }
 
 export async function sendError(ctx: RequestContext, err: unknown, log: (line: string) => void): Promise<void> {
-  const error = isHoopqError(err) ? err : new InternalError('internal', 'internal error in the gateway', { hint: 'the operator finds the details in the gateway\'s log' });
-  if (!isHoopqError(err) || error instanceof InternalError) {
-    log(`hoopq gateway: ${ctx.route}: ${(err as Error)?.stack ?? String(err)}`);
-  }
+  // a bug is logged where it happened, never with its text (it may quote data)
+  if (!isHoopqError(err) || err instanceof InternalError) log(`hoopq gateway: ${ctx.route}: ${describeForLog(err)}`);
+  const { error } = sanitizeError(err);
   const { res } = ctx;
   if (ctx.frames?.isStarted()) {
     await ctx.frames.finish({ ok: false, error: error.toJSON() });

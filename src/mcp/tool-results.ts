@@ -5,16 +5,16 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
-import { InternalError, formatRefusal, isHoopqError } from '../errors.js';
+import { formatRefusal } from '../errors.js';
+import { sanitizeError } from '../pipeline/sanitize-error.js';
 import type { QueryOutcome } from '../pipeline/run-query.js';
 import type { Policy } from '../policy/policy.js';
 import type { CappedResultBuffer } from './capped-result-buffer.js';
 import { MCP_MAX_ROWS } from './describe-policy-for-model.js';
 
 export function refusalResult(err: unknown): CallToolResult {
-  const error = isHoopqError(err)
-    ? err
-    : new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, { hint: 'please report it with the command you ran' });
+  // the pipeline has sanitised what it threw; this also covers what came from elsewhere
+  const { error } = sanitizeError(err);
   return { isError: true, content: [{ type: 'text', text: formatRefusal(error) }] };
 }
 

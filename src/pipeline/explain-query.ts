@@ -7,13 +7,13 @@
 import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
 import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
-import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
+import { sanitizeError } from './sanitize-error.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -107,7 +107,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;
     if (mayCarryMaskedValues && progress.literals) literals = [...literals, ...redactSql(req.sql, dialect, { verified: progress.literals }).literals];
     out.decision = 'deny';
-    out.reason = scrubLiterals(err.message, literals);
+    out.reason = sanitizeError(err, { sql: req.sql, literals }).error.message;
     out.rule = err.rule ?? null;
     out.hint = err.hint ?? null;
     out.code = err.code;

@@ -13,13 +13,12 @@
  */
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
+import { AuditWriteError, AuthError, PolicyDeniedError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
-import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
-import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
+import { loadOrCreateSqlSealKey, sealerFor, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
@@ -27,6 +26,7 @@ import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
+import { sanitizeError } from './sanitize-error.js';
 import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-run-policy.js';
 
 export interface QueryRequest {
@@ -149,15 +149,17 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       req.signal?.removeEventListener('abort', onCallerAbort);
     }
   } catch (err) {
-    const error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    // Messages may quote the SQL (parser and binder errors do): never echo a literal back.
-    error.message = scrubLiterals(error.message, literals);
-    if (!(error instanceof AuditWriteError) && sink && !recorded) {
+    const willRecord = !(err instanceof AuditWriteError) && sink !== undefined && !recorded;
+    if (willRecord) {
       fillAnalysis(body, progress);
       literals = recordSql(parts, body, req.sql, recordedPolicy, progress);
-      error.message = scrubLiterals(error.message, literals);
+    }
+    // Errors are results too: the engine's text and the SQL's literals never leave as they are.
+    const { error, sealed } = sanitizeError(err, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
+    if (willRecord && sink) {
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
+      if (sealed) body.reason_sealed = sealed;
       body.code = error.code;
       body.rule = error.rule ?? null;
       body.exit_code = error.exitCode;

@@ -61,6 +61,10 @@ export function fromJobError(errorResult: { reason?: string; message?: string },
 function fromBigQuery(reason: string, message: string, status: number | undefined, ctx: BigQueryErrorContext, cause: unknown): HoopqError {
   const text = `BigQuery ${reason}: ${message}`;
   const base: HoopqErrorOptions = { rule: `bigquery.${reason}`, cause, details: { reason, ...(status ? { http_status: status } : {}) } };
+  // BigQuery's text of a failed query can quote values (`Bad int64 value: …`): it travels as
+  // engineMessage, shown only redacted by the pipeline's sanitizeError
+  const quoting: HoopqErrorOptions = { ...base, engineMessage: { prefix: `BigQuery ${reason}: `, text: message } };
+  const withheld = `BigQuery ${reason} (BigQuery's message is withheld: it may quote data)`;
   switch (reason) {
     case 'accessDenied':
     case 'unauthorized':
@@ -69,7 +73,7 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
       return new WarehouseAccessError('warehouse.access_denied', text, { ...base, hint: accessHint(message, ctx) });
     case 'invalidQuery':
     case 'invalid':
-      return new WarehouseError('warehouse.invalid_query', text, { ...base, hint: "the message is BigQuery's own; correct the SQL and try again" });
+      return new WarehouseError('warehouse.invalid_query', withheld, { ...quoting, hint: "the message is BigQuery's own, without the values it quoted; correct the SQL and try again" });
     case 'notFound':
       return new WarehouseError('warehouse.not_found', text, { ...base, hint: 'check the project, dataset and table names, and the location of the dataset' });
     case 'bytesBilledLimitExceeded':
@@ -85,7 +89,7 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
     case 'rateLimitExceeded':
       return new WarehouseError('warehouse.quota', text, { ...base, hint: 'BigQuery quota reached; retry later' });
     default:
-      return new WarehouseError('warehouse.bigquery_error', text, { ...base, hint: "the message is BigQuery's own" });
+      return new WarehouseError('warehouse.bigquery_error', withheld, { ...quoting, hint: "the message is BigQuery's own, without the values it quoted" });
   }
 }
 

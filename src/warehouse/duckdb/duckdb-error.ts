@@ -22,25 +22,37 @@ export function isDuckDbInterrupt(err: unknown): boolean {
 }
 
 /**
- * A SQL error from DuckDB as a WarehouseError (exit 7) carrying DuckDB's own message.
+ * A SQL error from DuckDB as a WarehouseError (exit 7). DuckDB's text can quote data (the
+ * value a cast failed on, the SQL as hoopq rewrote it), so it travels only as the error's
+ * `engineMessage`: the pipeline's sanitizeError shows it redacted and seals the original. The
+ * message itself names DuckDB's error class only, so it is safe wherever it goes.
  * Refusals by the engine lockdown get rule `warehouse.lockdown`, so the audit and the caller
  * see that the engine (not the SQL's author) refused.
  */
 export function toWarehouseError(err: unknown): WarehouseError {
   if (err instanceof WarehouseError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  const engineMessage = { prefix: '', text: message };
   if (isLockdownRefusal(message)) {
-    return new WarehouseError('warehouse.refused', `DuckDB refused: ${message}`, {
+    return new WarehouseError('warehouse.refused', `DuckDB refused: ${errorClass(message)}`, {
       rule: 'warehouse.lockdown',
       hint: 'hoopq runs DuckDB read-only unless the policy allows writes, and always without file, network, extension or settings access; query the warehouse tables only',
       cause: err,
+      engineMessage: { prefix: 'DuckDB refused: ', text: message },
     });
   }
-  return new WarehouseError('warehouse.sql_error', message, {
+  return new WarehouseError('warehouse.sql_error', errorClass(message), {
     rule: 'warehouse.sql',
-    hint: 'the message is DuckDB\'s own; correct the SQL and try again',
+    hint: "the message is DuckDB's own, without the values it quoted; correct the SQL and try again",
     cause: err,
+    engineMessage,
   });
+}
+
+/** `Conversion Error` of `Conversion Error: Could not convert …`: DuckDB's class, never data. */
+function errorClass(message: string): string {
+  const m = /^([A-Za-z][A-Za-z ]{0,40} Error):/.exec(message);
+  return m ? `${m[1]} (DuckDB's message is withheld: it may quote data)` : "DuckDB error (its message is withheld: it may quote data)";
 }
 
 function isLockdownRefusal(message: string): boolean {
