@@ -75,3 +75,13 @@ export function unsealSql(sealed: string, key: Buffer): string {
 export function sealerFor(keysDir: string): (text: string) => string {
   return (text) => sealSql(text, loadOrCreateSqlSealKey(keysDir));
 }
+
+/** The sealed fields of a record, opened: `sql` (the exact SQL), `reason` (an engine's original error text). */
+export function unsealRecord(record: Record<string, unknown>, key: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, sealedField] of [['sql', 'sql_sealed'], ['reason', 'reason_sealed']] as const) {
+    const sealed = record[sealedField];
+    if (typeof sealed === 'string') out[field] = unsealSql(sealed, key);
+  }
+  return out;
+}

@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
+import { loadOrCreateSqlSealKey, unsealRecord } from '../audit/seal-sql.js';
+import { terminalJson, terminalText } from '../output/terminal-text.js';
 import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
 import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -68,10 +70,11 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       };
       for await (const r of listAuditRecords(path, filter)) {
         if (opts.format === 'jsonl') {
-          process.stdout.write(JSON.stringify(r) + '\n');
+          process.stdout.write(terminalJson(r) + '\n');
         } else {
           const what = r.sql ? oneLine(r.sql, 80) : '';
-          process.stdout.write(`${r.seq}\t${r.time}\t${r.id}\t${r.event}\t${r.decision}\t${r.run ?? '-'}\t${r.policy?.name ?? '-'}\t${what}${r.reason ? `\t(${oneLine(r.reason, 100)})` : ''}\n`);
+          const fields = [r.seq, r.time, r.id, r.event, r.decision, r.run ?? '-', r.policy?.name ?? '-', what].map((f) => terminalText(String(f)));
+          process.stdout.write(`${fields.join('\t')}${r.reason ? `\t(${terminalText(oneLine(r.reason, 100))})` : ''}\n`);
         }
       }
     });
@@ -81,11 +84,13 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .description('print one record as JSON')
     .argument('<id>', 'the record id')
     .option('--file <file>', 'the log (default: the configured sink)')
-    .action(async (id: string, opts: { file?: string }, cmd: Command) => {
+    .option('--unseal', 'also open the sealed fields (the exact SQL, the engine\'s original error text, parameter values) with the deployment\'s key: operator only, the output may hold personal data')
+    .action(async (id: string, opts: { file?: string; unseal?: boolean }, cmd: Command) => {
       const { path } = logLocation(cmd, opts.file);
       const record = await findAuditRecord(path, id);
       if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${path}`, { hint: 'hoopq audit list shows the ids' });
-      process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+      const shown = opts.unseal ? { ...record, unsealed: unsealRecord(record, loadOrCreateSqlSealKey(loadCliContext(cmd).config.keysDir)) } : record;
+      process.stdout.write(terminalJson(shown, 2) + '\n');
     });
 
   audit
@@ -99,7 +104,7 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       if (opts.format !== 'ocsf' && opts.format !== 'jsonl') throw new UsageError('usage.export_format', `--format must be ocsf or jsonl, not "${opts.format}"`);
       const { path } = logLocation(cmd, opts.file);
       for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
-        process.stdout.write(JSON.stringify(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
+        process.stdout.write(terminalJson(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
       }
     });
 }
@@ -123,7 +128,7 @@ function logLocation(cmd: Command, file: string | undefined, wantKeys = true): {
 }
 
 function oneLine(s: string, max: number): string {
-  const t = s.replace(/\s+/g, ' ').trim();
+  const t = String(s).replace(/[ \t\r\n]+/g, ' ').trim();
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 

@@ -51,7 +51,8 @@ const ENGINE_WORDS = new Set(
   insert update delete merge create drop alter copy export import attach detach set reset pragma call install load
   mismatch implemented dependency serialization transaction optimizer planner executor fatal io http extension
   extensions autoloading object stat connection network sequence planning binding
-  bigquery duckdb yyyy mm dd hh ss us ms tz`
+  bigquery duckdb yyyy mm dd hh ss us ms tz
+  typeerror rangeerror referenceerror syntaxerror aborterror property properties undefined reading`
     .split(/\s+/)
     .filter(Boolean),
 );
@@ -97,14 +98,22 @@ export function redactEngineMessage(text: string, sqlWords: ReadonlySet<string> 
  */
 function relevantLines(text: string): string[] {
   const kept: string[] = [];
-  for (const raw of text.split('\n')) {
-    if (/^\s*LINE \d+:/.test(raw)) break;
-    const line = raw.trim();
-    if (line === '') continue;
-    kept.push(line);
-    if (kept.length === 6) break;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length && kept.length < 6; i++) {
+    if (/^\s*LINE \d+:/.test(lines[i]!)) break;
+    // a line with a caret under it is an echo of the input (strptime, JSON): context, not message
+    if (i + 1 < lines.length && isCaretLine(lines[i + 1]!)) {
+      i++;
+      continue;
+    }
+    const line = lines[i]!.trim();
+    if (line !== '' && !isCaretLine(line)) kept.push(line);
   }
   return kept;
+}
+
+function isCaretLine(line: string): boolean {
+  return /^\s*\^\s*$/.test(line);
 }
 
 function redactLine(line: string, sqlWords: ReadonlySet<string>): string {
