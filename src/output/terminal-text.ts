@@ -7,6 +7,8 @@
  * `\u….` escape; JSON stays valid JSON and decodes to the same strings.
  */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// JSON.stringify already escapes C0 inside strings; what is left raw outside them is layout
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function escape(c: string): string {
   return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
@@ -19,5 +21,5 @@ export function terminalText(text: string): string {
 
 /** JSON.stringify, with the characters JSON leaves raw (DEL, C1, U+2028/9, bidi) escaped too. */
 export function terminalJson(value: unknown, space?: number): string {
-  return JSON.stringify(value, null, space).replace(UNSAFE, escape);
+  return JSON.stringify(value, null, space).replace(UNSAFE_IN_JSON, escape);
 }
