@@ -132,7 +132,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
     .requiredOption('--policy <name>', 'the policy to ask for')
     .option('--oidc-token <token>', 'the OIDC ID token')
     .option('--oidc-token-file <file>', 'read the OIDC ID token from a file')
-    .option('--audience <aud>', 'expected aud claim (default: hoopq, or the policy rule\'s)')
+    .option('--audience <aud>', 'no longer chooses anything: the audience is the deployment\'s (the rule\'s `audience`, else oidc.audience in hoopq.yaml); given, it must be that one')
     .option('--ttl <duration>', 'lifetime of the run token (default 1h, maximum 12h)', '1h')
     .action(async (opts: { policy: string; oidcToken?: string; oidcTokenFile?: string; audience?: string; ttl: string }, cmd: Command) => {
       const oidcToken = opts.oidcToken ?? (opts.oidcTokenFile ? readTokenFile(opts.oidcTokenFile) : undefined);
@@ -141,7 +141,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
       try {
         const { exchangeOidcToken } = await import('../identity/oidc-exchange.js');
         const policy = ctx.parts.policies.get(opts.policy);
-        if (!policy) throw new AuthError('token.unknown_policy', `refused: no policy named "${opts.policy}"`, { rule: 'token.policy', hint: `policies: ${ctx.parts.policies.names().join(', ')}` });
+        if (!policy) throw new AuthError('token.unknown_policy', `refused: no policy named "${opts.policy}"`, { rule: 'token.policy', hint: 'ask the operator for the name of the policy your CI job may exchange its ID token for' });
         const sink = await ctx.parts.audit();
         prepareAgentKeys(ctx);
         const body = newAuditBody('token.exchange', ctx.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 } });
@@ -149,7 +149,8 @@ export function registerTokenCommands(program: Command, state: CliState): void {
           const minted = await exchangeOidcToken({
             oidcToken,
             policy,
-            audience: opts.audience,
+            deploymentAudience: ctx.config.oidcAudience,
+            requestedAudience: opts.audience,
             keysDir: ctx.config.keysDir,
             state: ctx.state(),
             ttlSeconds: ttlSeconds(opts.ttl),

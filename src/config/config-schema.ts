@@ -43,6 +43,18 @@ export const configSchema = z
     state: z.string().min(1).optional().describe('the SQLite state store; default: state.db beside the keys folder'),
     gateway: z.string().url().optional().describe('forward queries to this gateway (remote mode)'),
     audit_checkpoint_every: z.number().int().min(1).max(1_000_000).optional().describe('a signed audit checkpoint every N records; default 100'),
+    oidc: z
+      .object({
+        audience: z
+          .string()
+          .min(1)
+          .max(512)
+          .optional()
+          .describe("the aud an OIDC ID token must carry for token exchange when the policy's identity rule names none; never taken from the request; a gateway defaults it to its own URL"),
+      })
+      .strict()
+      .optional()
+      .describe('keyless CI exchange (docs/identity.md)'),
   })
   .strict()
   .describe('hoopq configuration (docs/configuration.md); relative paths are relative to this file');

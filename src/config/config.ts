@@ -30,4 +30,10 @@ export interface HoopqConfig {
   gateway?: string;
   /** Signed audit checkpoint every N records. */
   checkpointEvery: number;
+  /**
+   * The `aud` an OIDC ID token must carry to be exchanged, when the policy's identity rule
+   * names none (`oidc.audience`). Never taken from a request; the gateway defaults it to its
+   * own URL.
+   */
+  oidcAudience?: string;
 }

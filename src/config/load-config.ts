@@ -38,5 +38,6 @@ export function loadConfig(path: string): HoopqConfig {
     statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
+    ...(raw.oidc?.audience ? { oidcAudience: raw.oidc.audience } : {}),
   };
 }

@@ -36,6 +36,8 @@ export interface Gateway {
   auditWriterKey: string;
   metrics: GatewayMetrics;
   oidcKeys: OidcKeyCache;
+  /** The `aud` exchanged ID tokens must carry when a rule names none: `oidc.audience`, else the gateway's URL. */
+  oidcAudience: string | undefined;
   limits: GatewayLimits;
   /** hoopq's version, as the MCP server reports it to clients. */
   version?: string;

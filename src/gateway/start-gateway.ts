@@ -100,6 +100,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     auditWriterKey,
     metrics: new GatewayMetrics(),
     oidcKeys: new OidcKeyCache(),
+    oidcAudience: config.oidcAudience, // else the URL, once bound (below)
     limits,
     mcpSessions,
     version: options.version,
@@ -181,6 +182,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
+  gateway.oidcAudience ??= url;
 
   let closing: Promise<void> | undefined;
   let hurry = () => {};

@@ -35,6 +35,7 @@ const exchangeSchema = z
   .object({
     oidc_token: z.string().min(1).max(16_384),
     policy: z.string().min(1).max(128),
+    /** Accepted for old clients, never used as the expected audience: it must be the deployment's. */
     audience: z.string().min(1).max(512).optional(),
     ttl: z.union([z.string().max(32), z.number().int().positive()]).optional(),
   })
@@ -54,7 +55,7 @@ export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise
   const policy = gateway.parts.policies.get(body.policy);
   if (!policy) {
     throw new UsageError('usage.unknown_policy', `no policy named "${body.policy}" in this deployment`, {
-      hint: `policies: ${gateway.parts.policies.names().join(', ') || '(none)'}`,
+      hint: 'ask the operator for the name of the policy',
     });
   }
   const minted = await mintRunToken({
@@ -79,7 +80,7 @@ export async function handleExchange(gateway: Gateway, ctx: RequestContext): Pro
   if (!policy) {
     throw new AuthError('token.unknown_policy', `refused: no policy named "${body.policy}"`, {
       rule: 'token.policy',
-      hint: `policies: ${gateway.parts.policies.names().join(', ')}`,
+      hint: 'ask the operator for the name of the policy your CI job may exchange its ID token for',
     });
   }
   const sink = await gateway.parts.audit();
@@ -89,7 +90,8 @@ export async function handleExchange(gateway: Gateway, ctx: RequestContext): Pro
     minted = await exchangeOidcToken({
       oidcToken: body.oidc_token,
       policy,
-      audience: body.audience,
+      deploymentAudience: gateway.oidcAudience,
+      requestedAudience: body.audience,
       keysDir: gateway.config.keysDir,
       state: gateway.state(),
       ttlSeconds: ttlSeconds(body.ttl),

@@ -45,6 +45,8 @@ export interface MintRunTokenInput {
   now?: Date;
   /** When given, the token's claims are recorded (for `token list`) and a revoked run is refused. */
   state?: StateStore;
+  /** Set by the OIDC exchange only: runs starting `oidc:` are its namespace, never an operator's. */
+  exchanged?: boolean;
 }
 
 export interface MintedRunToken {
@@ -70,6 +72,12 @@ export async function mintRunToken(input: MintRunTokenInput): Promise<MintedRunT
     });
   }
   requireText(input.run, 'run', SAFE_ID);
+  if (input.run.startsWith('oidc:') && !input.exchanged) {
+    throw new UsageError('token.run_reserved', `refused to mint a token for run ${input.run}: run ids starting with "oidc:" belong to runs from an OIDC exchange`, {
+      rule: 'token.run',
+      hint: 'choose a run id that does not start with "oidc:"',
+    });
+  }
   requireText(input.subject, 'subject');
   requireText(input.policy?.name, 'policy name', /^[A-Za-z0-9._-]{1,128}$/);
   if (typeof input.policy.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(input.policy.sha256)) {
