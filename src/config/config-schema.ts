@@ -6,6 +6,9 @@
  * `schema/hoopq.schema.json` are generated from this same object.
  */
 import { z } from 'zod';
+import { parseBytes } from './units.js';
+
+const MIN_QUERY_MEMORY = 16 * 2 ** 20;
 
 const names = {
   default_project: z.string().min(1).optional().describe('resolves table names given without a project'),
@@ -18,6 +21,11 @@ const duckdbWarehouse = z
   .object({
     kind: z.literal('duckdb'),
     path: required('a duckdb warehouse needs `path` (the database file)').describe('the DuckDB database file; its file name without extension is the project'),
+    max_query_memory: z
+      .union([z.string(), z.number()])
+      .refine((v) => (parseBytes(v) ?? 0) >= MIN_QUERY_MEMORY, 'max_query_memory must be a size of at least 16MiB, e.g. 256MiB or 2GiB')
+      .optional()
+      .describe("memory one query may use (DuckDB's memory_limit of the query's instance); default 256MiB"),
     ...names,
   })
   .strict();

@@ -13,6 +13,8 @@ export interface WarehouseConfig {
   iamEndpoint?: string;
   defaultProject?: string;
   defaultDataset?: string;
+  /** duckdb: memory one query may use (DuckDB's memory_limit of its instance); default 256 MiB. */
+  maxQueryMemoryBytes?: number;
 }
 
 export interface HoopqConfig {

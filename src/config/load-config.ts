@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
+import { parseBytes } from './units.js';
 import { readYamlFile, validateYaml } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
@@ -21,7 +22,13 @@ export function loadConfig(path: string): HoopqConfig {
     dir,
     warehouse:
       w.kind === 'duckdb'
-        ? { kind: w.kind, path: at(w.path), defaultProject: w.default_project, defaultDataset: w.default_dataset }
+        ? {
+            kind: w.kind,
+            path: at(w.path),
+            defaultProject: w.default_project,
+            defaultDataset: w.default_dataset,
+            ...(w.max_query_memory !== undefined ? { maxQueryMemoryBytes: parseBytes(w.max_query_memory) } : {}),
+          }
         : {
             kind: w.kind,
             project: w.project,

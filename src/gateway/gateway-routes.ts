@@ -8,6 +8,7 @@ import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
 import type { RouteHandler } from './gateway-context.js';
 import { handleMcp } from './mcp-route.js';
+import { handleCloseMcpSessions, handleListMcpSessions } from './mcp-sessions-routes.js';
 import { handleQuery } from './query-route.js';
 import { createReadinessRoute, handleHealth, handleJwks, handleMetrics } from './status-routes.js';
 import { handleExchange, handleMint, handleRevoke } from './token-routes.js';
@@ -21,6 +22,7 @@ export function createRouteTable(): RouteTable {
     '/v1/tables': { GET: handleListTables },
     '/v1/table': { GET: handleDescribeTable },
     '/v1/mcp': { POST: handleMcp, DELETE: handleMcp },
+    '/v1/mcp/sessions': { GET: handleListMcpSessions, DELETE: handleCloseMcpSessions },
     '/v1/tokens': { POST: handleMint },
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },

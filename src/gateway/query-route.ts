@@ -11,6 +11,7 @@ import { OUTPUT_FORMATS } from '../output/create-result-writer.js';
 import { runQuery } from '../pipeline/run-query.js';
 import { createFrameResponse } from './frame-response.js';
 import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 import type { QueryDecision } from './gateway-metrics.js';
 import { readJsonBody } from './read-json-body.js';
 
@@ -36,9 +37,14 @@ export const queryRequestSchema = z
 export type QueryRequestBody = z.infer<typeof queryRequestSchema>;
 
 export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  // the token first: an unauthenticated caller's refusal is recorded compactly (and
+  // rate-limited) by the error handler, before its body could be written anywhere
+  const identity = await verifyCaller(gateway, ctx);
   const body = await readJsonBody(ctx.req, queryRequestSchema, gateway.limits.maxBodyBytes);
   checkSql(body.sql, gateway.limits.maxSqlBytes);
-  const release = await gateway.acquireQuerySlot(ctx.signal);
+  const release = await gateway.querySlots.acquire(identity.run, ctx.signal);
+  // from here runQuery records the attempt, whatever happens
+  ctx.recorded = true;
   const frames = createFrameResponse(ctx.res, { stallTimeoutMs: gateway.limits.stallTimeoutMs });
   ctx.frames = frames;
   const started = performance.now();

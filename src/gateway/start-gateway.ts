@@ -30,6 +30,8 @@ import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { createReloadingPolicyPort } from './reloading-policy-port.js';
 import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { recordProtocolRefusal, recordSuppressedRefusals } from './record-refusal.js';
+import { createRefusalLimiter } from './refusal-limiter.js';
 import { sendError } from './send-error.js';
 
 export interface StartGatewayOptions {
@@ -59,9 +61,17 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxSqlBytes: 1024 * 1024,
   stallTimeoutMs: 30_000,
   maxConcurrentQueries: 32,
+  maxConcurrentQueriesPerRun: 2,
   maxMcpSessions: 64,
+  maxMcpSessionsPerRun: 8,
   mcpIdleMs: 15 * 60_000,
+  unauthenticatedRecordsPerMinute: 60,
 };
+
+/** Headers a request may carry; the whole header must arrive within HEADERS_TIMEOUT_MS, the whole request within REQUEST_TIMEOUT_MS. */
+export const MAX_HEADERS = 100;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface InFlight {
   controller: AbortController;
@@ -91,7 +101,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let draining = false;
   const inFlight = new Set<InFlight>();
-  const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
+  const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs, limits.maxMcpSessionsPerRun);
   const gateway: Gateway = {
     config,
     parts,
@@ -104,7 +114,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     limits,
     mcpSessions,
     version: options.version,
-    acquireQuerySlot: createQuerySlots(limits.maxConcurrentQueries),
+    querySlots: createQuerySlots({ size: limits.maxConcurrentQueries, perRun: limits.maxConcurrentQueriesPerRun }),
+    refusalLimiter: createRefusalLimiter({ perMinute: limits.unauthenticatedRecordsPerMinute }),
     isDraining: () => draining,
   };
   const routes = createRouteTable();
@@ -143,33 +154,47 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         });
       }
       ctx.route = `${method} ${ctx.url.pathname}`;
+      // Node keeps at most maxHeadersCount and drops the rest silently: one more than the limit tells
+      if (req.rawHeaders.length / 2 > MAX_HEADERS) {
+        res.setHeader('connection', 'close');
+        throw new UsageError('gateway.headers_too_many', `refused a request with more than ${MAX_HEADERS} headers`, { rule: 'gateway.max_headers', hint: `send at most ${MAX_HEADERS} headers` });
+      }
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
       }
       await handler(gateway, ctx);
     } catch (err) {
-      await sendError(ctx, err, log);
+      await sendError(gateway, ctx, err, log);
     } finally {
       gateway.metrics.requestDone(ctx.route, res.statusCode);
     }
   }
 
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by
+  // default: a 10 s limit then fired after up to 40 s); checked every second they hold to ~1 s.
+  const timing = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
   const server: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, onRequest)
-    : createHttpServer(onRequest);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000; // receiving the request; a long-running response is not limited by it
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', ...timing }, onRequest)
+    : createHttpServer(timing, onRequest);
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS; // receiving the request; a long-running response is not limited by it
   server.keepAliveTimeout = 5_000;
-  server.maxHeadersCount = 100;
+  server.maxHeadersCount = MAX_HEADERS + 1; // one more than allowed, so dispatch can refuse it
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, oversized headers, slow headers: answer if we still can, then hang up.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      const text = status === 408 ? '408 Request Timeout' : status === 431 ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     }
     socket.destroy();
+    // a peer that only hung up was refused nothing
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') void recordProtocolRefusal(gateway, { ip: socket.remoteAddress ?? null, port: socket.remotePort ?? null }, status, log);
   });
+  // unauthenticated refusals over the limit are written as one count per address, each minute
+  const suppressedTimer = setInterval(() => void recordSuppressedRefusals(gateway, log), 60_000);
+  suppressedTimer.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -204,12 +229,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           log(`hoopq gateway: cancelling ${inFlight.size} request(s) still running after ${graceMs} ms`);
           for (const f of inFlight) f.controller.abort();
         }
-        // MCP tool calls are cancelled through their session, which waits for their audit records.
+        // MCP tool calls are cancelled through their session, which waits for their audit
+        // records; a request still waiting on a closed session is answered then (mcp-route.ts).
         await mcpSessions.closeAll();
         // The pipeline records each cancelled query before its promise settles.
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();
         await stopped;
+        clearInterval(suppressedTimer);
+        await recordSuppressedRefusals(gateway, log);
         await local.close();
       })();
       return closing;

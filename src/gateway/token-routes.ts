@@ -16,6 +16,7 @@ import type { RunIdentity } from '../identity/run-identity.js';
 import { mintRunToken, type MintedRunToken } from '../identity/run-token.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 import { readJsonBody } from './read-json-body.js';
 import { isSameSecret } from './secret-key-file.js';
 
@@ -71,6 +72,7 @@ export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise
   fillToken(record, minted.identity);
   record.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
   await (await gateway.parts.audit()).append(record);
+  ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
@@ -78,34 +80,29 @@ export async function handleExchange(gateway: Gateway, ctx: RequestContext): Pro
   const body = await readJsonBody(ctx.req, exchangeSchema, SMALL);
   const policy = gateway.parts.policies.get(body.policy);
   if (!policy) {
+    // says what failed, not which policies exist (the caller is not authenticated)
     throw new AuthError('token.unknown_policy', `refused: no policy named "${body.policy}"`, {
       rule: 'token.policy',
       hint: 'ask the operator for the name of the policy your CI job may exchange its ID token for',
     });
   }
-  const sink = await gateway.parts.audit();
+  // a refused exchange is recorded by the error handler (compact, rate-limited per address)
+  ctx.recordFields = { policy: { name: policy.name, sha256: policy.sha256 } };
+  const minted = await exchangeOidcToken({
+    oidcToken: body.oidc_token,
+    policy,
+    deploymentAudience: gateway.oidcAudience,
+    requestedAudience: body.audience,
+    keysDir: gateway.config.keysDir,
+    state: gateway.state(),
+    ttlSeconds: ttlSeconds(body.ttl),
+    keyCache: gateway.oidcKeys,
+  });
   const record = newAuditBody('token.exchange', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  let minted: MintedRunToken;
-  try {
-    minted = await exchangeOidcToken({
-      oidcToken: body.oidc_token,
-      policy,
-      deploymentAudience: gateway.oidcAudience,
-      requestedAudience: body.audience,
-      keysDir: gateway.config.keysDir,
-      state: gateway.state(),
-      ttlSeconds: ttlSeconds(body.ttl),
-      keyCache: gateway.oidcKeys,
-    });
-  } catch (err) {
-    record.decision = 'deny';
-    record.reason = (err as Error).message;
-    record.code = (err as { code?: string }).code ?? null;
-    await sink.append(record);
-    throw err;
-  }
   fillToken(record, minted.identity);
-  await sink.append(record);
+  record.oidc = { issuer: minted.issuer, rule: minted.ruleIndex + 1 };
+  await (await gateway.parts.audit()).append(record);
+  ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
@@ -113,7 +110,7 @@ export async function handleRevoke(gateway: Gateway, ctx: RequestContext): Promi
   const bearer = bearerOf(ctx);
   const isOperator = isSameSecret(bearer, gateway.operatorKey);
   // Authenticate before reading the body: an anonymous caller learns nothing about it.
-  const identity = isOperator ? undefined : await gateway.parts.identity.verify(bearer);
+  const identity = isOperator ? undefined : await verifyCaller(gateway, ctx);
   const body = await readJsonBody(ctx.req, revokeSchema, SMALL);
   if (Boolean(body.run) === Boolean(body.token_id)) {
     throw new UsageError('usage.revoke_target', 'give exactly one of "run" or "token_id"');
@@ -126,19 +123,22 @@ export async function handleRevoke(gateway: Gateway, ctx: RequestContext): Promi
   }
   const store = gateway.state();
   const result = body.run ? store.revokeRun(body.run, body.reason ?? null) : store.revokeToken(body.token_id!, body.reason ?? null);
+  // the run's MCP sessions end now, not at their next request
+  const closed = await gateway.mcpSessions.closeWhere((s) => (body.run ? s.run === body.run : s.tokenId === body.token_id));
   await (await gateway.parts.audit()).append(
     newAuditBody('token.revoke', gateway.parts.now(), {
       run: body.run ?? null,
       token_id: body.token_id ?? null,
       subject: identity ? identity.subject : 'operator:gateway',
       reason: body.reason ?? null,
-      revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew },
+      revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, mcp_sessions_closed: closed.length },
       revoked_by: identity ? { run: identity.run, token_id: identity.tokenId } : 'operator',
       via: 'gateway',
       src_endpoint: ctx.remote,
     }),
   );
-  sendJson(ctx.res, 200, { revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt } });
+  ctx.recorded = true;
+  sendJson(ctx.res, 200, { revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt, mcp_sessions_closed: closed.length } });
 }
 
 export function requireOperator(gateway: Gateway, ctx: RequestContext): void {

@@ -12,7 +12,7 @@ import { AuditWriteError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
-import { newAuditBody } from './audit-body.js';
+import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
 import { sanitizeError } from './sanitize-error.js';
@@ -60,6 +60,7 @@ export async function runCatalogRequest<T>(
   } catch (err) {
     const { error, sealed } = sanitizeError(err, { seal: sealerFor(parts.config.keysDir) });
     if (sink && !(error instanceof AuditWriteError)) {
+      fillRefusedCaller(body, error);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
       if (sealed) body.reason_sealed = sealed;

@@ -11,6 +11,7 @@
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
+import { createHash } from 'node:crypto';
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { AuditWriteError, AuthError, PolicyDeniedError } from '../errors.js';
@@ -22,7 +23,7 @@ import { loadOrCreateSqlSealKey, sealerFor, sealSql } from '../audit/seal-sql.js
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
-import { newAuditBody } from './audit-body.js';
+import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import type { PipelineParts } from './pipeline-parts.js';
@@ -68,6 +69,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let warehouse: Warehouse | undefined;
   let stopWatching: (() => void) | undefined;
   let recorded = false;
+  let identified = false;
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
   try {
@@ -75,6 +77,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
     literals = recordSql(parts, body, req.sql, undefined, progress);
     const identity = await parts.identity.verify(req.token);
+    identified = true;
     fillIdentity(body, identity);
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
@@ -157,6 +160,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     // Errors are results too: the engine's text and the SQL's literals never leave as they are.
     const { error, sealed } = sanitizeError(err, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
     if (willRecord && sink) {
+      // a refused token: the run it was for when it could be read; the SQL by size and digest only
+      if (!identified) recordUnauthenticated(body, req.sql, error);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
       if (sealed) body.reason_sealed = sealed;
@@ -274,6 +279,19 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
   body.sql = redacted.text;
   if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
   return redacted.literals;
+}
+
+/**
+ * Nobody authenticated sent this: the record keeps the SQL's size and SHA-256, not the SQL
+ * (anyone could otherwise grow the log by megabytes a request), and the run and token the
+ * refused token was for when its signature held (expired, revoked).
+ */
+function recordUnauthenticated(body: AuditRecordBody, sql: string, error: { details?: Record<string, unknown> }): void {
+  body.sql = null;
+  delete body.sql_sealed;
+  body.sql_bytes = Buffer.byteLength(sql, 'utf8');
+  body.sql_sha256 = createHash('sha256').update(sql, 'utf8').digest('hex');
+  fillRefusedCaller(body, error);
 }
 
 function fillIdentity(body: AuditRecordBody, identity: RunIdentity): void {

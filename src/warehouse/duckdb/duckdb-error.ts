@@ -33,6 +33,13 @@ export function toWarehouseError(err: unknown): WarehouseError {
   if (err instanceof WarehouseError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const engineMessage = { prefix: '', text: message };
+  if (message.startsWith('Out of Memory Error')) {
+    return new WarehouseError('warehouse.memory_exceeded', 'refused: the query needs more memory than one query may use (warehouse.max_query_memory); it was stopped', {
+      rule: 'warehouse.max_query_memory',
+      hint: 'select fewer or narrower columns, aggregate, or LIMIT; the operator sets the bound with warehouse.max_query_memory in hoopq.yaml',
+      cause: err,
+    });
+  }
   if (isLockdownRefusal(message)) {
     return new WarehouseError('warehouse.refused', `DuckDB refused: ${errorClass(message)}`, {
       rule: 'warehouse.lockdown',

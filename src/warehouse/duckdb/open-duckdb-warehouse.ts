@@ -23,6 +23,8 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** DuckDB's memory_limit for this query's instance; default DEFAULT_QUERY_MEMORY_BYTES. */
+  memoryLimitBytes?: number;
 }
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -42,7 +44,7 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
   const deadline = Date.now() + waitMs;
   let delay = FIRST_RETRY_MS;
   for (;;) {
-    const opened = await tryOpen(path, lockKey, options.writable);
+    const opened = await tryOpen(path, lockKey, options.writable, options.memoryLimitBytes);
     if (opened) return opened;
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -59,12 +61,12 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
 }
 
 /** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean): Promise<DuckDbWarehouse | null> {
+async function tryOpen(path: string, lockKey: string, writable: boolean, memoryLimitBytes: number | undefined): Promise<DuckDbWarehouse | null> {
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'));
+    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', memoryLimitBytes));
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;
