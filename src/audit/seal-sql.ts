@@ -76,12 +76,12 @@ export function sealerFor(keysDir: string): (text: string) => string {
   return (text) => sealSql(text, loadOrCreateSqlSealKey(keysDir));
 }
 
-/** The sealed fields of a record, opened: `sql` (the exact SQL), `reason` (an engine's original error text). */
-export function unsealRecord(record: Record<string, unknown>, key: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [field, sealedField] of [['sql', 'sql_sealed'], ['reason', 'reason_sealed']] as const) {
+/** The sealed fields of a record, opened: `sql` (the exact SQL), `reason` (an engine's original error text), `params` (the parameter values). */
+export function unsealRecord(record: Record<string, unknown>, key: Buffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, sealedField] of [['sql', 'sql_sealed'], ['reason', 'reason_sealed'], ['params', 'params_sealed']] as const) {
     const sealed = record[sealedField];
-    if (typeof sealed === 'string') out[field] = unsealSql(sealed, key);
+    if (typeof sealed === 'string') out[field] = field === 'params' ? JSON.parse(unsealSql(sealed, key)) : unsealSql(sealed, key);
   }
   return out;
 }

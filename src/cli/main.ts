@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   ls: async () => (await import('./ls-command.js')).registerLsCommand,
   show: async () => (await import('./show-command.js')).registerShowCommand,
   mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
+  sessions: async () => (await import('./sessions-command.js')).registerSessionsCommands,
 };
 
 /** Global options that take a value, so the command name can be found after them. */

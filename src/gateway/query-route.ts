@@ -37,11 +37,12 @@ export const queryRequestSchema = z
 export type QueryRequestBody = z.infer<typeof queryRequestSchema>;
 
 export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promise<void> {
-  // the token first: an unauthenticated caller's refusal is recorded compactly (and
-  // rate-limited) by the error handler, before its body could be written anywhere
-  const identity = await verifyCaller(gateway, ctx);
+  // size and shape first (nothing is recorded of a body over the limits but its size), then
+  // the token: an unauthenticated caller's refusal is recorded by the error handler, compactly
+  // (the body's size and digest) and rate-limited per address
   const body = await readJsonBody(ctx.req, queryRequestSchema, gateway.limits.maxBodyBytes);
   checkSql(body.sql, gateway.limits.maxSqlBytes);
+  const identity = await verifyCaller(gateway, ctx);
   const release = await gateway.querySlots.acquire(identity.run, ctx.signal);
   // from here runQuery records the attempt, whatever happens
   ctx.recorded = true;

@@ -75,14 +75,14 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   try {
     sink = await parts.audit();
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
-    literals = recordSql(parts, body, req.sql, undefined, progress);
+    literals = recordSql(parts, body, req.sql, undefined, progress, req.params);
     const identity = await parts.identity.verify(req.token);
     identified = true;
     fillIdentity(body, identity);
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;
-    literals = recordSql(parts, body, req.sql, policy, progress);
+    literals = recordSql(parts, body, req.sql, policy, progress, req.params);
 
     // Read-only first: many readers may run at once, and a refused query never waits for the
     // single writer's lock (DuckDB lets one process at a time open the file for writing).
@@ -91,7 +91,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
-    literals = recordSql(parts, body, req.sql, policy, progress);
+    literals = recordSql(parts, body, req.sql, policy, progress, req.params);
     if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
@@ -155,7 +155,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const willRecord = !(err instanceof AuditWriteError) && sink !== undefined && !recorded;
     if (willRecord) {
       fillAnalysis(body, progress);
-      literals = recordSql(parts, body, req.sql, recordedPolicy, progress);
+      literals = recordSql(parts, body, req.sql, recordedPolicy, progress, req.params);
     }
     // Errors are results too: the engine's text and the SQL's literals never leave as they are.
     const { error, sealed } = sanitizeError(err, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
@@ -268,8 +268,10 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
  * that far (redact-sql.ts) — and the exact text is sealed for replay; otherwise `sql` is
  * exact. Returns the literals, to scrub them from messages.
  */
-function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined, progress: CheckProgress): string[] {
+function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined, progress: CheckProgress, params?: QueryParameter[]): string[] {
   const mayCarryMaskedValues = !policy || Object.keys(policy.columns).length > 0;
+  // parameter values are literals sent apart from the SQL: recorded (for replay) the same way
+  if (params && params.length > 0) recordParams(parts, body, params, mayCarryMaskedValues);
   if (!mayCarryMaskedValues) {
     body.sql = sql;
     delete body.sql_sealed;
@@ -278,7 +280,20 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
   const redacted = redactSql(sql, sqlDialectOf(parts.config.warehouse.kind), { verified: progress.literals });
   body.sql = redacted.text;
   if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
-  return redacted.literals;
+  else delete body.sql_sealed;
+  const values = (params ?? []).flatMap((p) => (p.value !== null && p.value.length >= 3 ? [p.value] : []));
+  return [...redacted.literals, ...values].sort((a, b) => b.length - a.length);
+}
+
+/** `params` as sent; under masks each value is `[REDACTED]` and the exact list is sealed (`params_sealed`). */
+function recordParams(parts: PipelineParts, body: AuditRecordBody, params: QueryParameter[], sealed: boolean): void {
+  if (!sealed) {
+    body.params = params.map((p) => ({ name: p.name, type: p.type, value: p.value }));
+    delete body.params_sealed;
+    return;
+  }
+  body.params = params.map((p) => ({ name: p.name, type: p.type, value: p.value === null ? null : '[REDACTED]' }));
+  body.params_sealed = sealSql(JSON.stringify(params.map((p) => ({ name: p.name, type: p.type, value: p.value }))), loadOrCreateSqlSealKey(parts.config.keysDir));
 }
 
 /**
@@ -289,6 +304,8 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
 function recordUnauthenticated(body: AuditRecordBody, sql: string, error: { details?: Record<string, unknown> }): void {
   body.sql = null;
   delete body.sql_sealed;
+  if (body.params) body.params = (body.params as unknown[]).length;
+  delete body.params_sealed;
   body.sql_bytes = Buffer.byteLength(sql, 'utf8');
   body.sql_sha256 = createHash('sha256').update(sql, 'utf8').digest('hex');
   fillRefusedCaller(body, error);
