@@ -120,11 +120,11 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const expectedOf = (rule: (typeof rules)[number]['rule']): string[] => rule.audience ?? [requireDeploymentAudience(input.deploymentAudience)];
   const audienceRules = rules.filter(({ rule }) => expectedOf(rule).some((expected) => audiences.includes(expected)));
-  if (input.requestedAudience !== undefined && !rules.some(({ rule }) => expectedOf(rule).includes(input.requestedAudience!))) {
-    throw refuse('oidc.audience', `the audience is this deployment's, not the caller's: ${JSON.stringify(input.requestedAudience)} is not it`, 'leave out the audience; request the ID token with the audience the operator gave you');
+  const expected = [...new Set(rules.flatMap(({ rule }) => expectedOf(rule)))];
+  if (input.requestedAudience !== undefined && !expected.includes(input.requestedAudience)) {
+    throw refuse('oidc.audience', `the audience is this deployment's, not the caller's: ${JSON.stringify(input.requestedAudience)} is not ${expected.map((a) => JSON.stringify(a)).join(' or ')}`, `leave out the audience; request the ID token with audience ${JSON.stringify(expected[0])}`);
   }
   if (audienceRules.length === 0) {
-    const expected = [...new Set(rules.flatMap(({ rule }) => expectedOf(rule)))];
     throw refuse('oidc.audience', `the ID token's audience ${JSON.stringify(claims.aud ?? null)} is not this deployment's (${expected.map((a) => JSON.stringify(a)).join(' or ')}); a token minted for another service is never accepted`, `request the ID token with audience ${JSON.stringify(expected[0])} (GitHub: core.getIDToken('${expected[0]}'); GitLab: id_tokens aud)`);
   }
 
