@@ -65,6 +65,7 @@ export interface ResultWriter {
 /** The parts of a Writable we rely on beyond NodeJS.WritableStream. */
 interface WritableState {
   destroyed?: boolean;
+  errored?: Error | null;
   writableNeedDrain?: boolean;
 }
 
@@ -114,7 +115,8 @@ export function createResultWriter(
     if (text === '') return;
     const state = out as unknown as WritableState;
     if (streamError) throw streamError;
-    if (state.destroyed) throw new Error('output stream closed before the result was complete');
+    // a stream destroyed with a reason (the gateway's client went away) says why
+    if (state.destroyed) throw state.errored ?? new Error('output stream closed before the result was complete');
     if (state.writableNeedDrain) await drained(out);
     const bytes = Buffer.from(text, 'utf8');
     hash.update(bytes);
