@@ -80,14 +80,24 @@ export async function readJsonBody<T extends z.ZodType>(req: IncomingMessage, sc
   const chunks: Buffer[] = [];
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      seenBodies.set(req, { bytes: size, sha256: null });
-      throw tooLarge(maxBytes);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        seenBodies.set(req, { bytes: size, sha256: null });
+        throw tooLarge(maxBytes);
+      }
+      hash.update(chunk);
+      chunks.push(chunk);
     }
-    hash.update(chunk);
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    // the client hung up mid-body, or the server's request timeout cut it: the client's doing, not a bug
+    seenBodies.set(req, { bytes: size, sha256: null });
+    throw new UsageError('gateway.body_incomplete', 'refused a request whose body did not arrive in full (cut off, or slower than the 30 s request limit)', {
+      rule: 'gateway.request_timeout',
+      hint: 'send the whole body at once, within 30 s',
+    });
   }
   seenBodies.set(req, { bytes: size, sha256: hash.digest('hex') });
   let text: string;
