@@ -79,6 +79,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
       });
       log(`hoopq: gateway listening on ${gateway.url}`);
       log(`hoopq: operator key in ${gateway.operatorKeyFile}; audit-writer key in ${gateway.auditWriterKeyFile}`);
+      log(`hoopq: OIDC exchanges expect audience ${gateway.oidcAudience}${ctx.config.oidcAudience ? ' (oidc.audience)' : ' (this URL; set oidc.audience in hoopq.yaml to the URL CI jobs use)'}, unless a policy rule names its own`);
       const signal = await new Promise<string>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));

@@ -42,7 +42,8 @@ export async function recordRefusal(gateway: Gateway, ctx: RequestContext, error
   const caller = await readCaller(gateway, ctx);
   const body = ctx.body ?? bodySeenOf(ctx.req) ?? (await digestUnreadBody(ctx.req, gateway.limits.maxBodyBytes));
   if (!isAuthenticated(caller) && !gateway.refusalLimiter.admit(ctx.remote.ip ?? 'unknown')) return;
-  const record = newAuditBody(Object.hasOwn(EVENT_BY_PATH, ctx.url.pathname) ? EVENT_BY_PATH[ctx.url.pathname]! : 'gateway.request', gateway.parts.now(), {
+  const event = Object.hasOwn(EVENT_BY_PATH, ctx.url.pathname) ? EVENT_BY_PATH[ctx.url.pathname]! : 'gateway.request';
+  const record = newAuditBody(event, gateway.parts.now(), {
     decision: error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error',
     reason: error.message,
     code: error.code,
@@ -54,6 +55,8 @@ export async function recordRefusal(gateway: Gateway, ctx: RequestContext, error
     ...ctx.recordFields,
   });
   fillCaller(record, caller);
+  // a query record's `sql` is always text: here it says why the SQL itself is not kept
+  if (event === 'query') record.sql = `[not recorded: the request was refused before its SQL was accepted (${body.bytes} bytes of body${body.sha256 ? `, sha256 ${body.sha256}` : ''})]`;
   await appendOrLog(gateway, record, log);
 }
 

@@ -52,6 +52,8 @@ export interface RunningGateway {
   address: ListenAddress;
   operatorKeyFile: string;
   auditWriterKeyFile: string;
+  /** The `aud` OIDC exchanges expect when a rule names none: `oidc.audience`, else `url`. */
+  oidcAudience: string;
   /** Graceful stop; resolves once every in-flight query has finished or been cancelled and recorded. */
   close(graceMs?: number): Promise<void>;
 }
@@ -217,6 +219,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     address: { host: bound.address, port: bound.port },
     operatorKeyFile,
     auditWriterKeyFile,
+    oidcAudience: gateway.oidcAudience ?? url,
     close(graceMs = 10_000) {
       // A second close (a second signal) cuts the grace period short.
       if (closing || graceMs <= 0) hurry();

@@ -302,12 +302,14 @@ function recordParams(parts: PipelineParts, body: AuditRecordBody, params: Query
  * refused token was for when its signature held (expired, revoked).
  */
 function recordUnauthenticated(body: AuditRecordBody, sql: string, error: { details?: Record<string, unknown> }): void {
-  body.sql = null;
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  const sha256 = createHash('sha256').update(sql, 'utf8').digest('hex');
+  body.sql = `[not recorded: the caller was not authenticated (${bytes} bytes, sha256 ${sha256})]`;
   delete body.sql_sealed;
   if (body.params) body.params = (body.params as unknown[]).length;
   delete body.params_sealed;
-  body.sql_bytes = Buffer.byteLength(sql, 'utf8');
-  body.sql_sha256 = createHash('sha256').update(sql, 'utf8').digest('hex');
+  body.sql_bytes = bytes;
+  body.sql_sha256 = sha256;
   fillRefusedCaller(body, error);
 }
 

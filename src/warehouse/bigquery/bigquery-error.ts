@@ -64,7 +64,7 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
   // BigQuery's text of a failed query can quote values (`Bad int64 value: …`): it travels as
   // engineMessage, shown only redacted by the pipeline's sanitizeError
   const quoting: HoopqErrorOptions = { ...base, engineMessage: { prefix: `BigQuery ${reason}: `, text: message } };
-  const withheld = `BigQuery ${reason} (BigQuery's message is withheld: it may quote data)`;
+  const withheld = `BigQuery ${reason}: the message is withheld (it may quote data)`;
   switch (reason) {
     case 'accessDenied':
     case 'unauthorized':
