@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '../fakes/oidc-issuer.js';
-import { createDemoInMode, type Demo } from '../cli/cli-harness.js';
+import { createDemoInMode, hoopqAsync, type Demo } from '../cli/cli-harness.js';
 
 let demo: Demo;
 let url: string;
@@ -189,6 +189,25 @@ describe('every refusal is recorded with its run whenever the token could be rea
     });
     expect(after.status).toBe(401);
     expect(demo.auditRecords().find((r) => r.event === 'mcp.request' && r.code === 'token.revoked')).toMatchObject({ run: 'refusal-f', token_id: t.token_id, decision: 'deny' });
+  });
+
+  it('a revocation from the gateway host\'s CLI closes the run\'s MCP sessions within a second, without a request', async () => {
+    const t = await mint('refusal-g');
+    const init = await fetch(url + '/v1/mcp', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'abuse', version: '1' } } }),
+    });
+    expect(init.status).toBe(200);
+    const count = async () => ((await (await fetch(url + '/v1/mcp/sessions?run=refusal-g', { headers: { authorization: `Bearer ${operatorKey}` } })).json()) as { sessions: unknown[] }).sessions.length;
+    expect(await count()).toBe(1);
+    const revoked = await hoopqAsync(['token', 'revoke', '--run', 'refusal-g'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } });
+    expect(revoked.code).toBe(0);
+    const t0 = performance.now();
+    while ((await count()) > 0 && performance.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 50));
+    const ms = performance.now() - t0;
+    expect(await count()).toBe(0);
+    expect(ms).toBeLessThan(1_500); // each session watches the shared state store every 250 ms
   });
 
   it('the log still verifies', () => {
