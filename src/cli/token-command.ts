@@ -11,6 +11,7 @@ import { parseDuration } from '../config/units.js';
 import { AuthError, UsageError } from '../errors.js';
 import { mintRunToken } from '../identity/run-token.js';
 import type { RunIdentity } from '../identity/run-identity.js';
+import { terminalText } from '../output/terminal-text.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
 import { resolveRunPolicy } from '../pipeline/resolve-run-policy.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
@@ -119,7 +120,8 @@ export function registerTokenCommands(program: Command, state: CliState): void {
         }
         if (tokens.length === 0) process.stderr.write('hoopq: no active tokens\n');
         for (const t of tokens) {
-          process.stdout.write(`${t.run}\t${t.policy}\t${t.subject}\texpires ${new Date(t.expiresAt * 1000).toISOString()}\tqueries ${t.queriesStarted}${t.maxQueries ? '/' + t.maxQueries : ''}\tid ${t.id}\n`);
+          // a subject from an ID token is the issuer's text: printed terminal-safe
+          process.stdout.write(`${terminalText(t.run)}\t${t.policy}\t${terminalText(t.subject)}\texpires ${new Date(t.expiresAt * 1000).toISOString()}\tqueries ${t.queriesStarted}${t.maxQueries ? '/' + t.maxQueries : ''}\tid ${t.id}\n`);
         }
       } finally {
         await ctx.close();

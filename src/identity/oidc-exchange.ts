@@ -138,7 +138,7 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
     throw refuse('oidc.claims_mismatch', `the ID token's claims match none of policy ${input.policy.name}'s identity rules for ${issuer} (${failures.join('; ')})`, `ask the operator to add an identity rule for this repository/pipeline to policy ${input.policy.name}`);
   }
 
-  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 400 || /[\u0000-\u001f\u007f]/.test(claims.sub)) throw refuse('oidc.claims_missing', 'the ID token has no usable sub claim', 'use an ID token from the CI provider');
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 400 || /[\u0000-\u001f\u007f-\u009f]/.test(claims.sub)) throw refuse('oidc.claims_missing', 'the ID token has no usable sub claim', 'use an ID token from the CI provider');
   const run = exchangedRunId(issuer, runIdFromClaims(claims));
   const minted = await mintRunToken({
     keysDir: input.keysDir,
