@@ -45,6 +45,19 @@ export interface Demo {
   close(): Promise<void>;
 }
 
+/** Rows straight from a demo's DuckDB file (read-only, around hoopq), for tests that must know the raw values. */
+export async function readDemoRows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(join(dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
   const r = spawnSync(process.execPath, [HOOPQ, ...args], {
     encoding: 'utf8',

@@ -55,6 +55,14 @@ async function mint(run: string, policy = 'analyst-agent') {
   return (await res.json()) as { token: string; token_id: string; run: string };
 }
 
+function initializeMcp(token: string) {
+  return fetch(url + '/v1/mcp', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'abuse', version: '1' } } }),
+  });
+}
+
 const ciRun = (run: string) => `oidc:${new URL(ci.issuer).host}/${run}`;
 
 describe('the audience is the deployment\'s, never the caller\'s', () => {
@@ -170,11 +178,7 @@ describe('every refusal is recorded with its run whenever the token could be rea
 
   it('a revoked token on its own MCP session (401) is recorded with its run; its sessions are closed at once', async () => {
     const t = await mint('refusal-f');
-    const init = await fetch(url + '/v1/mcp', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'abuse', version: '1' } } }),
-    });
+    const init = await initializeMcp(t.token);
     expect(init.status).toBe(200);
     const session = init.headers.get('mcp-session-id')!;
     const list = async () => ((await (await fetch(url + '/v1/mcp/sessions?run=refusal-f', { headers: { authorization: `Bearer ${operatorKey}` } })).json()) as { sessions: unknown[] }).sessions;
@@ -193,11 +197,7 @@ describe('every refusal is recorded with its run whenever the token could be rea
 
   it('a revocation from the gateway host\'s CLI closes the run\'s MCP sessions within a second, without a request', async () => {
     const t = await mint('refusal-g');
-    const init = await fetch(url + '/v1/mcp', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${t.token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'abuse', version: '1' } } }),
-    });
+    const init = await initializeMcp(t.token);
     expect(init.status).toBe(200);
     const count = async () => ((await (await fetch(url + '/v1/mcp/sessions?run=refusal-g', { headers: { authorization: `Bearer ${operatorKey}` } })).json()) as { sessions: unknown[] }).sessions.length;
     expect(await count()).toBe(1);

@@ -9,11 +9,10 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoInMode, hoopqAsync, type Demo } from '../cli/cli-harness.js';
+import { createDemoInMode, hoopqAsync, readDemoRows, type Demo } from '../cli/cli-harness.js';
 
 let demo: Demo;
 let url: string;
@@ -29,16 +28,6 @@ function expectNoPersonalData(where: string, text: string): void {
   for (const v of raw) expect(text.includes(v), `${where}: a raw value (${v.slice(0, 4)}…) leaked`).toBe(false);
 }
 
-async function duckdbRows(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(join(demo.dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
-  const conn = await instance.connect();
-  try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
 
 const CASES = [
   {
@@ -64,12 +53,12 @@ beforeAll(async () => {
   demo = await createDemoInMode('gateway');
   url = demo.gateway!.url;
   token = demo.mint('analyst-agent', 'errors-are-results');
-  for (const r of await duckdbRows('SELECT email, phone, ssn, notes FROM demo.crm.customers')) {
+  for (const r of await readDemoRows(demo.dir, 'SELECT email, phone, ssn, notes FROM demo.crm.customers')) {
     raw.push(String(r.email), String(r.phone), String(r.ssn));
     const alt = /[\w.]+@mail\.example\.org/.exec(String(r.notes));
     if (alt) raw.push(alt[0]);
   }
-  for (const r of await duckdbRows('SELECT card_number FROM demo.crm.payment_cards')) raw.push(String(r.card_number));
+  for (const r of await readDemoRows(demo.dir, 'SELECT card_number FROM demo.crm.payment_cards')) raw.push(String(r.card_number));
   raw.push('123-45-6789');
 }, 60_000);
 
