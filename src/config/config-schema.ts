@@ -26,6 +26,7 @@ const duckdbWarehouse = z
       .refine((v) => (parseBytes(v) ?? 0) >= MIN_QUERY_MEMORY, 'max_query_memory must be a size of at least 16MiB, e.g. 256MiB or 2GiB')
       .optional()
       .describe("memory one query may use (DuckDB's memory_limit of the query's instance); default 256MiB"),
+    query_threads: z.number().int().min(1).max(256).optional().describe("threads one query may use (DuckDB's threads of the query's instance); default 1"),
     ...names,
   })
   .strict();

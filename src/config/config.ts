@@ -15,6 +15,8 @@ export interface WarehouseConfig {
   defaultDataset?: string;
   /** duckdb: memory one query may use (DuckDB's memory_limit of its instance); default 256 MiB. */
   maxQueryMemoryBytes?: number;
+  /** duckdb: threads one query may use; default 1 (fair share of the CPU between runs). */
+  queryThreads?: number;
 }
 
 export interface HoopqConfig {

@@ -28,6 +28,7 @@ export function loadConfig(path: string): HoopqConfig {
             defaultProject: w.default_project,
             defaultDataset: w.default_dataset,
             ...(w.max_query_memory !== undefined ? { maxQueryMemoryBytes: parseBytes(w.max_query_memory) } : {}),
+            ...(w.query_threads !== undefined ? { queryThreads: w.query_threads } : {}),
           }
         : {
             kind: w.kind,

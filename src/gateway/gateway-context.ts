@@ -54,6 +54,8 @@ export interface Gateway {
   mcpSessions: McpSessions;
   /** Query slots, shared fairly between runs. */
   querySlots: QuerySlots;
+  /** Waits for `run`'s turn to run a query (counted in the metrics); the returned function gives the slot back. Pass as runQuery's `slot`. */
+  takeQuerySlot(run: string, signal: AbortSignal): Promise<() => void>;
   /** Which unauthenticated refusals get a record of their own (per source address). */
   refusalLimiter: RefusalLimiter;
   isDraining(): boolean;

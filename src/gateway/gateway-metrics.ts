@@ -1,7 +1,7 @@
 /**
  * The gateway's counters, rendered in the Prometheus text format (version 0.0.4) on
- * GET /metrics: queries by decision, query latency histogram, queries in flight, HTTP
- * requests by route and status. In memory, reset on restart (Prometheus handles resets).
+ * GET /metrics: queries by decision, query latency histogram, queries running (holding a
+ * query slot, HTTP and MCP alike) and waiting for one, HTTP requests by route and status. In memory, reset on restart (Prometheus handles resets).
  */
 export type QueryDecision = 'allow' | 'deny' | 'error';
 
@@ -14,15 +14,21 @@ export class GatewayMetrics {
   private latencyCount = 0;
   private latencySum = 0;
   private inFlight = 0;
+  private waiting = 0;
   private readonly requests = new Map<string, number>();
   private readonly startedAt = Date.now();
 
-  queryStarted(): void {
-    this.inFlight += 1;
+  /** A query took (+1) or gave back (-1) a query slot. */
+  queryRunning(delta: 1 | -1): void {
+    this.inFlight += delta;
+  }
+
+  /** A query started (+1) or stopped (-1) waiting for a slot. */
+  queryWaiting(delta: 1 | -1): void {
+    this.waiting += delta;
   }
 
   queryFinished(decision: QueryDecision, seconds: number): void {
-    this.inFlight -= 1;
     this.queries[decision] += 1;
     this.latencyCount += 1;
     this.latencySum += seconds;
@@ -49,9 +55,12 @@ export class GatewayMetrics {
     lines.push(`hoopq_gateway_query_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
     lines.push(`hoopq_gateway_query_duration_seconds_sum ${this.latencySum}`);
     lines.push(`hoopq_gateway_query_duration_seconds_count ${this.latencyCount}`);
-    lines.push('# HELP hoopq_gateway_queries_in_flight Queries currently running.');
+    lines.push('# HELP hoopq_gateway_queries_in_flight Queries currently running (holding a query slot: HTTP and MCP).');
     lines.push('# TYPE hoopq_gateway_queries_in_flight gauge');
     lines.push(`hoopq_gateway_queries_in_flight ${this.inFlight}`);
+    lines.push('# HELP hoopq_gateway_queries_waiting Queries waiting for their run\'s turn (a query slot).');
+    lines.push('# TYPE hoopq_gateway_queries_waiting gauge');
+    lines.push(`hoopq_gateway_queries_waiting ${this.waiting}`);
     lines.push('# HELP hoopq_gateway_http_requests_total HTTP requests by route and status.');
     lines.push('# TYPE hoopq_gateway_http_requests_total counter');
     for (const [key, n] of [...this.requests].sort(([a], [b]) => a.localeCompare(b))) {

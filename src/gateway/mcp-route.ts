@@ -151,7 +151,8 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
   const release = sessions.reserve(identity.run);
   if (!release) throw sessionsFull(sessions, identity.run);
   try {
-    const mcp = createMcpServer(gateway.parts, session, { version: gateway.version, origin: { transport: 'http', src_endpoint: ctx.remote } });
+    // its queries take their run's turn with the HTTP queries: one run, one fair share
+    const mcp = createMcpServer(gateway.parts, session, { version: gateway.version, origin: { transport: 'http', src_endpoint: ctx.remote }, slot: gateway.takeQuerySlot });
     let stopWatching = () => {};
     let markClosed = () => {};
     const whenClosed = new Promise<void>((resolve) => (markClosed = resolve));

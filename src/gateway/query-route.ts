@@ -42,15 +42,13 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
   // (the body's size and digest) and rate-limited per address
   const body = await readJsonBody(ctx.req, queryRequestSchema, gateway.limits.maxBodyBytes);
   checkSql(body.sql, gateway.limits.maxSqlBytes);
-  const identity = await verifyCaller(gateway, ctx);
-  const release = await gateway.querySlots.acquire(identity.run, ctx.signal);
-  // from here runQuery records the attempt, whatever happens
+  await verifyCaller(gateway, ctx);
+  // from here runQuery records the attempt, whatever happens (waiting for the run's turn included)
   ctx.recorded = true;
   const frames = createFrameResponse(ctx.res, { stallTimeoutMs: gateway.limits.stallTimeoutMs });
   ctx.frames = frames;
   const started = performance.now();
   let decision: QueryDecision = 'error';
-  gateway.metrics.queryStarted();
   try {
     const outcome = await runQuery(gateway.parts, {
       sql: body.sql,
@@ -64,6 +62,7 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
       notice: frames.notice,
       signal: ctx.signal,
       origin: { via: 'gateway', src_endpoint: ctx.remote },
+      slot: gateway.takeQuerySlot,
     });
     decision = 'allow';
     await frames.finish({
@@ -80,7 +79,6 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
     decision = isHoopqError(err) && err.exitCode >= 4 && err.exitCode <= 6 ? 'deny' : 'error';
     throw err;
   } finally {
-    release();
     gateway.metrics.queryFinished(decision, (performance.now() - started) / 1000);
   }
 }

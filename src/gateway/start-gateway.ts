@@ -26,7 +26,7 @@ import { GatewayMetrics } from './gateway-metrics.js';
 import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
-import { createQuerySlots } from './query-slots.js';
+import { createQuerySlots, type QuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { createReloadingPolicyPort } from './reloading-policy-port.js';
 import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
@@ -104,19 +104,22 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs, limits.maxMcpSessionsPerRun);
+  const metrics = new GatewayMetrics();
+  const querySlots = createQuerySlots({ size: limits.maxConcurrentQueries, perRun: limits.maxConcurrentQueriesPerRun });
   const gateway: Gateway = {
     config,
     parts,
     state: local.state,
     operatorKey,
     auditWriterKey,
-    metrics: new GatewayMetrics(),
+    metrics,
     oidcKeys: new OidcKeyCache(),
     oidcAudience: config.oidcAudience, // else the URL, once bound (below)
     limits,
     mcpSessions,
     version: options.version,
-    querySlots: createQuerySlots({ size: limits.maxConcurrentQueries, perRun: limits.maxConcurrentQueriesPerRun }),
+    querySlots,
+    takeQuerySlot: (run, signal) => takeCountedSlot(querySlots, metrics, run, signal),
     refusalLimiter: createRefusalLimiter({ perMinute: limits.unauthenticatedRecordsPerMinute }),
     isDraining: () => draining,
   };
@@ -245,6 +248,25 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       })();
       return closing;
     },
+  };
+}
+
+/** A query slot, with the running and waiting gauges kept. */
+async function takeCountedSlot(slots: QuerySlots, metrics: GatewayMetrics, run: string, signal: AbortSignal): Promise<() => void> {
+  metrics.queryWaiting(1);
+  let release: () => void;
+  try {
+    release = await slots.acquire(run, signal);
+  } finally {
+    metrics.queryWaiting(-1);
+  }
+  metrics.queryRunning(1);
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    metrics.queryRunning(-1);
+    release();
   };
 }
 

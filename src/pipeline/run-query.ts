@@ -47,6 +47,11 @@ export interface QueryRequest {
   signal?: AbortSignal;
   /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
   origin?: Record<string, unknown>;
+  /**
+   * Waits for the run's turn to run a query (the gateway's fair share between runs); the
+   * returned function gives the slot back. A refusal (`gateway.busy`) is recorded like any other.
+   */
+  slot?: (run: string, signal: AbortSignal) => Promise<() => void>;
 }
 
 export interface QueryOutcome {
@@ -72,6 +77,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let identified = false;
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
+  let releaseSlot: (() => void) | undefined;
   try {
     sink = await parts.audit();
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
@@ -83,6 +89,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;
     literals = recordSql(parts, body, req.sql, policy, progress, req.params);
+    if (req.slot) releaseSlot = await req.slot(identity.run, req.signal ?? new AbortController().signal);
 
     // Read-only first: many readers may run at once, and a refused query never waits for the
     // single writer's lock (DuckDB lets one process at a time open the file for writing).
@@ -185,6 +192,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       await appendRecord(sink, finish(body, started));
     }
     await warehouse?.close();
+    releaseSlot?.();
   }
 }
 

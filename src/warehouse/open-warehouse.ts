@@ -29,7 +29,7 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
         hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
       });
     }
-    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, memoryLimitBytes: config.maxQueryMemoryBytes });
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, memoryLimitBytes: config.maxQueryMemoryBytes, threads: config.queryThreads });
   },
   // loaded on demand: the Google client libraries cost ~0.5 s to import, and most runs use DuckDB
   bigquery: async (config, options) =>

@@ -25,6 +25,8 @@ export interface OpenDuckDbWarehouseOptions {
   writerWaitMs?: number;
   /** DuckDB's memory_limit for this query's instance; default DEFAULT_QUERY_MEMORY_BYTES. */
   memoryLimitBytes?: number;
+  /** DuckDB's threads for this query's instance; default DEFAULT_QUERY_THREADS. */
+  threads?: number;
 }
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -44,7 +46,7 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
   const deadline = Date.now() + waitMs;
   let delay = FIRST_RETRY_MS;
   for (;;) {
-    const opened = await tryOpen(path, lockKey, options.writable, options.memoryLimitBytes);
+    const opened = await tryOpen(path, lockKey, options);
     if (opened) return opened;
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -61,12 +63,13 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
 }
 
 /** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean, memoryLimitBytes: number | undefined): Promise<DuckDbWarehouse | null> {
+async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse | null> {
+  const { writable } = options;
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', memoryLimitBytes));
+    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', options.memoryLimitBytes, options.threads));
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;
