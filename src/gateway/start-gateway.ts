@@ -74,6 +74,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
 export const MAX_HEADERS = 100;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 interface InFlight {
   controller: AbortController;
@@ -184,7 +185,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     : createHttpServer(timing, onRequest);
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS; // receiving the request; a long-running response is not limited by it
-  server.keepAliveTimeout = 5_000;
+  // Idle keep-alive connections stay 65 s. A pooling client closes its own first (Node's and
+  // undici's follow the `Keep-Alive: timeout=` hint, less a second); at 5 s a client whose event
+  // loop stalled a few seconds reused a socket the gateway had just closed ("other side closed").
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.maxHeadersCount = MAX_HEADERS + 1; // one more than allowed, so dispatch can refuse it
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, oversized headers, slow headers: answer if we still can, then hang up.

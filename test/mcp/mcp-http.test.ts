@@ -94,7 +94,7 @@ function rpc(body: unknown, headers: Record<string, string> = {}, method = 'POST
 
 /**
  * A POST on a connection of its own (no keep-alive pool: a pooled socket the gateway closes
- * after its 5 s idle timeout could be reused at that instant on a loaded machine). `signal`
+ * after its idle timeout could be reused at that instant on a loaded machine). `signal`
  * hangs up mid-request.
  */
 function postFresh(body: unknown, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; text: string }> {
