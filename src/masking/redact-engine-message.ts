@@ -52,7 +52,9 @@ const ENGINE_WORDS = new Set(
   mismatch implemented dependency serialization transaction optimizer planner executor fatal io http extension
   extensions autoloading object stat connection network sequence planning binding
   bigquery duckdb yyyy mm dd hh ss us ms tz
-  typeerror rangeerror referenceerror syntaxerror aborterror property properties undefined reading`
+  typeerror rangeerror referenceerror syntaxerror aborterror property properties undefined reading
+  file files system operation operations access accessed external path paths directory directories enable enabled write
+  writes written writing lock change changes changed`
     .split(/\s+/)
     .filter(Boolean),
 );
