@@ -157,3 +157,56 @@ export function formatRefusal(error: HoopqError): string {
 function capitaliseSentence(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
 }
+
+/**
+ * An operating-system failure (a busy port, a permission, a full or read-only disk, a missing
+ * file) as the user error it is, never "a bug in hoopq": exit 2 when the user's own argument
+ * named the thing (an address to listen on), else exit 3 (the deployment must be fixed).
+ * Returns undefined for anything that is not a system error.
+ */
+export function systemErrorToHoopq(err: unknown): HoopqError | undefined {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (isHoopqError(err) || typeof e?.code !== 'string' || !/^E[A-Z]+$/.test(e.code) || typeof e.syscall !== 'string') return undefined;
+  const where = e.path ?? (e.address !== undefined ? `${e.address}${e.port !== undefined ? `:${e.port}` : ''}` : undefined);
+  const what = `${e.syscall}${where ? ` ${where}` : ''}`;
+  const known: Record<string, () => HoopqError> = {
+    EADDRINUSE: () =>
+      new UsageError('os.address_in_use', `cannot listen on ${where ?? 'that address'}: the address is already in use`, {
+        hint: 'stop the process that holds it, or pass --listen HOST:PORT with another port (port 0 picks a free one)',
+        cause: err,
+      }),
+    EADDRNOTAVAIL: () =>
+      new UsageError('os.address_not_available', `cannot listen on ${where ?? 'that address'}: no network interface of this machine has that address`, {
+        hint: 'pass --listen with an address of this machine, e.g. 127.0.0.1:8470',
+        cause: err,
+      }),
+    EACCES: () => permissionDenied(what, err),
+    EPERM: () => permissionDenied(what, err),
+    ENOSPC: () => new ConfigError('os.disk_full', `no space left on the device (${what})`, { hint: 'free disk space, then run the command again', cause: err }),
+    EDQUOT: () => new ConfigError('os.disk_full', `disk quota exceeded (${what})`, { hint: 'free disk space or raise the quota, then run the command again', cause: err }),
+    EROFS: () => new ConfigError('os.read_only', `the file system is read-only (${what})`, { hint: 'give hoopq a writable location for its state, keys and audit log', cause: err }),
+    EMFILE: () => new ConfigError('os.too_many_files', `too many open files (${what})`, { hint: 'raise the open-file limit (ulimit -n) for this process', cause: err }),
+    ENFILE: () => new ConfigError('os.too_many_files', `too many open files on this machine (${what})`, { hint: 'raise the system-wide open-file limit', cause: err }),
+    ENOENT: () => new ConfigError('os.not_found', `no such file or folder: ${where ?? what}`, { hint: 'check the path in hoopq.yaml or on the command line', cause: err }),
+    EISDIR: () => new ConfigError('os.is_a_folder', `${where ?? what} is a folder where a file was expected`, { hint: 'check the path in hoopq.yaml or on the command line', cause: err }),
+    ENOTDIR: () => new ConfigError('os.not_a_folder', `a part of ${where ?? what} is not a folder`, { hint: 'check the path in hoopq.yaml or on the command line', cause: err }),
+  };
+  const make = known[e.code];
+  return make ? make() : new ConfigError(`os.${e.code.toLowerCase()}`, `the operating system refused ${what} (${e.code})`, { hint: 'check the machine (disk, permissions, limits) and run the command again', cause: err });
+}
+
+function permissionDenied(what: string, cause: unknown): HoopqError {
+  return new ConfigError('os.permission_denied', `permission denied: ${what}`, {
+    hint: 'check the owner and mode of that file or folder, or run hoopq as the user that owns the deployment (ports below 1024 need privileges)',
+    cause,
+  });
+}
+
+/** Any thrown value as a HoopqError: itself, an operating-system error by its code, else a bug (exit 1). */
+export function toHoopqError(err: unknown): HoopqError {
+  if (isHoopqError(err)) return err;
+  return (
+    systemErrorToHoopq(err) ??
+    new InternalError('internal', `internal error (a bug in hoopq): ${(err as Error)?.message ?? String(err)}`, { hint: 'please report it with the command you ran', cause: err })
+  );
+}

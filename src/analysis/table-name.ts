@@ -1,6 +1,6 @@
 /**
  * Table names and globs. A resolved name is `project.dataset.table`; a glob is the same with
- * `*` matching any characters inside one dot-separated segment, never a dot (CONTRACT.md).
+ * `*` matching any characters inside one dot-separated segment, never a dot (docs/reference.md "Globs").
  * A name part that itself contains a dot, a slash, a quote or a glob character cannot be
  * represented unambiguously, so it is refused rather than guessed.
  */

@@ -1,5 +1,5 @@
 /**
- * The audit record (CONTRACT.md "The audit log"). Every field of the contract is present on
+ * The audit record (docs/reference.md "Audit record fields"). Every field of the contract is present on
  * every `query` record (null where it does not apply), so a reader never has to guess.
  * `seq`, `prev` and `hash` are assigned by the sink at append time, under its lock.
  */

@@ -36,6 +36,8 @@ export interface VerifyOptions {
   signatures?: 'all' | 'latest';
   /** Logs of at least this many bytes are prechecked on a second thread (default PARALLEL_VERIFY_MIN_BYTES; Infinity: never). */
   parallelMinBytes?: number;
+  /** Told the records linked so far, after each batch (drives `audit verify`'s progress line). */
+  onRecords?: (records: number) => void;
 }
 
 export interface VerifyProblem {
@@ -97,7 +99,7 @@ export async function verifyAuditLog(logPath: string, options: VerifyOptions = {
     return report;
   }
 
-  const chainBad = await checkChain(logPath, bySeq, report, options.parallelMinBytes ?? PARALLEL_VERIFY_MIN_BYTES);
+  const chainBad = await checkChain(logPath, bySeq, report, options.parallelMinBytes ?? PARALLEL_VERIFY_MIN_BYTES, options.onRecords);
   const badSignatures = await signatureChecks;
 
   if (!chainBad && latest && latest.cp.seq > report.records) {
@@ -222,24 +224,44 @@ interface PrecheckedBatch extends LogLineBatch {
 }
 
 /** Streams the log; fills report.records/head/recoveries; returns the first problem, if any. */
-async function checkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport, parallelMinBytes: number): Promise<VerifyProblem | undefined> {
+async function checkChain(
+  logPath: string,
+  bySeq: Map<number, IndexedCheckpoint[]>,
+  report: VerifyReport,
+  parallelMinBytes: number,
+  onRecords: ((records: number) => void) | undefined,
+): Promise<VerifyProblem | undefined> {
   const worker = fs.statSync(logPath).size >= parallelMinBytes ? startPrecheckWorker() : null;
-  if (!worker) return linkChain(logPath, bySeq, report, null);
+  if (!worker) return linkChain(logPath, bySeq, report, null, onRecords);
   try {
-    return await linkChain(logPath, bySeq, report, worker);
+    return await linkChain(logPath, bySeq, report, worker, onRecords);
   } catch (err) {
     if (!(err instanceof PrecheckWorkerFailed)) throw err;
     // start over on this thread alone: same verdict, only slower
     report.records = 0;
     report.recoveries = [];
-    return linkChain(logPath, bySeq, report, null);
+    return linkChain(logPath, bySeq, report, null, onRecords);
   } finally {
     await worker.close();
   }
 }
 
-async function linkChain(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport, worker: PrecheckWorker | null): Promise<VerifyProblem | undefined> {
-  const link = startChainLink(logPath, bySeq, report);
+async function linkChain(
+  logPath: string,
+  bySeq: Map<number, IndexedCheckpoint[]>,
+  report: VerifyReport,
+  worker: PrecheckWorker | null,
+  onRecords: ((records: number) => void) | undefined,
+): Promise<VerifyProblem | undefined> {
+  const linkBatch = startChainLink(logPath, bySeq, report);
+  const link = Object.assign(
+    (batch: LogLineBatch, facts: Parameters<typeof linkBatch>[1]) => {
+      const bad = linkBatch(batch, facts);
+      onRecords?.(report.records);
+      return bad;
+    },
+    { head: linkBatch.head },
+  );
   let torn: LogLineBatch['torn'];
   if (!worker) {
     for await (const batch of readLogLines(logPath)) {

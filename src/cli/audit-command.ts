@@ -14,6 +14,8 @@ import { ConfigError, UsageError } from '../errors.js';
 import { loadCliContext } from './cli-context.js';
 import type { CliState } from './main.js';
 import { parseTime } from './parse-time.js';
+import { writeOut } from './output-streams.js';
+import { createProgressLine, formatCount, progressWanted } from './progress-line.js';
 
 export function registerAuditCommands(program: Command, state: CliState): void {
   const audit = program.command('audit').description('the audit log: verify, list, show, export');
@@ -34,7 +36,18 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       // public keys given (the config's keys folder would otherwise be the only trust anchor)
       const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
       if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
-      const report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures });
+      let checked = 0;
+      const line = createProgressLine(process.stderr, {
+        label: 'audit verify',
+        enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
+        detail: () => `${formatCount(checked, 'record')} checked`,
+      });
+      let report;
+      try {
+        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, onRecords: (n) => void (checked = n) });
+      } finally {
+        line.stop();
+      }
       if (opts.format === 'json') process.stdout.write(JSON.stringify(report) + '\n');
       if (!report.ok) throw verifyReportToError(report, path);
       if (opts.format !== 'json') {
@@ -70,11 +83,11 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       };
       for await (const r of listAuditRecords(path, filter)) {
         if (opts.format === 'jsonl') {
-          process.stdout.write(terminalJson(r) + '\n');
+          await writeOut(terminalJson(r) + '\n');
         } else {
           const what = r.sql ? oneLine(r.sql, 80) : '';
           const fields = [r.seq, r.time, r.id, r.event, r.decision, r.run ?? '-', r.policy?.name ?? '-', what].map((f) => terminalText(String(f)));
-          process.stdout.write(`${fields.join('\t')}${r.reason ? `\t(${terminalText(oneLine(r.reason, 100))})` : ''}\n`);
+          await writeOut(`${fields.join('\t')}${r.reason ? `\t(${terminalText(oneLine(r.reason, 100))})` : ''}\n`);
         }
       }
     });
@@ -103,8 +116,19 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .action(async (opts: { format: string; run?: string; since?: string; file?: string }, cmd: Command) => {
       if (opts.format !== 'ocsf' && opts.format !== 'jsonl') throw new UsageError('usage.export_format', `--format must be ocsf or jsonl, not "${opts.format}"`);
       const { path } = logLocation(cmd, opts.file);
-      for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
-        process.stdout.write(terminalJson(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
+      let n = 0;
+      const line = createProgressLine(process.stderr, {
+        label: 'audit export',
+        enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet),
+        detail: () => `${formatCount(n, 'record')} exported`,
+      });
+      try {
+        for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
+          await writeOut(terminalJson(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
+          n++;
+        }
+      } finally {
+        line.stop();
       }
     });
 }

@@ -1,14 +1,14 @@
 /**
- * Accepts the flag spellings agents already use with `bq query`: `--use_legacy_sql=false`,
- * `--nouse_legacy_sql`, `--max_rows=N`, `--dry_run`, `--format=…`. They are rewritten to
- * hoopq's own flags before commander parses, so there is one definition of each option.
- * Legacy SQL itself is refused: hoopq analyses GoogleSQL only.
+ * Accepts the flag spellings agents already use with `bq query` on plain `hoopq query`:
+ * `--use_legacy_sql=false`, `--nouse_legacy_sql`, `--max_rows=N`, `--dry_run[=true|false]`,
+ * `--nodry_run`, `--format=…`. They are rewritten to hoopq's own flags before commander
+ * parses, so there is one definition of each option. Legacy SQL itself is refused: hoopq
+ * analyses GoogleSQL only. (`hoopq bq` parses bq's whole flag syntax itself: src/cli/bq/.)
  */
 import { UsageError } from '../errors.js';
 
 const ALIASES: Record<string, string> = {
   '--max_rows': '--max-rows',
-  '--dry_run': '--dry-run',
   '--nodry_run': '',
   '--nouse_legacy_sql': '',
 };
@@ -28,6 +28,11 @@ export function normaliseBqFlags(argv: string[]): string[] {
       if (v === undefined || /^true$/i.test(v)) {
         throw new UsageError('usage.legacy_sql', 'legacy SQL is not supported', { hint: 'use GoogleSQL: --use_legacy_sql=false or --nouse_legacy_sql' });
       }
+      continue;
+    }
+    if (flag === '--dry_run') {
+      if (value === undefined || /^(true|1)$/i.test(value)) out.push('--dry-run');
+      else if (!/^(false|0)$/i.test(value)) throw new UsageError('usage.bool_flag', `--dry_run takes true or false, not "${value}"`);
       continue;
     }
     if (flag in ALIASES) {

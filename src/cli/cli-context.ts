@@ -21,8 +21,13 @@ export interface CliContext {
 }
 
 export function configPathFrom(cmd: Command): string {
-  const opts = cmd.optsWithGlobals() as { config?: string };
-  return resolve(opts.config ?? process.env.HOOPQ_CONFIG ?? './hoopq.yaml');
+  return resolveConfigPath((cmd.optsWithGlobals() as { config?: string }).config);
+}
+
+/** --config, else $HOOPQ_CONFIG (set and not empty: `HOOPQ_CONFIG=` means unset), else ./hoopq.yaml. */
+export function resolveConfigPath(option: string | undefined): string {
+  const fromEnv = process.env.HOOPQ_CONFIG;
+  return resolve(option ?? (fromEnv !== undefined && fromEnv.trim() !== '' ? fromEnv : './hoopq.yaml'));
 }
 
 export function loadCliContext(cmd: Command): CliContext {

@@ -1,11 +1,10 @@
 /** `hoopq explain [SQL]`: what query would decide and why, as JSON or a short report. Runs nothing, writes no audit. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { explainQuery } from '../pipeline/explain-query.js';
 import { remoteExplain } from '../gateway/gateway-client.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
 import { readSql } from './read-sql.js';
-import { UsageError } from '../errors.js';
 import type { Explanation } from '../pipeline/explain-query.js';
 import { formatExplanationPretty } from '../output/explanation-report.js';
 
@@ -19,18 +18,16 @@ export function registerExplainCommand(program: Command, state: CliState): void 
     .option('--policy <name>', 'explain under this policy instead of a token\'s')
     .option('--justification <text>', 'justification to assume (default: $HOOPQ_JUSTIFICATION)')
     .option('--offline', 'no call to the warehouse (no dry run): analysis and policy alone')
-    .option('--format <format>', 'json (default), prettyjson, or pretty (a short report for people)', 'json')
-    .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string }, cmd: Command) => {
-      if (!['json', 'prettyjson', 'pretty'].includes(opts.format)) {
-        throw new UsageError('usage.format', `--format must be json, prettyjson or pretty, not "${opts.format}"`, { hint: 'hoopq explain --format pretty "SELECT …"' });
-      }
+    .addOption(new Option('--format <format>', 'json, prettyjson, or pretty (a short report for people)').choices(['json', 'prettyjson', 'pretty']).default('json'))
+    .option('--exit-code', 'exit with the code query would (0 allowed; 4, 5, 6 or 7 refused), after printing the explanation')
+    .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string; exitCode?: boolean }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
       const target = await openQueryTarget(cmd);
       if (target.kind === 'remote') {
         // --token wins over --policy, as below; a --policy what-if is authorised by $HOOPQ_TOKEN
         const byPolicy = opts.token === undefined && opts.policy !== undefined;
-        const explanation = await remoteExplain(target.gateway, remoteToken(opts.token ?? process.env.HOOPQ_TOKEN), {
+        const explanation = await remoteExplain(target.gateway, remoteToken(cliToken(opts.token)), {
           sql,
           justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
           policy: byPolicy ? opts.policy : undefined,
@@ -38,6 +35,7 @@ export function registerExplainCommand(program: Command, state: CliState): void 
         });
         // the gateway answers with the same Explanation object explainQuery builds
         process.stdout.write(render(explanation as Explanation, opts.format));
+        if (opts.exitCode) state.exitCode = exitCodeOf(explanation);
         return;
       }
       const ctx = target.ctx;
@@ -51,6 +49,7 @@ export function registerExplainCommand(program: Command, state: CliState): void 
           offline: Boolean(opts.offline),
         });
         process.stdout.write(render(explanation, opts.format));
+        if (opts.exitCode) state.exitCode = exitCodeOf(explanation);
       } finally {
         await ctx.close();
       }
@@ -60,4 +59,10 @@ export function registerExplainCommand(program: Command, state: CliState): void 
 function render(explanation: Explanation, format: string): string {
   if (format === 'pretty') return formatExplanationPretty(explanation);
   return JSON.stringify(explanation, null, format === 'prettyjson' ? 2 : undefined) + '\n';
+}
+
+/** The explanation's `exit_code` (what query would exit with); a gateway answer without one is a bad answer, not a pass. */
+function exitCodeOf(explanation: unknown): number {
+  const code = (explanation as { exit_code?: unknown } | null)?.exit_code;
+  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 9 ? code : 1;
 }

@@ -11,7 +11,7 @@ import { remoteListTables } from '../gateway/gateway-client.js';
 import { createResultWriter } from '../output/create-result-writer.js';
 import { listTables, type ListedTable, type TableListing } from '../pipeline/list-tables.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, parsePositiveInt, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, parsePositiveInt, remoteToken } from './query-target.js';
 
 export const CATALOG_FORMATS = ['pretty', 'json', 'prettyjson'] as const;
 
@@ -25,7 +25,7 @@ export function registerLsCommand(program: Command, state: CliState): void {
     .option('-n, --max_results <n>', 'list at most N entries (as bq)', parsePositiveInt)
     .action(async (dataset: string | undefined, opts: { token?: string; format: string; max_results?: number }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const token = cliToken(opts.token);
       const target = await openQueryTarget(cmd);
       let listing: TableListing;
       if (target.kind === 'remote') {

@@ -20,6 +20,7 @@ import { MemoizingWarehouse } from '../pipeline/memoizing-warehouse.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 import { loadCliContext } from './cli-context.js';
 import { parseTime } from './parse-time.js';
+import { createProgressLine, formatCount, progressWanted } from './progress-line.js';
 
 interface BacktestOptions {
   policy?: string;
@@ -62,7 +63,14 @@ export function registerPolicyBacktestCommand(policy: Command): void {
         const warehouses: MemoizingWarehouse[] = [];
         try {
           for (let i = 0; i < jobs; i++) warehouses.push(new MemoizingWarehouse(await ctx.parts.openWarehouse({ writable: false, policy: proposed })));
+          let replayed = 0;
+          const line = createProgressLine(process.stderr, {
+            label: 'policy backtest',
+            enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
+            detail: () => `${formatCount(replayed, 'query', 'queries')} replayed`,
+          });
           const report = await backtestPolicy({
+            onReplayed: (n) => void (replayed = n),
             logPath,
             policy: proposed,
             warehouses,
@@ -72,7 +80,7 @@ export function registerPolicyBacktestCommand(policy: Command): void {
             allWhenNoRecords: !opts.allPolicies && opts.recordedPolicy === undefined,
             since,
             run: opts.run,
-          });
+          }).finally(() => line.stop());
           process.stdout.write(opts.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatBacktestText(report));
           if (report.skipped.sealed_sql_unreadable > 0) {
             process.stderr.write(`hoopq: note: ${report.skipped.sealed_sql_unreadable} record(s) with sealed SQL were skipped: the sealing key of this deployment (${ctx.config.keysDir}/audit-sql.key) is missing or is not the one they were sealed with\n`);

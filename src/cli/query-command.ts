@@ -1,71 +1,59 @@
-/** `hoopq query [SQL]`: the main job. Flags per CONTRACT.md, with bq's spellings accepted (bq-flags.ts). */
+/**
+ * `hoopq query [SQL]`: the main job, with hoopq's own typed output (json-text.ts states the
+ * JSON type of every SQL type). Flags per docs/reference.md; bq's spellings are accepted too
+ * (bq-flags.ts); `hoopq bq query` is the face that prints exactly what `bq` prints.
+ */
 import { Command, Option } from 'commander';
-import { AuthError, UsageError } from '../errors.js';
-import { remoteQuery } from '../gateway/gateway-client.js';
-import { checkGatewayUrl } from '../gateway/listen-address.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/create-result-writer.js';
-import { runQuery } from '../pipeline/run-query.js';
+import { UsageError } from '../errors.js';
+import { OUTPUT_FORMATS, isMachineFormat, type OutputFormat } from '../output/create-result-writer.js';
 import type { QueryParameter } from '../warehouse/warehouse.js';
-import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
+import { progressWanted } from './progress-line.js';
+import { cliToken, openQueryTarget, parsePositiveInt } from './query-target.js';
 import { readSql } from './read-sql.js';
+import { runCliQuery } from './run-cli-query.js';
 
 export function registerQueryCommand(program: Command, state: CliState): void {
   program
     .command('query')
     .description('run SQL under the run token\'s policy: analysed, checked, masked, audited')
-    .argument('[sql]', 'the SQL; "-" or absent reads stdin')
+    .argument('[sql...]', 'the SQL (several words are joined with spaces, as bq does); "-" or absent reads stdin')
     .option('--file <file>', 'read the SQL from a file')
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .option('--justification <text>', 'why this query is needed (default: $HOOPQ_JUSTIFICATION)')
     .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('pretty'))
-    .option('--max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
+    .option('-n, --max-rows <n>', 'return at most N rows (the policy limit still applies)', parsePositiveInt)
     .option('--dry-run', 'analyse, check policy and ask the warehouse for its estimate; run nothing')
     .option('--parameter <name:type:value>', 'a query parameter (repeatable), as bq', collectParameter, [] as QueryParameter[])
-    .action(async (sqlArg: string | undefined, opts: QueryOpts, cmd: Command) => {
+    .addHelpText(
+      'after',
+      [
+        '',
+        'bq spellings accepted: --use_legacy_sql=false, --nouse_legacy_sql, --max_rows=N, -n N, --dry_run,',
+        '--dry_run=true|false, --nodry_run, --format=json. `hoopq bq query …` takes every common bq flag and',
+        'prints exactly what bq prints (docs/bq.md).',
+        '',
+        'Exit codes: 0 ok, 2 usage, 3 config, 4 token, 5 denied by policy, 6 SQL not analysable,',
+        '7 warehouse error, 8 audit write failed (nothing ran). See docs/reference.md.',
+      ].join('\n'),
+    )
+    .action(async (words: string[], opts: QueryOpts, cmd: Command) => {
       const format = opts.format as OutputFormat;
-      state.machineErrors = format === 'json' || format === 'ndjson';
-      const sql = await readSql(sqlArg, opts.file, process.stdin);
-      const target = await openQueryTarget(cmd);
-      if (target.kind === 'remote') {
-        // gateway mode: the same request, forwarded; stdout, stderr and exit code as in direct mode
-        const outcome = await remoteQuery({
-          gateway: target.gateway,
-          token: remoteToken(opts.token ?? process.env.HOOPQ_TOKEN),
-          body: {
-            sql,
-            justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
-            format,
-            max_rows: opts.maxRows,
-            dry_run: opts.dryRun ? true : undefined,
-            params: opts.parameter.length > 0 ? opts.parameter : undefined,
-          },
-          stdout: process.stdout,
-          notice: (m) => process.stderr.write(m + '\n'),
-        });
-        if (outcome.dry_run) {
-          process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.record, ...outcome.dry_run }) + '\n');
-        }
-        return;
-      }
-      const ctx = target.ctx;
-      try {
-        const outcome = await runQuery(ctx.parts, {
-          sql,
-          token: opts.token ?? process.env.HOOPQ_TOKEN,
-          justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
-          format,
-          maxRows: opts.maxRows,
-          dryRun: Boolean(opts.dryRun),
-          params: opts.parameter.length > 0 ? opts.parameter : undefined,
-          out: process.stdout,
-          notice: (m) => process.stderr.write(m + '\n'),
-        });
-        if (outcome.dryRun) {
-          process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.recordId, ...outcome.dryRun }) + '\n');
-        }
-      } finally {
-        await ctx.close();
+      state.machineErrors = isMachineFormat(format);
+      const sql = await readSql(words.length > 0 ? words.join(' ') : undefined, opts.file, process.stdin);
+      const token = cliToken(opts.token);
+      const outcome = await runCliQuery(await openQueryTarget(cmd), {
+        sql,
+        token,
+        justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+        format,
+        maxRows: opts.maxRows,
+        dryRun: Boolean(opts.dryRun),
+        params: opts.parameter,
+        progress: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && !state.machineErrors,
+      });
+      if (outcome.dryRun) {
+        process.stdout.write(JSON.stringify({ dry_run: true, record: outcome.recordId, ...outcome.dryRun }) + '\n');
       }
     });
 }
@@ -80,42 +68,8 @@ interface QueryOpts {
   parameter: QueryParameter[];
 }
 
-/**
- * Gateway mode when HOOPQ_GATEWAY is set (no config file is read at all: the agent's side
- * holds nothing but its token) or when the config names a `gateway:`; else direct mode.
- */
-export async function openQueryTarget(cmd: Command): Promise<{ kind: 'remote'; gateway: URL } | { kind: 'local'; ctx: CliContext }> {
-  const fromEnv = process.env.HOOPQ_GATEWAY;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'remote', gateway: checkGatewayUrl(fromEnv) };
-  const ctx = loadCliContext(cmd);
-  if (ctx.config.gateway) {
-    await ctx.close();
-    return { kind: 'remote', gateway: checkGatewayUrl(ctx.config.gateway, `gateway: in ${ctx.configPath}`) };
-  }
-  return { kind: 'local', ctx };
-}
-
-/** The token as the verifier would read it; one that cannot travel in an HTTP header is refused here, as malformed. */
-export function remoteToken(token: string | undefined): string | undefined {
-  const compact = token?.trim();
-  if (!compact) return undefined;
-  if (!/^[\x21-\x7e]+$/.test(compact)) {
-    throw new AuthError('token.malformed', 'run token refused: the token is malformed: it contains characters a token never has', {
-      rule: 'token.malformed',
-      hint: 'pass the run token exactly as minted (three base64url parts separated by dots)',
-    });
-  }
-  return compact;
-}
-
-export function parsePositiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError('usage.not_positive', `"${v}" is not a positive whole number`);
-  return n;
-}
-
-function collectParameter(v: string, acc: QueryParameter[]): QueryParameter[] {
-  // bq: name:type:value; an empty name is a positional parameter; type may be omitted (STRING)
+/** bq's `--parameter name:type:value`: an empty name is a positional parameter; the type may be omitted (STRING). */
+export function collectParameter(v: string, acc: QueryParameter[]): QueryParameter[] {
   const first = v.indexOf(':');
   const second = first === -1 ? -1 : v.indexOf(':', first + 1);
   if (first === -1) throw new UsageError('usage.parameter', `--parameter "${v}" must be name:type:value (as bq)`);

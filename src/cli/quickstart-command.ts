@@ -20,12 +20,19 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
   program
     .command('quickstart')
     .description('set up a working demo (warehouse with personal data, policies, config, keys) and take the tour')
-    .argument('[dir]', 'where to put the demo', './hoopq-demo')
+    .argument('[dir]', 'where to put the demo (default: ./hoopq-demo)')
     .option('--force', 'replace an existing demo in DIR')
     .option('--no-tour', 'set up only')
-    .action(async (dirArg: string, opts: { force?: boolean; tour: boolean }) => {
+    .action(async (dirGiven: string | undefined, opts: { force?: boolean; tour: boolean }) => {
+      const dirArg = dirGiven ?? './hoopq-demo';
       const dir = resolve(dirArg);
       const err = process.stderr;
+      if (dirGiven === undefined && existsSync('hoopq.yaml')) {
+        // run from inside a demo (or any hoopq folder): a second demo nested in it helps nobody
+        throw new UsageError('usage.demo_nested', `refused to create a demo in ./hoopq-demo: this folder holds hoopq.yaml, so you are already in a hoopq folder`, {
+          hint: 'use this one as it is, recreate it here with "hoopq quickstart . --force", or name another folder: hoopq quickstart DIR',
+        });
+      }
       if (existsSync(join(dir, 'hoopq.yaml')) && !opts.force) {
         throw new UsageError('usage.demo_exists', `${dir} already holds a hoopq demo`, { hint: `cd ${dirArg} and use it, or run "hoopq quickstart ${dirArg} --force" to start over` });
       }
@@ -57,7 +64,10 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
         await ctx.close();
         const report = await verifyAuditLog(join(dir, 'audit.jsonl'), { keyDir: ctx.config.keysDir });
         err.write(`\n4. The audit log: every attempt above, allowed or refused, hash-chained\n  $ hoopq audit verify\n  -> ${report.ok ? `intact: ${report.records} records` : `BROKEN: ${report.firstBad?.problem}`}\n`);
-        err.write(`\nNext:\n  cd ${dirArg}\n  export HOOPQ_TOKEN=$(npx hoopq token mint --policy analyst-agent --run my-first-run)\n  npx hoopq query --justification "exploring" "SELECT city, count(*) FROM customers GROUP BY city"\n  npx hoopq explain --format pretty "SELECT * FROM crm.payment_cards"\n  npx hoopq audit list --run my-first-run\n  npx hoopq policy test                     # the policies' own tests (policies/*.test.yaml)\n`);
+        // a fresh run id each time: a run that was revoked stays revoked, and minting for it fails
+        err.write(
+          `\nNext:\n  cd ${dirArg}\n  RUN=explore-$(date +%s)\n  export HOOPQ_TOKEN=$(npx hoopq token mint --policy analyst-agent --run $RUN)\n  npx hoopq query --justification "exploring" "SELECT city, count(*) FROM customers GROUP BY city"\n  npx hoopq explain --format pretty "SELECT * FROM crm.payment_cards"\n  npx hoopq audit list --run $RUN\n  npx hoopq policy test                     # the policies' own tests (policies/*.test.yaml)\n`,
+        );
       } finally {
         await ctx.close();
       }

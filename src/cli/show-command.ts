@@ -3,36 +3,55 @@
  * lets it see it: columns, types and the mask each masked column gets. A table the policy
  * refuses is refused (exit 5) before the catalog is asked, so `show` never reveals whether
  * a denied table exists. `--format json|prettyjson` gives bq's shape (`tableReference`,
- * `schema.fields`) with `mask` on masked fields and a `hoopq` block.
+ * `schema.fields` with BigQuery's types, modes and nested fields) with `mask` on masked
+ * fields and a `hoopq` block; `hoopq bq show` prints bq's shape alone.
  * In gateway mode the gateway describes (GET /v1/table) and this prints its answer identically.
+ * A bare name that is no table the run may read, but a dataset it may list, is shown as bq
+ * shows a dataset (`hoopq show crm`).
  */
 import { Command, Option } from 'commander';
+import { isHoopqError } from '../errors.js';
 import { remoteDescribeTable } from '../gateway/gateway-client.js';
 import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
-import { openQueryTarget, remoteToken } from './query-command.js';
+import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+
+/** A name without project or dataset: a table of the default dataset, or (as in bq) a dataset. */
+const BARE_NAME = /^[A-Za-z0-9_]+$/;
 
 export function registerShowCommand(program: Command, state: CliState): void {
   program
     .command('show')
     .description('describe a table the run token\'s policy lets it read: columns, types, masks (as bq show)')
-    .argument('<table>', 'project:dataset.table, project.dataset.table, dataset.table or table')
+    .argument('<table>', 'project:dataset.table, project.dataset.table, dataset.table or table (of the default dataset; else a dataset, as bq show DATASET)')
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .addOption(new Option('--format <format>', 'output format').choices([...CATALOG_FORMATS]).default('pretty'))
     .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
-      const token = opts.token ?? process.env.HOOPQ_TOKEN;
+      const token = cliToken(opts.token);
       const target = await openQueryTarget(cmd);
       let d: TableDescription;
-      if (target.kind === 'remote') {
-        d = await remoteDescribeTable(target.gateway, remoteToken(token), table);
-      } else {
-        try {
-          d = await describeTable(target.ctx.parts, { token, table, origin: { via: 'cli', command: 'show' } });
-        } finally {
-          await target.ctx.close();
+      try {
+        if (target.kind === 'remote') {
+          d = await remoteDescribeTable(target.gateway, remoteToken(token), table);
+        } else {
+          try {
+            d = await describeTable(target.ctx.parts, { token, table, origin: { via: 'cli', command: 'show' } });
+          } finally {
+            await target.ctx.close();
+          }
         }
+      } catch (err) {
+        // bq's `show DATASET`: a bare name that is no table the run may read may be a dataset it may list
+        if (!BARE_NAME.test(table) || !isHoopqError(err) || (err.exitCode !== 5 && err.exitCode !== 6)) throw err;
+        const { runBq } = await import('./bq/bq-command.js');
+        const globals = cmd.optsWithGlobals() as { config?: string; quiet?: boolean };
+        const args = ['show', `--format=${opts.format === 'pretty' ? 'sparse' : opts.format}`, ...(opts.token ? [`--token=${opts.token}`] : []), '--dataset', table];
+        await runBq(args, { config: globals.config, quiet: globals.quiet, state, version: '' }).catch(() => {
+          throw err; // neither a table nor a dataset: the table's refusal says more
+        });
+        return;
       }
       if (opts.format === 'pretty') await printDescription(d);
       else printJson(bqShape(d), opts.format);
@@ -55,7 +74,8 @@ function bqShape(d: TableDescription): unknown {
     id: `${projectId}:${datasetId}.${tableId}`,
     tableReference: { projectId, datasetId, tableId },
     type: d.kind.toUpperCase(),
-    schema: { fields: d.columns.map((c) => ({ name: c.name, type: c.type, ...(c.mask ? { mask: c.mask } : {}) })) },
+    // bq's tables.get field shape (INTEGER, RECORD, mode, nested fields), plus hoopq's mask
+    schema: { fields: d.fields.map((f, i) => ({ ...f, ...(d.columns[i]?.mask ? { mask: d.columns[i]!.mask } : {}) })) },
     hoopq: {
       policy: d.policy,
       masked_columns: Object.fromEntries(d.columns.filter((c) => c.mask).map((c) => [c.name, c.mask])),

@@ -16,7 +16,7 @@ import { newAuditBody } from '../pipeline/audit-body.js';
 import { resolveRunPolicy } from '../pipeline/resolve-run-policy.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
-import { parsePositiveInt } from './query-command.js';
+import { parsePositiveInt } from './query-target.js';
 
 export function registerTokenCommands(program: Command, state: CliState): void {
   const token = program.command('token').description('run tokens: mint, inspect, revoke, list, exchange');
@@ -26,7 +26,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
     .description('print one run token on stdout (operator command: needs the signing key)')
     .requiredOption('--policy <name>', 'the policy the token is bound to')
     .requiredOption('--run <run>', 'the run id (one pipeline run)')
-    .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h (default 1h, maximum 12h)', '1h')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h (at most 12h)', '1h')
     .option('--subject <text>', 'who the run acts for (default: the operator\'s user name)')
     .option('--max-queries <n>', 'a per-run query budget, only tighter than the policy\'s', parsePositiveInt)
     .action(async (opts: { policy: string; run: string; ttl: string; subject?: string; maxQueries?: number }, cmd: Command) => {
@@ -135,7 +135,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
     .option('--oidc-token <token>', 'the OIDC ID token')
     .option('--oidc-token-file <file>', 'read the OIDC ID token from a file')
     .option('--audience <aud>', 'no longer chooses anything: the audience is the deployment\'s (the rule\'s `audience`, else oidc.audience in hoopq.yaml); given, it must be that one')
-    .option('--ttl <duration>', 'lifetime of the run token (default 1h, maximum 12h)', '1h')
+    .option('--ttl <duration>', 'lifetime of the run token (at most 12h)', '1h')
     .action(async (opts: { policy: string; oidcToken?: string; oidcTokenFile?: string; audience?: string; ttl: string }, cmd: Command) => {
       const oidcToken = opts.oidcToken ?? (opts.oidcTokenFile ? readTokenFile(opts.oidcTokenFile) : undefined);
       if (!oidcToken) throw new UsageError('usage.oidc_token', 'give --oidc-token T or --oidc-token-file F');

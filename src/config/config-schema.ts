@@ -1,5 +1,5 @@
 /**
- * The schema of hoopq.yaml (CONTRACT.md "The configuration file"): strict (unknown keys are
+ * The schema of hoopq.yaml (docs/reference.md "Configuration keys"): strict (unknown keys are
  * errors), one shape per warehouse kind, so what each engine needs is stated in the schema
  * (duckdb needs `path`, bigquery needs `project`) rather than checked afterwards.
  * `loadConfig` validates with it; `hoopq policy schema config` and the shipped

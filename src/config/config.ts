@@ -1,5 +1,5 @@
 /**
- * The normalised configuration (`hoopq.yaml`, CONTRACT.md). Paths are absolute.
+ * The normalised configuration (`hoopq.yaml`, docs/reference.md "Configuration keys"). Paths are absolute.
  */
 export interface WarehouseConfig {
   kind: 'duckdb' | 'bigquery';

@@ -86,7 +86,7 @@ export function validateYaml<T>(file: YamlFile, schema: z.ZodType<T>, what: stri
   const where = locate(file, path, atKey);
   const field = path.length > 0 ? ` (${path.join('.')})` : '';
   throw new ConfigError('config.invalid', `${where}: invalid ${what}${field}: ${message}`, {
-    hint: issue.code === 'unrecognized_keys' ? `remove or correct the key; see docs/configuration.md for the allowed keys` : undefined,
+    hint: issue.code === 'unrecognized_keys' ? `remove or correct the key; see docs/reference.md ("${what === 'policy' ? 'Policy keys' : 'Configuration keys'}") for the allowed keys` : undefined,
   });
 }
 

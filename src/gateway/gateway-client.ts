@@ -23,6 +23,10 @@ export interface RemoteQueryBody {
   max_rows?: number;
   dry_run?: boolean;
   params?: Array<{ name: string; type: string; value: string | null }>;
+  max_bytes_billed?: number;
+  labels?: Record<string, string>;
+  default_project?: string;
+  default_dataset?: string;
 }
 
 export interface RemoteOutcome {
@@ -115,11 +119,21 @@ const listingSchema = z.object({
   dataset: z.string().nullable(),
   tables: z.array(z.object({ name: z.string(), kind: z.enum(['table', 'view']), masked: z.record(z.string(), z.string()) })),
 });
+interface SchemaFieldJson {
+  name: string;
+  type: string;
+  mode: 'NULLABLE' | 'REPEATED' | 'REQUIRED';
+  fields?: SchemaFieldJson[];
+}
+const schemaField: z.ZodType<SchemaFieldJson> = z.lazy(() =>
+  z.object({ name: z.string(), type: z.string(), mode: z.enum(['NULLABLE', 'REPEATED', 'REQUIRED']), fields: z.array(schemaField).optional() }),
+);
 const descriptionSchema = z.object({
   policy: z.string(),
   table: z.string(),
   kind: z.enum(['table', 'view']),
   columns: z.array(z.object({ name: z.string(), type: z.string(), mask: maskMethod.nullable() })),
+  fields: z.array(schemaField),
   maskedSources: z.record(z.string(), z.string()),
   detect: z.array(z.string()),
 });

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { UsageError, isHoopqError } from '../errors.js';
-import { OUTPUT_FORMATS } from '../output/create-result-writer.js';
+import { BQ_OUTPUT_FORMATS, OUTPUT_FORMATS } from '../output/create-result-writer.js';
 import { runQuery } from '../pipeline/run-query.js';
 import { createFrameResponse } from './frame-response.js';
 import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
@@ -27,10 +27,14 @@ export const queryRequestSchema = z
   .object({
     sql: z.string(),
     justification: z.string().max(64 * 1024).nullable().optional(),
-    format: z.enum(OUTPUT_FORMATS).optional(),
+    format: z.enum([...OUTPUT_FORMATS, ...BQ_OUTPUT_FORMATS]).optional(),
     max_rows: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     dry_run: z.boolean().optional(),
     params: z.array(parameterSchema).max(256).optional(),
+    max_bytes_billed: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    labels: z.record(z.string().max(63), z.string().max(63)).optional(),
+    default_project: z.string().min(1).max(300).optional(),
+    default_dataset: z.string().min(1).max(300).optional(),
   })
   .strict();
 
@@ -58,6 +62,9 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
       maxRows: body.max_rows,
       dryRun: body.dry_run ?? false,
       params: body.params,
+      maxBytesBilled: body.max_bytes_billed,
+      labels: body.labels,
+      names: { defaultProject: body.default_project, defaultDataset: body.default_dataset },
       out: frames.out,
       notice: frames.notice,
       signal: ctx.signal,

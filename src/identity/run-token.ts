@@ -145,9 +145,7 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
   const skew = Math.min(Math.max(options.clockSkewSeconds ?? CLOCK_SKEW_SECONDS, 0), CLOCK_SKEW_SECONDS);
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const compact = typeof token === 'string' ? token.trim() : '';
-  if (compact.length === 0) {
-    throw refuse('token.missing', 'no run token was given', 'pass a run token with --token or $HOOPQ_TOKEN; an operator mints one with `hoopq token mint --policy NAME --run RUN`');
-  }
+  if (compact.length === 0) throw missingTokenError();
   if (compact.length > MAX_TOKEN_LENGTH) throw malformed(`it is longer than ${MAX_TOKEN_LENGTH} characters`);
   const parts = compact.split('.');
   if (parts.length !== 3) throw malformed(`it has ${parts.length} dot-separated parts instead of 3`);
@@ -279,6 +277,11 @@ function decodeBase64url(part: string): Buffer | undefined {
 
 function malformed(why: string): AuthError {
   return refuse('token.malformed', `the token is malformed: ${why}`, 'pass the run token exactly as minted (three base64url parts separated by dots)');
+}
+
+/** The refusal of a request that carries no run token (also what a gateway-mode CLI says before asking). */
+export function missingTokenError(): AuthError {
+  return refuse('token.missing', 'no run token was given', 'pass a run token with --token or $HOOPQ_TOKEN; an operator mints one with `hoopq token mint --policy NAME --run RUN`');
 }
 
 function refuse(code: string, why: string, hint: string): AuthError {

@@ -21,7 +21,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKey
 import type { CryptoKey } from 'jose';
 import { ConfigError } from '../errors.js';
 
-/** No run token lives longer than this (CONTRACT: maximum 12h). Retired keys are kept this long. */
+/** No run token lives longer than this (docs/reference.md: at most 12h). Retired keys are kept this long. */
 export const MAX_TOKEN_TTL_SECONDS = 12 * 60 * 60;
 /** Allowance for clocks that disagree; also added to key retention. */
 export const CLOCK_SKEW_SECONDS = 30;

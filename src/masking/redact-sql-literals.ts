@@ -22,7 +22,8 @@ export const REDACTED_NUMBER = '[NUMBER]';
 
 const NAME_LIKE = /^[A-Za-z_][A-Za-z_$ ]*[0-9]{0,2}$/;
 
-export function redactSqlLiterals(sql: string): RedactedSql {
+/** `keepStrings`: contents of '…' literals shown as they are (explain: the masks' own constants, such as '*'). */
+export function redactSqlLiterals(sql: string, options: { keepStrings?: ReadonlySet<string> } = {}): RedactedSql {
   let out = '';
   const literals: string[] = [];
   let i = 0;
@@ -98,6 +99,8 @@ export function redactSqlLiterals(sql: string): RedactedSql {
       if (!closed) j = n;
       if (q === '"' && !triple && prefix[0] === '' && NAME_LIKE.test(content) && closed) {
         out += sql.slice(i, j); // a quoted identifier that reads like a name stays readable
+      } else if (q === "'" && !triple && prefix[0] === '' && closed && options.keepStrings?.has(content)) {
+        out += sql.slice(i, j);
       } else {
         keep(content);
         out += REDACTED_STRING;

@@ -41,4 +41,12 @@ describe('redactSql', () => {
   it('GoogleSQL: -- and # comments end at \\r, as in BigQuery', () => {
     expect(redactSql("SELECT 1 #x\rUNION ALL SELECT '123-45-6789'", 'googlesql').text).toBe("SELECT 1 /* [REDACTED] */\rUNION ALL SELECT '[REDACTED]'");
   });
+
+  it.each(['duckdb', 'googlesql'] as const)('%s: keepStrings shows only whole plain literals of that content; every other literal is still redacted', (dialect) => {
+    const sql = "SELECT repeat('*', 3), 'a''*''b', E'*', '**', '*' || 'secret value'";
+    const keepStrings = new Set(['*']);
+    const text = redactSql(sql, dialect, { trusted: true, keepStrings }).text;
+    expect(text).toBe("SELECT repeat('*', 3), '[REDACTED]', '[REDACTED]', '[REDACTED]', '*' || '[REDACTED]'");
+    expect(redactSql(sql, dialect, { trusted: true }).text).not.toContain("'*'");
+  });
 });

@@ -11,7 +11,7 @@
  *   policy decision used; BigQuery's dry run is the engine's check of it.
  * Output: the text to show, and the raw literal contents to scrub from messages.
  */
-import type { SqlLiterals } from '../analysis/query-analysis.js';
+import type { SqlLiterals, SqlSpan } from '../analysis/query-analysis.js';
 import { lexDuckDbScript } from '../analysis/duckdb/lex-duckdb-sql.js';
 import { REDACTED_NUMBER, REDACTED_STRING, redactSqlLiterals, type RedactedSql } from './redact-sql-literals.js';
 
@@ -26,10 +26,15 @@ export function unverifiedSqlPlaceholder(sql: string): string {
 /**
  * `verified`: the engine-checked literal spans of `sql` (from the analysis). `trusted`: `sql`
  * is a text hoopq rebuilt from checked tokens (a statement as it will run), so lexing it again
- * reads it as the engine does.
+ * reads it as the engine does. `keepStrings`: contents of '…' string literals shown as they
+ * are (explain keeps the masks' own constants, so the SQL shown is the SQL that runs).
  */
-export function redactSql(sql: string, dialect: SqlDialect, options: { verified?: SqlLiterals; trusted?: boolean } = {}): RedactedSql {
-  if (dialect === 'googlesql') return redactSqlLiterals(sql);
+export function redactSql(
+  sql: string,
+  dialect: SqlDialect,
+  options: { verified?: SqlLiterals; trusted?: boolean; keepStrings?: ReadonlySet<string> } = {},
+): RedactedSql {
+  if (dialect === 'googlesql') return redactSqlLiterals(sql, { keepStrings: options.keepStrings });
   let literals = options.verified;
   if (!literals && options.trusted) {
     try {
@@ -46,6 +51,12 @@ export function redactSql(sql: string, dialect: SqlDialect, options: { verified?
   // Messages that quote the SQL (parser errors) are scrubbed with every literal any reading finds.
   const guessed = redactSqlLiterals(sql).literals;
   if (!literals) return { text: unverifiedSqlPlaceholder(sql), literals: guessed };
+  const keep = options.keepStrings;
+  if (keep) {
+    // only a plain '…' token whose whole content is a kept string (no escapes, no prefix)
+    const isKept = (s: SqlSpan) => s.kind === 'string' && /^'[^'\\]*'$/.test(sql.slice(s.start, s.end)) && keep.has(sql.slice(s.start + 1, s.end - 1));
+    literals = { ...literals, spans: literals.spans.filter((s) => !isKept(s)) };
+  }
   return redactSpans(sql, literals, guessed);
 }
 

@@ -117,7 +117,10 @@ describe('createMcpServer', () => {
   it('reports masks and detector counts as the audit record has them', async () => {
     const r = await query('SELECT email, notes FROM customers ORDER BY id LIMIT 20');
     const record = outcomeOf(r.content[1]!.text);
-    expect(r.content[1]!.text).toContain("Masked by policy analyst-agent: demo.crm.customers.email=hash, ");
+    // only the masks of columns the SQL reads: email, not the table's ssn and phone
+    expect(r.content[1]!.text).toContain('Masked by policy analyst-agent: demo.crm.customers.email=hash. ');
+    expect(r.content[1]!.text).not.toMatch(/ssn=|phone=/);
+    expect(record.masked.columns).toMatchObject({ 'demo.crm.customers.ssn': 'redact' }); // the audit record keeps every planned mask
     const detected = Object.entries(record.masked.detected).filter(([, n]) => n > 0);
     expect(detected.length).toBeGreaterThan(0);
     for (const [d, n] of detected) expect(r.content[1]!.text).toContain(`${d} ${n}`);

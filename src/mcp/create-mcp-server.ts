@@ -10,8 +10,10 @@
  * itself for the warehouse; shutdown cancels what is running and waits for its audit record.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { formatRefusal, type HoopqError } from '../errors.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { describeTable } from '../pipeline/describe-table.js';
@@ -38,6 +40,31 @@ export async function openMcpSession(parts: PipelineParts, token: string | undef
   return { token, identity, policy: resolveRunPolicy(parts, identity) };
 }
 
+/** The tools' input schemas, shared by the serving and the refusing server. */
+const SQL_INPUT = z.string().min(1).max(1_000_000);
+function queryInput(policy: Policy | undefined) {
+  const sql = SQL_INPUT.describe('The SQL to run: one statement (or a script, if the policy allows its statement kinds).');
+  if (!policy?.requireJustification) {
+    return { sql, justification: z.string().max(2000).optional().describe('Optional: why you need this data. Recorded in the audit log.') };
+  }
+  // required in the schema when the policy requires it, so a client knows before it calls
+  const missing = `refused: a justification is required by policy ${policy.name} (rule require_justification): give one sentence on why you need this data`;
+  return {
+    sql,
+    justification: z
+      .string({ error: missing })
+      .min(1, missing)
+      .max(2000)
+      .describe('Required by this policy: one sentence on why you need this data. Recorded in the audit log.') as unknown as z.ZodOptional<z.ZodString>, // one type for both branches; required at run time
+  };
+}
+const EXPLAIN_INPUT = {
+  sql: SQL_INPUT.describe('The SQL to check.'),
+  justification: z.string().max(2000).optional().describe('The justification you would give to query (a missing one is reported when the policy requires it).'),
+};
+const LIST_TABLES_INPUT = { dataset: z.string().max(300).optional().describe('Only this dataset: dataset, project.dataset or project:dataset.') };
+const DESCRIBE_TABLE_INPUT = { table: z.string().min(1).max(300).describe('The table: project.dataset.table, dataset.table, table, or project:dataset.table.') };
+
 export interface McpServerOptions {
   version?: string;
   /** Extra audit fields for every record of this session (e.g. `{ via: 'mcp' }`). */
@@ -62,7 +89,8 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
   const summary = describePolicyForModel(policy, parts.config);
   const server = new McpServer(
     { name: 'hoopq', version: options.version ?? '0.0.0' },
-    { instructions: `Governed SQL access through hoopq for run ${session.identity.run}.\n${summary.join('\n')}` },
+    // logging: notices (rows cut, masks) also reach the client as log messages while a call runs
+    { instructions: `Governed SQL access through hoopq for run ${session.identity.run}.\n${summary.join('\n')}`, capabilities: { logging: {} } },
   );
   const origin = { via: 'mcp', ...options.origin };
   const stopping = new AbortController();
@@ -96,14 +124,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
         ...summary,
         'Use list_tables and describe_table to find tables and columns, and explain to check a query without running it.',
       ].join('\n'),
-      inputSchema: {
-        sql: z.string().min(1).max(1_000_000).describe('The SQL to run: one statement (or a script, if the policy allows its statement kinds).'),
-        justification: z
-          .string()
-          .max(2000)
-          .optional()
-          .describe(policy.requireJustification ? 'Required by this policy: one sentence on why you need this data. Recorded in the audit log.' : 'Optional: why you need this data. Recorded in the audit log.'),
-      },
+      inputSchema: queryInput(policy),
       annotations: { readOnlyHint: readOnly, destructiveHint: !readOnly, openWorldHint: false },
     },
     (args, extra) =>
@@ -111,6 +132,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
         const buffer = new CappedResultBuffer(MCP_MAX_RESULT_BYTES);
         const records: AuditRecordBody[] = [];
         const notices: string[] = [];
+        const tell = clientChannel(server, extra);
         const outcome = await runQuery(observeAudit(parts, records), {
           sql: args.sql,
           token: session.token,
@@ -118,13 +140,20 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
           format: 'json',
           maxRows: MCP_MAX_ROWS,
           out: buffer,
-          notice: (m) => notices.push(m),
+          notice: (m) => {
+            notices.push(m);
+            tell.log('info', m.replace(/^hoopq: /, ''));
+          },
+          progress: (p) => {
+            if (p.stage === 'running') tell.log('info', `query checked and running under policy ${policy.name}`);
+            tell.progress(p.rows, p.stage === 'running' ? 'running' : `${p.rows} row${p.rows === 1 ? '' : 's'}`);
+          },
           signal,
           origin: { ...origin, tool: 'query' },
           slot: options.slot,
         });
         const record = records.find((r) => r.id === outcome.recordId);
-        return queryResult({ buffer, outcome, record, policy, notices });
+        return queryResult({ buffer, outcome, record, policy, notices, sql: args.sql });
       }),
   );
 
@@ -135,10 +164,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       description:
         `Say what query would decide for this SQL under policy "${policy.name}", without running it: statement kinds, tables read and written (views expanded), the masks that would apply, the decision (allow or deny), the rule behind it and a hint. ` +
         'Runs nothing, writes no audit record and spends no query budget. Returns a JSON object.',
-      inputSchema: {
-        sql: z.string().min(1).max(1_000_000).describe('The SQL to check.'),
-        justification: z.string().max(2000).optional().describe('The justification you would give to query (a missing one is reported when the policy requires it).'),
-      },
+      inputSchema: EXPLAIN_INPUT,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
@@ -154,9 +180,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       description:
         `List the tables and views policy "${policy.name}" lets you read, each with the columns a query of it gets masked (denied tables are not listed). ` +
         'Optionally only one dataset. Returns JSON: {"policy", "dataset", "tables": [{"table", "kind", "masked": {column: method}}]}.',
-      inputSchema: {
-        dataset: z.string().max(300).optional().describe('Only this dataset: dataset, project.dataset or project:dataset.'),
-      },
+      inputSchema: LIST_TABLES_INPUT,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
@@ -177,9 +201,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       description:
         `The columns and types of one table or view policy "${policy.name}" lets you read, with the mask each masked column gets (hash, redact, null or partial; null means returned as stored). ` +
         'Returns JSON: {"table", "kind", "columns": [{"name", "type", "mask"}], "masked_at_source" (for views), "detect"}.',
-      inputSchema: {
-        table: z.string().min(1).max(300).describe('The table: project.dataset.table, dataset.table, table, or project:dataset.table.'),
-      },
+      inputSchema: DESCRIBE_TABLE_INPUT,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
@@ -196,6 +218,64 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
       stopping.abort();
       await queue;
       await server.close();
+    },
+  };
+}
+
+/**
+ * The server `hoopq mcp` serves when its run token is refused (missing, expired, revoked …):
+ * the same four tools, each answering every call with that refusal as an `isError` result,
+ * so an MCP client shows the agent why instead of "connection closed".
+ */
+export function createRefusingMcpServer(refusal: HoopqError, options: McpServerOptions = {}): HoopqMcpServer {
+  const line = formatRefusal(refusal);
+  const server = new McpServer(
+    { name: 'hoopq', version: options.version ?? '0.0.0' },
+    { instructions: `hoopq refuses every call of this session: ${line}` },
+  );
+  const tools: Array<[string, string, Record<string, z.ZodType>]> = [
+    ['query', 'Run SQL under the policy', queryInput(undefined)],
+    ['explain', 'Check SQL without running it', EXPLAIN_INPUT],
+    ['list_tables', 'List the tables you may read', LIST_TABLES_INPUT],
+    ['describe_table', 'Describe a table you may read', DESCRIBE_TABLE_INPUT],
+  ];
+  for (const [name, title, inputSchema] of tools) {
+    server.registerTool(name, { title, description: `Refused for this session: ${line}`, inputSchema }, async () => refusalResult(refusal));
+  }
+  return { server, isCallRunning: () => false, shutdown: () => server.close() };
+}
+
+/** How often at most a running call tells the client its progress. */
+const PROGRESS_INTERVAL_MS = 250;
+
+type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * What a running tool call may tell its client, on the call's own stream: progress
+ * notifications when the client sent a progress token (throttled; `progress` only ever
+ * increases, as the protocol requires; none after the work, since the result says it all and
+ * a client drops progress it reads after the result), and log messages at or above the
+ * level the client set.
+ */
+function clientChannel(server: McpServer, extra: ToolExtra) {
+  const token = extra._meta?.progressToken;
+  let last = -1;
+  let lastAt = 0;
+  const send = (progress: number, message: string) => {
+    if (token === undefined || progress <= last) return;
+    last = progress;
+    lastAt = Date.now();
+    void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message } }).catch(() => undefined);
+  };
+  return {
+    progress(rows: number, message: string) {
+      if (last >= 0 && Date.now() - lastAt < PROGRESS_INTERVAL_MS) return;
+      send(rows, message);
+    },
+    log(level: 'info' | 'warning', data: string) {
+      const ignored = (server.server as unknown as { isMessageIgnored?: (l: string, s?: string) => boolean }).isMessageIgnored?.(level, extra.sessionId);
+      if (ignored) return;
+      void extra.sendNotification({ method: 'notifications/message', params: { level, logger: 'hoopq', data } }).catch(() => undefined);
     },
   };
 }

@@ -6,8 +6,10 @@
  * away or the process is asked to stop; the gateway session is then deleted.
  * Invariants:
  * - messages pass through unchanged; this process makes no decision of its own;
- * - a gateway refusal of `initialize` (bad token, gateway full) ends the proxy with that
- *   error — exit code and stderr line as direct mode's `hoopq mcp`, nothing on stdout;
+ * - a gateway refusal of `initialize` for the run token (exit 4) ends the relay and hands the
+ *   `initialize` back (RelayEnd.refused), so `hoopq mcp` serves the refusal to every call as
+ *   direct mode does; any other refusal of `initialize` (gateway full) ends the proxy with
+ *   that error — exit code and stderr line as direct mode's, nothing on stdout;
  * - a refused tools/call (e.g. the run was revoked mid-session) is answered as an `isError`
  *   result with the CLI's line, exactly as direct mode answers it; any other refused request
  *   gets a JSON-RPC error with that line;
@@ -20,7 +22,12 @@ import { HoopqError, WarehouseError, formatRefusal, isHoopqError } from '../erro
 import { errorFromJson } from '../gateway/error-from-json.js';
 import { refusalResult } from './tool-results.js';
 
-export async function proxyMcpStdio(endpoint: URL, token: string | undefined, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<void> {
+export interface RelayEnd {
+  /** The gateway refused the run token at `initialize`: that error, and the message to answer locally. */
+  refused?: { error: HoopqError; initialize: JSONRPCMessage };
+}
+
+export async function proxyMcpStdio(endpoint: URL, token: string | undefined, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<RelayEnd> {
   const origin = endpoint.origin;
   const local = new StdioServerTransport(stdin as typeof process.stdin, stdout as typeof process.stdout);
   const remote = new StreamableHTTPClientTransport(endpoint, {
@@ -29,6 +36,7 @@ export async function proxyMcpStdio(endpoint: URL, token: string | undefined, st
   });
 
   let stop!: (err?: unknown) => void;
+  let end: RelayEnd = {};
   const stopped = new Promise<void>((resolve, reject) => {
     stop = (err?: unknown) => (err === undefined ? resolve() : reject(err));
   });
@@ -53,7 +61,15 @@ export async function proxyMcpStdio(endpoint: URL, token: string | undefined, st
     const relayed = remote.send(message).catch(async (err: unknown) => {
       const error = asHoopqError(err, origin);
       if (!isJSONRPCRequest(message)) return; // a notification has nobody to answer
-      if (message.method === 'initialize') return stop(error);
+      if (message.method === 'initialize') {
+        if (error.exitCode !== 4) return stop(error);
+        // hand stdin over without ending: `hoopq mcp` answers this initialize and every call itself
+        stdin.off('end', onInputEnd);
+        stdin.off('close', onInputEnd);
+        local.onclose = undefined;
+        end = { refused: { error, initialize: message } };
+        return stop();
+      }
       const answer: JSONRPCMessage =
         message.method === 'tools/call'
           ? { jsonrpc: '2.0', id: message.id, result: refusalResult(error) }
@@ -68,6 +84,7 @@ export async function proxyMcpStdio(endpoint: URL, token: string | undefined, st
   await local.start();
   try {
     await stopped;
+    return end;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -29,10 +29,12 @@ export interface QueryResultInput {
   record: AuditRecordBody | undefined;
   policy: Policy;
   notices: string[];
+  /** The SQL as the agent sent it: the note names only the masks of columns it can have read. */
+  sql: string;
 }
 
 /** content[0]: the rows, a JSON array of row objects (as `hoopq query --format json`); content[1]: the note. */
-export function queryResult({ buffer, outcome, record, policy, notices }: QueryResultInput): CallToolResult {
+export function queryResult({ buffer, outcome, record, policy, notices, sql }: QueryResultInput): CallToolResult {
   const { text, rowsShown } = buffer.fittingJson();
   const note: string[] = [`${outcome.rows} row${outcome.rows === 1 ? '' : 's'}.`];
   if (rowsShown < outcome.rows) {
@@ -46,7 +48,7 @@ export function queryResult({ buffer, outcome, record, policy, notices }: QueryR
         : `Result cut at ${outcome.rows} rows: a tool result carries at most ${MCP_MAX_ROWS}; aggregate, filter or page with LIMIT/OFFSET.`,
     );
   }
-  const masked = Object.entries(record?.masked.columns ?? {});
+  const masked = masksInPlay(record?.masked.columns ?? {}, sql);
   if (masked.length > 0) note.push(`Masked by policy ${policy.name}: ${masked.map(([c, m]) => `${c}=${m}`).join(', ')}.`);
   const detected = Object.entries(record?.masked.detected ?? {}).filter(([, n]) => n > 0);
   if (detected.length > 0) note.push(`Personal data found in text and replaced: ${detected.map(([d, n]) => `${d} ${n}`).join(', ')}.`);
@@ -59,4 +61,17 @@ export function queryResult({ buffer, outcome, record, policy, notices }: QueryR
       { type: 'text', text: note.join(' ') },
     ],
   };
+}
+
+/**
+ * The masks of the tables read that can have touched this result: those of columns the SQL
+ * names, and every one of a table it selects `*` from. The audit record keeps them all; the
+ * note is for the agent, which would otherwise read "email=hash" after selecting only `city`.
+ * A name matched in a comment or a string only adds a mask to the note, never hides one.
+ */
+export function masksInPlay(masks: Record<string, string>, sql: string): Array<[string, string]> {
+  const star = /(?:\bselect|,)\s*(?:distinct\s+)?(?:[\w"`]+\.)*\*/i.test(sql);
+  const words = new Set((sql.match(/[\p{L}_][\p{L}\p{N}_$]*/gu) ?? []).map((w) => w.toLowerCase()));
+  for (const quoted of sql.matchAll(/"((?:[^"]|"")+)"|`([^`]+)`/g)) words.add((quoted[1] ?? quoted[2]!).replace(/""/g, '"').toLowerCase());
+  return Object.entries(masks).filter(([column]) => star || words.has(column.slice(column.lastIndexOf('.') + 1).toLowerCase()));
 }

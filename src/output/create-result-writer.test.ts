@@ -34,16 +34,16 @@ async function render(format: OutputFormat, rows = ROWS, options: ResultWriterOp
 }
 
 describe('formats: exact output', () => {
-  test('json: one array of row objects on one line, bigint as string', async () => {
+  test('json: one array of row objects on one line, every integer a number (bigint too)', async () => {
     const { text } = await render('json');
     expect(text).toBe(
       '[{"id":1,"name":"Ann","note":"plain","tags":{"a":[1,2],"b":null}},' +
-        '{"id":"2","name":"Bob, Jr.","note":"says \\"hi\\"\\nbye","tags":null},' +
+        '{"id":2,"name":"Bob, Jr.","note":"says \\"hi\\"\\nbye","tags":null},' +
         '{"id":3,"name":null,"note":"","tags":["x"]}]\n',
     );
     expect(JSON.parse(text)).toEqual([
       { id: 1, name: 'Ann', note: 'plain', tags: { a: [1, 2], b: null } },
-      { id: '2', name: 'Bob, Jr.', note: 'says "hi"\nbye', tags: null },
+      { id: 2, name: 'Bob, Jr.', note: 'says "hi"\nbye', tags: null },
       { id: 3, name: null, note: '', tags: ['x'] },
     ]);
   });
@@ -132,12 +132,16 @@ describe('formats: exact output', () => {
     expect(JSON.parse((await render('prettyjson', [[1, 2, 3]], {}, cols)).text)).toEqual([JSON.parse('{"a":1,"a_1":2,"__proto__":3}')]);
   });
 
-  test('values JSON cannot hold natively: bigint, NaN, bytes, Map, Date', async () => {
+  test('values JSON cannot hold natively: bigint (all digits, as a number), NaN, bytes, Map, Date', async () => {
     const cols = [{ name: 'v', type: 'ANY' }];
-    const rows = [[{ big: 9007199254740993n, nan: NaN }], [Infinity], [new Map([['k', 1]])], [new Date(0)], [{ b: new Uint8Array([104, 105]) }]];
+    const rows = [[{ big: 9007199254740993n, nan: NaN }], [Infinity], [new Map([['k', 1]])], [new Date(0)], [{ b: new Uint8Array([104, 105]) }], [-170141183460469231731687303715884105728n]];
     expect((await render('ndjson', rows, {}, cols)).text).toBe(
-      '{"v":{"big":"9007199254740993","nan":"NaN"}}\n{"v":"Infinity"}\n{"v":{"k":1}}\n{"v":"1970-01-01T00:00:00.000Z"}\n{"v":{"b":"aGk="}}\n',
+      '{"v":{"big":9007199254740993,"nan":"NaN"}}\n{"v":"Infinity"}\n{"v":{"k":1}}\n{"v":"1970-01-01T00:00:00.000Z"}\n{"v":{"b":"aGk="}}\n{"v":-170141183460469231731687303715884105728}\n',
     );
+    // prettyjson indents nested values the same way JSON.stringify does
+    const nested = [[{ a: [1, { b: 2n }], c: {} }]];
+    expect(JSON.parse((await render('prettyjson', nested, {}, cols)).text)).toEqual([{ v: { a: [1, { b: 2 }], c: {} } }]);
+    expect((await render('prettyjson', [[{ a: [1], c: 'x' }]], {}, cols)).text).toBe('[\n  {\n    "v": {\n      "a": [\n        1\n      ],\n      "c": "x"\n    }\n  }\n]\n');
   });
 });
 

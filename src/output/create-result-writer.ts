@@ -19,9 +19,14 @@ import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
 import { createNdjsonEncoder } from './ndjson-encoder.js';
 import { PRETTY_ROW_CAP, createPrettyTableEncoder } from './pretty-table-encoder.js';
 import type { RowEncoderFactory } from './row-encoder.js';
+import { BQ_ENCODERS } from './bq-encoders.js';
 
+/** hoopq's own formats (`hoopq query --format`): typed JSON values, one rule per SQL type (json-text.ts). */
 export const OUTPUT_FORMATS = ['pretty', 'json', 'prettyjson', 'csv', 'ndjson'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/** The `hoopq bq` face's formats: exactly `bq --format=…` (bq-encoders.ts). */
+export const BQ_OUTPUT_FORMATS = ['bq-pretty', 'bq-sparse', 'bq-json', 'bq-prettyjson', 'bq-csv', 'bq-none'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | (typeof BQ_OUTPUT_FORMATS)[number];
+export const RESULT_FORMATS: readonly OutputFormat[] = [...OUTPUT_FORMATS, ...BQ_OUTPUT_FORMATS];
 
 const ENCODERS: Readonly<Record<OutputFormat, RowEncoderFactory>> = {
   pretty: createPrettyTableEncoder,
@@ -29,7 +34,16 @@ const ENCODERS: Readonly<Record<OutputFormat, RowEncoderFactory>> = {
   prettyjson: createPrettyJsonEncoder,
   csv: createCsvEncoder,
   ndjson: createNdjsonEncoder,
+  ...BQ_ENCODERS,
 };
+
+/** Formats that must see every row before writing one; capped at PRETTY_ROW_CAP rows. */
+const BUFFERING_FORMATS: ReadonlySet<OutputFormat> = new Set(['pretty', 'bq-pretty', 'bq-sparse']);
+
+/** Formats whose errors are machine-read: stderr then carries one JSON object instead of a line. */
+export function isMachineFormat(format: string): boolean {
+  return ['json', 'ndjson', 'bq-json', 'bq-prettyjson'].includes(format);
+}
 
 export interface ResultWriterOptions {
   /** Rows to write at most; further rows are dropped and `truncated` is set. */
@@ -79,7 +93,7 @@ export function createResultWriter(
   if (factory === undefined) {
     throw new UsageError('usage.format', `refused: unknown output format "${String(format)}"`, {
       rule: 'format',
-      hint: `--format may be one of: ${OUTPUT_FORMATS.join(', ')}`,
+      hint: `--format may be one of: ${OUTPUT_FORMATS.join(', ')} (hoopq bq: pretty, sparse, json, prettyjson, csv, none)`,
     });
   }
   const { maxRows } = options;
@@ -90,7 +104,7 @@ export function createResultWriter(
       hint: 'pass --max-rows N with N a whole number',
     });
   }
-  const limit = format === 'pretty' ? Math.min(maxRows ?? PRETTY_ROW_CAP, PRETTY_ROW_CAP) : maxRows;
+  const limit = BUFFERING_FORMATS.has(format) ? Math.min(maxRows ?? PRETTY_ROW_CAP, PRETTY_ROW_CAP) : maxRows;
   const encoder = factory(columns);
   const hash = createHash('sha256');
   let rows = 0;

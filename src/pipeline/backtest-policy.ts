@@ -47,6 +47,8 @@ export interface BacktestInput extends BacktestScope {
   names: NameDefaults;
   /** The deployment's SQL sealing key; null when it is not at hand (sealed records are then skipped). */
   sealKey: Buffer | null;
+  /** Told the records replayed so far (drives the command's progress line on a terminal). */
+  onReplayed?: (replayed: number) => void;
 }
 
 export const CHANGE_KINDS = ['allow_to_deny', 'deny_to_allow', 'masks_added', 'masks_removed', 'masks_changed'] as const;
@@ -161,6 +163,7 @@ export async function backtestPolicy(given: BacktestInput): Promise<BacktestRepo
   const finish = ({ record, intentId, recorded, key }: Replay) => {
     const now = pool.decided(key)!;
     report.replayed++;
+    given.onReplayed?.(report.replayed);
     const found = compareDecisions(recorded, now);
     if (found.length === 0) {
       if (recorded.decision === 'deny' && now.decision === 'deny' && (recorded.rule !== now.rule || recorded.code !== now.code)) {

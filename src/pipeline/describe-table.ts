@@ -16,6 +16,7 @@ import { enrichRefusal } from './enrich-refusal.js';
 import { parseTableReference } from './parse-table-reference.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { runCatalogRequest, type CatalogRequest } from './run-catalog-request.js';
+import { bigQuerySchemaField, type BigQuerySchemaField } from '../warehouse/bigquery-schema-field.js';
 
 export interface DescribeTableRequest extends CatalogRequest {
   table: string;
@@ -34,6 +35,8 @@ export interface TableDescription {
   table: string;
   kind: 'table' | 'view';
   columns: DescribedColumn[];
+  /** The same columns as BigQuery schema fields (`bq show --format=json`): types, modes, nested fields. */
+  fields: BigQuerySchemaField[];
   /** For a view: masks applied at the tables it reads (`project.dataset.table.column` -> method). */
   maskedSources: Record<string, string>;
   /** Content detectors that replace personal data found in any returned text cell. */
@@ -67,7 +70,8 @@ export async function describeTable(parts: PipelineParts, req: DescribeTableRequ
       const maskedSources = Object.fromEntries(Object.entries(read.masks).filter(([k]) => !(ci ? k.toLowerCase() : k).startsWith(own)));
       body.masked.columns = read.masks;
       body.rows = columns.length;
-      return { policy: policy.name, table, kind: info.kind, columns, maskedSources, detect: policy.detect };
+      const fields = columns.map((c) => bigQuerySchemaField(warehouse.kind, c.name, c.type));
+      return { policy: policy.name, table, kind: info.kind, columns, fields, maskedSources, detect: policy.detect };
     } catch (err) {
       throw await enrichRefusal(err, context);
     }

@@ -11,6 +11,7 @@ import { redactSql } from '../masking/redact-sql.js';
 import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
+import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
 import { sanitizeError } from './sanitize-error.js';
@@ -44,6 +45,13 @@ export interface Explanation {
   rewritten_sql?: string;
   dry_run?: { bytes_processed: number | null; statement_type: string | null; referenced_tables: string[] };
 }
+
+/**
+ * The string constants the masks write (docs/reference.md "Mask methods": partial's '*',
+ * redact's '[REDACTED]'): explain shows them as they run. A caller's own '*' is shown too; a
+ * one-character text is no value worth hiding.
+ */
+const MASK_STRINGS: ReadonlySet<string> = new Set(['*', '[REDACTED]']);
 
 export async function explainQuery(parts: PipelineParts, req: ExplainRequest): Promise<Explanation> {
   let policy: Policy;
@@ -94,7 +102,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
     const checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     // what would really run, statement by statement (literal-redacted under a masking policy)
-    const shown = (text: string) => (mayCarryMaskedValues ? redactSql(text, dialect, { trusted: true }).text : text);
+    const shown = (text: string) => (mayCarryMaskedValues ? redactSql(text, dialect, { trusted: true, keepStrings: MASK_STRINGS }).text : text);
     out.run_sql = checked.statementsToRun.map(shown);
     const rewritten = checked.statementsToRun.some((text, i) => text !== checked.analysis.run[i]);
     if (rewritten) out.rewritten_sql = out.run_sql.join(';\n');
@@ -103,8 +111,9 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
       out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
       crossCheckDryRun(d, checked.analysis, policy, warehouse.kind === 'duckdb');
     }
-  } catch (err) {
-    if (!isHoopqError(err) || err.exitCode < 5 || err.exitCode > 7) throw err;
+  } catch (caught) {
+    if (!isHoopqError(caught) || caught.exitCode < 5 || caught.exitCode > 7) throw caught;
+    const err = Object.keys(progress.masks).length > 0 ? hideRewriteExcerpt(caught) : caught;
     if (mayCarryMaskedValues && progress.literals) literals = [...literals, ...redactSql(req.sql, dialect, { verified: progress.literals }).literals];
     out.decision = 'deny';
     out.reason = sanitizeError(err, { sql: req.sql, literals }).error.message;

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, PolicyDeniedError } from '../errors.js';
+import { AuditWriteError, AuthError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { sqlDialectOf } from '../warehouse/open-warehouse.js';
@@ -26,6 +26,7 @@ import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
 import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
+import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { sanitizeError } from './sanitize-error.js';
 import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-run-policy.js';
@@ -39,10 +40,18 @@ export interface QueryRequest {
   maxRows?: number;
   dryRun?: boolean;
   params?: QueryParameter[];
+  /** The caller's own byte cap (bq's --maximum_bytes_billed); the policy's still applies when lower. */
+  maxBytesBilled?: number;
+  /** The caller's job labels (bq's --label); hoopq's own labels win on a clash. */
+  labels?: Record<string, string>;
+  /** The caller's name defaults (bq's --project_id, --dataset_id); analysis and execution both use them. */
+  names?: Partial<NameDefaults>;
   /** Where result bytes go (stdout, an HTTP response). */
   out: NodeJS.WritableStream;
   /** Human notices (row cut, masks applied); stderr in the CLI. */
   notice(message: string): void;
+  /** Called as the query moves on (checked, running, rows written); drives progress lines and MCP progress. */
+  progress?(p: QueryProgress): void;
   /** The caller went away. */
   signal?: AbortSignal;
   /** Extra audit fields from the entry point (e.g. `src_endpoint`, `via`). */
@@ -52,6 +61,14 @@ export interface QueryRequest {
    * returned function gives the slot back. A refusal (`gateway.busy`) is recorded like any other.
    */
   slot?: (run: string, signal: AbortSignal) => Promise<() => void>;
+}
+
+export interface QueryProgress {
+  stage: 'running' | 'streaming';
+  /** Rows written to the caller so far. */
+  rows: number;
+  /** BigQuery: the dry run's estimate of the bytes the query processes. */
+  bytesProcessed?: number;
 }
 
 export interface QueryOutcome {
@@ -95,7 +112,11 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     // single writer's lock (DuckDB lets one process at a time open the file for writing).
     warehouse = await parts.openWarehouse({ writable: false, policy, identity });
     body.warehouse.kind = warehouse.kind;
-    const names = { defaultProject: parts.config.warehouse.defaultProject ?? warehouse.project, defaultDataset: parts.config.warehouse.defaultDataset };
+    const names = {
+      defaultProject: req.names?.defaultProject ?? parts.config.warehouse.defaultProject ?? warehouse.project,
+      defaultDataset: req.names?.defaultDataset ?? parts.config.warehouse.defaultDataset,
+    };
+    const maxBytesBilled = minDefined(policy.limits.maxBytesBilled, req.maxBytesBilled);
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
     literals = recordSql(parts, body, req.sql, policy, progress, req.params);
@@ -113,9 +134,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const estimate = warehouse.dryRun
       ? await warehouse.dryRun(checked.statementsToRun, {
           signal: req.signal ?? new AbortController().signal,
-          maxBytesBilled: policy.limits.maxBytesBilled,
+          maxBytesBilled,
           names,
-          labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
+          labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
         })
       : undefined;
     if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
@@ -143,8 +164,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     });
     const onCallerAbort = () => controller.abort();
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    req.progress?.({ stage: 'running', rows: 0, bytesProcessed: estimate?.bytesProcessed });
     try {
-      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body);
+      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked) {
@@ -165,7 +187,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       literals = recordSql(parts, body, req.sql, recordedPolicy, progress, req.params);
     }
     // Errors are results too: the engine's text and the SQL's literals never leave as they are.
-    const { error, sealed } = sanitizeError(err, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
+    // the caller never wrote the mask rewrite: an engine's quote of it is left out (and the hint says where to see it)
+    const shown = isHoopqError(err) && Object.keys(progress.masks).length > 0 ? hideRewriteExcerpt(err) : err;
+    const { error, sealed } = sanitizeError(shown, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
     if (willRecord && sink) {
       // a refused token: the run it was for when it could be read; the SQL by size and digest only
       if (!identified) recordUnauthenticated(body, req.sql, error);
@@ -204,13 +228,14 @@ async function streamResult(
   req: QueryRequest,
   controller: AbortController,
   body: AuditRecordBody,
+  maxBytesBilled: number | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
   const execution = await warehouse.execute(statements, {
     signal: controller.signal,
     timeoutMs: policy.limits.timeoutMs,
-    maxBytesBilled: policy.limits.maxBytesBilled,
-    labels: { hoopq_run: body.run ?? '', hoopq_record: body.id },
+    maxBytesBilled,
+    labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
     params: req.params,
     names,
   });
@@ -224,6 +249,7 @@ async function streamResult(
       const slice = room < batch.length ? batch.slice(0, room) : batch;
       offered += slice.length;
       await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+      req.progress?.({ stage: 'streaming', rows: Math.min(offered, limit ?? offered) });
       if (writer.isTruncated()) {
         controller.abort(); // stop the warehouse producing rows nobody will receive
         break;
@@ -236,9 +262,12 @@ async function streamResult(
   const written = await writer.end();
   const stats = execution.stats();
   const truncated = written.truncated;
-  if (truncated) {
-    const why = written.limit === limit ? `limit max_rows of policy ${policy.name}${req.maxRows !== undefined && req.maxRows === limit ? ' / --max-rows' : ''}` : `the ${req.format} format shows at most ${written.limit} rows; use --format json, csv or ndjson for more`;
-    req.notice(`hoopq: result cut at ${written.rows} rows (${why})`);
+  // The caller who asked for N rows and got N is not told the result was cut; only a cut the
+  // caller did not ask for (the policy's max_rows, the pretty cap) is worth a notice.
+  const askedFor = req.maxRows !== undefined && written.limit === req.maxRows;
+  if (truncated && !askedFor) {
+    const why = written.limit === limit ? `limit max_rows of policy ${policy.name}` : `the ${req.format} format shows at most ${written.limit} rows; use --format json, csv or ndjson for more`;
+    req.notice(`hoopq: result cut at ${written.rows} row${written.rows === 1 ? '' : 's'} (${why})`);
   }
   body.rows = written.rows;
   body.result_sha256 = written.sha256;

@@ -18,7 +18,7 @@
  *   detectors that cannot mistake hoopq's own words (times, ids, addresses) for data;
  * - idempotent: a sanitised error passes through unchanged.
  */
-import { formatRefusal, InternalError, isHoopqError, type HoopqError } from '../errors.js';
+import { formatRefusal, InternalError, isHoopqError, systemErrorToHoopq, type HoopqError } from '../errors.js';
 import { DETECTOR_BY_NAME } from '../masking/detectors/index.js';
 import { redactEngineMessage, wordsOfSql } from '../masking/redact-engine-message.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
@@ -43,13 +43,16 @@ export interface SanitizedError {
 const BACKSTOP_DETECTORS = [DETECTOR_BY_NAME.email, DETECTOR_BY_NAME.iban, DETECTOR_BY_NAME.credit_card, DETECTOR_BY_NAME.us_ssn];
 
 export function sanitizeError(err: unknown, scope: ErrorScope = {}): SanitizedError {
-  const error = isHoopqError(err) ? err : internalError(err);
+  // an OS error (ENOSPC, EACCES …) is the user's to fix, with its exit code; anything else not ours is a bug
+  const error = isHoopqError(err) ? err : (systemErrorToHoopq(err) ?? internalError(err));
   let original: string | null = null;
   if (error.engineMessage) {
     const { prefix, text } = error.engineMessage;
     original = prefix + text;
     error.message = prefix + redactEngineMessage(text, wordsOfSql(scope.sql));
     error.engineMessage = undefined;
+    // the engine's quote of the SQL it ran goes with its text
+    if (error.details) delete error.details.sql_excerpt;
     // the vendor's error holds the same text; it is sealed above, and nothing may print it
     delete (error as { cause?: unknown }).cause;
   }

@@ -1,5 +1,5 @@
 /**
- * The policy file's schema (`policies/NAME.yaml`, CONTRACT.md "A policy"): strict (unknown
+ * The policy file's schema (`policies/NAME.yaml`, docs/reference.md "Policy keys"): strict (unknown
  * keys are errors), with every per-field format it can state (glob shapes, durations, sizes).
  * `loadPolicy` validates with it; `hoopq policy schema` and the shipped
  * `schema/policy.schema.json` are generated from this same object, so an editor accepts what

@@ -1,5 +1,5 @@
 /**
- * The normalised, validated form of a policy file (`policies/NAME.yaml`, see CONTRACT.md).
+ * The normalised, validated form of a policy file (`policies/NAME.yaml`, see docs/reference.md "Policy keys").
  * Produced only by `loadPolicy`; everything downstream trusts it.
  */
 import type { StatementKind } from '../analysis/query-analysis.js';

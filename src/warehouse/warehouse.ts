@@ -58,7 +58,10 @@ export interface ResultColumn {
 
 export interface QueryExecution {
   columns: ResultColumn[];
-  /** Batches of rows, each row an array of JSON-compatible values, in column order. */
+  /**
+   * Batches of rows, each row an array of values in column order: JSON-compatible, except an
+   * integer past 2^53, which is a bigint (src/output/json-text.ts writes it with every digit).
+   */
   batches: AsyncIterable<unknown[][]>;
   /** Filled once the batches are drained. */
   stats(): { jobId?: string; bytesProcessed?: number; rowsAffected?: number };

@@ -38,7 +38,10 @@ describe('hoopq ls', () => {
       { kind: 'bigquery#dataset', id: 'demo:analytics', datasetReference: { projectId: 'demo', datasetId: 'analytics' } },
       { kind: 'bigquery#dataset', id: 'demo:crm', datasetReference: { projectId: 'demo', datasetId: 'crm' } },
     ]);
-    expect(tableIds(run(['ls', 'crm', '--format=json'], writer).stdout)).toEqual([]);
+    // a dataset no read rule of the policy reaches is refused, never listed as empty
+    const none = run(['ls', 'crm', '--format=json'], writer);
+    expect(none.code).toBe(5);
+    expect(JSON.parse(none.stderr)).toMatchObject({ code: 'policy.dataset_not_allowed', rule: 'tables.read' });
     expect(JSON.parse(run(['ls', '--format=json'], writer).stdout).map((d: { id: string }) => d.id)).toEqual(['demo:analytics']);
   });
 
@@ -92,7 +95,8 @@ describe('hoopq show', () => {
     expect(t.id).toBe('demo:crm.customers');
     expect(t.type).toBe('TABLE');
     expect(t.schema.fields.map((f: { name: string }) => f.name)).toEqual(['id', 'name', 'email', 'phone', 'ssn', 'city', 'notes', 'created_at']);
-    expect(t.schema.fields.find((f: { name: string }) => f.name === 'email').mask).toBe('hash');
+    expect(t.schema.fields.find((f: { name: string }) => f.name === 'email')).toEqual({ name: 'email', type: 'STRING', mode: 'NULLABLE', mask: 'hash' });
+    expect(t.schema.fields.find((f: { name: string }) => f.name === 'id')).toEqual({ name: 'id', type: 'INTEGER', mode: 'NULLABLE' });
     expect(t.schema.fields.find((f: { name: string }) => f.name === 'name').mask).toBeUndefined();
     expect(t.hoopq.masked_columns).toEqual({ email: 'hash', phone: 'partial', ssn: 'redact' });
   });

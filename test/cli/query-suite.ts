@@ -7,7 +7,7 @@
  * (mint, audit verify, policy validate) run on the gateway's side.
  * test/cli/query.test.ts runs it in direct mode, test/gateway/query-gateway.test.ts through the gateway.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { duckdbJsonRows } from '../fixtures/duckdb-json-rows.js';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,18 +28,7 @@ export function defineQuerySuite(mode: Mode): void {
     rmSync(demo.dir, { recursive: true, force: true });
   });
 
-  async function duckdbRows(sql: string): Promise<unknown[]> {
-    const instance = await DuckDBInstance.create(join(demo.dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
-    const conn = await instance.connect();
-    try {
-      await conn.run('USE demo.crm');
-      const reader = await conn.runAndReadAll(sql);
-      return reader.getRowObjectsJson();
-    } finally {
-      conn.closeSync();
-      instance.closeSync();
-    }
-  }
+  const duckdbRows = (sql: string) => duckdbJsonRows(join(demo.dir, 'demo.duckdb'), sql);
 
   function query(sql: string, extra: string[] = [], env: Record<string, string> = {}) {
     return demo.run(['query', '--format', 'json', ...extra, sql], { env: { HOOPQ_TOKEN: token, ...J, ...env } });
@@ -205,13 +194,15 @@ export function defineQuerySuite(mode: Mode): void {
       expect(JSON.parse(r.stdout)).toHaveLength(2);
     });
 
-    it('--max-rows cuts the result and says so; the audit records what was returned', () => {
+    it('--max-rows cuts the result quietly (asked for); the audit records the cut', () => {
       const r = query('SELECT id FROM analytics.events ORDER BY id', ['--max-rows', '7']);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toHaveLength(7);
-      expect(r.stderr).toMatch(/cut at 7 rows/);
+      // the caller asked for 7 rows and got them: no notice (the policy's own cut is still told)
+      expect(r.stderr).toBe('');
       const rec = demo.auditRecords().filter((x) => x.event === 'query' && x.decision === 'allow').at(-1)!;
       expect(rec.rows).toBe(7);
+      expect(rec.truncated).toBe(true);
     });
 
     it('bad flags are usage errors (exit 2)', () => {
@@ -284,6 +275,19 @@ export function defineQuerySuite(mode: Mode): void {
       const e2 = JSON.parse(r2.stdout);
       expect(e2.decision).toBe('allow');
       expect(e2.masks).toEqual({ 'demo.crm.customers.email': 'hash', 'demo.crm.customers.ssn': 'redact', 'demo.crm.customers.phone': 'partial' });
+    });
+
+    it("run_sql is the SQL that runs: the masks' own '*' shown as written, the caller's literals redacted", () => {
+      const sql = "SELECT phone FROM customers WHERE city <> 'Atlantis-9931' LIMIT 1";
+      const r = demo.run(['explain', '--justification', 'x', sql], { env: { HOOPQ_TOKEN: token } });
+      expect(r.code).toBe(0);
+      const shown: string = JSON.parse(r.stdout).run_sql.join('\n');
+      expect(shown).toMatch(/repeat\('\*', /);
+      expect(shown).not.toContain("repeat('[REDACTED]'");
+      expect(shown).toContain("'[REDACTED]'"); // the redact mask of ssn, and the caller's literal
+      expect(shown).not.toContain('Atlantis-9931');
+      const q = demo.run(['query', '--format', 'json', '--justification', 'x', sql], { env: { HOOPQ_TOKEN: token } });
+      expect(JSON.parse(q.stdout)[0].phone).toMatch(/^\*+\d{4}$/);
     });
   });
 

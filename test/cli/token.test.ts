@@ -187,7 +187,7 @@ describe('verification refuses forged, tampered and foreign tokens (exit 4, the 
     expect(skewed.stderr).toBe('');
     expect(skewed.code).toBe(0);
     expect(still.code).toBe(0);
-    expect(JSON.parse(still.stdout)).toEqual([{ n: '5000' }]);
+    expect(JSON.parse(still.stdout)).toEqual([{ n: 5000 }]);
   }, 120_000);
 
   it('token inspect refuses like query does: exit 4 and the reason on stderr', () => {
@@ -299,7 +299,7 @@ describe('per-run budget across processes', () => {
     expect(codes.filter((c) => c === 0)).toHaveLength(10);
     expect(codes.filter((c) => c === 5)).toHaveLength(22);
     for (const r of results.filter((x) => x.code === 5)) expect(refusal(r).rule).toBe('limits.max_queries');
-    for (const r of results.filter((x) => x.code === 0)) expect(JSON.parse(r.stdout)).toEqual([{ n: '5000' }]);
+    for (const r of results.filter((x) => x.code === 0)) expect(JSON.parse(r.stdout)).toEqual([{ n: 5000 }]);
     const records = demo.auditRecords().filter((x) => x.event === 'query' && x.run === 'bb-budget-race');
     expect(records.filter((x) => x.decision === 'allow')).toHaveLength(10);
     expect(records.filter((x) => x.decision === 'deny')).toHaveLength(22);
@@ -416,7 +416,7 @@ describe('token exchange (keyless CI, fake OIDC issuer on 127.0.0.1)', () => {
     expect(JSON.parse(inspect.stdout)).toMatchObject({ run: runOf('555001-2'), policy: 'ci-nightly', subject: `${issuer.issuer}#repo:acme/ml:ref:refs/heads/main` });
     expect(JSON.parse(inspectGl.stdout)).toMatchObject({ run: runOf('4242'), policy: 'ci-nightly' });
     expect(q.code).toBe(0);
-    expect(JSON.parse(q.stdout)).toEqual([{ n: '5000' }]);
+    expect(JSON.parse(q.stdout)).toEqual([{ n: 5000 }]);
     const record = demo.auditRecords().find((x) => x.event === 'token.exchange' && x.run === runOf('555001-2'));
     expect(record).toMatchObject({ decision: 'allow', policy: { name: 'ci-nightly' } });
   });

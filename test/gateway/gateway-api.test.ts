@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +36,25 @@ afterAll(async () => {
   rmSync(demo.dir, { recursive: true, force: true });
 });
 
-function post(path: string, body: unknown, bearer?: string, headers: Record<string, string> = {}) {
-  return fetch(url + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+/**
+ * A POST on a connection of its own, answered as a fetch Response: a pooled keep-alive socket
+ * the gateway closes after its 5 s idle timeout could be reused at that instant on a loaded
+ * machine ("other side closed"), as mcp-http.test.ts's postFresh explains.
+ */
+function post(path: string, body: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + path, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) for (const one of ([] as string[]).concat(v ?? [])) h.append(k, one);
+        resolve(new Response(chunks.length > 0 ? Buffer.concat(chunks) : null, { status: res.statusCode ?? 0, headers: h }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(typeof body === 'string' ? body : JSON.stringify(body));
   });
 }
 

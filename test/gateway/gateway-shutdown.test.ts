@@ -58,7 +58,7 @@ describe('graceful shutdown', () => {
     gw.process.kill('SIGTERM');
     const r = await running;
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual([{ n: '0' }]);
+    expect(JSON.parse(r.stdout)).toEqual([{ n: 0 }]);
     expect(await exited).toBe(0);
     expect(demo.auditRecords().filter((x) => x.event === 'query' && x.run === 'grace-run').at(-1)!.decision).toBe('allow');
   });

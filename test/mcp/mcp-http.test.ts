@@ -155,7 +155,7 @@ describe('MCP over streamable HTTP at /v1/mcp', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['describe_table', 'explain', 'list_tables', 'query']);
     const query = tools.find((t) => t.name === 'query')!;
-    expect(query.inputSchema.required).toEqual(['sql']);
+    expect(query.inputSchema.required).toEqual(['sql', 'justification']);
     expect(query.description).toContain('demo.crm.customers.email -> hash');
   });
 
@@ -380,15 +380,24 @@ describe('hoopq mcp in gateway mode relays stdio to /v1/mcp', () => {
     }
   });
 
-  it('no token: the gateway\'s refusal at initialize, exit 4, stderr as direct mode, stdout empty', async () => {
-    const r = await demo.runAsync(['mcp'], {
-      input: JSON.stringify(INITIALIZE) + '\n',
-    });
-    expect(r.code).toBe(4);
-    expect(r.stdout).toBe('');
-    const direct = demo.admin(['mcp']);
-    expect(direct.code).toBe(4);
-    expect(r.stderr).toBe(direct.stderr);
+  it.each([
+    ['no token', undefined],
+    ['a forged token the gateway refuses at initialize', 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln'],
+  ])('%s: the relay still serves, answering every call with the refusal direct mode gives', async (_what, bad) => {
+    const { transport: t, stderr } = spawnProxy(bad);
+    const c = new Client({ name: 'hoopq-proxy-test', version: '1.0.0' });
+    await c.connect(t);
+    try {
+      const r = await call('query', { sql: 'SELECT 1 AS x', justification: J }, c);
+      expect(r.isError).toBe(true);
+      const cli = demo.run(['query', 'SELECT 1 AS x'], { env: bad ? { HOOPQ_TOKEN: bad } : {} });
+      expect(cli.code).toBe(4);
+      expect(r.content[0]!.text).toBe(cli.stderr.trim());
+      expect((await call('list_tables', {}, c)).content[0]!.text).toBe(cli.stderr.trim());
+      expect(stderr()).toContain(cli.stderr.trim());
+    } finally {
+      await c.close();
+    }
   });
 });
 

@@ -6,7 +6,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { duckdbJsonRows } from '../fixtures/duckdb-json-rows.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,23 +24,14 @@ interface ToolResult {
   content: Array<{ type: string; text: string }>;
 }
 
-async function duckdbRows(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(join(demo.dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
-  const conn = await instance.connect();
-  try {
-    await conn.run('USE demo.crm');
-    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
+const duckdbRows = (sql: string) => duckdbJsonRows(join(demo.dir, 'demo.duckdb'), sql);
 
-async function connect(tokenValue: string): Promise<{ client: Client; stderr: () => string }> {
+/** An MCP client of `hoopq mcp` under this token (none when undefined). */
+async function connect(tokenValue: string | undefined): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [HOOPQ, 'mcp'],
-    env: { ...getDefaultEnvironment(), HOOPQ_TOKEN: tokenValue, HOOPQ_CONFIG: demo.config },
+    env: { ...getDefaultEnvironment(), ...(tokenValue !== undefined ? { HOOPQ_TOKEN: tokenValue } : {}), HOOPQ_CONFIG: demo.config },
     cwd: demo.dir,
     stderr: 'pipe',
   });
@@ -98,7 +90,8 @@ describe('hoopq mcp over stdio', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['describe_table', 'explain', 'list_tables', 'query']);
     const query = tools.find((t) => t.name === 'query')!;
     expect(Object.keys(query.inputSchema.properties ?? {}).sort()).toEqual(['justification', 'sql']);
-    expect(query.inputSchema.required).toEqual(['sql']);
+    // the policy requires a justification, so the schema does: a client knows before it calls
+    expect(query.inputSchema.required).toEqual(['sql', 'justification']);
     expect(query.description).toContain('analyst-agent');
     expect(query.description).toContain('demo.crm.customers');
     expect(query.description).toContain('demo.crm.payment_cards');
@@ -133,6 +126,32 @@ describe('hoopq mcp over stdio', () => {
     expect(note).toMatch(/Personal data found in text and replaced: .*email \d+/);
   });
 
+  it('query: progress notifications while it runs when the call carries a progress token; increasing, rows so far', async () => {
+    const seen: Array<{ progress: number; message?: string }> = [];
+    const r = (await client.callTool({ name: 'query', arguments: { sql: 'SELECT id FROM analytics.events ORDER BY id LIMIT 50', justification: J } }, undefined, {
+      onprogress: (p) => seen.push(p),
+    })) as ToolResult;
+    expect(r.isError).toBeFalsy();
+    expect(seen[0], JSON.stringify(seen)).toEqual({ progress: 0, message: 'running' });
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]!.progress).toBeGreaterThan(seen[i - 1]!.progress);
+      expect(seen[i]!.progress).toBeLessThanOrEqual(50);
+    }
+  });
+
+  it('logging: the server has the capability; messages respect the level the client set', async () => {
+    expect(client.getServerCapabilities()?.logging).toBeDefined();
+    const logs: Array<{ level: string; data: unknown }> = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+    await client.setLoggingLevel('info');
+    expect((await call('query', { sql: 'SELECT 1 AS x', justification: J })).isError).toBeFalsy();
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'info', data: 'query checked and running under policy analyst-agent' }));
+    logs.length = 0;
+    await client.setLoggingLevel('warning');
+    expect((await call('query', { sql: 'SELECT 1 AS x', justification: J })).isError).toBeFalsy();
+    expect(logs).toEqual([]);
+  });
+
   it('query: masks hold inside expressions and predicates', async () => {
     const r = await call('query', { sql: `SELECT upper(email) AS e, reverse(ssn) AS s, phone || '' AS p FROM customers WHERE id < 30`, justification: J });
     expect(r.isError).toBeFalsy();
@@ -151,13 +170,15 @@ describe('hoopq mcp over stdio', () => {
     expect(r.content[0]!.text).toContain('You may read instead: demo.crm.customers (masked: ');
   });
 
-  it('query: a missing justification is refused with the CLI\'s message', async () => {
+  it('query: a missing or empty justification is refused by the schema, naming the rule', async () => {
     const sql = 'SELECT count(*) FROM analytics.events';
-    const r = await call('query', { sql });
-    expect(r.isError).toBe(true);
-    expect(r.content[0]!.text).toBe(cliRefusal(sql, null));
-    expect(r.content[0]!.text).toContain('(rule require_justification)');
-    expect(r.content[0]!.text).toContain("the query tool's justification argument");
+    const before = demo.auditRecords().length;
+    for (const args of [{ sql }, { sql, justification: '' }]) {
+      const r = await call('query', args);
+      expect(r.isError).toBe(true);
+      expect(r.content[0]!.text).toContain('a justification is required by policy analyst-agent (rule require_justification)');
+    }
+    expect(demo.auditRecords().length).toBe(before); // refused before anything ran
   });
 
   it.each([
@@ -244,14 +265,37 @@ describe('hoopq mcp over stdio', () => {
 describe('hoopq mcp start-up and revocation', () => {
   it.each([
     ['no token', undefined],
+    ['an empty HOOPQ_TOKEN', ''],
     ['a forged token', 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln'],
-  ])('%s: exit 4 before serving, the refusal on stderr, nothing on stdout', (_what, bad) => {
-    const r = hoopq(['mcp'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config, ...(bad ? { HOOPQ_TOKEN: bad } : {}) } });
+  ])('%s: still served; every tool call is answered with the refusal the CLI prints', async (_what, bad) => {
+    const cli = hoopq(['query', 'SELECT 1'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config, ...(bad !== undefined ? { HOOPQ_TOKEN: bad } : {}) } });
+    expect(cli.code).toBe(4);
+    const { client: c, stderr } = await connect(bad);
+    try {
+      expect((await c.listTools()).tools.map((t) => t.name).sort()).toEqual(['describe_table', 'explain', 'list_tables', 'query']);
+      for (const [name, args] of [['query', { sql: 'SELECT 1' }], ['list_tables', {}], ['describe_table', { table: 'crm.customers' }], ['explain', { sql: 'SELECT 1' }]] as const) {
+        const r = await call(name, args, c);
+        expect(r.isError, name).toBe(true);
+        expect(r.content[0]!.text).toBe(cli.stderr.trim());
+      }
+      expect(stderr()).toContain(cli.stderr.trim());
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a refused session exits 4 once the client has gone; the answers came first', () => {
+    const messages = [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'query', arguments: { sql: 'SELECT 1' } } },
+    ];
+    const r = hoopq(['mcp'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config }, input: messages.map((m) => JSON.stringify(m)).join('\n') + '\n' });
     expect(r.code).toBe(4);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^hoopq: /);
-    const cli = hoopq(['query', 'SELECT 1'], { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config, ...(bad ? { HOOPQ_TOKEN: bad } : {}) } });
-    expect(r.stderr).toBe(cli.stderr);
+    const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result: { isError?: boolean; content?: Array<{ text: string }> } });
+    expect(answers.map((a) => a.id)).toEqual([1, 2]);
+    expect(answers[1]!.result.isError).toBe(true);
+    expect(answers[1]!.result.content![0]!.text).toMatch(/^hoopq: run token refused: no run token was given/);
   });
 
   it('a run revoked mid-session is refused on the next call', async () => {

@@ -6,7 +6,7 @@
  *   the prefix itself, e.g. `p.d.events_*` or `p.d.*` cover `p.d.events_2024*`);
  * - may match: some glob matches SOME expansion (a deny glob `p.d.events_secret` may match
  *   `p.d.events_*`, so the read is denied).
- * Globs follow CONTRACT.md: `*` matches any characters inside one segment; case-sensitive.
+ * Globs follow docs/reference.md: `*` matches any characters inside one segment; case-sensitive.
  */
 import { matchesGlob } from '../table-name.js';
 

@@ -1,5 +1,5 @@
 /**
- * The GoogleSQL expression that computes a masked column from the raw one (CONTRACT.md):
+ * The GoogleSQL expression that computes a masked column from the raw one (docs/reference.md "Mask methods"):
  * hash = hex SHA-256 of the value's text, redact = '[REDACTED]', null = NULL, partial = all
  * but the last four characters replaced by '*' (values of four characters or fewer fully
  * replaced). NULL stays NULL for every method, as in the DuckDB engine, so IS NULL keeps its

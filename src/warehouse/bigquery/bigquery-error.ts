@@ -60,7 +60,9 @@ export function fromJobError(errorResult: { reason?: string; message?: string },
 
 function fromBigQuery(reason: string, message: string, status: number | undefined, ctx: BigQueryErrorContext, cause: unknown): HoopqError {
   const text = `BigQuery ${reason}: ${message}`;
-  const base: HoopqErrorOptions = { rule: `bigquery.${reason}`, cause, details: { reason, ...(status ? { http_status: status } : {}) } };
+  // BigQuery points into the SQL it ran ("Unrecognized name: nme at [1:8]"): marked for hideRewriteExcerpt
+  const excerpt = / at \[\d+:\d+\]$/.exec(message)?.[0];
+  const base: HoopqErrorOptions = { rule: `bigquery.${reason}`, cause, details: { reason, ...(status ? { http_status: status } : {}), ...(excerpt ? { sql_excerpt: excerpt } : {}) } };
   // BigQuery's text of a failed query can quote values (`Bad int64 value: …`): it travels as
   // engineMessage, shown only redacted by the pipeline's sanitizeError
   const quoting: HoopqErrorOptions = { ...base, engineMessage: { prefix: `BigQuery ${reason}: `, text: message } };

@@ -38,7 +38,7 @@ describe('convertBigQueryRow', () => {
     };
     expect(convertBigQueryRow(row, fields)).toEqual([
       42,
-      '9007199254740993',
+      9007199254740993n,
       1.5,
       'NaN',
       true,

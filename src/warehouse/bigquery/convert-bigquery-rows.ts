@@ -1,7 +1,7 @@
 /**
  * BigQuery's wire rows (`{f: [{v: …}]}`, every scalar a string) as JSON values per the result
  * schema, the way hoopq hands rows to masking and output:
- * INT64 -> number when it is a safe integer, else the decimal string (never a rounded number);
+ * INT64 -> number, or bigint past 2^53 (never a rounded number; written with all its digits);
  * FLOAT64 -> number (NaN and ±Infinity stay strings, JSON has no such numbers);
  * BOOL -> boolean; NUMERIC/BIGNUMERIC -> string (exact); TIMESTAMP -> RFC 3339 UTC with
  * microseconds (the job is asked for int64 microseconds, `formatOptions.useInt64Timestamp`);
@@ -56,7 +56,8 @@ function convertValue(v: unknown, field: BigQueryField): unknown {
     case 'INTEGER':
     case 'INT64': {
       const n = Number(s);
-      return Number.isSafeInteger(n) ? n : s;
+      if (Number.isSafeInteger(n)) return n;
+      return /^-?\d+$/.test(s) ? BigInt(s) : s;
     }
     case 'FLOAT':
     case 'FLOAT64': {

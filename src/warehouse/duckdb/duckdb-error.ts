@@ -26,6 +26,7 @@ export function isDuckDbInterrupt(err: unknown): boolean {
  * value a cast failed on, the SQL as hoopq rewrote it), so it travels only as the error's
  * `engineMessage`: the pipeline's sanitizeError shows it redacted and seals the original. The
  * message itself names DuckDB's error class only, so it is safe wherever it goes.
+ * The part of it that quotes the SQL is marked (`details.sql_excerpt`) for hideRewriteExcerpt.
  * Refusals by the engine lockdown get rule `warehouse.lockdown`, so the audit and the caller
  * see that the engine (not the SQL's author) refused.
  */
@@ -48,13 +49,18 @@ export function toWarehouseError(err: unknown): WarehouseError {
       engineMessage: { prefix: 'DuckDB refused: ', text: message },
     });
   }
+  const excerpt = SQL_EXCERPT.exec(message)?.[0];
   return new WarehouseError('warehouse.sql_error', errorClass(message), {
     rule: 'warehouse.sql',
     hint: "the message is DuckDB's own, without the values it quoted; correct the SQL and try again",
     cause: err,
     engineMessage,
+    ...(excerpt ? { details: { sql_excerpt: excerpt } } : {}),
   });
 }
+
+/** DuckDB's quote of the SQL it ran, at the end of a parser or binder message: `\n\nLINE 1: SELECT nme FROM …\n        ^`. */
+const SQL_EXCERPT = /\n+LINE \d+: [^\n]*\n *\^\s*$/;
 
 /** `Conversion Error` of `Conversion Error: Could not convert …`: DuckDB's class, never data. */
 function errorClass(message: string): string {

@@ -1,0 +1,62 @@
+/**
+ * Where the agent's commands (query, explain, ls, show, mcp, bq) send their work, and the
+ * run token they present. Gateway mode when HOOPQ_GATEWAY is set (no config file is read at
+ * all: the agent's side holds nothing but its token) or when the config names a `gateway:`;
+ * else direct mode, with the pipeline in this process.
+ */
+import type { Command } from 'commander';
+import { AuthError, UsageError } from '../errors.js';
+import { checkGatewayUrl } from '../gateway/listen-address.js';
+import { configPathFrom, loadContextAt, type CliContext } from './cli-context.js';
+
+export type QueryTarget = { kind: 'remote'; gateway: URL } | { kind: 'local'; ctx: CliContext };
+
+export async function openQueryTarget(cmd: Command): Promise<QueryTarget> {
+  return openQueryTargetAt(configPathFrom(cmd));
+}
+
+export async function openQueryTargetAt(configPath: string): Promise<QueryTarget> {
+  const fromEnv = process.env.HOOPQ_GATEWAY;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'remote', gateway: checkGatewayUrl(fromEnv) };
+  const ctx = loadContextAt(configPath);
+  if (ctx.config.gateway) {
+    await ctx.close();
+    return { kind: 'remote', gateway: checkGatewayUrl(ctx.config.gateway, `gateway: in ${ctx.configPath}`) };
+  }
+  return { kind: 'local', ctx };
+}
+
+/**
+ * The run token from --token, else $HOOPQ_TOKEN. A HOOPQ_TOKEN that is set but empty is
+ * refused with its likely cause: `export HOOPQ_TOKEN=$(hoopq token mint …)` whose mint failed.
+ */
+export function cliToken(flag: string | undefined): string | undefined {
+  if (flag !== undefined) return flag;
+  const env = process.env.HOOPQ_TOKEN;
+  if (env !== undefined && env.trim() === '') {
+    throw new AuthError('token.missing', 'run token refused: no run token was given: HOOPQ_TOKEN is set but empty', {
+      rule: 'token.missing',
+      hint: 'the command that set it probably failed: run `hoopq token mint --policy NAME --run RUN` on its own to see why, then export its output',
+    });
+  }
+  return env;
+}
+
+/** The token as the verifier would read it; one that cannot travel in an HTTP header is refused here, as malformed. */
+export function remoteToken(token: string | undefined): string | undefined {
+  const compact = token?.trim();
+  if (!compact) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(compact)) {
+    throw new AuthError('token.malformed', 'run token refused: the token is malformed: it contains characters a token never has', {
+      rule: 'token.malformed',
+      hint: 'pass the run token exactly as minted (three base64url parts separated by dots)',
+    });
+  }
+  return compact;
+}
+
+export function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError('usage.not_positive', `"${v}" is not a positive whole number`);
+  return n;
+}
