@@ -56,16 +56,33 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
   return new Promise<RemoteOutcome>((resolve, reject) => {
     let result: { outcome?: RemoteOutcome; error?: HoopqError } | undefined;
     let waiting = false;
+    const out = input.stdout;
     const decoder = new FrameDecoder({
       data(chunk) {
+        if ((out as { destroyed?: boolean }).destroyed) return fail(readerGone());
         // one socket chunk may hold several frames: wait for one drain, not one per frame
-        if (!input.stdout.write(chunk) && !waiting) {
+        if (!out.write(chunk) && !waiting) {
           waiting = true;
           res.pause();
-          input.stdout.once('drain', () => {
+          // a reader that goes away (`| head -1`) never drains: stop at once rather than wait
+          // on a paused response until the gateway closes the idle connection
+          const drained = () => {
+            forget();
             waiting = false;
             res.resume();
-          });
+          };
+          const gone = () => {
+            forget();
+            fail(readerGone());
+          };
+          const forget = () => {
+            out.off('drain', drained);
+            out.off('close', gone);
+            out.off('error', gone);
+          };
+          out.on('drain', drained);
+          out.on('close', gone);
+          out.on('error', gone);
         }
       },
       notice: (line) => input.notice(line),
@@ -77,7 +94,7 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
       },
     });
     let failed = false;
-    const fail = (err: HoopqError) => {
+    const fail = (err: Error) => {
       if (failed) return;
       failed = true;
       res.destroy();
@@ -97,6 +114,14 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
       if (result.error) return reject(result.error);
       resolve(result.outcome!);
     });
+  });
+}
+
+/** The caller's stdout went away mid-result; the CLI ends quietly (exit 0) as for any closed pipe. */
+function readerGone(): WarehouseError {
+  return new WarehouseError('gateway.output_closed', 'the reader of the result went away; the query was cancelled', {
+    rule: 'gateway.client',
+    hint: 'read the whole result, or ask for fewer rows (--max_rows)',
   });
 }
 
