@@ -99,27 +99,31 @@ export function appendCheckpoint(path: string, cp: AuditCheckpoint): void {
 
 /** The seq of the last complete checkpoint line, or 0 when there is none (or it is unreadable). */
 export function readLastCheckpointSeq(path: string): number {
+  return readLastCheckpoint(path)?.seq ?? 0;
+}
+
+/** The last complete checkpoint line, or null when there is none (or it is unreadable). */
+export function readLastCheckpoint(path: string): AuditCheckpoint | null {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
   try {
     const size = fs.fstatSync(fd).size;
     const end = lineStartBefore(fd, size);
-    if (end === 0) return 0;
+    if (end === 0) return null;
     const start = lineStartBefore(fd, end - 1);
     const buf = Buffer.alloc(end - 1 - start);
     fs.readSync(fd, buf, 0, buf.length, start);
     try {
-      return parseCheckpointLine(buf.toString('utf8')).seq;
+      return parseCheckpointLine(buf.toString('utf8'));
     } catch {
-      return 0;
+      return null;
     }
   } finally {
     fs.closeSync(fd);
   }
 }
-

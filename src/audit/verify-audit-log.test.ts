@@ -36,7 +36,7 @@ beforeEach(async () => {
   keyDir = path.join(dir, 'keys');
   const sink = await openJsonlFileSink(log, { checkpoint: { keyDir, every: EVERY } });
   for (let i = 1; i <= RECORDS; i++) await sink.append(body(i));
-  await sink.close(); // checkpoints at 10, 20 and (on close) 25
+  await sink.close(); // checkpoints at 1 (the first record), 10, 20 and (on close) 25
   pristine = fs.readFileSync(log, 'utf8');
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -61,7 +61,7 @@ describe('verifyAuditLog on an untouched log', () => {
   it('passes, counts records, verifies every checkpoint signature', async () => {
     const report = await verify();
     expect(report).toMatchObject({ ok: true, records: RECORDS, head: { seq: RECORDS }, recoveries: [], warnings: [] });
-    expect(report.checkpoints).toMatchObject({ count: 3, lastSeq: 25, verified: 3 });
+    expect(report.checkpoints).toMatchObject({ count: 4, lastSeq: 25, verified: 4 });
   });
 
   it('with signatures: latest, checks only the newest checkpoint', async () => {
@@ -91,9 +91,15 @@ describe('verifyAuditLog on an untouched log', () => {
     const ls = logLines();
     ls[2] = JSON.stringify(JSON.parse(ls[2]), null, 1).replace(/\n/g, ' ').replace('SELECT', '\\u0053ELECT');
     writeLines(ls);
-    const report = await verify();
+    const report = await verifyAuditLog(log, { keyDir, allowNoCheckpoint: true });
     expect(report.ok).toBe(true);
     expect(report.warnings.join()).toMatch(/no signed checkpoint covers this log/);
+  });
+
+  it('fails a log with records and no checkpoint at all, unless allowed explicitly', async () => {
+    fs.rmSync(`${log}.checkpoints`);
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { line: 1, problem: expect.stringMatching(/no signed checkpoint covers this log's 25 records/) } });
+    expect((await verifyAuditLog(log, { keyDir, allowNoCheckpoint: true })).ok).toBe(true);
   });
 
   it('reports a missing log as empty, unless checkpoints show there was one', async () => {
@@ -114,7 +120,7 @@ describe('verifyAuditLog names the first bad line of a tampered log', () => {
     ['a copy of an earlier line inserted', (ls) => { ls.splice(15, 0, ls[2]); return ls; }, 16, /seq 3 where 16 was expected/],
     ['a copy of the previous line inserted after it', (ls) => { ls.splice(15, 0, ls[14]); return ls; }, 16, /seq 15 where 16 was expected/],
     ['a line edited and its hash recomputed', (ls) => { ls[4] = ls[4].replace('"decision":"deny"', '"decision":"allow"'); rehash(ls, 4); return ls; }, 5, /line 5 was edited and its hash recomputed/],
-    ['the first line edited and re-hashed', (ls) => { ls[0] = ls[0].replace('"rows":1', '"rows":2'); rehash(ls, 0); return ls; }, 1, /line 1 was edited and its hash recomputed/],
+    ['the first line edited and re-hashed', (ls) => { ls[0] = ls[0].replace('"rows":1', '"rows":2'); rehash(ls, 0); return ls; }, 1, /chain was rewritten: seq 1 .* signed checkpoint on line 1 .* seq 1 to 1/],
     ['garbage in the middle', (ls) => { ls[9] = 'not json'; return ls; }, 10, /not valid JSON/],
     ['an empty line in the middle', (ls) => { ls.splice(3, 0, ''); return ls; }, 4, /not valid JSON/],
     ['the log starting after its beginning', (ls) => ls.slice(3), 1, /seq 4 where 1 was expected: records 1 to 3 are missing/],
@@ -156,7 +162,7 @@ describe('verifyAuditLog names the first bad line of a tampered log', () => {
     writeLines(ls);
     const report = await verify();
     expect(report.ok).toBe(false);
-    expect(report.firstBad).toMatchObject({ line: 1, seq: 1, problem: expect.stringMatching(/chain was rewritten: seq 10 .* signed checkpoint on line 1 .* seq 1 to 10/) });
+    expect(report.firstBad).toMatchObject({ line: 2, seq: 2, problem: expect.stringMatching(/chain was rewritten: seq 10 .* signed checkpoint on line 2 .* seq 2 to 10/) });
   });
 
   it('the chain re-hashed after a checkpoint: the range starts after the last matching checkpoint', async () => {
@@ -174,8 +180,8 @@ describe('verifyAuditLog names the first bad line of a tampered log', () => {
     writeLines(ls);
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const attacker = { keyId: checkpointKeyId(publicKey), privateKey, publicKey };
-    const sizes = [10, 20, 25].map((n) => ls.slice(0, n).join('\n').length + 1);
-    const cps = [10, 20, 25].map((seq, i) => signCheckpoint(attacker, { seq, hash: (JSON.parse(ls[seq - 1]) as AuditRecord).hash, logSizeBytes: sizes[i] }, new Date()));
+    const sizes = [1, 10, 20, 25].map((n) => ls.slice(0, n).join('\n').length + 1);
+    const cps = [1, 10, 20, 25].map((seq, i) => signCheckpoint(attacker, { seq, hash: (JSON.parse(ls[seq - 1]) as AuditRecord).hash, logSizeBytes: sizes[i] }, new Date()));
     fs.writeFileSync(`${log}.checkpoints`, cps.map((c) => canonicalJson(c) + '\n').join(''));
     const report = await verify();
     expect(report.ok).toBe(false);
@@ -189,23 +195,23 @@ describe('verifyAuditLog names the first bad line of a tampered log', () => {
     rehash(ls, 24);
     writeLines(ls);
     const cpLines = fs.readFileSync(`${log}.checkpoints`, 'utf8').trim().split('\n');
-    const last = parseCheckpointLine(cpLines[2]);
-    cpLines[2] = canonicalJson({ ...last, hash: (JSON.parse(ls[24]) as AuditRecord).hash });
+    const last = parseCheckpointLine(cpLines[3]);
+    cpLines[3] = canonicalJson({ ...last, hash: (JSON.parse(ls[24]) as AuditRecord).hash });
     fs.writeFileSync(`${log}.checkpoints`, cpLines.join('\n') + '\n');
     const report = await verify();
-    expect(report.firstBad).toMatchObject({ line: 3, seq: 25, problem: expect.stringMatching(/invalid signature/) });
+    expect(report.firstBad).toMatchObject({ line: 4, seq: 25, problem: expect.stringMatching(/invalid signature/) });
   });
 
   it('a checkpoint line that is not a checkpoint', async () => {
     fs.appendFileSync(`${log}.checkpoints`, '{"seq":"x"}\n');
-    expect((await verify()).firstBad).toMatchObject({ line: 4, problem: expect.stringMatching(/not a valid checkpoint: seq/) });
+    expect((await verify()).firstBad).toMatchObject({ line: 5, problem: expect.stringMatching(/not a valid checkpoint: seq/) });
   });
 
   it('bytes re-encoded under a checkpoint (same content, other bytes)', async () => {
     const ls = logLines();
     ls[2] = ls[2].replace('"run":"nightly"', '"run":"\\u006eightly"');
     writeLines(ls);
-    expect((await verify()).firstBad).toMatchObject({ line: 1, problem: expect.stringMatching(/bytes changed: .* re-encoded/) });
+    expect((await verify()).firstBad).toMatchObject({ line: 2, problem: expect.stringMatching(/bytes changed: .* re-encoded/) });
   });
 });
 
@@ -241,6 +247,36 @@ describe('verifyAuditLog with crashes', () => {
     await sink.append({ ...body(26), id: randomUUID() });
     await sink.close();
     const after = await verify();
-    expect(after).toMatchObject({ ok: true, warnings: [], checkpoints: { count: 4, verified: 4 } });
+    expect(after).toMatchObject({ ok: true, warnings: [], checkpoints: { count: 5, verified: 5 } });
+  });
+});
+
+describe('verifyAuditLog with a witness', () => {
+  it('a witness copy of the checkpoints catches a cut of the log and its checkpoints file together', async () => {
+    const witness = path.join(dir, 'witness.checkpoints');
+    fs.copyFileSync(`${log}.checkpoints`, witness);
+    expect(await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } })).toMatchObject({ ok: true, checkpoints: { count: 4, witness: { count: 4, lastSeq: 25 } } });
+    writeLines(logLines().slice(0, 22));
+    const cps = fs.readFileSync(`${log}.checkpoints`, 'utf8').trim().split('\n').filter((l) => parseCheckpointLine(l).seq <= 20);
+    fs.writeFileSync(`${log}.checkpoints`, cps.join('\n') + '\n');
+    expect((await verify()).ok).toBe(true); // alone, the cut is invisible
+    const report = await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } });
+    expect(report.firstBad).toMatchObject({ line: 23, problem: expect.stringMatching(/line 4 of .*witness.checkpoints.*covers seq 25: the last 3 records were cut off/) });
+  });
+
+  it('a checkpoint fetched from elsewhere is checked like the others: forged, it fails on its signature', async () => {
+    const newest = parseCheckpointLine(fs.readFileSync(`${log}.checkpoints`, 'utf8').trim().split('\n').at(-1)!);
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: 'https://gw', checkpoints: [newest] } })).ok).toBe(true);
+    const forged = { ...newest, seq: 30 };
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: 'https://gw', checkpoints: [forged] } })).firstBad).toMatchObject({ problem: expect.stringMatching(/https:\/\/gw .*invalid signature|cut off/) });
+  });
+
+  it('a deleted witness file fails; an empty one is a warning', async () => {
+    const witness = path.join(dir, 'gone.checkpoints');
+    expect((await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } })).firstBad).toMatchObject({ problem: expect.stringMatching(/does not exist/) });
+    fs.writeFileSync(witness, '');
+    const report = await verifyAuditLog(log, { keyDir, witness: { name: witness, file: witness } });
+    expect(report.ok).toBe(true);
+    expect(report.warnings.join()).toMatch(/holds no checkpoint yet/);
   });
 });

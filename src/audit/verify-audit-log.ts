@@ -34,6 +34,14 @@ export interface VerifyOptions {
   keyDir?: string;
   /** Check every checkpoint's signature (default), or only those of the latest seq (faster on logs with many). */
   signatures?: 'all' | 'latest';
+  /**
+   * A second copy of the checkpoints kept away from the log (`audit_witness`, or the newest
+   * checkpoint fetched from a gateway): compared with the log like its own checkpoints, so a
+   * log cut together with its `.checkpoints` file is still detected.
+   */
+  witness?: CheckpointWitness;
+  /** Accept a log with records and no checkpoint at all (a warning instead of a failure). */
+  allowNoCheckpoint?: boolean;
   /** Logs of at least this many bytes are prechecked on a second thread (default PARALLEL_VERIFY_MIN_BYTES; Infinity: never). */
   parallelMinBytes?: number;
   /** Told the records linked so far, after each batch (drives `audit verify`'s progress line). */
@@ -69,13 +77,20 @@ export interface VerifyReport {
   head: { seq: number; hash: string };
   firstBad?: VerifyProblem;
   recoveries: AuditRecovery[];
-  checkpoints: { file: string; count: number; lastSeq: number | null; verified: number };
+  checkpoints: { file: string; count: number; lastSeq: number | null; verified: number; witness?: { name: string; count: number; lastSeq: number | null } };
   warnings: string[];
 }
+
+/** `file`: a checkpoints file (absent: a problem); `checkpoints`: checkpoints already read (e.g. from a gateway). */
+export type CheckpointWitness = { name: string; file: string } | { name: string; checkpoints: AuditCheckpoint[] };
 
 interface IndexedCheckpoint {
   cp: AuditCheckpoint;
   line: number;
+  /** Where it was read: the checkpoints file's name or the witness (shown in messages). */
+  file: string;
+  /** The checkpoints file's path or the witness (problems' `file`). */
+  source: string;
 }
 
 export async function verifyAuditLog(logPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -89,8 +104,9 @@ export async function verifyAuditLog(logPath: string, options: VerifyOptions = {
     checkpoints: { file: cpFile, count: 0, lastSeq: null, verified: 0 },
     warnings: [],
   };
-  const { bySeq, latest, problems: cpProblems } = await loadCheckpoints(cpFile, report);
-  const signatureChecks = checkSignatures(bySeq, latest, cpFile, options, report);
+  const loaded = await loadCheckpoints(cpFile, options.witness, report);
+  const { bySeq, latest, problems: cpProblems } = loaded;
+  const signatureChecks = checkSignatures(bySeq, latest, options, report);
 
   if (!fs.existsSync(logPath)) {
     await signatureChecks;
@@ -107,7 +123,7 @@ export async function verifyAuditLog(logPath: string, options: VerifyOptions = {
     return fail(report, {
       line: report.records + 1,
       seq: report.records + 1,
-      problem: `the log ends at seq ${report.records}, but a signed checkpoint (line ${latest.line} of ${path.basename(cpFile)}, ${latest.cp.time}) covers seq ${latest.cp.seq}: the last ${cut} record${cut === 1 ? ' was' : 's were'} cut off`,
+      problem: `the log ends at seq ${report.records}, but a signed checkpoint (line ${latest.line} of ${latest.file}, ${latest.cp.time}) covers seq ${latest.cp.seq}: the last ${cut} record${cut === 1 ? ' was' : 's were'} cut off`,
     });
   }
   const firstBad = chainBad ?? [...cpProblems, ...badSignatures].sort((a, b) => a.line - b.line)[0];
@@ -117,6 +133,19 @@ export async function verifyAuditLog(logPath: string, options: VerifyOptions = {
     if (r.tornFileStatus !== 'intact') report.warnings.push(`the torn bytes recovered at line ${r.line} (seq ${r.seq}) are ${r.tornFileStatus === 'missing' ? 'no longer in' : 'different from what was recorded in'} ${r.tornFile || 'their side file'}`);
   }
   const lastSeq = report.checkpoints.lastSeq ?? 0;
+  if (report.records > 0 && lastSeq === 0 && !options.allowNoCheckpoint) {
+    return fail(report, {
+      line: 1,
+      seq: 1,
+      problem: `no signed checkpoint covers this log's ${report.records} record${report.records === 1 ? '' : 's'}${options.witness ? ` (nor does the witness ${options.witness.name})` : ''}: its checkpoints were deleted, or it was written without them; cutting or rewriting it would not be detected`,
+    });
+  }
+  if (loaded.witnessMissing && report.records > 0) {
+    return fail(report, { line: 1, file: options.witness!.name, problem: `the checkpoint witness ${options.witness!.name} does not exist: it was deleted or moved, so a cut of the log and its checkpoints file would go unseen` });
+  }
+  if (options.witness && report.checkpoints.witness?.count === 0 && report.records > 0) {
+    report.warnings.push(`the witness ${options.witness.name} holds no checkpoint yet: it starts with the next checkpoint the sink signs`);
+  }
   if (report.records > lastSeq) {
     const n = report.records - lastSeq;
     report.warnings.push(
@@ -148,37 +177,66 @@ function fail(report: VerifyReport, problem: VerifyProblem): VerifyReport {
   return report;
 }
 
-async function loadCheckpoints(cpFile: string, report: VerifyReport): Promise<{ bySeq: Map<number, IndexedCheckpoint[]>; latest: IndexedCheckpoint | null; problems: VerifyProblem[] }> {
+async function loadCheckpoints(
+  cpFile: string,
+  witness: CheckpointWitness | undefined,
+  report: VerifyReport,
+): Promise<{ bySeq: Map<number, IndexedCheckpoint[]>; latest: IndexedCheckpoint | null; problems: VerifyProblem[]; witnessMissing: boolean }> {
   const bySeq = new Map<number, IndexedCheckpoint[]>();
   const problems: VerifyProblem[] = [];
   let latest: IndexedCheckpoint | null = null;
-  if (!fs.existsSync(cpFile)) return { bySeq, latest, problems };
-  for await (const batch of readLogLines(cpFile)) {
-    for (let i = 0; i < batch.starts.length; i++) {
-      const line = batch.firstLine + i;
-      let cp: AuditCheckpoint;
-      try {
-        cp = parseCheckpointLine(batch.buffer.toString('utf8', batch.starts[i], batch.ends[i]));
-      } catch (err) {
-        problems.push({ file: cpFile, line, problem: `checkpoint line ${line} is not a valid checkpoint: ${(err as Error).message}` });
-        continue;
+  const seen = new Set<string>();
+  const add = (cp: AuditCheckpoint, line: number, file: string, source: string): void => {
+    const same = `${cp.seq} ${cp.signature}`;
+    if (seen.has(same)) return; // the witness's copy of a checkpoint the file also holds
+    seen.add(same);
+    const at = bySeq.get(cp.seq);
+    if (at) at.push({ cp, line, file, source });
+    else bySeq.set(cp.seq, [{ cp, line, file, source }]);
+    if (!latest || cp.seq > latest.cp.seq) latest = { cp, line, file, source };
+  };
+  const readFile = async (file: string, name: string): Promise<{ count: number; last: number }> => {
+    let count = 0;
+    let last = 0;
+    for await (const batch of readLogLines(file)) {
+      for (let i = 0; i < batch.starts.length; i++) {
+        const line = batch.firstLine + i;
+        let cp: AuditCheckpoint;
+        try {
+          cp = parseCheckpointLine(batch.buffer.toString('utf8', batch.starts[i], batch.ends[i]));
+        } catch (err) {
+          problems.push({ file, line, problem: `checkpoint line ${line} of ${name} is not a valid checkpoint: ${(err as Error).message}` });
+          continue;
+        }
+        count++;
+        last = Math.max(last, cp.seq);
+        add(cp, line, name, file);
       }
-      report.checkpoints.count++;
-      const at = bySeq.get(cp.seq);
-      if (at) at.push({ cp, line });
-      else bySeq.set(cp.seq, [{ cp, line }]);
-      if (!latest || cp.seq >= latest.cp.seq) latest = { cp, line };
+      if (batch.torn) report.warnings.push(`the last line of ${name} is incomplete (a writer was interrupted) and was ignored`);
     }
-    if (batch.torn) {
-      report.warnings.push(`the last line of ${path.basename(cpFile)} is incomplete (a writer was interrupted) and was ignored`);
+    return { count, last };
+  };
+  if (fs.existsSync(cpFile)) report.checkpoints.count = (await readFile(cpFile, path.basename(cpFile))).count;
+  let witnessMissing = false;
+  if (witness) {
+    let read = { count: 0, last: 0 };
+    if ('checkpoints' in witness) {
+      witness.checkpoints.forEach((cp, i) => add(cp, i + 1, witness.name, witness.name));
+      read = { count: witness.checkpoints.length, last: Math.max(0, ...witness.checkpoints.map((cp) => cp.seq)) };
+    } else if (fs.existsSync(witness.file)) {
+      read = await readFile(witness.file, witness.name);
+    } else {
+      witnessMissing = true;
     }
+    report.checkpoints.witness = { name: witness.name, count: read.count, lastSeq: read.count > 0 ? read.last : null };
   }
-  report.checkpoints.lastSeq = latest ? latest.cp.seq : null;
-  return { bySeq, latest, problems };
+  const newest = latest as IndexedCheckpoint | null; // assigned in add()
+  report.checkpoints.lastSeq = newest ? newest.cp.seq : null;
+  return { bySeq, latest: newest, problems, witnessMissing };
 }
 
 /** Starts every signature check on the thread pool; resolves to the failures. */
-async function checkSignatures(bySeq: Map<number, IndexedCheckpoint[]>, latest: IndexedCheckpoint | null, cpFile: string, options: VerifyOptions, report: VerifyReport): Promise<VerifyProblem[]> {
+async function checkSignatures(bySeq: Map<number, IndexedCheckpoint[]>, latest: IndexedCheckpoint | null, options: VerifyOptions, report: VerifyReport): Promise<VerifyProblem[]> {
   if (!latest) return [];
   if (!options.keyDir) {
     report.warnings.push('checkpoint signatures were not checked: no keys directory given (checkpoints were still compared with the log)');
@@ -190,14 +248,14 @@ async function checkSignatures(bySeq: Map<number, IndexedCheckpoint[]>, latest: 
   let next = 0;
   const worker = async () => {
     while (next < todo.length) {
-      const { cp, line } = todo[next++];
+      const { cp, line, file: cpName, source: cpFile } = todo[next++];
       const key = keys.get(cp.key_id);
       if (!key) {
-        problems.push({ file: cpFile, line, seq: cp.seq, problem: `checkpoint line ${line} is signed by key ${cp.key_id}, which is not trusted (no audit-checkpoint-${cp.key_id}.pub in ${options.keyDir})` });
+        problems.push({ file: cpFile, line, seq: cp.seq, problem: `checkpoint line ${line} of ${cpName} is signed by key ${cp.key_id}, which is not trusted (no audit-checkpoint-${cp.key_id}.pub in ${options.keyDir})` });
       } else if (await verifyCheckpointSignature(cp, key)) {
         report.checkpoints.verified++;
       } else {
-        problems.push({ file: cpFile, line, seq: cp.seq, problem: `checkpoint line ${line} (seq ${cp.seq}) has an invalid signature: the checkpoint was edited or forged` });
+        problems.push({ file: cpFile, line, seq: cp.seq, problem: `checkpoint line ${line} of ${cpName} (seq ${cp.seq}) has an invalid signature: the checkpoint was edited or forged` });
       }
     }
   };
@@ -341,7 +399,6 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
   let prevPrevIn = -1;
   let hasPrevPrev = false;
   let lastMatchedCheckpointSeq = 0;
-  const cpName = path.basename(checkpointsPathFor(logPath));
   const linkBatch = (batch: LogLineBatch, facts: Float64Array): VerifyProblem | undefined => {
     try {
       return linkLines(batch, facts);
@@ -407,7 +464,7 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
       if (cps) {
         const hash = hashAt >= 0 ? buffer.toString('latin1', hashAt, hashAt + 64) : slowHash;
         const end = offset + ends[i] + 1;
-        for (const { cp, line: cpLine } of cps) {
+        for (const { cp, line: cpLine, file: cpName } of cps) {
           const range = `seq ${lastMatchedCheckpointSeq + 1} to ${seq}`;
           const first = { line: lastMatchedCheckpointSeq + 1, seq: lastMatchedCheckpointSeq + 1 };
           if (cp.hash !== hash) {

@@ -25,6 +25,8 @@ interface GatewayOpts {
   maxMcpSessions?: string;
   maxMcpSessionsPerRun?: string;
   mcpIdleTimeout: string;
+  allowedHost: string[];
+  allowedOrigin: string[];
 }
 
 export function registerGatewayCommand(program: Command, _state: CliState): void {
@@ -42,6 +44,8 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
     .option('--max-mcp-sessions <n>', 'MCP sessions open at once at /v1/mcp; one more is refused with 503 (default 64)')
     .option('--max-mcp-sessions-per-run <n>', 'MCP sessions of one run open at once; one more is refused with 503 (default 8)')
     .option('--mcp-idle-timeout <duration>', 'close an MCP session nobody has used for this long', '15m')
+    .option('--allowed-host <name>', 'a host name clients use to reach the gateway (repeatable; the loopback names, the listen address and this machine\'s names are always allowed; * allows any)', collect, [])
+    .option('--allowed-origin <url>', 'a web origin whose pages may call the gateway besides its own (repeatable)', collect, [])
     .action(async (opts: GatewayOpts, cmd: Command) => {
       const listen = parseListenAddress(opts.listen);
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
@@ -67,6 +71,8 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         tls,
         allowInsecureRemote: Boolean(opts.allowInsecureRemote),
         version: cmd.parent?.version(),
+        allowedHosts: opts.allowedHost,
+        allowedOrigins: opts.allowedOrigin.map(checkOrigin),
         limits: {
           stallTimeoutMs,
           mcpIdleMs,
@@ -102,6 +108,20 @@ function countOption(text: string | undefined, code: string): number | undefined
   const n = Number(text);
   if (!(Number.isInteger(n) && n > 0 && n <= 4096)) throw new UsageError(`usage.${code}`, `"${text}" is not a whole number between 1 and 4096`);
   return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function checkOrigin(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  } catch {
+    // refused below
+  }
+  throw new UsageError('usage.allowed_origin', `--allowed-origin "${text}" is not an http(s) origin`, { hint: 'write e.g. --allowed-origin https://console.example.com' });
 }
 
 function readPem(file: string): Buffer {

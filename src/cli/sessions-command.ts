@@ -8,9 +8,9 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { remoteCloseMcpSessions, remoteListMcpSessions } from '../gateway/gateway-client.js';
-import { checkGatewayUrl } from '../gateway/listen-address.js';
-import { OPERATOR_KEY_FILE, readSecretKey } from '../gateway/secret-key-file.js';
+import { remoteCloseMcpSessions, remoteListMcpSessions } from '../gateway-client/gateway-client.js';
+import { checkGatewayUrl } from '../gateway-client/gateway-url.js';
+import { OPERATOR_KEY_FILE, readSecretKey } from '../identity/secret-key-file.js';
 import { terminalText } from '../output/terminal-text.js';
 import { loadCliContext } from './cli-context.js';
 import type { CliState } from './main.js';

@@ -11,6 +11,10 @@ export interface WarehouseConfig {
   credentials?: string;
   apiEndpoint?: string;
   iamEndpoint?: string;
+  /** bigquery: maximumBytesBilled of a job whose policy sets no max_bytes_billed (default 1 TiB). */
+  defaultMaxBytesBilled?: number;
+  /** bigquery: jobTimeoutMs of a job whose policy sets no timeout (default 1 h). */
+  defaultJobTimeoutMs?: number;
   defaultProject?: string;
   defaultDataset?: string;
   /** duckdb: memory one query may use (DuckDB's memory_limit of its instance); default 256 MiB. */
@@ -40,4 +44,6 @@ export interface HoopqConfig {
    * own URL.
    */
   oidcAudience?: string;
+  /** A second file receiving a copy of every checkpoint (`audit_witness`), absolute. */
+  auditWitness?: string;
 }

@@ -13,7 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { WarehouseError } from '../errors.js';
-import { FRAME_DATA, FRAME_END, FRAME_NOTICE, FRAMES_CONTENT_TYPE, encodeFrame } from './frame-protocol.js';
+import { FRAME_DATA, FRAME_END, FRAME_NOTICE, FRAMES_CONTENT_TYPE, encodeFrame } from '../gateway-client/frame-protocol.js';
 
 export interface FrameResponse {
   /** Pass as runQuery's `out`. */

@@ -10,6 +10,7 @@ import type { HoopqConfig } from '../config/config.js';
 import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import type { StateStore } from '../identity/state-store.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
+import type { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { FrameResponse } from './frame-response.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { McpSessions } from './mcp-sessions.js';
@@ -58,7 +59,11 @@ export interface Gateway {
   takeQuerySlot(run: string, signal: AbortSignal): Promise<() => void>;
   /** Which unauthenticated refusals get a record of their own (per source address). */
   refusalLimiter: RefusalLimiter;
+  /** The BigQuery API's query jobs (bigquery-api/), each a runQuery in the background. */
+  bigQueryJobs: QueryJobs;
   isDraining(): boolean;
+  /** Operator-facing log lines (a record that could not be written, a bug). */
+  log?: (line: string) => void;
 }
 
 export interface RequestContext {

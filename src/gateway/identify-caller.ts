@@ -9,12 +9,12 @@ import { isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { RefusedCaller } from '../identity/run-token.js';
 import { bearerOf, type Gateway, type RequestCaller, type RequestContext } from './gateway-context.js';
-import { isSameSecret } from './secret-key-file.js';
+import { isSameSecret } from '../identity/secret-key-file.js';
 
 /** Verifies the run token; on refusal keeps what the refusal learned of it in `ctx.caller`. */
-export async function verifyCaller(gateway: Gateway, ctx: RequestContext): Promise<RunIdentity> {
+export async function verifyCaller(gateway: Gateway, ctx: RequestContext, token: string | undefined = bearerOf(ctx)): Promise<RunIdentity> {
   try {
-    const identity = await gateway.parts.identity.verify(bearerOf(ctx));
+    const identity = await gateway.parts.identity.verify(token);
     ctx.caller = { kind: 'run', verified: true, run: identity.run, token_id: identity.tokenId, subject: identity.subject, policy: identity.policy };
     return identity;
   } catch (err) {

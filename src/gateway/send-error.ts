@@ -28,6 +28,8 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   'gateway.mcp_session_token': 403,
   'gateway.mcp_sessions_full': 503,
   'gateway.headers_too_many': 431,
+  'gateway.foreign_host': 403,
+  'gateway.foreign_origin': 403,
 };
 
 export function statusOf(error: HoopqError): number {

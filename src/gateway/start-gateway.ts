@@ -21,17 +21,18 @@ import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
+import { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
-import { createRouteTable, PROBE_PATHS } from './gateway-routes.js';
+import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots, type QuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
-import { createReloadingPolicyPort } from './reloading-policy-port.js';
-import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from '../identity/secret-key-file.js';
 import { recordProtocolRefusal, recordSuppressedRefusals } from './record-refusal.js';
 import { createRefusalLimiter } from './refusal-limiter.js';
+import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 
 export interface StartGatewayOptions {
@@ -44,6 +45,10 @@ export interface StartGatewayOptions {
   version?: string;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Host names clients use besides the defaults (request-origin.ts); `*`: any Host. */
+  allowedHosts?: string[];
+  /** Browser origins allowed besides the gateway's own pages. */
+  allowedOrigins?: string[];
 }
 
 export interface RunningGateway {
@@ -96,8 +101,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const operatorKey = loadOrCreateSecretKey(operatorKeyFile, 'hqop');
   const auditWriterKey = loadOrCreateSecretKey(auditWriterKeyFile, 'hqaw');
 
-  const local = createLocalParts(config);
-  const parts = { ...local.parts, policies: createReloadingPolicyPort(config.policiesDir) };
+  const metrics = new GatewayMetrics();
+  const local = createLocalParts(config, { onAuditGroupCommit: (n) => metrics.auditGroupCommitted(n) });
+  const parts = local.parts;
   // Fail at start, not at the first query: the sink and the state store must open.
   await parts.audit();
   local.state();
@@ -105,8 +111,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs, limits.maxMcpSessionsPerRun);
-  const metrics = new GatewayMetrics();
   const querySlots = createQuerySlots({ size: limits.maxConcurrentQueries, perRun: limits.maxConcurrentQueriesPerRun });
+  const takeQuerySlot = (run: string, signal: AbortSignal) => takeCountedSlot(querySlots, metrics, run, signal);
   const gateway: Gateway = {
     config,
     parts,
@@ -120,11 +126,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     mcpSessions,
     version: options.version,
     querySlots,
-    takeQuerySlot: (run, signal) => takeCountedSlot(querySlots, metrics, run, signal),
+    takeQuerySlot,
     refusalLimiter: createRefusalLimiter({ perMinute: limits.unauthenticatedRecordsPerMinute }),
+    bigQueryJobs: new QueryJobs({ parts, takeQuerySlot, metrics }),
     isDraining: () => draining,
+    log,
   };
   const routes = createRouteTable();
+  const originRules = createOriginRules(listen.host, options.allowedHosts, options.allowedOrigins);
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -149,7 +158,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     };
     try {
       ctx.url = parseUrl(req.url);
-      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : undefined;
+      const prefix = PREFIX_ROUTES.find((r) => ctx.url.pathname.startsWith(r.prefix));
+      const routeName = prefix ? `${prefix.prefix}…` : ctx.url.pathname;
+      const methods = Object.hasOwn(routes, ctx.url.pathname) ? routes[ctx.url.pathname]! : prefix?.methods;
       if (!methods) throw new UsageError('gateway.not_found', `no endpoint ${ctx.url.pathname}`, { hint: 'see docs/gateway.md for the API' });
       const method = req.method ?? '';
       const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
@@ -159,12 +170,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           details: { allow: Object.keys(methods).join(', ') },
         });
       }
-      ctx.route = `${method} ${ctx.url.pathname}`;
+      ctx.route = `${method} ${routeName}`;
       // Node keeps at most maxHeadersCount and drops the rest silently: one more than the limit tells
       if (req.rawHeaders.length / 2 > MAX_HEADERS) {
         res.setHeader('connection', 'close');
         throw new UsageError('gateway.headers_too_many', `refused a request with more than ${MAX_HEADERS} headers`, { rule: 'gateway.max_headers', hint: `send at most ${MAX_HEADERS} headers` });
       }
+      // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
+      // load balancers call them by address)
+      if (!PROBE_PATHS.has(ctx.url.pathname)) checkRequestOrigin(req.headers, originRules);
       if (draining && !PROBE_PATHS.has(ctx.url.pathname)) {
         res.setHeader('connection', 'close');
         throw new WarehouseError('gateway.draining', 'the gateway is shutting down and takes no new requests', { hint: 'retry against another gateway or after the restart' });
@@ -242,6 +256,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         // MCP tool calls are cancelled through their session, which waits for their audit
         // records; a request still waiting on a closed session is answered then (mcp-route.ts).
         await mcpSessions.closeAll();
+        await gateway.bigQueryJobs.closeAll();
         // The pipeline records each cancelled query before its promise settles.
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();
@@ -255,7 +270,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
 }
 
-/** A query slot, with the running and waiting gauges kept. */
+/** A query slot, with the running and waiting gauges kept (waiting: this replica's queue depth). */
 async function takeCountedSlot(slots: QuerySlots, metrics: GatewayMetrics, run: string, signal: AbortSignal): Promise<() => void> {
   metrics.queryWaiting(1);
   let release: () => void;
@@ -273,7 +288,6 @@ async function takeCountedSlot(slots: QuerySlots, metrics: GatewayMetrics, run: 
     release();
   };
 }
-
 function parseUrl(raw: string | undefined): URL {
   try {
     return new URL(raw ?? '/', 'http://gateway');

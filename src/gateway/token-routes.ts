@@ -5,20 +5,20 @@
  *   POST /v1/revoke           operator key, or a run token revoking its own run or itself;
  *                             running queries of the run are interrupted (the pipeline's
  *                             revocation watcher polls the shared state store).
+ *   GET  /v1/token            the presented run token's claims (token inspect)
+ *   GET  /v1/tokens           active tokens (operator key)
+ * The work is the pipeline's (src/pipeline/token-lifecycle.ts), as in direct mode.
  * A minted token appears once, in the response body; it is never logged or recorded.
  */
 import { z } from 'zod';
-import type { AuditRecordBody } from '../audit/audit-record.js';
 import { parseDuration } from '../config/units.js';
-import { AuthError, PolicyDeniedError, UsageError } from '../errors.js';
-import { exchangeOidcToken } from '../identity/oidc-exchange.js';
-import type { RunIdentity } from '../identity/run-identity.js';
-import { mintRunToken, type MintedRunToken } from '../identity/run-token.js';
-import { newAuditBody } from '../pipeline/audit-body.js';
+import { AuthError, UsageError } from '../errors.js';
+import type { MintedRunToken } from '../identity/run-token.js';
+import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, type Actor } from '../pipeline/token-lifecycle.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { verifyCaller } from './identify-caller.js';
 import { readJsonBody } from './read-json-body.js';
-import { isSameSecret } from './secret-key-file.js';
+import { isSameSecret } from '../identity/secret-key-file.js';
 
 const SMALL = 64 * 1024;
 
@@ -51,103 +51,88 @@ const revokeSchema = z
   .strict();
 
 export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise<void> {
-  requireOperator(gateway, ctx);
+  const actor = authenticateOperator(gateway, ctx);
   const body = await readJsonBody(ctx.req, mintSchema, SMALL);
-  const policy = gateway.parts.policies.get(body.policy);
-  if (!policy) {
-    throw new UsageError('usage.unknown_policy', `no policy named "${body.policy}" in this deployment`, {
-      hint: 'ask the operator for the name of the policy',
-    });
-  }
-  const minted = await mintRunToken({
-    keysDir: gateway.config.keysDir,
-    policy: { name: policy.name, sha256: policy.sha256, limits: { maxQueries: policy.limits.maxQueries } },
+  const minted = await mintToken(gateway, actor, {
+    policy: body.policy,
     run: body.run,
-    subject: body.subject ?? 'operator:gateway',
+    subject: body.subject,
     ttlSeconds: ttlSeconds(body.ttl),
     maxQueries: body.max_queries,
-    state: gateway.state(),
   });
-  const record = newAuditBody('token.mint', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  fillToken(record, minted.identity);
-  record.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
-  await (await gateway.parts.audit()).append(record);
   ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
 export async function handleExchange(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const body = await readJsonBody(ctx.req, exchangeSchema, SMALL);
-  const policy = gateway.parts.policies.get(body.policy);
-  if (!policy) {
-    // says what failed, not which policies exist (the caller is not authenticated)
-    throw new AuthError('token.unknown_policy', `refused: no policy named "${body.policy}"`, {
-      rule: 'token.policy',
-      hint: 'ask the operator for the name of the policy your CI job may exchange its ID token for',
-    });
-  }
-  // a refused exchange is recorded by the error handler (compact, rate-limited per address)
-  ctx.recordFields = { policy: { name: policy.name, sha256: policy.sha256 } };
-  const minted = await exchangeOidcToken({
+  const minted = await exchangeToken(gateway, { origin: originOf(ctx) }, {
+    policy: body.policy,
     oidcToken: body.oidc_token,
-    policy,
-    deploymentAudience: gateway.oidcAudience,
-    requestedAudience: body.audience,
-    keysDir: gateway.config.keysDir,
-    state: gateway.state(),
+    audience: body.audience,
     ttlSeconds: ttlSeconds(body.ttl),
-    keyCache: gateway.oidcKeys,
+    // a refused exchange is recorded by the error handler (compact, rate-limited per address)
+    refusalRecordedBy: (fields) => (ctx.recordFields = fields),
   });
-  const record = newAuditBody('token.exchange', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  fillToken(record, minted.identity);
-  record.oidc = { issuer: minted.issuer, rule: minted.ruleIndex + 1 };
-  await (await gateway.parts.audit()).append(record);
   ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
 export async function handleRevoke(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const bearer = bearerOf(ctx);
-  const isOperator = isSameSecret(bearer, gateway.operatorKey);
   // Authenticate before reading the body: an anonymous caller learns nothing about it.
-  const identity = isOperator ? undefined : await verifyCaller(gateway, ctx);
+  const by = isSameSecret(bearer, gateway.operatorKey)
+    ? { operator: operatorActor(ctx) }
+    : { identity: await verifyCaller(gateway, ctx), origin: originOf(ctx) };
   const body = await readJsonBody(ctx.req, revokeSchema, SMALL);
-  if (Boolean(body.run) === Boolean(body.token_id)) {
-    throw new UsageError('usage.revoke_target', 'give exactly one of "run" or "token_id"');
-  }
-  if (identity && body.run !== identity.run && body.token_id !== identity.tokenId) {
-    throw new PolicyDeniedError('gateway.revoke_forbidden', `refused to revoke ${body.run ? `run ${body.run}` : `token ${body.token_id}`}: a run token may revoke only its own run or itself`, {
-      rule: 'gateway.revoke',
-      hint: `revoke run ${identity.run}, or ask the operator`,
-    });
-  }
-  const store = gateway.state();
-  const result = body.run ? store.revokeRun(body.run, body.reason ?? null) : store.revokeToken(body.token_id!, body.reason ?? null);
-  // the run's MCP sessions end now, not at their next request
-  const closed = await gateway.mcpSessions.closeWhere((s) => (body.run ? s.run === body.run : s.tokenId === body.token_id));
-  await (await gateway.parts.audit()).append(
-    newAuditBody('token.revoke', gateway.parts.now(), {
-      run: body.run ?? null,
-      token_id: body.token_id ?? null,
-      subject: identity ? identity.subject : 'operator:gateway',
-      reason: body.reason ?? null,
-      revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, mcp_sessions_closed: closed.length },
-      revoked_by: identity ? { run: identity.run, token_id: identity.tokenId } : 'operator',
-      via: 'gateway',
-      src_endpoint: ctx.remote,
-    }),
-  );
+  const revoked = await revokeTokens(gateway, by, {
+    run: body.run,
+    tokenId: body.token_id,
+    reason: body.reason,
+    // the run's MCP sessions end now, not at their next request
+    closeSessions: async (target) => (await gateway.mcpSessions.closeWhere((s) => (target.run ? s.run === target.run : s.tokenId === target.tokenId))).length,
+  });
   ctx.recorded = true;
-  sendJson(ctx.res, 200, { revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt, mcp_sessions_closed: closed.length } });
+  sendJson(ctx.res, 200, { revoked });
 }
 
-export function requireOperator(gateway: Gateway, ctx: RequestContext): void {
+/** GET /v1/token: the presented run token's verified claims (what `hoopq token inspect` prints). */
+export async function handleInspect(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, { token: await inspectToken(gateway, bearerOf(ctx)) });
+}
+
+/** GET /v1/tokens: the active tokens, never the tokens themselves (operator). */
+export async function handleListTokens(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  authenticateOperator(gateway, ctx);
+  sendJson(ctx.res, 200, { tokens: listTokens(gateway) });
+}
+
+/**
+ * The operator, as the audit log names them. Today one credential: the gateway's operator key
+ * (operator.key in its keys folder), sent as a Bearer credential; the CLI sends
+ * $HOOPQ_OPERATOR_KEY. Refused with exit 4 without it.
+ */
+export function authenticateOperator(gateway: Gateway, ctx: RequestContext): Actor {
   if (!isSameSecret(bearerOf(ctx), gateway.operatorKey)) {
     throw new AuthError('gateway.operator_required', `refused ${ctx.route}: it needs the operator key`, {
       rule: 'gateway.operator',
-      hint: 'send Authorization: Bearer <the contents of operator.key in the gateway\'s keys folder>',
+      hint: 'set HOOPQ_OPERATOR_KEY to the contents of operator.key in the gateway\'s keys folder (or send it as Authorization: Bearer)',
     });
   }
+  return operatorActor(ctx);
+}
+
+/** For routes that only check (they record no operator action). */
+export function requireOperator(gateway: Gateway, ctx: RequestContext): void {
+  authenticateOperator(gateway, ctx);
+}
+
+function operatorActor(ctx: RequestContext): Actor {
+  return { operator: 'operator:gateway', origin: originOf(ctx) };
+}
+
+export function originOf(ctx: RequestContext): Record<string, unknown> {
+  return { via: 'gateway', src_endpoint: ctx.remote };
 }
 
 function tokenResponse(minted: MintedRunToken): Record<string, unknown> {
@@ -160,13 +145,6 @@ function tokenResponse(minted: MintedRunToken): Record<string, unknown> {
     subject: id.subject,
     expires_at: new Date(id.expiresAt * 1000).toISOString(),
   };
-}
-
-function fillToken(body: AuditRecordBody, identity: RunIdentity): void {
-  body.run = identity.run;
-  body.subject = identity.subject;
-  body.token_id = identity.tokenId;
-  body.policy.token_sha256 = identity.policySha256;
 }
 
 function ttlSeconds(v: string | number | undefined): number {

@@ -51,6 +51,8 @@ export interface ExchangeOidcTokenInput {
   /** Share one across exchanges (the gateway) so JWKS are cached; default: a fresh one. */
   keyCache?: OidcKeyCache;
   now?: Date;
+  /** The run id from the verified claims; default runIdFromClaims (CI providers' run ids). */
+  runIdOf?: (claims: Record<string, unknown>) => string;
 }
 
 export interface OidcExchangeResult extends MintedRunToken {
@@ -139,7 +141,7 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
   }
 
   if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 400 || /[\u0000-\u001f\u007f-\u009f]/.test(claims.sub)) throw refuse('oidc.claims_missing', 'the ID token has no usable sub claim', 'use an ID token from the CI provider');
-  const run = exchangedRunId(issuer, runIdFromClaims(claims));
+  const run = exchangedRunId(issuer, (input.runIdOf ?? runIdFromClaims)(claims));
   const minted = await mintRunToken({
     keysDir: input.keysDir,
     policy: input.policy,

@@ -17,12 +17,13 @@ import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { AuditWriteError, AuthError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { redactSql } from '../masking/redact-sql.js';
-import { sqlDialectOf } from '../warehouse/open-warehouse.js';
+import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealerFor, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
-import type { QueryParameter, Warehouse } from '../warehouse/warehouse.js';
+import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
+import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
 import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
@@ -61,6 +62,15 @@ export interface QueryRequest {
    * returned function gives the slot back. A refusal (`gateway.busy`) is recorded like any other.
    */
   slot?: (run: string, signal: AbortSignal) => Promise<() => void>;
+  /** Receives the result as written: its columns, then each batch (masked, scanned, within the limit). */
+  rows?: ResultRowSink;
+}
+
+export interface ResultRowSink {
+  /** Every check passed and the intent is recorded: the warehouse is about to run the query. */
+  executing(): void;
+  columns(columns: readonly ResultColumn[]): void;
+  batch(rows: readonly unknown[][]): void;
 }
 
 export interface QueryProgress {
@@ -77,6 +87,9 @@ export interface QueryOutcome {
   truncated: boolean;
   resultSha256: string | null;
   dryRun?: { bytesProcessed?: number; statementType?: string; referencedTables: string[] };
+  /** The warehouse's own job id (BigQuery) and bytes processed, when it reports them. */
+  jobId?: string;
+  bytesProcessed?: number;
 }
 
 export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise<QueryOutcome> {
@@ -102,6 +115,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const identity = await parts.identity.verify(req.token);
     identified = true;
     fillIdentity(body, identity);
+    parseQueryParameters(req.params); // a malformed --parameter is a usage error before any engine sees it
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;
@@ -119,6 +133,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const maxBytesBilled = minDefined(policy.limits.maxBytesBilled, req.maxBytesBilled);
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
+    // which key produced the hashes (its id, never the key): a reader can tell hashes of two keys apart
+    if (Object.values(checked.masks).includes('hash') && warehouse.hashKeyId) body.masked.hash_key = warehouse.hashKeyId;
     literals = recordSql(parts, body, req.sql, policy, progress, req.params);
     if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
@@ -137,9 +153,10 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
           maxBytesBilled,
           names,
           labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
+          params: req.params,
         })
       : undefined;
-    if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
+    if (estimate) await crossCheckDryRun(estimate, checked, policy, warehouse);
 
     if (req.dryRun) {
       const reported = estimate ?? { referencedTables: tablesOf(checked.analysis).read };
@@ -150,8 +167,11 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
-    // Intent before execution: durable before the warehouse sees the query.
-    const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
+    // Intent before execution: durable before the warehouse sees the query, and naming the
+    // job it will be (engines with jobs), so no record about the job lacks its id.
+    const jobId = warehouse.newJobId?.();
+    if (jobId !== undefined) body.warehouse.job_id = jobId;
+    const intent = { ...body, warehouse: { ...body.warehouse }, id: body.id, event: 'query.intent' } as AuditRecordBody;
     body.id = newAuditBody('query', parts.now()).id;
     body.intent = intent.id;
     await appendRecord(sink, intent);
@@ -166,7 +186,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     req.progress?.({ stage: 'running', rows: 0, bytesProcessed: estimate?.bytesProcessed });
     try {
-      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled);
+      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled, jobId);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked) {
@@ -229,8 +249,10 @@ async function streamResult(
   controller: AbortController,
   body: AuditRecordBody,
   maxBytesBilled: number | undefined,
+  jobId: string | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
+  req.rows?.executing();
   const execution = await warehouse.execute(statements, {
     signal: controller.signal,
     timeoutMs: policy.limits.timeoutMs,
@@ -238,17 +260,26 @@ async function streamResult(
     labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
     params: req.params,
     names,
+    jobId,
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
+  req.rows?.columns(execution.columns);
   let offered = 0;
+  let delivered = 0;
   try {
     for await (const batch of execution.batches) {
       // offer the writer at most one row past the limit: enough for it to know the result was cut
       const room = limit === undefined ? batch.length : Math.max(0, limit + 1 - offered);
       const slice = room < batch.length ? batch.slice(0, room) : batch;
       offered += slice.length;
-      await writer.writeBatch(scanner ? slice.map((r) => scanner.scanRow(r)) : slice);
+      const scanned = scanner ? slice.map((r) => scanner.scanRow(r)) : slice;
+      await writer.writeBatch(scanned);
+      if (req.rows) {
+        const kept = limit === undefined ? scanned : scanned.slice(0, Math.max(0, limit - delivered));
+        delivered += kept.length;
+        req.rows.batch(kept);
+      }
       req.progress?.({ stage: 'streaming', rows: Math.min(offered, limit ?? offered) });
       if (writer.isTruncated()) {
         controller.abort(); // stop the warehouse producing rows nobody will receive
@@ -272,10 +303,10 @@ async function streamResult(
   body.rows = written.rows;
   body.result_sha256 = written.sha256;
   body.truncated = truncated;
-  body.warehouse.job_id = stats.jobId ?? null;
+  body.warehouse.job_id = stats.jobId ?? body.warehouse.job_id ?? null;
   body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
   if (scanner) body.masked.detected = scanner.counts();
-  return { rows: written.rows, truncated, resultSha256: written.sha256 };
+  return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId ?? jobId, bytesProcessed: stats.bytesProcessed };
 }
 
 async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {
@@ -314,9 +345,9 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
     delete body.sql_sealed;
     return [];
   }
-  const redacted = redactSql(sql, sqlDialectOf(parts.config.warehouse.kind), { verified: progress.literals });
+  const redacted = redactSql(sql, warehouseDialectOf(parts.config.warehouse.kind).sql, { verified: progress.literals });
   body.sql = redacted.text;
-  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
+  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
   else delete body.sql_sealed;
   const values = (params ?? []).flatMap((p) => (p.value !== null && p.value.length >= 3 ? [p.value] : []));
   return [...redacted.literals, ...values].sort((a, b) => b.length - a.length);
@@ -330,7 +361,7 @@ function recordParams(parts: PipelineParts, body: AuditRecordBody, params: Query
     return;
   }
   body.params = params.map((p) => ({ name: p.name, type: p.type, value: p.value === null ? null : '[REDACTED]' }));
-  body.params_sealed = sealSql(JSON.stringify(params.map((p) => ({ name: p.name, type: p.type, value: p.value }))), loadOrCreateSqlSealKey(parts.config.keysDir));
+  body.params_sealed = sealSql(JSON.stringify(params.map((p) => ({ name: p.name, type: p.type, value: p.value }))), parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
 }
 
 /**

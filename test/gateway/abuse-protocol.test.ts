@@ -83,8 +83,8 @@ describe('HTTP limits hold as documented', () => {
 
   it('headers that never finish are cut at about 10 s, a body that never finishes at about 30 s (408), each recorded', async () => {
     const [headers, body] = await Promise.all([
-      raw('POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n', { keepOpenMs: 45_000 }),
-      raw(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"sql": "SEL`, { keepOpenMs: 45_000 }),
+      raw('POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n', { keepOpenMs: 45_000 }),
+      raw(`POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: 1000\r\n\r\n{"sql": "SEL`, { keepOpenMs: 45_000 }),
       (async () => {
         // meanwhile the gateway serves everyone else
         await sleep(2_000);

@@ -130,7 +130,7 @@ describe('one run cannot take the gateway\'s memory, or delay another run', () =
     for (let i = 0; i < 32; i++) {
       const s = connect(port, '127.0.0.1');
       s.on('error', () => {});
-      s.write(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${hostile.token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      s.write(`POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nauthorization: Bearer ${hostile.token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       s.pause(); // never read a byte of the answer
       sockets.push(s);
     }

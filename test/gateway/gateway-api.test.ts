@@ -174,14 +174,14 @@ describe('limits and malformed requests', () => {
   });
 
   it('a body over 4 MiB is refused from its declared length, unread (413)', async () => {
-    const answer = await rawExchange(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${5 * 1024 * 1024}\r\n\r\n{"sql":"`);
+    const answer = await rawExchange(`POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${5 * 1024 * 1024}\r\n\r\n{"sql":"`);
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toContain('gateway.request_too_large');
   });
 
   it('a body that grows past 4 MiB without a declared length is refused too', async () => {
     const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
-    const answer = await rawExchange(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n` + chunk(1 << 20).repeat(5));
+    const answer = await rawExchange(`POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n` + chunk(1 << 20).repeat(5));
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
   });
 
@@ -207,7 +207,7 @@ describe('streaming and backpressure', () => {
       const { port } = new URL(bulk.url);
       const socket = connect(Number(port), '127.0.0.1');
       socket.on('error', () => {});
-      socket.write(`POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(`POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       socket.pause(); // ~600 MB of result, never read
       await sleep(1_500);
       const during = rss();
@@ -375,3 +375,21 @@ function parseFrames(body: Buffer): { data: string; notices: string[]; end: unkn
   }
   return { data: Buffer.concat(data).toString(), notices, end };
 }
+
+describe('DNS rebinding: Host and Origin name the gateway', () => {
+  it.each([
+    ['a foreign Host', 'host: evil.example.com', 'gateway.foreign_host'],
+    ['a foreign Origin', 'host: 127.0.0.1\r\norigin: http://evil.example.com', 'gateway.foreign_origin'],
+    ['Origin: null', 'host: localhost\r\norigin: null', 'gateway.foreign_origin'],
+  ])('%s is refused 403 before anything else is read', async (_name, headers, code) => {
+    const body = JSON.stringify({ sql: 'SELECT 1', justification: 'x' });
+    const answer = await rawExchange(`POST /v1/query HTTP/1.1\r\n${headers}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer).toContain(code);
+  });
+
+  it('probes answer any Host (load balancers call them by address)', async () => {
+    const answer = await rawExchange('GET /healthz HTTP/1.1\r\nhost: 10.1.2.3:8470\r\nconnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});

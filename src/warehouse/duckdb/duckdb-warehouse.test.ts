@@ -179,6 +179,20 @@ describe('DuckDbWarehouse', () => {
     expect(await failureOf(warehouse, ['SELECT 1; SELECT 2'])).toMatchObject({ exitCode: 6, code: 'analysis.split_mismatch' });
   });
 
+  it('a cancel that arrives while DuckDB prepares the statement still stops it (the interrupt is repeated)', async () => {
+    // an aggregate over a cross join returns nothing until it is done: only the interrupt ends it early
+    const heavy = 'SELECT count(*) FROM range(200000) a, range(200000) b WHERE (a.range * 7 + b.range) % 1000003 = 5';
+    for (const delayMs of [0, 1, 2, 3, 5, 8, 12, 20]) {
+      const controller = new AbortController();
+      const started = performance.now();
+      const running = warehouse.execute([heavy], { signal: controller.signal }).then(drainExecution);
+      setTimeout(() => controller.abort(), delayMs); // lands before, during or after prepare
+      await expect(running).rejects.toMatchObject({ code: 'warehouse.cancelled' });
+      // unstopped it runs for minutes; generous bound for a loaded machine
+      expect(performance.now() - started).toBeLessThan(20_000);
+    }
+  }, 150_000);
+
   it('refuses work after close, and close is idempotent', async () => {
     const path = await createWarehouseFile(tempDir());
     const w = await openDuckDbWarehouse({ path, writable: false });

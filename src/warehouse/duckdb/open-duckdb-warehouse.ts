@@ -1,6 +1,7 @@
 /**
  * Opens the embedded warehouse file. Input: the file path, whether writes may be needed,
- * how long to wait for another writer. Output: a locked-down DuckDbWarehouse.
+ * how long to wait for another writer. Output: a locked-down DuckDbWarehouse (or, for a
+ * long-lived process, the DuckDbFile that warm-duckdb-opener.ts keeps open and lends out).
  * Invariants:
  * - read-only unless `writable` (and a missing file is never created read-only);
  * - the engine is locked down (duckdb-lockdown.ts) before any connection exists;
@@ -15,6 +16,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ConfigError, WarehouseError } from '../../errors.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
+import type { HashKey } from '../../masking/hash-key.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
 
@@ -27,6 +29,8 @@ export interface OpenDuckDbWarehouseOptions {
   memoryLimitBytes?: number;
   /** DuckDB's threads for this query's instance; default DEFAULT_QUERY_THREADS. */
   threads?: number;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
 }
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -34,6 +38,33 @@ const FIRST_RETRY_MS = 20;
 const MAX_RETRY_MS = 250;
 
 export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
+  const file = await openDuckDbFile(options);
+  try {
+    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file), options.hashKey);
+  } catch (err) {
+    closeDuckDbFile(file);
+    throw err;
+  }
+}
+
+/** A locked-down instance on the warehouse file, holding hoopq's in-process lock on it. */
+export interface DuckDbFile {
+  instance: DuckDBInstance;
+  /** Absolute path. */
+  path: string;
+  /** The catalog name (see catalogName), lower-case. */
+  project: string;
+  writable: boolean;
+  /** Releases the in-process lock; closeDuckDbFile calls it. */
+  releaseLock: () => void;
+}
+
+/**
+ * Opens the instance (waiting for a writer as described above); the caller closes it with
+ * closeDuckDbFile. Throws ConfigError for a missing or unreadable file, WarehouseError
+ * `warehouse.busy` when the wait is over.
+ */
+export async function openDuckDbFile(options: OpenDuckDbWarehouseOptions): Promise<DuckDbFile> {
   const path = resolve(options.path);
   if (!options.writable && !existsSync(path)) {
     throw new ConfigError('warehouse.not_found', `the warehouse file ${path} does not exist`, {
@@ -49,21 +80,64 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
     const opened = await tryOpen(path, lockKey, options);
     if (opened) return opened;
     const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new WarehouseError(
-        'warehouse.busy',
-        `the warehouse ${path} is busy: another process ${options.writable ? 'has it open' : 'is writing to it'} (waited ${waitMs} ms)`,
-        { rule: 'warehouse.busy', hint: 'retry when the other job has finished; DuckDB lets one process at a time write a file, and none read it meanwhile' },
-      );
-    }
+    if (left <= 0) throw warehouseBusy(path, options.writable, waitMs);
     // Jitter so that several waiting processes do not retry in lock-step.
     await sleep(Math.min(left, delay * (0.75 + Math.random() * 0.5)));
     delay = Math.min(MAX_RETRY_MS, delay * 2);
   }
 }
 
-/** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse | null> {
+export function warehouseBusy(path: string, writable: boolean, waitMs: number): WarehouseError {
+  return new WarehouseError(
+    'warehouse.busy',
+    `the warehouse ${path} is busy: another process ${writable ? 'has it open' : 'is writing to it'} (waited ${waitMs} ms)`,
+    { rule: 'warehouse.busy', hint: 'retry when the other job has finished; DuckDB lets one process at a time write a file, and none read it meanwhile' },
+  );
+}
+
+export function closeDuckDbFile(file: DuckDbFile): void {
+  try {
+    file.instance.closeSync();
+  } finally {
+    file.releaseLock();
+  }
+}
+
+/**
+ * A warehouse with its own parser and metadata connections on `file`; its close() closes
+ * them and then calls `release` (which closes the file, or keeps it open for the next query).
+ */
+export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void, hashKey?: HashKey): Promise<DuckDbWarehouse> {
+  const { parser, metadata } = await connectAnalysisPair(file.instance);
+  return new DuckDbWarehouse({
+    ...file,
+    parser,
+    metadata,
+    hashKey,
+    release: () => {
+      try {
+        parser.closeSync();
+        metadata.closeSync();
+      } finally {
+        release();
+      }
+    },
+  });
+}
+
+/** The two connections analysis needs: one for the parser, one for catalog lookups. */
+export async function connectAnalysisPair(instance: DuckDBInstance): Promise<{ parser: DuckDBConnection; metadata: DuckDBConnection }> {
+  const parser = await instance.connect();
+  try {
+    return { parser, metadata: await instance.connect() };
+  } catch (err) {
+    parser.closeSync();
+    throw err;
+  }
+}
+
+/** The instance, or null when the file is held by someone else (in or out of this process). */
+async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehouseOptions): Promise<DuckDbFile | null> {
   const { writable } = options;
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
@@ -79,16 +153,14 @@ async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehou
       cause: err,
     });
   }
-  const connections: DuckDBConnection[] = [];
   try {
-    const parser = await instance.connect();
-    connections.push(parser);
-    const metadata = await instance.connect();
-    connections.push(metadata);
-    const project = await catalogName(metadata);
-    return new DuckDbWarehouse({ instance, parser, metadata, project, path, writable, releaseLock });
+    const connection = await instance.connect();
+    try {
+      return { instance, path, project: await catalogName(connection), writable, releaseLock };
+    } finally {
+      connection.closeSync();
+    }
   } catch (err) {
-    for (const c of connections) c.closeSync();
     instance.closeSync();
     releaseLock();
     throw err;
