@@ -15,6 +15,19 @@ export interface HoopqErrorOptions {
   rule?: string;
   cause?: unknown;
   details?: Record<string, unknown>;
+  /**
+   * The engine's own message (DuckDB, BigQuery), which may quote data: values that failed a
+   * cast, the SQL as hoopq rewrote it. Never shown as it is: `message` must be safe without
+   * it, and sanitizeError (src/pipeline/sanitize-error.ts) shows a redacted form and seals
+   * the original for the operator.
+   */
+  engineMessage?: EngineMessage;
+}
+
+export interface EngineMessage {
+  /** Put before the redacted text, e.g. `BigQuery invalidQuery: ` (DuckDB's own text starts with its error class). */
+  prefix: string;
+  text: string;
 }
 
 export abstract class HoopqError extends Error {
@@ -26,6 +39,8 @@ export abstract class HoopqError extends Error {
   /** The policy or engine rule that refused, e.g. `tables.deny`, `statements`, `token.expired`. */
   readonly rule: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  /** See HoopqErrorOptions.engineMessage; cleared once sanitizeError has replaced it. */
+  engineMessage: EngineMessage | undefined;
 
   constructor(code: string, message: string, options: HoopqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -34,6 +49,7 @@ export abstract class HoopqError extends Error {
     this.hint = options.hint;
     this.rule = options.rule;
     this.details = options.details;
+    this.engineMessage = options.engineMessage;
   }
 
   /** The stderr/JSON shape of the contract: {"code", "message", "hint"}. */

@@ -95,3 +95,18 @@ export function unsealSql(sealed: string, key: Buffer): string {
   }
 }
 
+
+/** Seals texts with the deployment's key, loading (or creating) it at the first use. */
+export function sealerFor(keysDir: string): (text: string) => string {
+  return (text) => sealSql(text, loadOrCreateSqlSealKey(keysDir));
+}
+
+/** The sealed fields of a record, opened: `sql` (the exact SQL), `reason` (an engine's original error text), `params` (the parameter values). */
+export function unsealRecord(record: Record<string, unknown>, key: Buffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, sealedField] of [['sql', 'sql_sealed'], ['reason', 'reason_sealed'], ['params', 'params_sealed']] as const) {
+    const sealed = record[sealedField];
+    if (typeof sealed === 'string') out[field] = field === 'params' ? JSON.parse(unsealSql(sealed, key)) : unsealSql(sealed, key);
+  }
+  return out;
+}

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
+import { loadOrCreateSqlSealKey, unsealRecord } from '../audit/seal-sql.js';
+import { terminalJson, terminalText } from '../output/terminal-text.js';
 import { listAuditRecords, requireAuditRecord, type AuditFilter } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
 import { verifyAuditLog, verifyReportToError, type VerifyReport } from '../audit/verify-audit-log.js';
@@ -98,10 +100,11 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       };
       await visitRecords(cmd, opts.file, filter, (r) => {
         if (opts.format === 'jsonl') {
-          return writeOut(JSON.stringify(r) + '\n');
+          return writeOut(terminalJson(r) + '\n');
         } else {
           const what = r.sql ? oneLine(r.sql, 80) : '';
-          return writeOut(`${r.seq}\t${r.time}\t${r.id}\t${r.event}\t${r.decision}\t${r.run ?? '-'}\t${r.policy?.name ?? '-'}\t${what}${r.reason ? `\t(${oneLine(r.reason, 100)})` : ''}\n`);
+          const fields = [r.seq, r.time, r.id, r.event, r.decision, r.run ?? '-', r.policy?.name ?? '-', what].map((f) => terminalText(String(f)));
+          return writeOut(`${fields.join('\t')}${r.reason ? `\t(${terminalText(oneLine(r.reason, 100))})` : ''}\n`);
         }
       });
     });
@@ -111,9 +114,12 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .description('print one record as JSON')
     .argument('<id>', 'the record id')
     .option('--file <file>', 'the log (default: the configured sink)')
-    .action(async (id: string, opts: { file?: string }, cmd: Command) => {
+    .option('--unseal', 'also open the sealed fields (the exact SQL, the engine\'s original error text, parameter values) with the deployment\'s key: operator only, the output may hold personal data')
+    .action(async (id: string, opts: { file?: string; unseal?: boolean }, cmd: Command) => {
       const record = opts.file !== undefined ? await requireAuditRecord(opts.file, id) : await withDeployment(cmd, (deployment) => deployment.findAuditRecord(id));
-      process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+      // the sealing key is the deployment's own (its keys folder): --unseal works where that folder is
+      const shown = opts.unseal ? { ...record, unsealed: unsealRecord(record, loadOrCreateSqlSealKey(loadCliContext(cmd).config.keysDir)) } : record;
+      process.stdout.write(terminalJson(shown, 2) + '\n');
     });
 
   audit
@@ -133,7 +139,7 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       });
       try {
         await visitRecords(cmd, opts.file, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined }, async (r) => {
-          await writeOut(JSON.stringify(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
+          await writeOut(terminalJson(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
           n++;
         });
       } finally {
@@ -174,7 +180,7 @@ function configuredWitness(cmd: Command): string | undefined {
 }
 
 function oneLine(s: string, max: number): string {
-  const t = s.replace(/\s+/g, ' ').trim();
+  const t = String(s).replace(/[ \t\r\n]+/g, ' ').trim();
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }
 

@@ -20,8 +20,10 @@ interface GatewayOpts {
   allowInsecureRemote?: boolean;
   shutdownGrace: string;
   maxConcurrentQueries?: string;
+  maxConcurrentQueriesPerRun?: string;
   stallTimeout: string;
   maxMcpSessions?: string;
+  maxMcpSessionsPerRun?: string;
   mcpIdleTimeout: string;
   allowedHost: string[];
   allowedOrigin: string[];
@@ -37,8 +39,10 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
     .option('--allow-insecure-remote', 'serve plain HTTP on a non-loopback address (run tokens then cross the network in clear text)')
     .option('--shutdown-grace <duration>', 'on SIGTERM/SIGINT, how long running queries may finish before they are cancelled', '10s')
     .option('--max-concurrent-queries <n>', 'queries running at once; more wait for a slot (default 32)')
+    .option('--max-concurrent-queries-per-run <n>', 'queries of one run running at once; its others wait while other runs take turns (default 2)')
     .option('--stall-timeout <duration>', 'cut off a client that reads none of its result for this long (its query is cancelled)', '30s')
     .option('--max-mcp-sessions <n>', 'MCP sessions open at once at /v1/mcp; one more is refused with 503 (default 64)')
+    .option('--max-mcp-sessions-per-run <n>', 'MCP sessions of one run open at once; one more is refused with 503 (default 8)')
     .option('--mcp-idle-timeout <duration>', 'close an MCP session nobody has used for this long', '15m')
     .option('--allowed-host <name>', 'a host name clients use to reach the gateway (repeatable; the loopback names, the listen address and this machine\'s names are always allowed; * allows any)', collect, [])
     .option('--allowed-origin <url>', 'a web origin whose pages may call the gateway besides its own (repeatable)', collect, [])
@@ -51,14 +55,10 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
       if (graceMs === undefined) throw new UsageError('usage.shutdown_grace', `"${opts.shutdownGrace}" is not a duration`, { hint: 'write e.g. 10s or 1m' });
       const stallTimeoutMs = parseDuration(opts.stallTimeout);
       if (stallTimeoutMs === undefined) throw new UsageError('usage.stall_timeout', `"${opts.stallTimeout}" is not a duration`, { hint: 'write e.g. 30s' });
-      const maxConcurrentQueries = opts.maxConcurrentQueries === undefined ? undefined : Number(opts.maxConcurrentQueries);
-      if (maxConcurrentQueries !== undefined && !(Number.isInteger(maxConcurrentQueries) && maxConcurrentQueries > 0 && maxConcurrentQueries <= 4096)) {
-        throw new UsageError('usage.max_concurrent_queries', `"${opts.maxConcurrentQueries}" is not a whole number between 1 and 4096`);
-      }
-      const maxMcpSessions = opts.maxMcpSessions === undefined ? undefined : Number(opts.maxMcpSessions);
-      if (maxMcpSessions !== undefined && !(Number.isInteger(maxMcpSessions) && maxMcpSessions > 0 && maxMcpSessions <= 4096)) {
-        throw new UsageError('usage.max_mcp_sessions', `"${opts.maxMcpSessions}" is not a whole number between 1 and 4096`);
-      }
+      const maxConcurrentQueries = countOption(opts.maxConcurrentQueries, 'max_concurrent_queries');
+      const maxConcurrentQueriesPerRun = countOption(opts.maxConcurrentQueriesPerRun, 'max_concurrent_queries_per_run');
+      const maxMcpSessions = countOption(opts.maxMcpSessions, 'max_mcp_sessions');
+      const maxMcpSessionsPerRun = countOption(opts.maxMcpSessionsPerRun, 'max_mcp_sessions_per_run');
       const mcpIdleMs = parseDuration(opts.mcpIdleTimeout);
       if (mcpIdleMs === undefined || mcpIdleMs <= 0) throw new UsageError('usage.mcp_idle_timeout', `"${opts.mcpIdleTimeout}" is not a positive duration`, { hint: 'write e.g. 15m' });
       const tls = opts.tlsCert && opts.tlsKey ? { cert: readPem(opts.tlsCert), key: readPem(opts.tlsKey) } : undefined;
@@ -73,11 +73,19 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         version: cmd.parent?.version(),
         allowedHosts: opts.allowedHost,
         allowedOrigins: opts.allowedOrigin.map(checkOrigin),
-        limits: { stallTimeoutMs, mcpIdleMs, ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}), ...(maxMcpSessions ? { maxMcpSessions } : {}) },
+        limits: {
+          stallTimeoutMs,
+          mcpIdleMs,
+          ...(maxConcurrentQueries ? { maxConcurrentQueries } : {}),
+          ...(maxConcurrentQueriesPerRun ? { maxConcurrentQueriesPerRun } : {}),
+          ...(maxMcpSessions ? { maxMcpSessions } : {}),
+          ...(maxMcpSessionsPerRun ? { maxMcpSessionsPerRun } : {}),
+        },
         log,
       });
       log(`hoopq: gateway listening on ${gateway.url}`);
       log(`hoopq: operator key in ${gateway.operatorKeyFile}; audit-writer key in ${gateway.auditWriterKeyFile}`);
+      log(`hoopq: OIDC exchanges expect audience ${gateway.oidcAudience}${ctx.config.oidcAudience ? ' (oidc.audience)' : ' (this URL; set oidc.audience in hoopq.yaml to the URL CI jobs use)'}, unless a policy rule names its own`);
       const signal = await new Promise<string>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -92,6 +100,14 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
       await gateway.close(graceMs);
       log('hoopq: gateway stopped');
     });
+}
+
+/** A whole number between 1 and 4096, or undefined when the flag was not given. */
+function countOption(text: string | undefined, code: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n > 0 && n <= 4096)) throw new UsageError(`usage.${code}`, `"${text}" is not a whole number between 1 and 4096`);
+  return n;
 }
 
 function collect(value: string, previous: string[]): string[] {

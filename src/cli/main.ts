@@ -38,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   mcp: async () => (await import('./mcp-command.js')).registerMcpCommand,
   review: async () => (await import('./review-command.js')).registerReviewCommands,
   operator: async () => (await import('./operator-command.js')).registerOperatorCommands,
+  sessions: async () => (await import('./sessions-command.js')).registerSessionsCommands,
   bq: async () => (await import('./bq/bq-command.js')).registerBqCommand,
   shim: async () => (await import('./shim-command.js')).registerShimCommand,
 };

@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/units.js';
 import { UsageError } from '../errors.js';
+import { terminalText } from '../output/terminal-text.js';
 import type { CliState } from './main.js';
 import { withDeployment } from './open-deployment.js';
 import { parsePositiveInt } from './query-target.js';
@@ -71,7 +72,8 @@ export function registerTokenCommands(program: Command, state: CliState): void {
       }
       if (tokens.length === 0) process.stderr.write('hoopq: no active tokens\n');
       for (const t of tokens) {
-        process.stdout.write(`${t.run}\t${t.policy}\t${t.subject}\texpires ${new Date(t.expiresAt * 1000).toISOString()}\tqueries ${t.queriesStarted}${t.maxQueries ? '/' + t.maxQueries : ''}\tid ${t.id}\n`);
+        // a subject from an ID token is the issuer's text: printed terminal-safe
+        process.stdout.write(`${terminalText(t.run)}\t${t.policy}\t${terminalText(t.subject)}\texpires ${new Date(t.expiresAt * 1000).toISOString()}\tqueries ${t.queriesStarted}${t.maxQueries ? '/' + t.maxQueries : ''}\tid ${t.id}\n`);
       }
     });
 
@@ -81,7 +83,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
     .requiredOption('--policy <name>', 'the policy to ask for')
     .option('--oidc-token <token>', 'the OIDC ID token')
     .option('--oidc-token-file <file>', 'read the OIDC ID token from a file')
-    .option('--audience <aud>', 'expected aud claim (default: hoopq, or the policy rule\'s)')
+    .option('--audience <aud>', 'no longer chooses anything: the audience is the deployment\'s (the rule\'s `audience`, else oidc.audience in hoopq.yaml); given, it must be that one')
     .option('--ttl <duration>', 'lifetime of the run token (at most 12h)', '1h')
     .action(async (opts: { policy: string; oidcToken?: string; oidcTokenFile?: string; audience?: string; ttl: string }, cmd: Command) => {
       const oidcToken = opts.oidcToken ?? (opts.oidcTokenFile ? readTokenFile(opts.oidcTokenFile) : undefined);

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { approvalsConfigSchema } from '../approval/approvals-config.js';
 import { consoleConfigSchema } from '../console/console-config.js';
 import { operatorsConfigSchema } from '../operator/operators-config.js';
+import { parseBytes } from './units.js';
+
+const MIN_QUERY_MEMORY = 16 * 2 ** 20;
 
 const names = {
   default_project: z.string().min(1).optional().describe('resolves table names given without a project'),
@@ -21,6 +24,12 @@ const duckdbWarehouse = z
   .object({
     kind: z.literal('duckdb'),
     path: required('a duckdb warehouse needs `path` (the database file)').describe('the DuckDB database file; its file name without extension is the project'),
+    max_query_memory: z
+      .union([z.string(), z.number()])
+      .refine((v) => (parseBytes(v) ?? 0) >= MIN_QUERY_MEMORY, 'max_query_memory must be a size of at least 16MiB, e.g. 256MiB or 2GiB')
+      .optional()
+      .describe("memory one query may use (DuckDB's memory_limit of the query's instance); default 256MiB"),
+    query_threads: z.number().int().min(1).max(256).optional().describe("threads one query may use (DuckDB's threads of the query's instance); default 1"),
     ...names,
   })
   .strict();
@@ -51,6 +60,18 @@ export const configSchema = z
     approvals: approvalsConfigSchema.optional().describe('where requests for approval are announced (docs/approvals.md)'),
     operators: operatorsConfigSchema.optional().describe('who approves held queries and uses the console (docs/approvals.md)'),
     console: consoleConfigSchema.optional().describe('the web console at /console of the gateway; off unless present (docs/console.md)'),
+    oidc: z
+      .object({
+        audience: z
+          .string()
+          .min(1)
+          .max(512)
+          .optional()
+          .describe("the aud an OIDC ID token must carry for token exchange when the policy's identity rule names none; never taken from the request; a gateway defaults it to its own URL"),
+      })
+      .strict()
+      .optional()
+      .describe('keyless CI exchange (docs/identity.md)'),
     audit_witness: z.string().min(1).optional().describe('a second file (on another file system or host) that receives a copy of every signed audit checkpoint; audit verify compares the log with it'),
   })
   .strict()

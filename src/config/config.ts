@@ -21,6 +21,10 @@ export interface WarehouseConfig {
   defaultJobTimeoutMs?: number;
   defaultProject?: string;
   defaultDataset?: string;
+  /** duckdb: memory one query may use (DuckDB's memory_limit of its instance); default 256 MiB. */
+  maxQueryMemoryBytes?: number;
+  /** duckdb: threads one query may use; default 1 (fair share of the CPU between runs). */
+  queryThreads?: number;
 }
 
 export interface HoopqConfig {
@@ -42,6 +46,12 @@ export interface HoopqConfig {
   operators: OperatorsConfig;
   /** The web console; undefined: off. */
   console?: ConsoleConfig;
+  /**
+   * The `aud` an OIDC ID token must carry to be exchanged, when the policy's identity rule
+   * names none (`oidc.audience`). Never taken from a request; the gateway defaults it to its
+   * own URL.
+   */
+  oidcAudience?: string;
   /** A second file receiving a copy of every checkpoint (`audit_witness`), absolute. */
   auditWitness?: string;
 }

@@ -24,7 +24,14 @@ export function loadConfig(path: string): HoopqConfig {
     dir,
     warehouse:
       w.kind === 'duckdb'
-        ? { kind: w.kind, path: at(w.path), defaultProject: w.default_project, defaultDataset: w.default_dataset }
+        ? {
+            kind: w.kind,
+            path: at(w.path),
+            defaultProject: w.default_project,
+            defaultDataset: w.default_dataset,
+            ...(w.max_query_memory !== undefined ? { maxQueryMemoryBytes: parseBytes(w.max_query_memory) } : {}),
+            ...(w.query_threads !== undefined ? { queryThreads: w.query_threads } : {}),
+          }
         : {
             kind: w.kind,
             project: w.project,
@@ -70,6 +77,7 @@ export function loadConfig(path: string): HoopqConfig {
           },
         }
       : {}),
+    ...(raw.oidc?.audience ? { oidcAudience: raw.oidc.audience } : {}),
     auditWitness: raw.audit_witness ? at(raw.audit_witness) : undefined,
   };
 }

@@ -195,9 +195,39 @@ export async function remoteDescribeTable(gateway: URL, token: string | undefine
   return getJson(url, token, descriptionSchema) as Promise<TableDescription>;
 }
 
-async function getJson<T extends z.ZodType>(url: URL, bearer: string | undefined, schema: T): Promise<z.infer<T>> {
-  const parsed = schema.safeParse(await requestJson(url, bearer, undefined));
-  if (!parsed.success) throw badResponse(url.origin, 'a catalog answer of an unexpected shape');
+const sessionInfo = z.object({
+  id: z.string(),
+  run: z.string(),
+  token_id: z.string().nullable(),
+  policy: z.string().nullable(),
+  subject: z.string().nullable(),
+  opened_at: z.string(),
+  last_used_at: z.string(),
+  requests_running: z.number(),
+  src_endpoint: z.object({ ip: z.string().nullable(), port: z.number().nullable() }).nullable(),
+});
+export type RemoteMcpSession = z.infer<typeof sessionInfo>;
+
+/** GET /v1/mcp/sessions (operator key): the MCP sessions the gateway holds. */
+export async function remoteListMcpSessions(gateway: URL, operatorKey: string, run: string | undefined): Promise<RemoteMcpSession[]> {
+  const url = gatewayEndpoint(gateway, '/v1/mcp/sessions');
+  if (run !== undefined) url.searchParams.set('run', run);
+  return (await getJson(url, operatorKey, z.object({ sessions: z.array(sessionInfo) }))).sessions;
+}
+
+/** DELETE /v1/mcp/sessions (operator key): closes one session, or every session of a run; resolves with the ids closed. */
+export async function remoteCloseMcpSessions(gateway: URL, operatorKey: string, which: { id: string } | { run: string }): Promise<string[]> {
+  const url = gatewayEndpoint(gateway, '/v1/mcp/sessions');
+  if ('id' in which) url.searchParams.set('id', which.id);
+  else url.searchParams.set('run', which.run);
+  return (await getJson(url, operatorKey, z.object({ closed: z.array(z.string()) }), 'DELETE')).closed;
+}
+
+async function getJson<T extends z.ZodType>(url: URL, bearer: string | undefined, schema: T, method: 'GET' | 'DELETE' = 'GET'): Promise<z.infer<T>> {
+  const res = await send(url, bearer, undefined, { method });
+  if (res.statusCode !== 200) throw await errorResponse(res, url.origin);
+  const parsed = schema.safeParse(await readJson(res, url.origin));
+  if (!parsed.success) throw badResponse(url.origin, 'an answer of an unexpected shape');
   return parsed.data;
 }
 
@@ -213,11 +243,11 @@ export function gatewayEndpoint(gateway: URL, path: string): URL {
 }
 
 /**
- * A POST of `body` as JSON, or a GET when `body` is undefined.
+ * A POST of `body` as JSON, or a GET (or `options.method`) when `body` is undefined.
  * Without `timeoutMs` only connecting is timed (a query may think for minutes before its
  * first byte); with it, the whole wait for the response head is.
  */
-function send(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number } = {}): Promise<IncomingMessage> {
+function send(url: URL, bearer: string | undefined, body: unknown, options: { agent?: Agent; timeoutMs?: number; method?: 'GET' | 'DELETE' } = {}): Promise<IncomingMessage> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
   const headers: Record<string, string> = { accept: `${FRAMES_CONTENT_TYPE}, application/json` };
   if (payload) {
@@ -227,7 +257,7 @@ function send(url: URL, bearer: string | undefined, body: unknown, options: { ag
   if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: payload ? 'POST' : 'GET', headers, agent: options.agent }, resolve);
+    const req = request(url, { method: payload ? 'POST' : (options.method ?? 'GET'), headers, agent: options.agent }, resolve);
     const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
     const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
     req.once('response', () => clearTimeout(timer));

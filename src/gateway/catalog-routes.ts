@@ -12,11 +12,14 @@ import { UsageError } from '../errors.js';
 import { describeTable } from '../pipeline/describe-table.js';
 import { listTables } from '../pipeline/list-tables.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 
 const MAX_REFERENCE = 300;
 
 export async function handleListTables(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  await verifyCaller(gateway, ctx);
   const dataset = queryParameter(ctx, 'dataset', false, ['dataset']);
+  ctx.recorded = true; // the pipeline records the request from here
   const listing = await listTables(gateway.parts, {
     token: bearerOf(ctx),
     dataset,
@@ -26,7 +29,9 @@ export async function handleListTables(gateway: Gateway, ctx: RequestContext): P
 }
 
 export async function handleDescribeTable(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  await verifyCaller(gateway, ctx);
   const name = queryParameter(ctx, 'name', true, ['name'])!;
+  ctx.recorded = true; // the pipeline records the request from here
   const description = await describeTable(gateway.parts, {
     token: bearerOf(ctx),
     table: name,

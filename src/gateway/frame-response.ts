@@ -12,6 +12,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import { WarehouseError } from '../errors.js';
 import { FRAME_DATA, FRAME_END, FRAME_NOTICE, FRAMES_CONTENT_TYPE, encodeFrame } from '../gateway-client/frame-protocol.js';
 
 export interface FrameResponse {
@@ -40,7 +41,7 @@ export function createFrameResponse(res: ServerResponse, options: FrameResponseO
   const out = new Writable({
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, callback) {
-      if (res.destroyed) return callback(new Error('the client went away'));
+      if (res.destroyed) return callback(clientGone());
       start();
       if (res.write(encodeFrame(FRAME_DATA, chunk))) return callback();
       waitForDrain(res, options.stallTimeoutMs, callback);
@@ -51,7 +52,7 @@ export function createFrameResponse(res: ServerResponse, options: FrameResponseO
   out.on('error', () => {});
   // The client going away ends the stream for runQuery (its drain wait rejects on close).
   res.once('close', () => {
-    if (!out.destroyed && !out.writableFinished) out.destroy();
+    if (!out.destroyed && !out.writableFinished) out.destroy(clientGone());
   });
   return {
     out,
@@ -72,6 +73,14 @@ export function createFrameResponse(res: ServerResponse, options: FrameResponseO
   };
 }
 
+/** The client hung up before the end: the query is cancelled and recorded with this (exit 7), not as a bug. */
+function clientGone(): WarehouseError {
+  return new WarehouseError('gateway.client_gone', 'the client went away before the result was complete; the query was cancelled', {
+    rule: 'gateway.client',
+    hint: 'keep the connection open until the end frame',
+  });
+}
+
 function waitForDrain(res: ServerResponse, stallTimeoutMs: number, callback: (err?: Error) => void): void {
   const cleanup = () => {
     clearTimeout(timer);
@@ -84,13 +93,18 @@ function waitForDrain(res: ServerResponse, stallTimeoutMs: number, callback: (er
   };
   const onClose = () => {
     cleanup();
-    callback(new Error('the client went away'));
+    callback(clientGone());
   };
   const timer = setTimeout(() => {
     cleanup();
     // Cut the connection: runQuery's output then fails, the query is cancelled and recorded.
     res.destroy();
-    callback(new Error(`the client read nothing for ${stallTimeoutMs} ms`));
+    callback(
+      new WarehouseError('gateway.client_stalled', `the client read none of the result for ${stallTimeoutMs} ms; the query was cancelled`, {
+        rule: 'gateway.stall_timeout',
+        hint: 'read the result as it arrives; the operator sets the limit with --stall-timeout',
+      }),
+    );
   }, stallTimeoutMs);
   res.on('drain', onDrain);
   res.on('close', onClose);

@@ -5,6 +5,7 @@
  * error into a status and a body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditRecordBody } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import type { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import type { StateStore } from '../identity/state-store.js';
@@ -14,6 +15,8 @@ import type { QueryJobs } from './bigquery-api/query-jobs.js';
 import type { FrameResponse } from './frame-response.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { McpSessions } from './mcp-sessions.js';
+import type { QuerySlots } from './query-slots.js';
+import type { RefusalLimiter } from './refusal-limiter.js';
 
 export interface GatewayLimits {
   /** Request bodies above this are refused (413). */
@@ -24,8 +27,14 @@ export interface GatewayLimits {
   stallTimeoutMs: number;
   /** Queries running at once; more wait for a slot. */
   maxConcurrentQueries: number;
+  /** Queries of one run running at once; its others wait their turn (runs take turns). */
+  maxConcurrentQueriesPerRun: number;
   /** MCP sessions open at once (POST /v1/mcp); one more is refused (503). */
   maxMcpSessions: number;
+  /** MCP sessions of one run open at once; one more is refused (503). */
+  maxMcpSessionsPerRun: number;
+  /** Refusals of callers with no valid credential recorded one by one per source address: a burst, then this many a minute. */
+  unauthenticatedRecordsPerMinute: number;
   /** An MCP session with no request for this long is closed. */
   mcpIdleMs: number;
 }
@@ -40,16 +49,24 @@ export interface Gateway {
   auditWriterKey: string;
   metrics: GatewayMetrics;
   oidcKeys: OidcKeyCache;
+  /** The `aud` exchanged ID tokens must carry when a rule names none: `oidc.audience`, else the gateway's URL. */
+  oidcAudience: string | undefined;
   limits: GatewayLimits;
   /** hoopq's version, as the MCP server reports it to clients. */
   version?: string;
   /** Open MCP sessions over streamable HTTP, each bound to its run token. */
   mcpSessions: McpSessions;
-  /** Waits for a query slot; the returned function gives it back. */
-  acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
+  /** Query slots, shared fairly between runs. */
+  querySlots: QuerySlots;
+  /** Waits for `run`'s turn to run a query (counted in the metrics); the returned function gives the slot back. Pass as runQuery's `slot`. */
+  takeQuerySlot(run: string, signal: AbortSignal): Promise<() => void>;
+  /** Which unauthenticated refusals get a record of their own (per source address). */
+  refusalLimiter: RefusalLimiter;
   /** The BigQuery API's query jobs (bigquery-api/), each a runQuery in the background. */
   bigQueryJobs: QueryJobs;
   isDraining(): boolean;
+  /** Operator-facing log lines (a record that could not be written, a bug). */
+  log?: (line: string) => void;
 }
 
 export interface RequestContext {
@@ -63,7 +80,26 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Set by the query route once it streams frames: errors then go into the end frame. */
   frames?: FrameResponse;
+  /** Who the request's credential says it is, once read (see identify-caller.ts). */
+  caller?: RequestCaller;
+  /** Size and digest of the request body, once read (the record of a refusal keeps these, never the body). */
+  body?: { bytes: number; sha256: string | null };
+  /** Set once the pipeline or the route has written the request's audit record itself. */
+  recorded?: boolean;
+  /** Fields the route knows for the record of a refusal (e.g. the policy an exchange asked for). */
+  recordFields?: Partial<AuditRecordBody>;
 }
+
+/**
+ * The credential of a request as far as it could be read: `operator` for the operator key; a
+ * run token's run and id when its signature verified (`verified`: it was also valid — not
+ * expired or revoked); or the claims of a token that did not verify (`claimed`, never trusted).
+ */
+export type RequestCaller =
+  | { kind: 'operator' }
+  | { kind: 'run'; verified: boolean; run: string | null; token_id: string | null; subject: string | null; policy: string | null }
+  | { kind: 'claimed'; run: string | null; token_id: string | null; kid: string | null }
+  | { kind: 'none' };
 
 export type RouteHandler = (gateway: Gateway, ctx: RequestContext) => Promise<void>;
 

@@ -1,8 +1,9 @@
 /**
  * The gateway's counters, rendered in the Prometheus text format (version 0.0.4) on
- * GET /metrics: queries by decision, query latency histogram, queries in flight, queries
- * waiting for a slot (this replica's queue depth), records per audit group commit, HTTP
- * requests by route and status. In memory, reset on restart (Prometheus handles resets).
+ * GET /metrics: queries by decision, query latency histogram, queries running (holding a
+ * query slot, HTTP and MCP alike) and waiting for one (this replica's queue depth), records
+ * per audit group commit, HTTP requests by route and status. In memory, reset on restart
+ * (Prometheus handles resets).
  */
 export type QueryDecision = 'allow' | 'deny' | 'error';
 
@@ -24,12 +25,17 @@ export class GatewayMetrics {
   private readonly requests = new Map<string, number>();
   private readonly startedAt = Date.now();
 
-  queryStarted(): void {
-    this.inFlight += 1;
+  /** A query took (+1) or gave back (-1) a query slot. */
+  queryRunning(delta: 1 | -1): void {
+    this.inFlight += delta;
+  }
+
+  /** A query started (+1) or stopped (-1) waiting for its run's turn (the queue depth, as queueChanged). */
+  queryWaiting(delta: 1 | -1): void {
+    this.queueChanged(delta);
   }
 
   queryFinished(decision: QueryDecision, seconds: number): void {
-    this.inFlight -= 1;
     this.queries[decision] += 1;
     this.latencyCount += 1;
     this.latencySum += seconds;
@@ -71,9 +77,12 @@ export class GatewayMetrics {
     lines.push(`hoopq_gateway_query_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
     lines.push(`hoopq_gateway_query_duration_seconds_sum ${this.latencySum}`);
     lines.push(`hoopq_gateway_query_duration_seconds_count ${this.latencyCount}`);
-    lines.push('# HELP hoopq_gateway_queries_in_flight Queries currently running.');
+    lines.push('# HELP hoopq_gateway_queries_in_flight Queries currently running (holding a query slot: HTTP and MCP).');
     lines.push('# TYPE hoopq_gateway_queries_in_flight gauge');
     lines.push(`hoopq_gateway_queries_in_flight ${this.inFlight}`);
+    lines.push('# HELP hoopq_gateway_queries_waiting Queries waiting for their run\'s turn (a query slot).');
+    lines.push('# TYPE hoopq_gateway_queries_waiting gauge');
+    lines.push(`hoopq_gateway_queries_waiting ${this.queued}`);
     lines.push('# HELP hoopq_gateway_query_queue_depth Queries waiting for a query slot on this replica.');
     lines.push('# TYPE hoopq_gateway_query_queue_depth gauge');
     lines.push(`hoopq_gateway_query_queue_depth ${this.queued}`);

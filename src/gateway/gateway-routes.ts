@@ -11,6 +11,7 @@ import { handleDescribeTable, handleListTables } from './catalog-routes.js';
 import { handleExplain } from './explain-route.js';
 import type { RouteHandler } from './gateway-context.js';
 import { handleMcp } from './mcp-route.js';
+import { handleCloseMcpSessions, handleListMcpSessions } from './mcp-sessions-routes.js';
 import { handleQuery } from './query-route.js';
 import { createReadinessRoute, handleHealth, handleJwks, handleMetrics } from './status-routes.js';
 import { handleAuditList, handleAuditRecord, handleAuditVerify, handleReplay, handleRotateKeys } from './operator-routes.js';
@@ -25,6 +26,7 @@ export function createRouteTable(): RouteTable {
     '/v1/tables': { GET: handleListTables },
     '/v1/table': { GET: handleDescribeTable },
     '/v1/mcp': { POST: handleMcp, DELETE: handleMcp },
+    '/v1/mcp/sessions': { GET: handleListMcpSessions, DELETE: handleCloseMcpSessions },
     '/v1/token': { GET: handleInspect },
     '/v1/tokens': { POST: handleMint, GET: handleListTokens },
     '/v1/tokens/exchange': { POST: handleExchange },

@@ -27,7 +27,9 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AuthError, UsageError, WarehouseError } from '../errors.js';
 import { createMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
+import type { RunIdentity } from '../identity/run-identity.js';
 import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 import { digestToken, isSameTokenDigest } from './mcp-sessions.js';
 import { readJsonBody } from './read-json-body.js';
 
@@ -43,7 +45,7 @@ export async function handleMcp(gateway: Gateway, ctx: RequestContext): Promise<
   const entry = sessions.find(sessionId);
   try {
     // first the token alone: nobody without a valid one learns whether a session id exists
-    await gateway.parts.identity.verify(token);
+    await verifyCaller(gateway, ctx);
   } catch (err) {
     // revoked or expired mid-session: the session ends with its run
     if (err instanceof AuthError && entry && isSameTokenDigest(entry.tokenDigest, token)) await sessions.close(sessionId);
@@ -85,7 +87,12 @@ export async function handleMcp(gateway: Gateway, ctx: RequestContext): Promise<
   };
   if (single !== undefined) waitingHere.set(single, endEmpty);
   try {
-    await Promise.race([transport.handleRequest(ctx.req, ctx.res, body), hungUp, endedUnanswered]);
+    // a session closed under a request (revoked, closed by the operator, gateway shutdown):
+    // the SDK answers no call it cancelled, so the request is answered here
+    const closedUnder = (entry.whenClosed ?? new Promise<never>(() => {})).then(() => {
+      if (!ctx.res.headersSent) throw sessionClosed();
+    });
+    await Promise.race([transport.handleRequest(ctx.req, ctx.res, body), hungUp, endedUnanswered, closedUnder]);
     // the cancellations in this request have reached the calls (the SDK delivers them before
     // it answers); a call that has not returned by now will return unanswered
     for (const requestId of cancelledIdsOf(body)) {
@@ -137,22 +144,41 @@ async function openSession(gateway: Gateway, ctx: RequestContext): Promise<void>
   const body = await readJsonBody(ctx.req, anyJson, gateway.limits.maxBodyBytes);
   if (!isInitializeRequest(body)) throw noSession();
   const token = bearerOf(ctx);
-  const session = await openMcpSession(gateway.parts, token); // AuthError (401) for a bad token
+  await verifyCaller(gateway, ctx); // AuthError (401) for a bad token, recorded with its run when it could be read
+  const session = await openMcpSession(gateway.parts, token);
+  const { identity } = session;
   const sessions = gateway.mcpSessions;
-  const release = sessions.reserve();
-  if (!release) {
-    throw new WarehouseError('gateway.mcp_sessions_full', `refused to open an MCP session: the gateway already holds ${sessions.maxSessions}`, {
-      rule: 'gateway.mcp_sessions',
-      hint: 'close sessions you no longer use (DELETE /v1/mcp) or retry later; idle sessions close by themselves',
-    });
-  }
+  const release = sessions.reserve(identity.run);
+  if (!release) throw sessionsFull(sessions, identity.run);
   try {
-    const mcp = createMcpServer(gateway.parts, session, { version: gateway.version, origin: { transport: 'http', src_endpoint: ctx.remote } });
+    // its queries take their run's turn with the HTTP queries: one run, one fair share
+    const mcp = createMcpServer(gateway.parts, session, { version: gateway.version, origin: { transport: 'http', src_endpoint: ctx.remote }, slot: gateway.takeQuerySlot });
+    let stopWatching = () => {};
+    let markClosed = () => {};
+    const whenClosed = new Promise<void>((resolve) => (markClosed = resolve));
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
-        sessions.add({ id, run: session.identity.run, tokenDigest: digestToken(token!), transport, close: () => mcp.shutdown(), isCallRunning: mcp.isCallRunning });
+        sessions.add({
+          id,
+          run: identity.run,
+          tokenId: identity.tokenId,
+          policy: identity.policy,
+          subject: identity.subject,
+          src: ctx.remote,
+          tokenDigest: digestToken(token!),
+          transport,
+          close: async () => {
+            markClosed();
+            stopWatching();
+            await mcp.shutdown();
+          },
+          whenClosed,
+          isCallRunning: mcp.isCallRunning,
+        });
+        // the session ends with its token: revoked from anywhere (the state store is shared), or expired
+        stopWatching = watchToken(gateway, identity, () => void sessions.close(id));
       },
       onsessionclosed: (id) => {
         void sessions.close(id);
@@ -172,6 +198,36 @@ function cancelRequestsOf(transport: Pick<StreamableHTTPServerTransport, 'onmess
   for (const requestId of requestIdsOf(body)) {
     transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the HTTP client disconnected before the answer' } });
   }
+}
+
+/** Calls `end` once the token is revoked (any process) or expires; returns a stop function. */
+function watchToken(gateway: Gateway, identity: RunIdentity, end: () => void): () => void {
+  const stopRevocation = gateway.parts.identity.watchRevocation(identity, end);
+  const timer = setTimeout(end, Math.max(0, identity.expiresAt * 1000 - Date.now()));
+  timer.unref();
+  return () => {
+    stopRevocation();
+    clearTimeout(timer);
+  };
+}
+
+function sessionsFull(sessions: Gateway['mcpSessions'], run: string): WarehouseError {
+  const mine = sessions.whyFull(run) === 'run';
+  return new WarehouseError(
+    'gateway.mcp_sessions_full',
+    mine ? `refused to open an MCP session: run ${run} already holds ${sessions.maxPerRun}, the most one run may` : `refused to open an MCP session: the gateway already holds ${sessions.maxSessions}`,
+    {
+      rule: mine ? 'gateway.mcp_sessions_per_run' : 'gateway.mcp_sessions',
+      hint: 'close sessions you no longer use (DELETE /v1/mcp) or retry later; idle sessions close by themselves',
+    },
+  );
+}
+
+function sessionClosed(): WarehouseError {
+  return new WarehouseError('gateway.mcp_session_closed', 'the MCP session was closed while this request was running (its run was revoked or its token expired, the operator closed it, or the gateway is stopping); its calls were cancelled', {
+    rule: 'gateway.mcp_session',
+    hint: 'initialize a new session if the run may still query',
+  });
 }
 
 function noSession(): UsageError {

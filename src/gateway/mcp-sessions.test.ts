@@ -80,3 +80,31 @@ describe('McpSessions', () => {
     expect(d.toString('hex')).not.toContain('abc');
   });
 });
+
+describe('McpSessions per run', () => {
+  it('one run holds at most maxPerRun (opening included); other runs are not affected', () => {
+    const sessions = new McpSessions(10, 60_000, 2);
+    const closed: string[] = [];
+    const r1 = sessions.reserve('run-a')!;
+    sessions.add({ ...entry('a1', closed), run: 'run-a' });
+    r1();
+    const r2 = sessions.reserve('run-a');
+    expect(r2).toBeDefined();
+    expect(sessions.reserve('run-a')).toBeUndefined(); // one open, one opening
+    expect(sessions.whyFull('run-a')).toBe('run');
+    expect(sessions.reserve('run-b')).toBeDefined();
+    r2!();
+    expect(sessions.countOf('run-a')).toBe(1);
+  });
+
+  it('closeWhere closes the matching sessions at once and lists none of them after', async () => {
+    const sessions = new McpSessions(10, 60_000, 5);
+    const closed: string[] = [];
+    for (const [id, run] of [['s1', 'r'], ['s2', 'r'], ['s3', 'other']] as const) sessions.add({ ...entry(id, closed), run, tokenId: `t-${id}` });
+    expect(sessions.list().map((s) => [s.id, s.run, s.token_id])).toEqual([['s1', 'r', 't-s1'], ['s2', 'r', 't-s2'], ['s3', 'other', 't-s3']]);
+    expect(await sessions.closeWhere((s) => s.run === 'r')).toEqual(['s1', 's2']);
+    expect(closed.sort()).toEqual(['s1', 's2']);
+    expect(sessions.list().map((s) => s.id)).toEqual(['s3']);
+    expect(JSON.stringify(sessions.list())).not.toContain('token-'); // never the token
+  });
+});

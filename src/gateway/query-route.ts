@@ -11,6 +11,7 @@ import { BQ_OUTPUT_FORMATS, OUTPUT_FORMATS } from '../output/create-result-write
 import { runQuery } from '../pipeline/run-query.js';
 import { createFrameResponse } from './frame-response.js';
 import { bearerOf, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 import type { QueryDecision } from './gateway-metrics.js';
 import { readJsonBody } from './read-json-body.js';
 
@@ -41,14 +42,18 @@ export const queryRequestSchema = z
 export type QueryRequestBody = z.infer<typeof queryRequestSchema>;
 
 export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  // size and shape first (nothing is recorded of a body over the limits but its size), then
+  // the token: an unauthenticated caller's refusal is recorded by the error handler, compactly
+  // (the body's size and digest) and rate-limited per address
   const body = await readJsonBody(ctx.req, queryRequestSchema, gateway.limits.maxBodyBytes);
   checkSql(body.sql, gateway.limits.maxSqlBytes);
-  const release = await gateway.acquireQuerySlot(ctx.signal);
+  await verifyCaller(gateway, ctx);
+  // from here runQuery records the attempt, whatever happens (waiting for the run's turn included)
+  ctx.recorded = true;
   const frames = createFrameResponse(ctx.res, { stallTimeoutMs: gateway.limits.stallTimeoutMs });
   ctx.frames = frames;
   const started = performance.now();
   let decision: QueryDecision = 'error';
-  gateway.metrics.queryStarted();
   try {
     const outcome = await runQuery(gateway.parts, {
       sql: body.sql,
@@ -66,6 +71,7 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
       notice: frames.notice,
       signal: ctx.signal,
       origin: { via: 'gateway', src_endpoint: ctx.remote },
+      slot: gateway.takeQuerySlot,
     });
     decision = 'allow';
     await frames.finish({
@@ -82,7 +88,6 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
     decision = isHoopqError(err) && err.exitCode >= 4 && err.exitCode <= 6 ? 'deny' : 'error';
     throw err;
   } finally {
-    release();
     gateway.metrics.queryFinished(decision, (performance.now() - started) / 1000);
   }
 }

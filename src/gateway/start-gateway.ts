@@ -29,9 +29,11 @@ import { GatewayMetrics } from './gateway-metrics.js';
 import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
 import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
-import { createQuerySlots } from './query-slots.js';
+import { createQuerySlots, type QuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
 import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from '../identity/secret-key-file.js';
+import { recordProtocolRefusal, recordSuppressedRefusals } from './record-refusal.js';
+import { createRefusalLimiter } from './refusal-limiter.js';
 import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 
@@ -57,6 +59,8 @@ export interface RunningGateway {
   address: ListenAddress;
   operatorKeyFile: string;
   auditWriterKeyFile: string;
+  /** The `aud` OIDC exchanges expect when a rule names none: `oidc.audience`, else `url`. */
+  oidcAudience: string;
   /** Graceful stop; resolves once every in-flight query has finished or been cancelled and recorded. */
   close(graceMs?: number): Promise<void>;
 }
@@ -66,9 +70,18 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxSqlBytes: 1024 * 1024,
   stallTimeoutMs: 30_000,
   maxConcurrentQueries: 32,
+  maxConcurrentQueriesPerRun: 2,
   maxMcpSessions: 64,
+  maxMcpSessionsPerRun: 8,
   mcpIdleMs: 15 * 60_000,
+  unauthenticatedRecordsPerMinute: 60,
 };
+
+/** Headers a request may carry; the whole header must arrive within HEADERS_TIMEOUT_MS, the whole request within REQUEST_TIMEOUT_MS. */
+export const MAX_HEADERS = 100;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 interface InFlight {
   controller: AbortController;
@@ -99,8 +112,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let draining = false;
   const inFlight = new Set<InFlight>();
-  const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
-  const acquireQuerySlot = countQueued(createQuerySlots(limits.maxConcurrentQueries), metrics);
+  const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs, limits.maxMcpSessionsPerRun);
+  const querySlots = createQuerySlots({ size: limits.maxConcurrentQueries, perRun: limits.maxConcurrentQueriesPerRun });
+  const takeQuerySlot = (run: string, signal: AbortSignal) => takeCountedSlot(querySlots, metrics, run, signal);
   const gateway: Gateway = {
     config,
     parts,
@@ -110,12 +124,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     auditWriterKey,
     metrics,
     oidcKeys: new OidcKeyCache(),
+    oidcAudience: config.oidcAudience, // else the URL, once bound (below)
     limits,
     mcpSessions,
     version: options.version,
-    acquireQuerySlot,
-    bigQueryJobs: new QueryJobs({ parts, acquireQuerySlot, metrics }),
+    querySlots,
+    takeQuerySlot,
+    refusalLimiter: createRefusalLimiter({ perMinute: limits.unauthenticatedRecordsPerMinute }),
+    bigQueryJobs: new QueryJobs({ parts, takeQuerySlot, metrics }),
     isDraining: () => draining,
+    log,
   };
   // the console (off unless configured) adds its pages to the same table
   const consoleUi = config.console
@@ -165,6 +183,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         });
       }
       ctx.route = `${method} ${routeName}`;
+      // Node keeps at most maxHeadersCount and drops the rest silently: one more than the limit tells
+      if (req.rawHeaders.length / 2 > MAX_HEADERS) {
+        res.setHeader('connection', 'close');
+        throw new UsageError('gateway.headers_too_many', `refused a request with more than ${MAX_HEADERS} headers`, { rule: 'gateway.max_headers', hint: `send at most ${MAX_HEADERS} headers` });
+      }
       // DNS rebinding: a page on another name that resolves here gets nothing (probes excepted:
       // load balancers call them by address; the console checks Host and Origin itself, more
       // strictly — its own address exactly — and answers with its own headers and pages)
@@ -176,30 +199,39 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
       await handler(gateway, ctx);
     } catch (err) {
-      await sendError(ctx, err, log);
+      await sendError(gateway, ctx, err, log);
     } finally {
       gateway.metrics.requestDone(ctx.route, res.statusCode);
     }
   }
 
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by
+  // default: a 10 s limit then fired after up to 40 s); checked every second they hold to ~1 s.
+  const timing = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
   const server: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, onRequest)
-    : createHttpServer(onRequest);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000; // receiving the request; a long-running response is not limited by it
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', ...timing }, onRequest)
+    : createHttpServer(timing, onRequest);
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS; // receiving the request; a long-running response is not limited by it
   // Idle keep-alive connections stay 65 s. A pooling client closes its own first (Node's and
   // undici's follow the `Keep-Alive: timeout=` hint, less a second); at 5 s a client whose event
   // loop stalled a few seconds reused a socket the gateway had just closed ("other side closed").
-  server.keepAliveTimeout = 65_000;
-  server.maxHeadersCount = 100;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.maxHeadersCount = MAX_HEADERS + 1; // one more than allowed, so dispatch can refuse it
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Malformed HTTP, oversized headers, slow headers: answer if we still can, then hang up.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      const text = status === 408 ? '408 Request Timeout' : status === 431 ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     }
     socket.destroy();
+    // a peer that only hung up was refused nothing
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') void recordProtocolRefusal(gateway, { ip: socket.remoteAddress ?? null, port: socket.remotePort ?? null }, status, log);
   });
+  // unauthenticated refusals over the limit are written as one count per address, each minute
+  const suppressedTimer = setInterval(() => void recordSuppressedRefusals(gateway, log), 60_000);
+  suppressedTimer.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -214,6 +246,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const url = `${options.tls ? 'https' : 'http'}://${host}:${bound.port}`;
   // links in approval notifications point at the console; by default it is where we listen
   if (config.console && !config.console.url) config.console.url = url;
+  gateway.oidcAudience ??= url;
 
   let closing: Promise<void> | undefined;
   let hurry = () => {};
@@ -223,6 +256,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     address: { host: bound.address, port: bound.port },
     operatorKeyFile,
     auditWriterKeyFile,
+    oidcAudience: gateway.oidcAudience ?? url,
     close(graceMs = 10_000) {
       // A second close (a second signal) cuts the grace period short.
       if (closing || graceMs <= 0) hurry();
@@ -236,13 +270,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           log(`hoopq gateway: cancelling ${inFlight.size} request(s) still running after ${graceMs} ms`);
           for (const f of inFlight) f.controller.abort();
         }
-        // MCP tool calls are cancelled through their session, which waits for their audit records.
+        // MCP tool calls are cancelled through their session, which waits for their audit
+        // records; a request still waiting on a closed session is answered then (mcp-route.ts).
         await mcpSessions.closeAll();
         await gateway.bigQueryJobs.closeAll();
         // The pipeline records each cancelled query before its promise settles.
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();
         await stopped;
+        clearInterval(suppressedTimer);
+        await recordSuppressedRefusals(gateway, log);
         await local.close();
       })();
       return closing;
@@ -250,18 +287,24 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
 }
 
-/** The slot queue's depth, for the metrics endpoint: +1 while a query waits, granted or not. */
-function countQueued(acquire: (signal: AbortSignal) => Promise<() => void>, metrics: GatewayMetrics): (signal: AbortSignal) => Promise<() => void> {
-  return async (signal) => {
-    metrics.queueChanged(1);
-    try {
-      return await acquire(signal);
-    } finally {
-      metrics.queueChanged(-1);
-    }
+/** A query slot, with the running and waiting gauges kept (waiting: this replica's queue depth). */
+async function takeCountedSlot(slots: QuerySlots, metrics: GatewayMetrics, run: string, signal: AbortSignal): Promise<() => void> {
+  metrics.queryWaiting(1);
+  let release: () => void;
+  try {
+    release = await slots.acquire(run, signal);
+  } finally {
+    metrics.queryWaiting(-1);
+  }
+  metrics.queryRunning(1);
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    metrics.queryRunning(-1);
+    release();
   };
 }
-
 function parseUrl(raw: string | undefined): URL {
   try {
     return new URL(raw ?? '/', 'http://gateway');

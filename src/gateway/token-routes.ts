@@ -16,6 +16,7 @@ import { AuthError, UsageError } from '../errors.js';
 import type { MintedRunToken } from '../identity/run-token.js';
 import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, type Actor } from '../pipeline/token-lifecycle.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
+import { verifyCaller } from './identify-caller.js';
 import { readJsonBody } from './read-json-body.js';
 import { isSameSecret } from '../identity/secret-key-file.js';
 
@@ -35,6 +36,7 @@ const exchangeSchema = z
   .object({
     oidc_token: z.string().min(1).max(16_384),
     policy: z.string().min(1).max(128),
+    /** Accepted for old clients, never used as the expected audience: it must be the deployment's. */
     audience: z.string().min(1).max(512).optional(),
     ttl: z.union([z.string().max(32), z.number().int().positive()]).optional(),
   })
@@ -58,6 +60,7 @@ export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise
     ttlSeconds: ttlSeconds(body.ttl),
     maxQueries: body.max_queries,
   });
+  ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
@@ -68,7 +71,10 @@ export async function handleExchange(gateway: Gateway, ctx: RequestContext): Pro
     oidcToken: body.oidc_token,
     audience: body.audience,
     ttlSeconds: ttlSeconds(body.ttl),
+    // a refused exchange is recorded by the error handler (compact, rate-limited per address)
+    refusalRecordedBy: (fields) => (ctx.recordFields = fields),
   });
+  ctx.recorded = true;
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
@@ -77,9 +83,16 @@ export async function handleRevoke(gateway: Gateway, ctx: RequestContext): Promi
   // Authenticate before reading the body: an anonymous caller learns nothing about it.
   const by = isSameSecret(bearer, gateway.operatorKey)
     ? { operator: operatorActor(ctx) }
-    : { identity: await gateway.parts.identity.verify(bearer), origin: originOf(ctx) };
+    : { identity: await verifyCaller(gateway, ctx), origin: originOf(ctx) };
   const body = await readJsonBody(ctx.req, revokeSchema, SMALL);
-  const revoked = await revokeTokens(gateway, by, { run: body.run, tokenId: body.token_id, reason: body.reason });
+  const revoked = await revokeTokens(gateway, by, {
+    run: body.run,
+    tokenId: body.token_id,
+    reason: body.reason,
+    // the run's MCP sessions end now, not at their next request
+    closeSessions: async (target) => (await gateway.mcpSessions.closeWhere((s) => (target.run ? s.run === target.run : s.tokenId === target.tokenId))).length,
+  });
+  ctx.recorded = true;
   sendJson(ctx.res, 200, { revoked });
 }
 

@@ -5,13 +5,13 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer } from '../../test/fakes/oidc-issuer.js';
 import type { FakeOidcIssuer } from '../../test/fakes/oidc-issuer.js';
-import { AuthError } from '../errors.js';
+import { AuthError, ConfigError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { matchClaimGlob } from './identity-rule-match.js';
-import { exchangeOidcToken, runIdFromClaims } from './oidc-exchange.js';
+import { exchangedRunId, exchangeOidcToken, runIdFromClaims } from './oidc-exchange.js';
 import { OidcKeyCache } from './oidc-key-cache.js';
 import type { FetchLike } from './oidc-key-cache.js';
-import { verifyRunToken } from './run-token.js';
+import { mintRunToken, verifyRunToken } from './run-token.js';
 import { openStateStore } from './state-store.js';
 import type { StateStore } from './state-store.js';
 
@@ -64,7 +64,13 @@ async function refusal(promise: Promise<unknown>, token?: string): Promise<AuthE
 }
 
 function exchange(oidcToken: string | undefined, extra: Partial<Parameters<typeof exchangeOidcToken>[0]> = {}) {
-  return exchangeOidcToken({ oidcToken, policy, keysDir, state, ...extra });
+  // the deployment expects `hoopq` (the fake issuer's default aud) unless a test says otherwise
+  return exchangeOidcToken({ oidcToken, policy, keysDir, state, deploymentAudience: 'hoopq', ...extra });
+}
+
+/** The run an exchange of `issuer`'s token for the claims' `run` gets. */
+function runOf(issuer: FakeOidcIssuer, run: string): string {
+  return `oidc:${new URL(issuer.issuer).host}/${run}`;
 }
 
 beforeAll(async () => {
@@ -88,20 +94,20 @@ describe('exchangeOidcToken: accepted tokens', () => {
   it('GitHub Actions: run = run_id-run_attempt, subject = iss#sub, recorded, verifiable', async () => {
     const result = await exchange(await github.issueGitHubToken({ run_attempt: '2' }));
     expect(result.identity).toMatchObject({
-      run: '7012345678-2',
+      run: runOf(github, '7012345678-2'),
       subject: `${github.issuer}#repo:acme/ml:ref:refs/heads/main`,
       policy: 'nightly',
       policySha256: 'd'.repeat(64),
     });
     expect(result.identity.expiresAt - result.identity.issuedAt).toBe(3600);
     expect(result).toMatchObject({ issuer: github.issuer, oidcSubject: 'repo:acme/ml:ref:refs/heads/main', ruleIndex: 0 });
-    await expect(verifyRunToken(result.token, { keysDir, state })).resolves.toMatchObject({ run: '7012345678-2' });
+    await expect(verifyRunToken(result.token, { keysDir, state })).resolves.toMatchObject({ run: runOf(github, '7012345678-2') });
     expect(state.listActiveTokens().some((t) => t.id === result.identity.tokenId)).toBe(true);
   });
 
   it('GitLab CI: run = pipeline_id', async () => {
     const result = await exchange(await gitlab.issueGitLabToken(), { ttlSeconds: 600 });
-    expect(result.identity).toMatchObject({ run: '1212', subject: `${gitlab.issuer}#project_path:acme/ml:ref_type:branch:ref:main` });
+    expect(result.identity).toMatchObject({ run: runOf(gitlab, '1212'), subject: `${gitlab.issuer}#project_path:acme/ml:ref_type:branch:ref:main` });
     expect(result.identity.expiresAt - result.identity.issuedAt).toBe(600);
     expect(result.ruleIndex).toBe(1);
   });
@@ -111,8 +117,44 @@ describe('exchangeOidcToken: accepted tokens', () => {
     const custom = makePolicy([{ issuer: github.issuer, claims: { repository: 'acme/ml' }, audience: ['https://hoopq.acme.dev'] }]);
     await expect(exchange(await github.issueGitHubToken({}, { aud: 'https://hoopq.acme.dev' }), { policy: custom })).resolves.toBeTruthy();
     await expect(exchange(await github.issueGitHubToken({}, { aud: 'hoopq' }), { policy: custom })).rejects.toMatchObject({ code: 'oidc.audience' });
-    // The caller's default audience applies to rules that name none.
-    await expect(exchange(await github.issueGitHubToken({}, { aud: 'gateway-1' }), { audience: 'gateway-1' })).resolves.toBeTruthy();
+    // The deployment's audience applies to rules that name none.
+    await expect(exchange(await github.issueGitHubToken({}, { aud: 'https://gw.example' }), { deploymentAudience: 'https://gw.example' })).resolves.toBeTruthy();
+  });
+
+  it('the audience is never the caller\'s: naming the foreign one a token carries does not get it accepted', async () => {
+    for (const aud of ['sts.amazonaws.com', 'vault://prod', 'https://other-hoopq.example']) {
+      const token = await github.issueGitHubToken({}, { aud });
+      expect((await refusal(exchange(token, { requestedAudience: aud }))).code).toBe('oidc.audience');
+      expect((await refusal(exchange(token))).code).toBe('oidc.audience');
+    }
+    // naming the deployment's own is harmless (old clients sent it)
+    await expect(exchange(await github.issueGitHubToken(), { requestedAudience: 'hoopq' })).resolves.toBeTruthy();
+  });
+
+  it('a deployment with no audience to expect is a config error naming what to add', async () => {
+    const err = await exchange(await github.issueGitHubToken(), { deploymentAudience: undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(3);
+    expect((err as ConfigError).hint).toMatch(/oidc: \{audience:/);
+    // a rule with its own audience needs no deployment default
+    const custom = makePolicy([{ issuer: github.issuer, claims: { repository: 'acme/ml' }, audience: ['https://hoopq.acme.dev'] }]);
+    await expect(exchange(await github.issueGitHubToken({}, { aud: 'https://hoopq.acme.dev' }), { policy: custom, deploymentAudience: undefined })).resolves.toBeTruthy();
+  });
+
+  it('runs from an exchange are namespaced by issuer and never collide with operator runs', async () => {
+    const generic = makePolicy([{ issuer: stranger.issuer, claims: { sub: 'service:*' } }]);
+    const result = await exchange(await stranger.issue({ sub: 'service:etl', jti: 'r1' }), { policy: generic });
+    expect(result.identity.run).toBe(runOf(stranger, 'r1'));
+    expect(result.identity.run).not.toBe('r1');
+    // two issuers, one claim value: two runs
+    expect(exchangedRunId('https://a.example', '7')).not.toBe(exchangedRunId('https://a.example:8443', '7'));
+    expect(exchangedRunId('https://a.example:1', '2')).not.toBe(exchangedRunId('https://a.example', '1:2'));
+    expect(exchangedRunId('https://gitlab.example/gl', '5')).toBe('oidc:gitlab.example/gl/5');
+    expect(exchangedRunId('https://x.example/a%20b', '5')).toMatch(/^oidc:sha256-[0-9a-f]{24}\/5$/);
+    // an operator cannot mint into the exchange's namespace
+    const mint = await mintRunToken({ keysDir, policy: { name: 'nightly', sha256: 'd'.repeat(64) }, run: result.identity.run, subject: 'operator:x', state }).catch((e: unknown) => e);
+    expect(mint).toBeInstanceOf(UsageError);
+    expect((mint as UsageError).code).toBe('token.run_reserved');
   });
 
   it('run id falls back to jti, and is refused when there is none', async () => {
@@ -121,7 +163,7 @@ describe('exchangeOidcToken: accepted tokens', () => {
     expect(runIdFromClaims({ jti: 'abc-123' })).toBe('abc-123');
     const generic = makePolicy([{ issuer: stranger.issuer, claims: { sub: 'service:*' } }]);
     const result = await exchange(await stranger.issue({ sub: 'service:etl', jti: 'job-77' }), { policy: generic });
-    expect(result.identity.run).toBe('job-77');
+    expect(result.identity.run).toBe(runOf(stranger, 'job-77'));
     const err = await refusal(exchange(await stranger.issue({ sub: 'service:etl' }, { omit: ['jti'] }), { policy: generic }));
     expect(err.code).toBe('oidc.run_unknown');
     expect((await refusal(exchange(await stranger.issue({ sub: 'service:etl', jti: 'bad id\n' }), { policy: generic }))).code).toBe('oidc.run_unknown');
@@ -141,7 +183,9 @@ describe('exchangeOidcToken: every refusal is exit 4 with the failed check named
     const token = await stranger.issueGitHubToken();
     const err = await refusal(exchange(token, { fetchImpl }), token);
     expect(err.code).toBe('oidc.issuer_not_allowed');
-    expect(err.hint).toContain(github.issuer);
+    // says what failed, without telling an unauthenticated caller which issuers would do
+    expect(`${err.message} ${err.hint}`).not.toContain(github.issuer);
+    expect(`${err.message} ${err.hint}`).not.toContain(gitlab.issuer);
     expect(fetchImpl.urls).toEqual([]);
     expect(stranger.requests).toEqual(before);
     // Even an unsigned token claiming an attacker URL makes no request.
@@ -234,7 +278,7 @@ describe('exchangeOidcToken: every refusal is exit 4 with the failed check named
   });
 
   it('a revoked run cannot get a new token by exchange', async () => {
-    state.revokeRun('555-1');
+    state.revokeRun(runOf(github, '555-1'));
     expect((await refusal(exchange(await github.issueGitHubToken({ run_id: '555', run_attempt: '1' })))).code).toBe('token.revoked');
   });
 
@@ -266,7 +310,7 @@ describe('JWKS cache and issuer key rotation', () => {
       expect(issuer.requests.jwks).toBe(1);
       // After it, the unknown kid makes the cache refetch, and the new key verifies.
       const later = new Date(t0.getTime() + 31_000);
-      await expect(exchange(rotated, { policy: p, keyCache, now: later })).resolves.toMatchObject({ identity: { run: '3-1' } });
+      await expect(exchange(rotated, { policy: p, keyCache, now: later })).resolves.toMatchObject({ identity: { run: `oidc:${new URL(issuer.issuer).host}/3-1` } });
       expect(issuer.requests.jwks).toBe(2);
       // Tokens signed by the withdrawn key are now refused.
       const stale = await issuer.issueGitHubToken({ run_id: '4' }, { signWith: 'previous' });

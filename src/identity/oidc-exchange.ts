@@ -3,15 +3,20 @@
  *
  * Input: the ID token as received, the policy asked for, the deployment's keys and state.
  * Output: a run token for that policy, whose run comes from the claims (GitHub Actions
- * `run_id`-`run_attempt`, GitLab `pipeline_id`, else `jti`) and whose subject is
+ * `run_id`-`run_attempt`, GitLab `pipeline_id`, else `jti`), namespaced by the issuer
+ * (`oidc:<issuer host and path>/<run>`, a prefix operators cannot mint), and whose subject is
  * `<iss>#<sub>`; the token's claims are recorded in the state store.
  * Invariants, in order: an issuer the policy's `identity` rules do not name is refused before
  * any network call; only RS256/ES256; the signature is checked against the issuer's
- * discovered JWKS; `aud` must include the expected audience; exp/nbf/iat hold within 30 s;
- * every claim a rule lists must match. Every refusal is an AuthError (exit 4) naming the check.
+ * discovered JWKS; `aud` must include the expected audience, which comes from the deployment
+ * (the rule's `audience`, else hoopq.yaml's `oidc.audience`, else the gateway's own URL) and
+ * never from the request; exp/nbf/iat hold within 30 s; every claim a rule lists must match.
+ * Every refusal is an AuthError (exit 4) naming the check, and names no policy or issuer the
+ * caller did not send; a deployment with no audience to expect is a ConfigError (exit 3).
  */
 import { compactVerify } from 'jose';
-import { AuthError } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { AuthError, ConfigError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { matchIdentityRule } from './identity-rule-match.js';
 import { isFetchableUrl, OidcKeyCache } from './oidc-key-cache.js';
@@ -21,7 +26,8 @@ import type { MintedRunToken } from './run-token.js';
 import { CLOCK_SKEW_SECONDS } from './signing-keys.js';
 import type { StateStore } from './state-store.js';
 
-export const DEFAULT_OIDC_AUDIENCE = 'hoopq';
+/** Runs from an exchange start with this; `token mint` refuses it, so the two never share a run. */
+export const EXCHANGED_RUN_PREFIX = 'oidc:';
 const OIDC_ALGORITHMS = ['RS256', 'ES256'] as const;
 type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
 const MAX_OIDC_TOKEN_LENGTH = 16_384;
@@ -30,8 +36,13 @@ const RUN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface ExchangeOidcTokenInput {
   oidcToken: string | undefined;
   policy: Policy;
-  /** Expected `aud` when the matching rule names none. Default 'hoopq'. */
-  audience?: string;
+  /**
+   * The deployment's expected `aud` when the matching rule names none: hoopq.yaml's
+   * `oidc.audience`, else (in a gateway) the gateway's own URL. Never the caller's choice.
+   */
+  deploymentAudience: string | undefined;
+  /** An audience the caller named (old clients): refused unless it is the deployment's own. */
+  requestedAudience?: string;
   keysDir: string;
   state: StateStore;
   ttlSeconds?: number;
@@ -79,7 +90,7 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
   const issuer = unverified.iss;
   const rules = input.policy.identity.map((rule, index) => ({ rule, index })).filter(({ rule }) => typeof issuer === 'string' && rule.issuer === issuer);
   if (typeof issuer !== 'string' || rules.length === 0) {
-    throw refuse('oidc.issuer_not_allowed', `issuer ${JSON.stringify(issuer ?? null)} is not named by policy ${input.policy.name}'s identity rules`, `policy ${input.policy.name} accepts ID tokens from: ${describeIssuers(input.policy)}`);
+    throw refuse('oidc.issuer_not_allowed', `policy ${input.policy.name} accepts no ID token from issuer ${JSON.stringify(issuer ?? null)}`, 'ask the operator which CI provider may exchange tokens for this policy');
   }
   if (!isFetchableUrl(issuer)) {
     throw refuse('oidc.issuer_insecure', `issuer ${issuer} is not an https URL`, 'OIDC issuers must use https');
@@ -108,12 +119,15 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
     throw refuse('oidc.not_yet_valid', 'the ID token was issued in the future (iat)', 'check this machine\'s clock');
   }
 
-  const defaultAudience = input.audience ?? DEFAULT_OIDC_AUDIENCE;
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  const audienceRules = rules.filter(({ rule }) => (rule.audience ?? [defaultAudience]).some((expected) => audiences.includes(expected)));
+  const expectedOf = (rule: (typeof rules)[number]['rule']): string[] => rule.audience ?? [requireDeploymentAudience(input.deploymentAudience)];
+  const audienceRules = rules.filter(({ rule }) => expectedOf(rule).some((expected) => audiences.includes(expected)));
+  const expected = [...new Set(rules.flatMap(({ rule }) => expectedOf(rule)))];
+  if (input.requestedAudience !== undefined && !expected.includes(input.requestedAudience)) {
+    throw refuse('oidc.audience', `the audience is this deployment's, not the caller's: ${JSON.stringify(input.requestedAudience)} is not ${expected.map((a) => JSON.stringify(a)).join(' or ')}`, `leave out the audience; request the ID token with audience ${JSON.stringify(expected[0])}`);
+  }
   if (audienceRules.length === 0) {
-    const expected = [...new Set(rules.flatMap(({ rule }) => rule.audience ?? [defaultAudience]))];
-    throw refuse('oidc.audience', `the ID token's audience ${JSON.stringify(claims.aud ?? null)} does not include ${expected.map((a) => JSON.stringify(a)).join(' or ')}`, `request the ID token with audience ${JSON.stringify(expected[0])} (GitHub: core.getIDToken('${expected[0]}'); GitLab: id_tokens aud)`);
+    throw refuse('oidc.audience', `the ID token's audience ${JSON.stringify(claims.aud ?? null)} is not this deployment's (${expected.map((a) => JSON.stringify(a)).join(' or ')}); a token minted for another service is never accepted`, `request the ID token with audience ${JSON.stringify(expected[0])} (GitHub: core.getIDToken('${expected[0]}'); GitLab: id_tokens aud)`);
   }
 
   const failures: string[] = [];
@@ -126,8 +140,8 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
     throw refuse('oidc.claims_mismatch', `the ID token's claims match none of policy ${input.policy.name}'s identity rules for ${issuer} (${failures.join('; ')})`, `ask the operator to add an identity rule for this repository/pipeline to policy ${input.policy.name}`);
   }
 
-  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 400 || /[\u0000-\u001f\u007f]/.test(claims.sub)) throw refuse('oidc.claims_missing', 'the ID token has no usable sub claim', 'use an ID token from the CI provider');
-  const run = (input.runIdOf ?? runIdFromClaims)(claims);
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 400 || /[\u0000-\u001f\u007f-\u009f]/.test(claims.sub)) throw refuse('oidc.claims_missing', 'the ID token has no usable sub claim', 'use an ID token from the CI provider');
+  const run = exchangedRunId(issuer, (input.runIdOf ?? runIdFromClaims)(claims));
   const minted = await mintRunToken({
     keysDir: input.keysDir,
     policy: input.policy,
@@ -136,6 +150,7 @@ export async function exchangeOidcToken(input: ExchangeOidcTokenInput): Promise<
     ttlSeconds: input.ttlSeconds,
     now,
     state: input.state,
+    exchanged: true,
   });
   return { ...minted, issuer, oidcSubject: claims.sub, ruleIndex: matched.index };
 }
@@ -155,9 +170,24 @@ export function runIdFromClaims(claims: Record<string, unknown>): string {
   return run;
 }
 
-function describeIssuers(policy: Policy): string {
-  const issuers = [...new Set(policy.identity.map((rule) => rule.issuer))];
-  return issuers.length > 0 ? issuers.join(', ') : 'none (the policy has no identity rules; an operator mints its tokens)';
+/**
+ * The issuer's namespace for a run from its claims: `oidc:` + host and path + `/` + run. A run
+ * from claims has no `/`, so the last `/` separates the two and two issuers never share a
+ * run; an issuer whose host or path has characters a run id cannot hold is named by a digest.
+ */
+export function exchangedRunId(issuer: string, run: string): string {
+  const url = new URL(issuer);
+  const place = url.host + url.pathname.replace(/\/+$/, '');
+  const tag = /^[A-Za-z0-9._:@/+=-]{1,120}$/.test(place) ? place : `sha256-${createHash('sha256').update(issuer).digest('hex').slice(0, 24)}`;
+  return `${EXCHANGED_RUN_PREFIX}${tag}/${run}`;
+}
+
+function requireDeploymentAudience(audience: string | undefined): string {
+  if (audience) return audience;
+  throw new ConfigError('config.oidc_audience', 'no OIDC audience is configured for this deployment, and the audience is never taken from the request', {
+    rule: 'config.oidc.audience',
+    hint: 'add `oidc: {audience: <the URL agents use for the gateway>}` to hoopq.yaml, or `audience:` to the policy\'s identity rule (a gateway uses its own URL when neither is set)',
+  });
 }
 
 function decodeJsonPart(part: string, what: 'header' | 'payload'): Record<string, unknown> {

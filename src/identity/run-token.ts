@@ -45,6 +45,8 @@ export interface MintRunTokenInput {
   now?: Date;
   /** When given, the token's claims are recorded (for `token list`) and a revoked run is refused. */
   state?: StateStore;
+  /** Set by the OIDC exchange only: runs starting `oidc:` are its namespace, never an operator's. */
+  exchanged?: boolean;
 }
 
 export interface MintedRunToken {
@@ -74,6 +76,12 @@ export async function mintRunToken(input: MintRunTokenInput): Promise<MintedRunT
     });
   }
   requireText(input.run, 'run', SAFE_ID);
+  if (input.run.startsWith('oidc:') && !input.exchanged) {
+    throw new UsageError('token.run_reserved', `refused to mint a token for run ${input.run}: run ids starting with "oidc:" belong to runs from an OIDC exchange`, {
+      rule: 'token.run',
+      hint: 'choose a run id that does not start with "oidc:"',
+    });
+  }
   requireText(input.subject, 'subject');
   requireText(input.policy?.name, 'policy name', /^[A-Za-z0-9._-]{1,128}$/);
   if (typeof input.policy.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(input.policy.sha256)) {
@@ -161,12 +169,16 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
   }
   if (header.typ !== undefined && header.typ !== 'JWT') throw malformed(`header typ is ${JSON.stringify(header.typ)}, not "JWT"`);
   const unverifiedClaims = decodeJsonPart(parts[1]!, 'payload');
+  // From here a refusal can say which run and token the caller claimed (never trusted: the
+  // signature is not checked yet), and after the signature check which run it was.
+  const claimed = claimedCaller(unverifiedClaims, header.kid);
+  const refuseClaimed = (code: string, why: string, hint: string) => withCaller(refuse(code, why, hint), { claimed });
   // Canonical base64url only: otherwise a flipped padding bit in the last character would
   // decode to the same signature and a "tampered" token would still verify.
-  if (decodeBase64url(parts[2]!) === undefined) throw malformed('the signature is empty or not canonical base64url');
+  if (decodeBase64url(parts[2]!) === undefined) throw withCaller(malformed('the signature is empty or not canonical base64url'), { claimed });
   const kid = header.kid;
   if (typeof kid !== 'string' || kid.length === 0) {
-    throw refuse('token.unknown_kid', 'the token header names no key id (kid)', 'use a token minted by this deployment');
+    throw refuseClaimed('token.unknown_kid', 'the token header names no key id (kid)', 'use a token minted by this deployment');
   }
 
   const keys = await loadVerificationKeys(options.keysDir, { now: options.now, cache: options.keyCache });
@@ -174,9 +186,9 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
   if (!publicKey) {
     const claimedIssuer = unverifiedClaims.iss;
     if (keys && typeof claimedIssuer === 'string' && claimedIssuer.startsWith('hoopq:') && claimedIssuer !== issuerFor(keys.deployment)) {
-      throw refuse('token.other_deployment', `the token claims to come from another hoopq deployment (${claimedIssuer}) and its key ${kid} is not one of this deployment's keys`, 'use a token minted by this deployment');
+      throw refuseClaimed('token.other_deployment', `the token claims to come from another hoopq deployment (${JSON.stringify(claimedIssuer).slice(0, 120)}) and its key ${JSON.stringify(kid).slice(0, 80)} is not one of this deployment's keys`, 'use a token minted by this deployment');
     }
-    throw refuse('token.unknown_kid', `the token was signed by key ${kid}, which this deployment does not know (never issued, or retired longer than 12h ago)`, 'ask for a fresh token minted by this deployment');
+    throw refuseClaimed('token.unknown_kid', `the token was signed by key ${JSON.stringify(kid).slice(0, 80)}, which this deployment does not know (never issued, or retired longer than 12h ago)`, 'ask for a fresh token minted by this deployment');
   }
   const digest = options.verified ? createHash('sha256').update(compact).digest('base64url') : '';
   let payloadBytes = options.verified?.lookup(digest, publicKey);
@@ -184,18 +196,21 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     try {
       ({ payload: payloadBytes } = await compactVerify(compact, publicKey, { algorithms: ['EdDSA'] }));
     } catch {
-      throw refuse('token.signature_invalid', 'the token signature does not verify (the header, payload or signature was altered, or another key signed it)', 'use the token exactly as it was minted');
+      throw refuseClaimed('token.signature_invalid', 'the token signature does not verify (the header, payload or signature was altered, or another key signed it)', 'use the token exactly as it was minted');
     }
     options.verified?.remember(digest, publicKey, payloadBytes);
   }
   const claims = JSON.parse(new TextDecoder().decode(payloadBytes)) as Record<string, unknown>;
+  // signed by one of our keys: every refusal below names the run and token it was for
+  const caller = claimedCaller(claims, kid);
+  const refuseVerified = (code: string, why: string, hint: string) => withCaller(refuseToken(code, why, hint), caller ? { caller } : {});
 
   if (claims.iss !== issuerFor(keys!.deployment)) {
-    throw refuse('token.issuer', `the token's issuer ${JSON.stringify(claims.iss)} is not this deployment (${issuerFor(keys!.deployment)})`, 'use a token minted by this deployment');
+    throw refuseVerified('token.issuer', `the token's issuer ${JSON.stringify(claims.iss)} is not this deployment (${issuerFor(keys!.deployment)})`, 'use a token minted by this deployment');
   }
   const aud = claims.aud;
   if (!(aud === RUN_TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(RUN_TOKEN_AUDIENCE)))) {
-    throw refuse('token.audience', `the token's audience is not "${RUN_TOKEN_AUDIENCE}"`, 'use a hoopq run token, not a token meant for another service');
+    throw refuseVerified('token.audience', `the token's audience is not "${RUN_TOKEN_AUDIENCE}"`, 'use a hoopq run token, not a token meant for another service');
   }
   const missing: string[] = [];
   const text = (name: string) => (typeof claims[name] === 'string' && (claims[name] as string).length > 0 ? (claims[name] as string) : (missing.push(name), ''));
@@ -216,21 +231,21 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     else missing.push('max_queries');
   }
   if (missing.length > 0) {
-    throw refuse('token.claims_missing', `the token lacks valid required claims: ${missing.join(', ')}`, 'use a token minted by `hoopq token mint` or `hoopq token exchange`');
+    throw refuseVerified('token.claims_missing', `the token lacks valid required claims: ${missing.join(', ')}`, 'use a token minted by `hoopq token mint` or `hoopq token exchange`');
   }
   if (identity.expiresAt - identity.issuedAt > MAX_TOKEN_TTL_SECONDS) {
-    throw refuse('token.ttl_too_long', 'the token is valid for longer than the 12h maximum', 'ask for a token with a TTL of at most 12h');
+    throw refuseVerified('token.ttl_too_long', 'the token is valid for longer than the 12h maximum', 'ask for a token with a TTL of at most 12h');
   }
   if (now - identity.expiresAt > skew) {
-    throw refuse('token.expired', `the token expired at ${isoSeconds(identity.expiresAt)} (clock skew allowance ${skew}s)`, 'ask for a fresh token: `hoopq token mint` or `hoopq token exchange`');
+    throw refuseVerified('token.expired', `the token expired at ${isoSeconds(identity.expiresAt)} (clock skew allowance ${skew}s)`, 'ask for a fresh token: `hoopq token mint` or `hoopq token exchange`');
   }
   if (nbf - now > skew || identity.issuedAt - now > skew) {
-    throw refuse('token.not_yet_valid', `the token is not valid before ${isoSeconds(Math.max(nbf, identity.issuedAt))} (clock skew allowance ${skew}s)`, 'check this machine\'s clock, or wait until the token becomes valid');
+    throw refuseVerified('token.not_yet_valid', `the token is not valid before ${isoSeconds(Math.max(nbf, identity.issuedAt))} (clock skew allowance ${skew}s)`, 'check this machine\'s clock, or wait until the token becomes valid');
   }
   const revocation = options.state.findRevocation(identity);
   if (revocation) {
     const what = revocation.kind === 'run' ? `its run ${identity.run} was revoked` : `token ${identity.tokenId} was revoked`;
-    throw refuse('token.revoked', `${what} at ${revocation.revokedAt}${revocation.reason ? ` (${revocation.reason})` : ''}`, revocation.kind === 'run' ? 'a revoked run stays revoked; start a new run with a new run id' : 'ask for a new token');
+    throw refuseVerified('token.revoked', `${what} at ${revocation.revokedAt}${revocation.reason ? ` (${revocation.reason})` : ''}`, revocation.kind === 'run' ? 'a revoked run stays revoked; start a new run with a new run id' : 'ask for a new token');
   }
   return identity;
 }
@@ -302,7 +317,36 @@ export function missingTokenError(): AuthError {
 }
 
 function refuse(code: string, why: string, hint: string): AuthError {
+  return refuseToken(code, why, hint);
+}
+
+function refuseToken(code: string, why: string, hint: string): AuthError {
   return new AuthError(code, `run token refused: ${why}`, { rule: code, hint });
+}
+
+/**
+ * Who a refused token was for: `caller` when its signature verified (an expired or revoked
+ * token of a real run), `claimed` when it did not (a forgery's claims, for the record only).
+ * Only values shaped like ids are kept, so nothing a forger writes reaches a record raw.
+ */
+export interface RefusedCaller {
+  run: string | null;
+  token_id: string | null;
+  subject: string | null;
+  policy: string | null;
+  kid: string | null;
+}
+
+function claimedCaller(claims: Record<string, unknown>, kid: unknown): RefusedCaller | undefined {
+  const id = (v: unknown) => (typeof v === 'string' && SAFE_ID.test(v) ? v : null);
+  const text = (v: unknown) => (typeof v === 'string' && v.length <= 512 && !/[\u0000-\u001f\u007f-\u009f]/.test(v) ? v : null);
+  const caller = { run: id(claims.run), token_id: id(claims.jti), subject: text(claims.sub), policy: id(claims.pol), kid: id(kid) };
+  return caller.run === null && caller.token_id === null ? undefined : caller;
+}
+
+function withCaller(error: AuthError, who: { caller?: RefusedCaller; claimed?: RefusedCaller }): AuthError {
+  if (!who.caller && !who.claimed) return error;
+  return new AuthError(error.code, error.message, { rule: error.rule, hint: error.hint, details: { ...error.details, ...who } });
 }
 
 function isoSeconds(seconds: number): string {

@@ -21,7 +21,7 @@ import { explainQuery } from '../pipeline/explain-query.js';
 import { listTables } from '../pipeline/list-tables.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 import { resolveRunPolicy, policyAllowsWrites } from '../pipeline/resolve-run-policy.js';
-import { runQuery } from '../pipeline/run-query.js';
+import { runQuery, type QueryRequest } from '../pipeline/run-query.js';
 import type { Policy } from '../policy/policy.js';
 import { CappedResultBuffer } from './capped-result-buffer.js';
 import { MCP_MAX_RESULT_BYTES, MCP_MAX_ROWS, describePolicyForModel } from './describe-policy-for-model.js';
@@ -69,6 +69,8 @@ export interface McpServerOptions {
   version?: string;
   /** Extra audit fields for every record of this session (e.g. `{ via: 'mcp' }`). */
   origin?: Record<string, unknown>;
+  /** The gateway's fair share of query slots between runs (runQuery's `slot`); none on stdio. */
+  slot?: QueryRequest['slot'];
 }
 
 export interface HoopqMcpServer {
@@ -148,6 +150,7 @@ export function createMcpServer(parts: PipelineParts, session: McpSession, optio
           },
           signal,
           origin: { ...origin, tool: 'query' },
+          slot: options.slot,
         });
         const record = records.find((r) => r.id === outcome.recordId);
         return queryResult({ buffer, outcome, record, policy, notices, sql: args.sql });

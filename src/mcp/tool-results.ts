@@ -5,7 +5,8 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
-import { ApprovalPendingError, formatRefusal, toHoopqError } from '../errors.js';
+import { ApprovalPendingError, formatRefusal } from '../errors.js';
+import { sanitizeError } from '../pipeline/sanitize-error.js';
 import type { QueryOutcome } from '../pipeline/run-query.js';
 import type { Policy } from '../policy/policy.js';
 import type { CappedResultBuffer } from './capped-result-buffer.js';
@@ -13,7 +14,8 @@ import { MCP_MAX_ROWS } from './describe-policy-for-model.js';
 
 export function refusalResult(err: unknown): CallToolResult {
   if (err instanceof ApprovalPendingError) return pendingResult(err);
-  const error = toHoopqError(err);
+  // the pipeline has sanitised what it threw; this also covers what came from elsewhere
+  const { error } = sanitizeError(err);
   return { isError: true, content: [{ type: 'text', text: formatRefusal(error) }] };
 }
 

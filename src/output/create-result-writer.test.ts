@@ -291,3 +291,43 @@ describe('backpressure', () => {
     expect(out.listenerCount('drain')).toBe(0);
   });
 });
+
+describe('memory stays flat with row width', () => {
+  const WIDE = [{ name: 'x', type: 'VARCHAR' }];
+
+  test('wide rows reach `out` in pieces of about 64 KiB, never as one batch string', async () => {
+    const sizes: number[] = [];
+    const out = new Writable({
+      highWaterMark: 1 << 30,
+      write(chunk: Buffer, _e, cb) {
+        sizes.push(chunk.length);
+        cb();
+      },
+    });
+    const writer = createResultWriter('ndjson', out, WIDE);
+    const cell = 'y'.repeat(100_000);
+    await writer.writeBatch(Array.from({ length: 50 }, () => [cell]));
+    const result = await writer.end();
+    expect(result.rows).toBe(50);
+    expect(sizes.length).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...sizes)).toBeLessThan(64 * 1024 + 100_100);
+  });
+
+  test('a row over the bound ends the result with an exit-7 refusal, nothing of it written', async () => {
+    for (const format of ['json', 'ndjson', 'csv', 'prettyjson'] as const) {
+      const c = capture();
+      const writer = createResultWriter(format, c.out, WIDE, { maxRowBytes: 1000 });
+      await writer.writeBatch([['small']]);
+      const err = await writer.writeBatch([['z'.repeat(2000)]]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'warehouse.row_too_large', exitCode: 7, rule: 'limits.max_row_bytes' });
+      await writer.end().catch(() => undefined);
+      expect(c.text()).not.toContain('zzzz');
+    }
+  });
+
+  test('pretty cuts a cell at 10,000 characters, so 1,000 rows of megabyte cells stay small', async () => {
+    const { text } = await render('pretty', Array.from({ length: 1000 }, () => ['w'.repeat(1_000_000)]), {}, WIDE);
+    expect(text.length).toBeLessThan(1000 * 10_010 + 100_000);
+    expect(text).toContain('w…');
+  });
+});

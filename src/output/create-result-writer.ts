@@ -4,12 +4,15 @@
  * Input: batches of rows in column order. Output: the chosen format on `out`, and at the
  * end what was written: row count, whether rows were cut, and the SHA-256 of exactly the
  * bytes given to `out` (the audit's `result_sha256`).
- * Invariants: streamed — each batch becomes one chunk, and writeBatch does not resolve
- * while `out` is over its high-water mark, so memory stays flat whatever the result size
- * (pretty alone buffers, capped at PRETTY_ROW_CAP rows); no row past the limit is written.
+ * Invariants: streamed — rows are encoded one at a time and handed to `out` in pieces of at
+ * most FLUSH_BYTES (plus one row), and writeBatch does not resolve while `out` is over its
+ * high-water mark, so memory stays flat with row count and with row width (pretty alone
+ * buffers, capped at PRETTY_ROW_CAP rows of capped cells); a row whose text exceeds
+ * `maxRowBytes` ends the result with `warehouse.row_too_large` (exit 7) instead of being
+ * held; no row past the limit is written.
  */
 import { createHash } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { UsageError, WarehouseError } from '../errors.js';
 import type { ResultColumn } from '../warehouse/warehouse.js';
 import { createCsvEncoder } from './csv-encoder.js';
 import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
@@ -45,7 +48,14 @@ export function isMachineFormat(format: string): boolean {
 export interface ResultWriterOptions {
   /** Rows to write at most; further rows are dropped and `truncated` is set. */
   maxRows?: number;
+  /** The encoded text of one row may be at most this long (UTF-16 units); default MAX_ROW_BYTES. */
+  maxRowBytes?: number;
 }
+
+/** A row larger than this is refused rather than held (and handed on) whole. */
+export const MAX_ROW_BYTES = 16 * 2 ** 20;
+/** Encoded rows are handed to `out` once this much text has gathered. */
+const FLUSH_BYTES = 64 * 1024;
 
 export interface WrittenResult {
   rows: number;
@@ -69,6 +79,7 @@ export interface ResultWriter {
 /** The parts of a Writable we rely on beyond NodeJS.WritableStream. */
 interface WritableState {
   destroyed?: boolean;
+  errored?: Error | null;
   writableNeedDrain?: boolean;
 }
 
@@ -86,6 +97,7 @@ export function createResultWriter(
     });
   }
   const { maxRows } = options;
+  const maxRowBytes = options.maxRowBytes ?? MAX_ROW_BYTES;
   if (maxRows !== undefined && !(Number.isSafeInteger(maxRows) && maxRows >= 0)) {
     throw new UsageError('usage.max_rows', `refused: max rows must be a whole number >= 0, got ${String(maxRows)}`, {
       rule: 'max_rows',
@@ -117,15 +129,16 @@ export function createResultWriter(
     if (text === '') return;
     const state = out as unknown as WritableState;
     if (streamError) throw streamError;
-    if (state.destroyed) throw new Error('output stream closed before the result was complete');
+    // a stream destroyed with a reason (the gateway's client went away) says why
+    if (state.destroyed) throw state.errored ?? new Error('output stream closed before the result was complete');
     if (state.writableNeedDrain) await drained(out);
     const bytes = Buffer.from(text, 'utf8');
     hash.update(bytes);
     if (!out.write(bytes)) await drained(out);
   }
 
-  function write(batch: readonly unknown[][]): Promise<void> {
-    if (ended) return Promise.reject(new Error('result writer used after end()'));
+  async function write(batch: readonly unknown[][]): Promise<void> {
+    if (ended) throw new Error('result writer used after end()');
     let text = '';
     if (!started) {
       started = true;
@@ -136,9 +149,17 @@ export function createResultWriter(
       take = limit - rows;
       truncated = true;
     }
-    for (let i = 0; i < take; i++) text += encoder.row(batch[i]!);
-    rows += take;
-    return emit(text);
+    for (let i = 0; i < take; i++) {
+      const row = encoder.row(batch[i]!);
+      if (row.length > maxRowBytes) throw rowTooLarge(maxRowBytes);
+      text += row;
+      rows += 1;
+      if (text.length >= FLUSH_BYTES) {
+        await emit(text);
+        text = '';
+      }
+    }
+    await emit(text);
   }
 
   return {
@@ -165,6 +186,13 @@ export function createResultWriter(
       return { rows, truncated, sha256: hash.digest('hex'), limit };
     },
   };
+}
+
+function rowTooLarge(maxRowBytes: number): WarehouseError {
+  return new WarehouseError('warehouse.row_too_large', `refused: a row of the result is larger than ${Math.round(maxRowBytes / 2 ** 20)} MiB; the query was stopped`, {
+    rule: 'limits.max_row_bytes',
+    hint: 'select fewer or narrower columns (substr, length, a hash), or read large values in parts',
+  });
 }
 
 /** Resolves on 'drain'; rejects if the stream errors or closes first, so a gone reader cannot hang us. */

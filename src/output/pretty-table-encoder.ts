@@ -2,26 +2,19 @@
  * pretty: a table with box borders, as `bq --format=pretty`. It must see every row to size
  * the columns, so it buffers; the result writer caps it at PRETTY_ROW_CAP rows. Text is made
  * safe for a terminal: control characters and bidirectional overrides are shown escaped, so
- * a value can neither break the table nor reorder or recolour what a person reads.
+ * a value can neither break the table nor reorder or recolour what a person reads; a cell
+ * shows at most PRETTY_CELL_CAP characters, so the buffer stays bounded by row count.
  */
 import type { ResultColumn } from '../warehouse/warehouse.js';
 import { plainText } from './json-text.js';
+import { terminalText } from './terminal-text.js';
 import type { RowEncoder } from './row-encoder.js';
 
 /** Rows pretty output holds at most; beyond it the result is cut (and says so). */
 export const PRETTY_ROW_CAP = 1000;
 
-// C0/C1 controls, DEL, zero-width and bidi formatting characters, line/paragraph separators
-const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE_FOR_TERMINAL, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\t') return '\\t';
-    if (c === '\r') return '\\r';
-    return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
-  });
-}
+/** Characters of one cell shown at most: wider values are cut with `…` (a table of megabyte-wide cells is unreadable, and every row is padded to the widest). */
+export const PRETTY_CELL_CAP = 10_000;
 
 interface Cell {
   text: string;
@@ -30,7 +23,8 @@ interface Cell {
 }
 
 function toCell(value: unknown): Cell {
-  const text = value === null || value === undefined ? 'NULL' : terminalSafe(plainText(value));
+  const full = value === null || value === undefined ? 'NULL' : plainText(value);
+  const text = terminalText(full.length > PRETTY_CELL_CAP ? full.slice(0, PRETTY_CELL_CAP - 1) + '…' : full);
   const right = typeof value === 'number' || typeof value === 'bigint';
   return { text, width: [...text].length, right };
 }

@@ -30,3 +30,15 @@ export function newAuditBody(event: string, now: Date, fields: Partial<AuditReco
     ...fields,
   };
 }
+
+/**
+ * A refused run token's run, token id and subject, when its signature held (expired, revoked):
+ * verifyRunToken puts them in the AuthError's `details.caller`. A forgery's claims are never used.
+ */
+export function fillRefusedCaller(body: AuditRecordBody, error: { details?: Record<string, unknown> }): void {
+  const caller = error.details?.caller as { run: string | null; token_id: string | null; subject: string | null } | undefined;
+  if (!caller || body.run) return;
+  body.run = caller.run;
+  body.token_id = caller.token_id;
+  body.subject = caller.subject;
+}

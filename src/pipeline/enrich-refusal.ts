@@ -77,5 +77,5 @@ export function describeMasks(masks: Record<string, string>, ownTable?: string):
 
 function withHint(err: HoopqError, hint: string): HoopqError {
   const Same = err.constructor as new (code: string, message: string, options: HoopqErrorOptions) => HoopqError;
-  return new Same(err.code, err.message, { hint, rule: err.rule, details: err.details, cause: err.cause });
+  return new Same(err.code, err.message, { hint, rule: err.rule, details: err.details, cause: err.cause, engineMessage: err.engineMessage });
 }

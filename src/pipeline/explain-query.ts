@@ -7,7 +7,6 @@
 import { kindsOf, tablesOf } from '../analysis/query-analysis.js';
 import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
-import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -15,6 +14,7 @@ import { crossCheckDryRun } from './cross-check-dry-run.js';
 import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
+import { sanitizeError } from './sanitize-error.js';
 import { isExternalQueryName, isWildcardName } from '../warehouse/warehouse-dialect.js';
 
 export interface ExplainRequest {
@@ -123,7 +123,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     const err = Object.keys(progress.masks).length > 0 ? hideRewriteExcerpt(caught) : caught;
     if (mayCarryMaskedValues && progress.literals) literals = [...literals, ...redactSql(req.sql, dialect, { verified: progress.literals }).literals];
     out.decision = 'deny';
-    out.reason = scrubLiterals(err.message, literals);
+    out.reason = sanitizeError(err, { sql: req.sql, literals }).error.message;
     out.rule = err.rule ?? null;
     out.hint = err.hint ?? null;
     out.code = err.code;

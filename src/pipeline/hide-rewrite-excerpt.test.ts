@@ -4,6 +4,7 @@ import { WarehouseError } from '../errors.js';
 import { fromJobError } from '../warehouse/bigquery/bigquery-error.js';
 import { toWarehouseError } from '../warehouse/duckdb/duckdb-error.js';
 import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
+import { sanitizeError } from './sanitize-error.js';
 
 /** DuckDB's own error for SQL it cannot bind, converted by the adapter. */
 async function duckDbError(sql: string): Promise<WarehouseError> {
@@ -26,22 +27,27 @@ const BQ = { project: 'p', baseAccount: 'gateway@p.iam.gserviceaccount.com', imp
 describe('hideRewriteExcerpt', () => {
   it("DuckDB: the LINE …^ quote of the rewrite is left out; what was wrong (the column, the candidates) stays", async () => {
     const err = await duckDbError('SELECT nme FROM (SELECT * REPLACE (sha256(email) AS email) FROM customers) AS customers');
-    expect(err.message).toContain('SELECT * REPLACE'); // DuckDB quotes what it ran
-    const shown = hideRewriteExcerpt(err);
+    expect(err.engineMessage?.text).toContain('SELECT * REPLACE'); // DuckDB quotes what it ran (withheld: sanitizeError shows it)
+    const hidden = hideRewriteExcerpt(err);
+    expect(hidden.details?.sql_excerpt).toBeUndefined();
+    const { error: shown, sealed } = sanitizeError(hidden, { sql: 'SELECT nme FROM customers', seal: (t) => t });
     expect(shown).toBeInstanceOf(WarehouseError);
     expect(shown.code).toBe(err.code);
     expect(shown.rule).toBe(err.rule);
     expect(shown.exitCode).toBe(7);
-    expect(shown.message).toMatch(/^Binder Error: Referenced column "nme" not found in FROM clause!\nCandidate bindings: .*"name"/);
+    expect(shown.message).toMatch(/^Binder Error: Referenced column "nme" not found in FROM clause! Candidate bindings: .*"name"/);
     expect(shown.message).not.toMatch(/LINE|REPLACE|sha256|\^/);
     expect(shown.hint).toContain("DuckDB's own");
     expect(shown.hint).toContain('hoopq explain');
-    expect(shown.details?.sql_excerpt).toBeUndefined();
+    expect(sealed).toMatch(/^Binder Error: Referenced column "nme" not found/); // the operator's sealed copy: the engine's text, its quote of the rewrite left out too
+    expect(sealed).not.toContain('REPLACE');
   });
 
   it('BigQuery: the [line:column] into the rewrite is left out', () => {
     const err = fromJobError({ reason: 'invalidQuery', message: 'Unrecognized name: nme; Did you mean name? at [1:8]' }, BQ);
-    expect(hideRewriteExcerpt(err).message).toBe('BigQuery invalidQuery: Unrecognized name: nme; Did you mean name?');
+    const hidden = hideRewriteExcerpt(err);
+    expect(hidden.hint).toContain('hoopq explain');
+    expect(sanitizeError(hidden, { sql: 'SELECT nme FROM customers' }).error.message).toBe('BigQuery invalidQuery: Unrecognized name: nme; Did you mean name?');
   });
 
   it('an error without a marked excerpt is returned as it is', async () => {

@@ -12,14 +12,20 @@ import type { HoopqError, HoopqErrorOptions } from '../errors.js';
 
 export function hideRewriteExcerpt(err: HoopqError): HoopqError {
   const excerpt = err.details?.sql_excerpt;
-  if (typeof excerpt !== 'string' || excerpt === '' || !err.message.includes(excerpt)) return err;
+  if (typeof excerpt !== 'string' || excerpt === '') return err;
+  // the excerpt is in the message, or in the engine's own text (withheld until sanitizeError shows it redacted)
+  const inMessage = err.message.includes(excerpt);
+  const engine = err.engineMessage;
+  const inEngine = engine !== undefined && engine.text.includes(excerpt);
+  if (!inMessage && !inEngine) return err;
   const { sql_excerpt: _left, ...details } = err.details ?? {};
   const why = 'where the engine pointed is in the SQL as rewritten for column masks, so it is not quoted (hoopq explain shows that SQL)';
   const Same = err.constructor as new (code: string, message: string, options: HoopqErrorOptions) => HoopqError;
-  return new Same(err.code, err.message.replace(excerpt, '').trimEnd(), {
+  return new Same(err.code, inMessage ? err.message.replace(excerpt, '').trimEnd() : err.message, {
     hint: err.hint ? `${err.hint}; ${why}` : why,
     rule: err.rule,
     details,
     cause: err.cause,
+    ...(engine ? { engineMessage: inEngine ? { prefix: engine.prefix, text: engine.text.replace(excerpt, '').trimEnd() } : engine } : {}),
   });
 }

@@ -13,6 +13,7 @@ import { CheckProgress, checkQuery } from './check-query.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { runQuery } from './run-query.js';
 import type { OutputFormat } from '../output/create-result-writer.js';
+import type { QueryParameter } from '../warehouse/warehouse.js';
 
 export interface ReplayReport {
   id: string;
@@ -34,6 +35,7 @@ export async function replayQuery(
   }
   // the exact SQL: sealed in the record when the log shows it with literals redacted
   const sql = typeof record.sql_sealed === 'string' ? unsealSql(record.sql_sealed, loadOrCreateSqlSealKey(parts.config.keysDir)) : record.sql;
+  const params = recordedParams(parts, record);
   const policyName = record.policy?.name ?? null;
   const policy = policyName ? parts.policies.get(policyName) : undefined;
   const report: ReplayReport = {
@@ -80,6 +82,7 @@ export async function replayQuery(
           token,
           justification: record.justification ?? `replay of ${record.id}`,
           format: ((record as { format?: string }).format as OutputFormat | undefined) ?? 'json',
+          params,
           out: sink,
           notice: () => {},
           origin: { replay_of: record.id },
@@ -97,6 +100,12 @@ export async function replayQuery(
     }
   }
   return report;
+}
+
+/** The parameters the query was sent with: sealed under masks (`params_sealed`), else as recorded. */
+function recordedParams(parts: PipelineParts, record: AuditRecord): QueryParameter[] | undefined {
+  if (typeof record.params_sealed === 'string') return JSON.parse(unsealSql(record.params_sealed, loadOrCreateSqlSealKey(parts.config.keysDir))) as QueryParameter[];
+  return Array.isArray(record.params) ? (record.params as QueryParameter[]) : undefined;
 }
 
 /**

@@ -7,13 +7,15 @@
  */
 import type { NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, InternalError, isHoopqError } from '../errors.js';
+import { sealerFor } from '../audit/seal-sql.js';
+import { AuditWriteError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
-import { newAuditBody } from './audit-body.js';
+import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
+import { sanitizeError } from './sanitize-error.js';
 
 export interface CatalogRequest {
   token: string | undefined;
@@ -56,10 +58,12 @@ export async function runCatalogRequest<T>(
     await append(sink, body);
     return result;
   } catch (err) {
-    const error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    const { error, sealed } = sanitizeError(err, { seal: sealerFor(parts.config.keysDir) });
     if (sink && !(error instanceof AuditWriteError)) {
+      fillRefusedCaller(body, error);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
+      if (sealed) body.reason_sealed = sealed;
       body.code = error.code;
       body.rule = error.rule ?? null;
       body.exit_code = error.exitCode;

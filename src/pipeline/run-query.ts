@@ -12,25 +12,26 @@
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
+import { createHash } from 'node:crypto';
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
+import { AuditWriteError, AuthError, PolicyDeniedError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
-import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
-import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
+import { loadOrCreateSqlSealKey, sealerFor, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
 import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
 import { settleApproval } from '../approval/settle-approval.js';
-import { newAuditBody } from './audit-body.js';
+import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
+import { sanitizeError } from './sanitize-error.js';
 import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-run-policy.js';
 
 export interface QueryRequest {
@@ -60,6 +61,11 @@ export interface QueryRequest {
   origin?: Record<string, unknown>;
   /** Column globs (or `*`) whose masks the caller asks to lift; runs only once an operator approves. */
   unmask?: string[];
+  /**
+   * Waits for the run's turn to run a query (the gateway's fair share between runs); the
+   * returned function gives the slot back. A refusal (`gateway.busy`) is recorded like any other.
+   */
+  slot?: (run: string, signal: AbortSignal) => Promise<() => void>;
   /** Receives the result as written: its columns, then each batch (masked, scanned, within the limit). */
   rows?: ResultRowSink;
 }
@@ -102,19 +108,23 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let warehouse: Warehouse | undefined;
   let stopWatching: (() => void) | undefined;
   let recorded = false;
+  let identified = false;
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
+  let releaseSlot: (() => void) | undefined;
   try {
     sink = await parts.audit();
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
-    literals = recordSql(parts, body, req.sql, undefined, progress);
+    literals = recordSql(parts, body, req.sql, undefined, progress, req.params);
     const identity = await parts.identity.verify(req.token);
+    identified = true;
     fillIdentity(body, identity);
     parseQueryParameters(req.params); // a malformed --parameter is a usage error before any engine sees it
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;
-    literals = recordSql(parts, body, req.sql, policy, progress);
+    literals = recordSql(parts, body, req.sql, policy, progress, req.params);
+    if (req.slot) releaseSlot = await req.slot(identity.run, req.signal ?? new AbortController().signal);
 
     // Read-only first: many readers may run at once, and a refused query never waits for the
     // single writer's lock (DuckDB lets one process at a time open the file for writing).
@@ -130,7 +140,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     fillAnalysis(body, progress);
     // which key produced the hashes (its id, never the key): a reader can tell hashes of two keys apart
     if (Object.values(checked.masks).includes('hash') && warehouse.hashKeyId) body.masked.hash_key = warehouse.hashKeyId;
-    literals = recordSql(parts, body, req.sql, policy, progress);
+    literals = recordSql(parts, body, req.sql, policy, progress, req.params);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
       // connection, since the catalog may have changed while we waited for the lock.
@@ -210,16 +220,21 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       req.signal?.removeEventListener('abort', onCallerAbort);
     }
   } catch (err) {
-    let error = isHoopqError(err) ? err : new InternalError('internal', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    if (Object.keys(progress.masks).length > 0) error = hideRewriteExcerpt(error); // the caller never wrote the rewrite
-    // Messages may quote the SQL (parser and binder errors do): never echo a literal back.
-    error.message = scrubLiterals(error.message, literals);
-    if (!(error instanceof AuditWriteError) && sink && !recorded) {
+    const willRecord = !(err instanceof AuditWriteError) && sink !== undefined && !recorded;
+    if (willRecord) {
       fillAnalysis(body, progress);
-      literals = recordSql(parts, body, req.sql, recordedPolicy, progress);
-      error.message = scrubLiterals(error.message, literals);
+      literals = recordSql(parts, body, req.sql, recordedPolicy, progress, req.params);
+    }
+    // Errors are results too: the engine's text and the SQL's literals never leave as they are.
+    // the caller never wrote the mask rewrite: an engine's quote of it is left out (and the hint says where to see it)
+    const shown = isHoopqError(err) && Object.keys(progress.masks).length > 0 ? hideRewriteExcerpt(err) : err;
+    const { error, sealed } = sanitizeError(shown, { sql: req.sql, literals, seal: sealerFor(parts.config.keysDir) });
+    if (willRecord && sink) {
+      // a refused token: the run it was for when it could be read; the SQL by size and digest only
+      if (!identified) recordUnauthenticated(body, req.sql, error);
       body.decision = error.exitCode >= 4 && error.exitCode <= 6 ? 'deny' : 'error';
       body.reason = error.message;
+      if (sealed) body.reason_sealed = sealed;
       body.code = error.code;
       body.rule = error.rule ?? null;
       body.exit_code = error.exitCode;
@@ -240,6 +255,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       await appendRecord(sink, finish(body, started));
     }
     await warehouse?.close();
+    releaseSlot?.();
   }
 }
 
@@ -339,8 +355,10 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
  * that far (redact-sql.ts) — and the exact text is sealed for replay; otherwise `sql` is
  * exact. Returns the literals, to scrub them from messages.
  */
-function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined, progress: CheckProgress): string[] {
+function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, policy: Policy | undefined, progress: CheckProgress, params?: QueryParameter[]): string[] {
   const mayCarryMaskedValues = !policy || Object.keys(policy.columns).length > 0;
+  // parameter values are literals sent apart from the SQL: recorded (for replay) the same way
+  if (params && params.length > 0) recordParams(parts, body, params, mayCarryMaskedValues);
   if (!mayCarryMaskedValues) {
     body.sql = sql;
     delete body.sql_sealed;
@@ -349,7 +367,37 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
   const redacted = redactSql(sql, warehouseDialectOf(parts.config.warehouse.kind).sql, { verified: progress.literals });
   body.sql = redacted.text;
   if (redacted.text !== sql) body.sql_sealed = sealSql(sql, parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
-  return redacted.literals;
+  else delete body.sql_sealed;
+  const values = (params ?? []).flatMap((p) => (p.value !== null && p.value.length >= 3 ? [p.value] : []));
+  return [...redacted.literals, ...values].sort((a, b) => b.length - a.length);
+}
+
+/** `params` as sent; under masks each value is `[REDACTED]` and the exact list is sealed (`params_sealed`). */
+function recordParams(parts: PipelineParts, body: AuditRecordBody, params: QueryParameter[], sealed: boolean): void {
+  if (!sealed) {
+    body.params = params.map((p) => ({ name: p.name, type: p.type, value: p.value }));
+    delete body.params_sealed;
+    return;
+  }
+  body.params = params.map((p) => ({ name: p.name, type: p.type, value: p.value === null ? null : '[REDACTED]' }));
+  body.params_sealed = sealSql(JSON.stringify(params.map((p) => ({ name: p.name, type: p.type, value: p.value }))), parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
+}
+
+/**
+ * Nobody authenticated sent this: the record keeps the SQL's size and SHA-256, not the SQL
+ * (anyone could otherwise grow the log by megabytes a request), and the run and token the
+ * refused token was for when its signature held (expired, revoked).
+ */
+function recordUnauthenticated(body: AuditRecordBody, sql: string, error: { details?: Record<string, unknown> }): void {
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  const sha256 = createHash('sha256').update(sql, 'utf8').digest('hex');
+  body.sql = `[not recorded: the caller was not authenticated (${bytes} bytes, sha256 ${sha256})]`;
+  delete body.sql_sealed;
+  if (body.params) body.params = (body.params as unknown[]).length;
+  delete body.params_sealed;
+  body.sql_bytes = bytes;
+  body.sql_sha256 = sha256;
+  fillRefusedCaller(body, error);
 }
 
 function fillIdentity(body: AuditRecordBody, identity: RunIdentity): void {

@@ -30,6 +30,11 @@ export interface TokenParts {
   parts: PipelineParts;
   state(): StateStore;
   oidcKeys?: OidcKeyCache;
+  /**
+   * The `aud` exchanged ID tokens must carry when a rule names none. The gateway's is
+   * `oidc.audience`, else its own URL; without it, hoopq.yaml's `oidc.audience`.
+   */
+  oidcAudience?: string;
 }
 
 /** Who acts, and where from: recorded in the audit body (`via`, `src_endpoint`). */
@@ -51,8 +56,9 @@ export interface MintTokenInput {
 export async function mintToken(t: TokenParts, actor: Actor, input: MintTokenInput): Promise<MintedRunToken> {
   const policy = t.parts.policies.get(input.policy);
   if (!policy) {
+    // names no other policy (as issue 12 had it for the gateway; the CLI and the gateway now share this)
     throw new UsageError('usage.unknown_policy', `no policy named "${input.policy}" in this deployment`, {
-      hint: `policies: ${t.parts.policies.names().join(', ') || '(none)'}`,
+      hint: 'ask the operator for the name of the policy',
     });
   }
   loadOrCreateSqlSealKey(t.parts.config.keysDir);
@@ -75,35 +81,50 @@ export async function mintToken(t: TokenParts, actor: Actor, input: MintTokenInp
 export interface ExchangeTokenInput {
   policy: string;
   oidcToken: string;
+  /** An audience the caller named (old clients): refused unless it is the deployment's own; never the expected one. */
   audience?: string;
   ttlSeconds: number;
+  /**
+   * Set by the gateway, whose error handler records a refusal (compact, rate-limited per
+   * source address, so an anonymous flood cannot fill the log): told the policy's fields for
+   * that record, and then this function records no refusal itself.
+   */
+  refusalRecordedBy?: (fields: Partial<AuditRecordBody>) => void;
 }
 
-/** The ID token is the credential: a refusal is recorded (decision deny) and rethrown (exit 4). */
+/**
+ * The ID token is the credential: a refusal is recorded (decision deny) and rethrown (exit 4).
+ * The expected audience is the deployment's (never the caller's), and the run is namespaced
+ * by the issuer (`oidc:<issuer>/...`), so two issuers cannot share a run.
+ */
 export async function exchangeToken(t: TokenParts, actor: Pick<Actor, 'origin'>, input: ExchangeTokenInput): Promise<MintedRunToken> {
   const policy = t.parts.policies.get(input.policy);
   if (!policy) {
+    // says what failed, not which policies exist (the caller is not authenticated)
     throw new AuthError('token.unknown_policy', `refused: no policy named "${input.policy}"`, {
       rule: 'token.policy',
-      hint: `policies: ${t.parts.policies.names().join(', ')}`,
+      hint: 'ask the operator for the name of the policy your CI job may exchange its ID token for',
     });
   }
+  input.refusalRecordedBy?.({ policy: { name: policy.name, sha256: policy.sha256 } });
   const { exchangeOidcToken } = await import('../identity/oidc-exchange.js');
   const sink = await t.parts.audit();
   loadOrCreateSqlSealKey(t.parts.config.keysDir);
   const body = newAuditBody('token.exchange', t.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, ...actor.origin });
-  let minted: MintedRunToken;
+  let minted: Awaited<ReturnType<typeof exchangeOidcToken>>;
   try {
     minted = await exchangeOidcToken({
       oidcToken: input.oidcToken,
       policy,
-      audience: input.audience,
+      deploymentAudience: t.oidcAudience ?? t.parts.config.oidcAudience,
+      requestedAudience: input.audience,
       keysDir: t.parts.config.keysDir,
       state: t.state(),
       ttlSeconds: input.ttlSeconds,
       keyCache: t.oidcKeys,
     });
   } catch (err) {
+    if (input.refusalRecordedBy) throw err;
     body.decision = 'deny';
     body.reason = (err as Error).message;
     body.code = (err as { code?: string }).code ?? null;
@@ -111,6 +132,7 @@ export async function exchangeToken(t: TokenParts, actor: Pick<Actor, 'origin'>,
     throw err;
   }
   fillToken(body, minted.identity);
+  body.oidc = { issuer: minted.issuer, rule: minted.ruleIndex + 1 };
   await sink.append(body);
   return minted;
 }
@@ -119,6 +141,8 @@ export interface RevokeInput {
   run?: string;
   tokenId?: string;
   reason?: string;
+  /** The gateway's: ends the target's MCP sessions now (not at their next request); returns how many. */
+  closeSessions?: (target: { run?: string; tokenId?: string }) => Promise<number>;
 }
 
 export interface RevokedTarget {
@@ -127,6 +151,8 @@ export interface RevokedTarget {
   matched_tokens: number;
   new: boolean;
   revoked_at: string;
+  /** Only where MCP sessions can be open (the gateway). */
+  mcp_sessions_closed?: number;
 }
 
 /**
@@ -147,19 +173,21 @@ export async function revokeTokens(t: TokenParts, by: { operator: Actor } | { id
   }
   const store = t.state();
   const result = input.run ? store.revokeRun(input.run, input.reason ?? null) : store.revokeToken(input.tokenId!, input.reason ?? null);
+  const closed = input.closeSessions ? await input.closeSessions({ run: input.run, tokenId: input.tokenId }) : undefined;
   const origin = 'identity' in by ? by.origin : by.operator.origin;
+  const revoked = { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, ...(closed === undefined ? {} : { mcp_sessions_closed: closed }) };
   await (await t.parts.audit()).append(
     newAuditBody('token.revoke', t.parts.now(), {
       run: input.run ?? null,
       token_id: input.tokenId ?? null,
       subject: identity ? identity.subject : (by as { operator: Actor }).operator.operator,
       reason: input.reason ?? null,
-      revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew },
+      revoked,
       revoked_by: identity ? { run: identity.run, token_id: identity.tokenId } : 'operator',
       ...origin,
     }),
   );
-  return { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt };
+  return { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt, ...(closed === undefined ? {} : { mcp_sessions_closed: closed }) };
 }
 
 /** What `token inspect` prints: the verified claims, never the token. */

@@ -11,6 +11,8 @@ warehouse:
 policies: ./policies
 audit: ./audit.jsonl
 keys: ./.hoopq/keys
+# oidc:
+#   audience: https://hoopq.internal.example   # the aud CI ID tokens must carry (default: the gateway's URL)
 `;
 
 /** The demo uses the example policies shipped in the package's policies/ folder. */

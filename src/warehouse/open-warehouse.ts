@@ -37,7 +37,7 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
         hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
       });
     }
-    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, hashKey: options.hashKey });
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, memoryLimitBytes: config.maxQueryMemoryBytes, threads: config.queryThreads, hashKey: options.hashKey });
   },
   // loaded on demand: the Google client libraries cost ~0.5 s to import, and most runs use DuckDB
   bigquery: async (config, options) =>
@@ -75,7 +75,7 @@ export interface WarehouseOpener {
 
 export function createWarehouseOpener(config: WarehouseConfig): WarehouseOpener {
   if (config.kind !== 'duckdb' || !config.path) return { open: (options) => openWarehouse(config, options), close: () => {} };
-  const warm = new WarmDuckDbOpener({ path: config.path });
+  const warm = new WarmDuckDbOpener({ path: config.path, memoryLimitBytes: config.maxQueryMemoryBytes, threads: config.queryThreads });
   return {
     async open(options) {
       const warehouse = await warm.open(options);

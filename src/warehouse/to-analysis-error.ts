@@ -4,5 +4,11 @@ import { AnalysisError, isHoopqError } from '../errors.js';
 export function toAnalysisError(err: unknown, hint: string): Error {
   if (isHoopqError(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new AnalysisError('analysis.failed', `the SQL could not be analysed: ${message}`, { rule: 'analysis', hint, cause: err });
+  // the engine's text may quote the SQL: shown only redacted (see sanitizeError)
+  return new AnalysisError('analysis.failed', 'the SQL could not be analysed', {
+    rule: 'analysis',
+    hint,
+    cause: err,
+    engineMessage: { prefix: 'the SQL could not be analysed: ', text: message },
+  });
 }

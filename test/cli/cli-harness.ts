@@ -47,6 +47,19 @@ export interface Demo {
   close(): Promise<void>;
 }
 
+/** Rows straight from a demo's DuckDB file (read-only, around hoopq), for tests that must know the raw values. */
+export async function readDemoRows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(join(dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 /**
  * HMAC-SHA256 of `text` under the deployment's `hash` mask key (`hash.key` in its keys folder,
  * `hqhk_<base64url>`), computed here from the file so that tests check hoopq's masks independently.

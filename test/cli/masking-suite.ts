@@ -5,12 +5,11 @@
  * log; predicates see masked values only; unmasked queries return exactly what DuckDB returns
  * on pre-masked data. Runs in direct and gateway mode.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoInMode, hashKeyFormsUnder, type CliResult, type Demo, type Mode } from './cli-harness.js';
+import { createDemoInMode, hashKeyFormsUnder, readDemoRows, type CliResult, type Demo, type Mode } from './cli-harness.js';
 
 interface Secrets {
   emails: string[];
@@ -18,16 +17,7 @@ interface Secrets {
   phones: string[];
 }
 
-async function readRaw(dir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(join(dir, 'demo.duckdb'), { access_mode: 'READ_ONLY' });
-  const conn = await instance.connect();
-  try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
+const readRaw = readDemoRows;
 
 /** Every encoding of a raw value that must never be seen. */
 function forbiddenForms(value: string): string[] {

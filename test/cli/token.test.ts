@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHmac, sign as signBytes } from 'node:crypto';
-import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOidcIssuer, type FakeOidcIssuer } from '../fakes/oidc-issuer.js';
@@ -378,6 +378,25 @@ describe('token exchange (keyless CI, fake OIDC issuer on 127.0.0.1)', () => {
   });
 
   const exchange = (oidc: string, extra: string[] = []) => demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', oidc, ...extra]);
+  /** The run an exchange gives: the claims' run, namespaced by the issuer. */
+  const runOf = (run: string) => `oidc:${new URL(issuer.issuer).host}/${run}`;
+
+  it('without an audience in the config or the rule, the exchange is a config error that says what to add (exit 3)', async () => {
+    const r = await exchange(await issuer.issueGitHubToken({ run_id: '555000' }));
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/no OIDC audience is configured/);
+    expect(r.stderr).toMatch(/oidc: \{audience: /);
+    // the deployment names its audience (the fake issuer's tokens carry `hoopq`)
+    appendFileSync(demo.config, '\noidc:\n  audience: hoopq\n');
+    const ok = await exchange(await issuer.issueGitHubToken({ run_id: '555000' }));
+    expect(ok.code).toBe(0);
+    minted.push(ok.stdout.trim());
+    // --audience cannot pick another one
+    const other = await exchange(await issuer.issueGitHubToken({ run_id: '555003' }, { aud: 'sts.amazonaws.com' }), ['--audience', 'sts.amazonaws.com']);
+    expect(other.code).toBe(4);
+    expect(other.stderr).toMatch(/audience is this deployment's, not the caller's/);
+  });
 
   it('a GitHub-shaped token becomes a run token for run_id-run_attempt, usable for a query; a GitLab one for pipeline_id', async () => {
     const [gh, gl] = await Promise.all([
@@ -394,11 +413,11 @@ describe('token exchange (keyless CI, fake OIDC issuer on 127.0.0.1)', () => {
       demo.runAsync(['token', 'inspect', gl.stdout.trim()]),
       queryAsync(token),
     ]);
-    expect(JSON.parse(inspect.stdout)).toMatchObject({ run: '555001-2', policy: 'ci-nightly', subject: `${issuer.issuer}#repo:acme/ml:ref:refs/heads/main` });
-    expect(JSON.parse(inspectGl.stdout)).toMatchObject({ run: '4242', policy: 'ci-nightly' });
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ run: runOf('555001-2'), policy: 'ci-nightly', subject: `${issuer.issuer}#repo:acme/ml:ref:refs/heads/main` });
+    expect(JSON.parse(inspectGl.stdout)).toMatchObject({ run: runOf('4242'), policy: 'ci-nightly' });
     expect(q.code).toBe(0);
     expect(JSON.parse(q.stdout)).toEqual([{ n: 5000 }]);
-    const record = demo.auditRecords().find((x) => x.event === 'token.exchange' && x.run === '555001-2');
+    const record = demo.auditRecords().find((x) => x.event === 'token.exchange' && x.run === runOf('555001-2'));
     expect(record).toMatchObject({ decision: 'allow', policy: { name: 'ci-nightly' } });
   });
 
@@ -422,9 +441,9 @@ describe('token exchange (keyless CI, fake OIDC issuer on 127.0.0.1)', () => {
     const denials = demo.auditRecords().filter((x) => x.event === 'token.exchange' && x.decision === 'deny');
     cases.forEach(([what, , code]) => expect(denials.some((d) => code.test(String(d.code))), what).toBe(true));
     for (const d of denials) expect(d.reason).toBeTruthy();
-    expect(demo.auditRecords().some((x) => x.event === 'token.exchange' && x.decision === 'allow' && /^900\d/.test(String(x.run)))).toBe(false);
+    expect(demo.auditRecords().some((x) => x.event === 'token.exchange' && x.decision === 'allow' && /\/900\d$/.test(String(x.run)))).toBe(false);
     const listed = JSON.parse(demo.run(['token', 'list', '--format', 'json']).stdout) as Array<{ run: string }>;
-    expect(listed.filter((t) => /^900\d/.test(t.run))).toEqual([]);
+    expect(listed.filter((t) => /\/900\d$/.test(t.run))).toEqual([]);
   });
 
   it('--oidc-token-file works, and the OIDC token is never logged', async () => {
@@ -434,7 +453,7 @@ describe('token exchange (keyless CI, fake OIDC issuer on 127.0.0.1)', () => {
     const r = await demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token-file', file]);
     expect(r.code).toBe(0);
     minted.push(r.stdout.trim());
-    expect(decode(r.stdout.trim().split('.')[1]!).run).toBe('555002-1');
+    expect(decode(r.stdout.trim().split('.')[1]!).run).toBe(runOf('555002-1'));
     const log = readFileSync(join(demo.dir, 'audit.jsonl'), 'utf8');
     expect(log).not.toContain(oidc.split('.')[2]!);
   });

@@ -77,7 +77,11 @@ describe('Google ID tokens on the BigQuery API', () => {
     expect(exchanges[0]).toMatchObject({ decision: 'allow', policy: { name: 'google-agent' }, subject: `${issuer.issuer}#1122334455` });
     const queries = records.filter((r) => r.event === 'query' && r.via === 'bigquery-api');
     expect(queries.map((r) => r.run)).toEqual([exchanges[0]!.run, exchanges[0]!.run]);
-    expect(queries[0]!.run).toMatch(/^oidc-[0-9a-f]{24}$/);
+    // issue 12: an exchanged run is namespaced by its issuer (oidc:<host and path>/<run>), so two
+    // issuers can never share a run; the BigQuery API's one-run-per-ID-token id goes after it
+    const host = new URL(issuer.issuer).host + new URL(issuer.issuer).pathname.replace(/\/+$/, '');
+    expect(queries[0]!.run).toBe(`oidc:${host}/${queries[0]!.run.split('/').pop()}`);
+    expect(queries[0]!.run.split('/').pop()).toMatch(/^oidc-[0-9a-f]{24}$/);
     expect(JSON.stringify(records)).not.toContain(token);
     // the policy's own limits hold: it may not read crm
     const denied = await failureOf(() => bq.query('SELECT name FROM crm.customers'));

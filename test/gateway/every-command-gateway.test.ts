@@ -25,7 +25,7 @@ beforeAll(async () => {
   operatorKey = readFileSync(join(demo.dir, '.hoopq', 'keys', 'operator.key'), 'utf8').trim();
   writeFileSync(
     join(demo.dir, 'policies', 'ci-nightly.yaml'),
-    ['name: ci-nightly', 'statements: [select]', 'tables:', '  read: ["demo.analytics.*"]', 'identity:', `  - issuer: ${issuer.issuer}`, '    claims: { repository: acme/ml }', ''].join('\n'),
+    ['name: ci-nightly', 'statements: [select]', 'tables:', '  read: ["demo.analytics.*"]', 'identity:', `  - issuer: ${issuer.issuer}`, '    audience: hoopq', '    claims: { repository: acme/ml }', ''].join('\n'),
   );
 }, 120_000);
 
@@ -121,7 +121,8 @@ describe('the token lifecycle through the gateway', () => {
     expect(ok(agent(theirs, ['query', '--format', 'json', COUNT]))).toMatch(/"n":/);
     // direct mode prints the same line for the same kind of revocation
     expect(direct(['token', 'revoke', '--run', 'gw-theirs']).stderr).toBe('hoopq: revoked run gw-theirs (1 known token(s)); running queries of it are being cancelled\n');
-    const record = demo.auditRecords().find((r) => r.event === 'token.revoke' && r.run === 'gw-mine');
+    // issue 12: the refused revocation of gw-theirs is recorded too, naming the caller's run (gw-mine)
+    const record = demo.auditRecords().find((r) => r.event === 'token.revoke' && r.run === 'gw-mine' && r.decision === 'allow');
     expect(record).toMatchObject({ via: 'gateway', reason: 'job finished', revoked_by: { run: 'gw-mine' } });
   });
 
@@ -131,10 +132,13 @@ describe('the token lifecycle through the gateway', () => {
   });
 
   it('exchange: an OIDC ID token for a run token through the gateway; a refusal reads as in direct mode', async () => {
+    // issue 12: the rule names the audience (the fake issuer's default `aud: hoopq`; with none the
+    // deployment's would be expected, which direct mode and the gateway know differently), and an
+    // exchanged run is namespaced by its issuer: oidc:<issuer host>/<run id>
     // asynchronous runs: the fake issuer answers from this process
     const oidc = await issuer.issueGitHubToken({ repository: 'acme/ml', run_id: '777001', run_attempt: '1' });
     const token = ok(await demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', oidc])).trim();
-    expect(JSON.parse(ok(demo.run(['token', 'inspect'], { env: { HOOPQ_TOKEN: token } })))).toMatchObject({ run: '777001-1', policy: 'ci-nightly' });
+    expect(JSON.parse(ok(demo.run(['token', 'inspect'], { env: { HOOPQ_TOKEN: token } })))).toMatchObject({ run: `oidc:${new URL(issuer.issuer).host}/777001-1`, policy: 'ci-nightly' });
     expect(ok(agent(token, ['query', '--format', 'json', COUNT]))).toMatch(/"n":/);
     const wrongAudience = await issuer.issueGitHubToken({ repository: 'acme/ml', run_id: '777002', run_attempt: '1' }, { aud: 'someone-else' });
     const viaGateway = await demo.runAsync(['token', 'exchange', '--policy', 'ci-nightly', '--oidc-token', wrongAudience]);

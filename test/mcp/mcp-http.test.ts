@@ -94,7 +94,7 @@ function rpc(body: unknown, headers: Record<string, string> = {}, method = 'POST
 
 /**
  * A POST on a connection of its own (no keep-alive pool: a pooled socket the gateway closes
- * after its 5 s idle timeout could be reused at that instant on a loaded machine). `signal`
+ * after its idle timeout could be reused at that instant on a loaded machine). `signal`
  * hangs up mid-request.
  */
 function postFresh(body: unknown, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; text: string }> {
@@ -437,7 +437,15 @@ describe('session limits set on the command line', () => {
 
 describe('gateway shutdown', () => {
   it('closes the open MCP sessions and exits promptly and cleanly', async () => {
-    expect((await client.listTools()).tools).toHaveLength(4); // the session is open and in use
+    // the session is open and in use. The client's pooled socket may have sat idle past the
+    // gateway's 65 s keep-alive while this process was blocked in spawnSync (the relay tests
+    // above, on a loaded machine), so its first reuse can meet a socket the gateway closed
+    // ("other side closed"): that is the test client's pool, not the gateway; ask once more.
+    const tools = await client.listTools().catch((err: Error) => {
+      if (!/fetch failed/.test(err.message)) throw err;
+      return client.listTools();
+    });
+    expect(tools.tools).toHaveLength(4);
     const started = performance.now();
     const code = await stopProcess(demo.gateway!.process);
     expect(code).toBe(0);

@@ -21,6 +21,9 @@ import { createBigQueryApiCall, type BigQueryApiCall } from './bigquery-api-call
 import { getDataset, getTable, listDatasets, listTableData, listTablesOf } from './bigquery-tables-routes.js';
 import { cancelJob, getJob, getQueryResults, insertJob, listJobs, queryJob } from './bigquery-jobs-routes.js';
 import { resolveBearer } from './resolve-bearer.js';
+import { sanitizeError } from '../../pipeline/sanitize-error.js';
+import { verifyCaller } from '../identify-caller.js';
+import { recordRefusal } from '../record-refusal.js';
 
 export const BIGQUERY_API_PREFIX = '/bigquery/v2/';
 
@@ -44,7 +47,8 @@ const CALLS: ReadonlyArray<readonly [string, string, Handler]> = [
 export async function handleBigQueryApi(gateway: Gateway, ctx: RequestContext): Promise<void> {
   try {
     const token = await resolveBearer(gateway, ctx, bearerOf(ctx));
-    const identity = await gateway.parts.identity.verify(token);
+    const identity = await verifyCaller(gateway, ctx, token);
+    ctx.recorded = true; // the pipeline records the request from here
     const match = matchCall(ctx.req.method ?? '', ctx.url.pathname.slice(BIGQUERY_API_PREFIX.length));
     if (!match) throw notSupported(`${ctx.req.method} ${ctx.url.pathname}`);
     const [project, ...ids] = match.ids;
@@ -52,13 +56,17 @@ export async function handleBigQueryApi(gateway: Gateway, ctx: RequestContext): 
     await match.handler(call, ...ids);
   } catch (err) {
     if (!isHoopqError(err) || err instanceof InternalError) throw err;
+    // as send-error.ts does: no data, literal or rewrite reaches the client, and every refusal
+    // before the pipeline has its record (rate-limited per address for unauthenticated callers)
+    const { error } = sanitizeError(err);
+    await recordRefusal(gateway, ctx, error, ctx.res.headersSent ? 200 : bigQueryErrorOf(error).status, gateway.log ?? (() => {}));
     if (ctx.res.headersSent || ctx.res.destroyed) {
       ctx.res.destroy();
       return;
     }
-    const shape = bigQueryErrorOf(err);
+    const shape = bigQueryErrorOf(error);
     const headers: Record<string, string> = {};
-    if (shape.status === 401 || err instanceof AuthError) headers['www-authenticate'] = 'Bearer realm="hoopq"';
+    if (shape.status === 401 || error instanceof AuthError) headers['www-authenticate'] = 'Bearer realm="hoopq"';
     if (!ctx.req.complete) headers.connection = 'close';
     sendJson(ctx.res, shape.status, bigQueryErrorBody(shape), headers);
   }

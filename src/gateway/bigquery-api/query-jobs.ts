@@ -118,9 +118,10 @@ export class QueryJob {
 
 export interface QueryJobsDeps {
   parts: PipelineParts;
-  acquireQuerySlot(signal: AbortSignal): Promise<() => void>;
+  /** Waits for the run's turn (runs share the slots fairly; the gateway's counts running and waiting queries). */
+  takeQuerySlot(run: string, signal: AbortSignal): Promise<() => void>;
   /** The gateway's query metrics, which count these queries as they count /v1/query's. */
-  metrics?: Pick<GatewayMetrics, 'queryStarted' | 'queryFinished'>;
+  metrics?: Pick<GatewayMetrics, 'queryFinished'>;
   limits?: Partial<QueryJobLimits>;
 }
 
@@ -159,12 +160,11 @@ export class QueryJobs {
       throw new UsageError('bigquery_api.duplicate_job', `Already Exists: Job ${spec.reference.projectId}:${spec.reference.location ?? 'US'}.${spec.reference.jobId}`, { rule: 'bigquery_api.jobs', hint: 'give each job its own jobId' });
     }
     this.makeRoom();
-    const release = await this.deps.acquireQuerySlot(signal);
+    const release = await this.deps.takeQuerySlot(spec.run, signal);
     const job = new QueryJob(spec);
     this.jobs.set(key, job);
     const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     const started = performance.now();
-    this.deps.metrics?.queryStarted();
     job.done = runQuery(this.deps.parts, {
       sql: spec.sql,
       token: spec.token,

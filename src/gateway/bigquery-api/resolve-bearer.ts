@@ -66,6 +66,8 @@ async function exchange(gateway: Gateway, ctx: RequestContext, idToken: string, 
         await exchangeOidcToken({
           oidcToken: idToken,
           policy,
+          // the deployment's audience, never the caller's; runs are namespaced oidc:<issuer>/
+          deploymentAudience: gateway.oidcAudience,
           keysDir: gateway.config.keysDir,
           state: gateway.state(),
           ttlSeconds,
@@ -96,10 +98,8 @@ async function exchange(gateway: Gateway, ctx: RequestContext, idToken: string, 
     });
   }
   if (error) {
-    record.decision = 'deny';
-    record.reason = error.message;
-    record.code = error.code;
-    await sink.append(record);
+    // recorded by the error handler, rate-limited per address (the caller is not authenticated)
+    ctx.recordFields = { event: 'token.exchange', via: 'bigquery-api', issuer: issuer ?? null } as Partial<typeof record>;
     throw error;
   }
   const minted = accepted[0]!;

@@ -63,6 +63,10 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
   // BigQuery points into the SQL it ran ("Unrecognized name: nme at [1:8]"): marked for hideRewriteExcerpt
   const excerpt = / at \[\d+:\d+\]$/.exec(message)?.[0];
   const base: HoopqErrorOptions = { rule: `bigquery.${reason}`, cause, details: { reason, ...(status ? { http_status: status } : {}), ...(excerpt ? { sql_excerpt: excerpt } : {}) } };
+  // BigQuery's text of a failed query can quote values (`Bad int64 value: …`): it travels as
+  // engineMessage, shown only redacted by the pipeline's sanitizeError
+  const quoting: HoopqErrorOptions = { ...base, engineMessage: { prefix: `BigQuery ${reason}: `, text: message } };
+  const withheld = `BigQuery ${reason}: the message is withheld (it may quote data)`;
   switch (reason) {
     case 'accessDenied':
     case 'unauthorized':
@@ -71,7 +75,7 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
       return new WarehouseAccessError('warehouse.access_denied', text, { ...base, hint: accessHint(message, ctx) });
     case 'invalidQuery':
     case 'invalid':
-      return new WarehouseError('warehouse.invalid_query', text, { ...base, hint: "the message is BigQuery's own; correct the SQL and try again" });
+      return new WarehouseError('warehouse.invalid_query', withheld, { ...quoting, hint: "the message is BigQuery's own, without the values it quoted; correct the SQL and try again" });
     case 'notFound':
       return new WarehouseError('warehouse.not_found', text, { ...base, hint: 'check the project, dataset and table names, and the location of the dataset' });
     case 'bytesBilledLimitExceeded':
@@ -87,7 +91,7 @@ function fromBigQuery(reason: string, message: string, status: number | undefine
     case 'rateLimitExceeded':
       return new WarehouseError('warehouse.quota', text, { ...base, hint: 'BigQuery quota reached; retry later' });
     default:
-      return new WarehouseError('warehouse.bigquery_error', text, { ...base, hint: "the message is BigQuery's own" });
+      return new WarehouseError('warehouse.bigquery_error', withheld, { ...quoting, hint: "the message is BigQuery's own, without the values it quoted" });
   }
 }
 

@@ -22,32 +22,51 @@ export function isDuckDbInterrupt(err: unknown): boolean {
 }
 
 /**
- * A SQL error from DuckDB as a WarehouseError (exit 7) carrying DuckDB's own message; the
- * part of it that quotes the SQL is marked (`details.sql_excerpt`) for hideRewriteExcerpt.
+ * A SQL error from DuckDB as a WarehouseError (exit 7). DuckDB's text can quote data (the
+ * value a cast failed on, the SQL as hoopq rewrote it), so it travels only as the error's
+ * `engineMessage`: the pipeline's sanitizeError shows it redacted and seals the original. The
+ * message itself names DuckDB's error class only, so it is safe wherever it goes.
+ * The part of it that quotes the SQL is marked (`details.sql_excerpt`) for hideRewriteExcerpt.
  * Refusals by the engine lockdown get rule `warehouse.lockdown`, so the audit and the caller
  * see that the engine (not the SQL's author) refused.
  */
 export function toWarehouseError(err: unknown): WarehouseError {
   if (err instanceof WarehouseError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (isLockdownRefusal(message)) {
-    return new WarehouseError('warehouse.refused', `DuckDB refused: ${message}`, {
-      rule: 'warehouse.lockdown',
-      hint: 'hoopq runs DuckDB read-only unless the policy allows writes, and always without file, network, extension or settings access; query the warehouse tables only',
+  const engineMessage = { prefix: '', text: message };
+  if (message.startsWith('Out of Memory Error')) {
+    return new WarehouseError('warehouse.memory_exceeded', 'refused: the query needs more memory than one query may use (warehouse.max_query_memory); it was stopped', {
+      rule: 'warehouse.max_query_memory',
+      hint: 'select fewer or narrower columns, aggregate, or LIMIT; the operator sets the bound with warehouse.max_query_memory in hoopq.yaml',
       cause: err,
     });
   }
+  if (isLockdownRefusal(message)) {
+    return new WarehouseError('warehouse.refused', `DuckDB refused: ${errorClass(message)}`, {
+      rule: 'warehouse.lockdown',
+      hint: 'hoopq runs DuckDB read-only unless the policy allows writes, and always without file, network, extension or settings access; query the warehouse tables only',
+      cause: err,
+      engineMessage: { prefix: 'DuckDB refused: ', text: message },
+    });
+  }
   const excerpt = SQL_EXCERPT.exec(message)?.[0];
-  return new WarehouseError('warehouse.sql_error', message, {
+  return new WarehouseError('warehouse.sql_error', errorClass(message), {
     rule: 'warehouse.sql',
-    hint: 'the message is DuckDB\'s own; correct the SQL and try again',
+    hint: "the message is DuckDB's own, without the values it quoted; correct the SQL and try again",
     cause: err,
+    engineMessage,
     ...(excerpt ? { details: { sql_excerpt: excerpt } } : {}),
   });
 }
 
 /** DuckDB's quote of the SQL it ran, at the end of a parser or binder message: `\n\nLINE 1: SELECT nme FROM …\n        ^`. */
 const SQL_EXCERPT = /\n+LINE \d+: [^\n]*\n *\^\s*$/;
+
+/** `Conversion Error` of `Conversion Error: Could not convert …`: DuckDB's class, never data. */
+function errorClass(message: string): string {
+  const m = /^([A-Za-z][A-Za-z ]{0,40} Error):/.exec(message);
+  return m ? `${m[1]} (DuckDB's message is withheld: it may quote data)` : "DuckDB error (its message is withheld: it may quote data)";
+}
 
 function isLockdownRefusal(message: string): boolean {
   return (

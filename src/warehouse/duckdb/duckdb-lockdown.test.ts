@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarehouseError } from '../../errors.js';
+import { sanitizeError } from '../../pipeline/sanitize-error.js';
 import { drainExecution, failureOf, statementsOf } from '../warehouse-contract.case.js';
 import type { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { openDuckDbWarehouse } from './open-duckdb-warehouse.js';
@@ -123,6 +124,15 @@ describe('DuckDB lockdown, read-only warehouse', () => {
   it('names the lockdown as the rule when DuckDB refuses a file or setting', async () => {
     expect(await failureOf(warehouse, "SELECT * FROM read_csv('/etc/passwd')")).toMatchObject({ code: 'warehouse.refused', rule: 'warehouse.lockdown' });
     expect(await failureOf(warehouse, 'SET threads=1')).toMatchObject({ code: 'warehouse.refused', rule: 'warehouse.lockdown' });
+  });
+
+  it('the refusal a client sees (sanitised) still says what the lockdown refused, without the path or database name', async () => {
+    const shown = async (sql: string) => sanitizeError(await failureOf(warehouse, statementsOf(sql)), { sql }).error.message;
+    const file = await shown("SELECT * FROM read_csv('/etc/passwd')");
+    expect(file).toBe('DuckDB refused: Permission Error: Cannot access file "…" - file system operations are disabled by configuration');
+    expect(await shown('SET threads=1')).toBe('DuckDB refused: Invalid Input Error: Cannot change configuration option "threads" - the configuration has been locked');
+    const write = await shown('DELETE FROM crm.people');
+    expect(write).toMatch(/^DuckDB refused: Invalid Input Error: Cannot execute statement of type "DELETE" on database "…" which is attached in read-only mode/);
   });
 
   it('still answers ordinary queries after all that, with the data unchanged', async () => {

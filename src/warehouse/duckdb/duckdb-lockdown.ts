@@ -16,8 +16,28 @@
  * change a read-only file), `SET schema`, TEMP tables, and `ATTACH ':memory:'` (writable
  * instances only).
  */
-export function duckDbLockdownOptions(accessMode: 'READ_ONLY' | 'READ_WRITE'): Record<string, string> {
+/** `warehouse.max_query_memory` when hoopq.yaml sets none. */
+export const DEFAULT_QUERY_MEMORY_BYTES = 256 * 2 ** 20;
+
+/** `warehouse.query_threads` when hoopq.yaml sets none. */
+export const DEFAULT_QUERY_THREADS = 1;
+
+export function duckDbLockdownOptions(
+  accessMode: 'READ_ONLY' | 'READ_WRITE',
+  memoryLimitBytes: number = DEFAULT_QUERY_MEMORY_BYTES,
+  threads: number = DEFAULT_QUERY_THREADS,
+): Record<string, string> {
   return {
+    // Each query gets an instance of its own, and this bounds it: measured on 1.5, a result
+    // chunk of 1,000 one-megabyte strings takes 1.5 GB of native memory before hoopq sees a
+    // row; under the limit DuckDB fails the query with "Out of Memory Error" instead (exit 7,
+    // warehouse.memory_exceeded), so one query cannot take the gateway's memory.
+    memory_limit: `${Math.floor(memoryLimitBytes)}B`,
+    // DuckDB's default is a thread per core for every instance, i.e. every query: two heavy
+    // queries of one run then took all the cores from everyone else. One thread each keeps a
+    // run's share of the CPU to its share of query slots (measured on 2 cores: another run's
+    // SELECT 1 beside two cross joins, +650-980 ms with a thread per core, +0-250 ms with one).
+    threads: String(threads),
     // One writer per file: a read-only instance cannot write the warehouse whatever the SQL.
     access_mode: accessMode,
     // Closes every file and network path except the database file itself, its WAL and its

@@ -25,6 +25,10 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** DuckDB's memory_limit for this query's instance; default DEFAULT_QUERY_MEMORY_BYTES. */
+  memoryLimitBytes?: number;
+  /** DuckDB's threads for this query's instance; default DEFAULT_QUERY_THREADS. */
+  threads?: number;
   /** The `hash` mask's key. */
   hashKey?: HashKey;
 }
@@ -73,7 +77,7 @@ export async function openDuckDbFile(options: OpenDuckDbWarehouseOptions): Promi
   const deadline = Date.now() + waitMs;
   let delay = FIRST_RETRY_MS;
   for (;;) {
-    const opened = await tryOpen(path, lockKey, options.writable);
+    const opened = await tryOpen(path, lockKey, options);
     if (opened) return opened;
     const left = deadline - Date.now();
     if (left <= 0) throw warehouseBusy(path, options.writable, waitMs);
@@ -133,12 +137,13 @@ export async function connectAnalysisPair(instance: DuckDBInstance): Promise<{ p
 }
 
 /** The instance, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean): Promise<DuckDbFile | null> {
+async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehouseOptions): Promise<DuckDbFile | null> {
+  const { writable } = options;
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'));
+    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', options.memoryLimitBytes, options.threads));
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;

@@ -30,6 +30,9 @@ import { closeDuckDbFile, connectAnalysisPair, connectDuckDbWarehouse, openDuckD
 
 export interface WarmDuckDbOptions {
   path: string;
+  /** DuckDB's memory_limit and threads for each instance opened (shared by the queries lent one). */
+  memoryLimitBytes?: number;
+  threads?: number;
   /** Close the instance after this long without a query; default 2 000 ms. */
   idleMs?: number;
 }
@@ -133,7 +136,7 @@ export class WarmDuckDbOpener {
   private closed = false;
   private opened = 0;
 
-  constructor(options: WarmDuckDbOptions) {
+  constructor(private readonly options: WarmDuckDbOptions) {
     this.path = resolve(options.path);
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
@@ -183,7 +186,7 @@ export class WarmDuckDbOpener {
       if (!this.opening) {
         const opening = (async () => {
           const fingerprint = fingerprintOf(this.path);
-          const file = await openDuckDbFile({ path: this.path, writable: false, writerWaitMs: waitMs });
+          const file = await openDuckDbFile({ path: this.path, writable: false, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads });
           this.opened += 1;
           return new WarmInstance(file, fingerprint, this.idleMs, (closed) => {
             if (this.current === closed) this.current = undefined;
@@ -224,7 +227,7 @@ export class WarmDuckDbOpener {
       if (this.opening) await this.opening.catch(() => undefined);
       this.retireCurrent(); // the one a reader was opening meanwhile
 
-      const file = await openDuckDbFile({ path: this.path, writable: true, writerWaitMs: waitMs });
+      const file = await openDuckDbFile({ path: this.path, writable: true, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads });
       let released = false;
       return await connectDuckDbWarehouse(file, () => {
         if (released) return;
