@@ -8,7 +8,9 @@
  * - the runner: `run:` steps in order in bash -e (GitHub's default shell), `${{ … }}`
  *   expressions of the contexts the workflow uses, step outputs through $GITHUB_OUTPUT,
  *   `if: always()`; GitLab's before_script + script in one shell, after_script in a fresh one;
- * - `HOOPQ_GATEWAY` pointed at the test's gateway, `HOOPQ_PACKAGE_URL` at the tarball;
+ * - `HOOPQ_GATEWAY` pointed at the test's gateway, `HOOPQ_PACKAGE_URL` at the tarball; the
+ *   gateway's URL is also the ID token's audience (the document's `aud` is its gateway URL),
+ *   and a run's issuer namespace (`oidc:token.actions.githubusercontent.com/`) is the fake's;
  * - `./run-agent.sh`, the job's own agent: one query, and proof it cannot reach the OIDC
  *   request variables.
  * Then: the run is revoked by the final step, and later queries with its token exit 4.
@@ -67,6 +69,16 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
   if (demo) rmSync(demo.dir, { recursive: true, force: true });
 });
+
+/** The run id an exchange gives: the issuer's namespace (the fake's standing in for `real`'s) and the CI run. */
+function namespaced(run: string): string {
+  return `oidc:${new URL(issuer.issuer).host}/${run}`;
+}
+
+/** A job's text with the CI provider's run namespace replaced by the fake issuer's. */
+function withFakeNamespace(text: string): string {
+  return text.replaceAll('oidc:token.actions.githubusercontent.com/', namespaced('')).replaceAll('oidc:gitlab.com/', namespaced(''));
+}
 
 /** A runner machine: its own folder, an empty npm prefix on PATH (no hoopq until the job installs it). */
 function newRunner(name: string): { dir: string; prefix: string; env: Record<string, string> } {
@@ -138,7 +150,7 @@ describe('docs/ci.md', () => {
       if (failed && !/always\(\)/.test(String(step.if ?? ''))) continue;
       writeFileSync(githubOutput, '');
       const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(String(v))]));
-      const script = expr(String(step.run));
+      const script = withFakeNamespace(expr(String(step.run)));
       const r = await runBash(script, join(runner.dir, 'workspace'), { ...base, ...stepEnv, GITHUB_OUTPUT: githubOutput });
       ran.push(step.name ?? script.split('\n')[0]);
       if (r.code !== 0) {
@@ -156,7 +168,7 @@ describe('docs/ci.md', () => {
     expect(token.split('.')).toHaveLength(3);
     expect(readFileSync(join(runner.dir, 'workspace', 'agent-saw-oidc-variables'), 'utf8').trim()).toBe('0');
     expect(String(JSON.parse(readFileSync(join(runner.dir, 'workspace', 'agent-result.json'), 'utf8'))[0].n)).toMatch(/^[1-9]\d*$/);
-    const run = `${github.run_id}-${github.run_attempt}`;
+    const run = namespaced(`${github.run_id}-${github.run_attempt}`);
     const log = auditRecords();
     expect(log.find((r) => r.event === 'token.exchange' && r.run === run)).toMatchObject({ decision: 'allow', via: 'gateway' });
     expect(log.find((r) => r.event === 'query' && r.run === run)).toMatchObject({ decision: 'allow', via: 'gateway' });
@@ -172,8 +184,9 @@ describe('docs/ci.md', () => {
     const pipeline = '3131';
     const builds = join(runner.dir, 'builds');
     mkdirSync(builds);
-    const aud = job.id_tokens.HOOPQ_OIDC_TOKEN.aud;
-    const oidc = await issuer.issueGitLabToken({ project_path: 'acme/ml', ref_type: 'branch', ref: 'main', ref_protected: 'true', pipeline_id: pipeline }, { aud });
+    // the document's audience is its gateway's URL; the test's gateway stands in for it
+    expect(job.id_tokens.HOOPQ_OIDC_TOKEN.aud).toBe(job.variables.HOOPQ_GATEWAY);
+    const oidc = await issuer.issueGitLabToken({ project_path: 'acme/ml', ref_type: 'branch', ref: 'main', ref_protected: 'true', pipeline_id: pipeline }, { aud: gateway.url });
     const env = {
       ...runner.env,
       ...job.variables,
@@ -192,12 +205,13 @@ describe('docs/ci.md', () => {
     const script = await runBash((job.script as string[]).join('\n'), workspace, env);
     expect(script.code, script.stderr).toBe(0);
     const token = readFileSync(join(builds, '.hoopq-token'), 'utf8').trim();
-    const afterScript = await runBash((job.after_script as string[]).join('\n'), workspace, { ...env, HOOPQ_OIDC_TOKEN: '' });
+    const afterScript = await runBash(withFakeNamespace((job.after_script as string[]).join('\n')), workspace, { ...env, HOOPQ_OIDC_TOKEN: '' });
     expect(afterScript.code, afterScript.stderr).toBe(0);
     expect(String(JSON.parse(readFileSync(join(workspace, 'agent-result.json'), 'utf8'))[0].n)).toMatch(/^[1-9]\d*$/);
     const log = auditRecords();
-    expect(log.find((r) => r.event === 'token.exchange' && r.run === pipeline)).toMatchObject({ decision: 'allow', via: 'gateway' });
-    expect(log.find((r) => r.event === 'token.revoke' && r.run === pipeline)).toMatchObject({ reason: 'job finished', revoked_by: { run: pipeline } });
+    const run = namespaced(pipeline);
+    expect(log.find((r) => r.event === 'token.exchange' && r.run === run)).toMatchObject({ decision: 'allow', via: 'gateway' });
+    expect(log.find((r) => r.event === 'token.revoke' && r.run === run)).toMatchObject({ reason: 'job finished', revoked_by: { run } });
     const after = await queryAfterJob(token, runner);
     expect(after.code, after.stderr).toBe(4);
   }, 400_000);
