@@ -16,12 +16,14 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
 import { OidcKeyCache } from '../identity/oidc-key-cache.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import { QueryJobs } from './bigquery-api/query-jobs.js';
+import { createEngineCallGate, engineCallLimitsFor, LIBUV_DEFAULT_POOL_SIZE } from '../warehouse/engine-call-gate.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
@@ -42,6 +44,8 @@ export interface StartGatewayOptions {
   limits?: Partial<GatewayLimits>;
   /** hoopq's version, reported by the MCP endpoint. */
   version?: string;
+  /** The size of libuv's thread pool in this process (UV_THREADPOOL_SIZE as bin/hoopq set it); default libuv's 4. */
+  poolSize?: number;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Host names clients use besides the defaults (request-origin.ts); `*`: any Host. */
@@ -89,7 +93,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const operatorKey = loadOrCreateSecretKey(operatorKeyFile, 'hqop');
   const auditWriterKey = loadOrCreateSecretKey(auditWriterKeyFile, 'hqaw');
 
-  const local = createLocalParts(config);
+  const local = createLocalParts(config, { engineCalls: createEngineCallGate(engineCallLimitsFor(options.poolSize ?? LIBUV_DEFAULT_POOL_SIZE, availableParallelism())) });
   const parts = { ...local.parts, policies: createReloadingPolicyPort(config.policiesDir) };
   // Fail at start, not at the first query: the sink and the state store must open.
   await parts.audit();

@@ -12,6 +12,7 @@ import { openStateStore, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
 import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
+import type { EngineCallGate } from '../warehouse/engine-call-gate.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { PipelineParts } from './pipeline-parts.js';
 
@@ -22,7 +23,12 @@ export interface LocalParts {
   close(): Promise<void>;
 }
 
-export function createLocalParts(config: HoopqConfig): LocalParts {
+export interface LocalPartsOptions {
+  /** Limits the process's concurrent engine calls (gateway, MCP: many queries in one process). */
+  engineCalls?: EngineCallGate;
+}
+
+export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions = {}): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
   const getState = () => (state ??= openStateStore(config.statePath));
@@ -39,6 +45,7 @@ export function createLocalParts(config: HoopqConfig): LocalParts {
         writable,
         impersonate: policy?.impersonate,
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
+        engineCalls: options.engineCalls?.scope(identity?.run ?? ''),
       }),
     audit: () => {
       if (config.audit.kind === 'gateway') {

@@ -4,6 +4,7 @@
  */
 import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
+import type { EngineCallScope } from './engine-call-gate.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
 import type { SqlDialect } from '../masking/redact-sql.js';
 import type { Warehouse } from './warehouse.js';
@@ -17,6 +18,8 @@ export interface OpenWarehouseOptions {
   impersonate?: string;
   /** BigQuery: the impersonated credential must not outlive this (the run token's expiry). */
   notAfter?: Date;
+  /** DuckDB: the engine-call gate scope of the run (engine-call-gate.ts); ungated when absent. */
+  engineCalls?: EngineCallScope;
 }
 
 type Opener = (config: WarehouseConfig, options: OpenWarehouseOptions) => Promise<Warehouse>;
@@ -29,7 +32,7 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
         hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
       });
     }
-    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs });
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, engineCalls: options.engineCalls });
   },
   // loaded on demand: the Google client libraries cost ~0.5 s to import, and most runs use DuckDB
   bigquery: async (config, options) =>

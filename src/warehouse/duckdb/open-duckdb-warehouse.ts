@@ -6,16 +6,21 @@
  * - the engine is locked down (duckdb-lockdown.ts) before any connection exists;
  * - DuckDB admits one writing process per file and refuses readers while it writes; a
  *   second opener waits, retrying with backoff, up to `writerWaitMs` (default 10 s), then
- *   fails with WarehouseError `warehouse.busy` (exit 7) instead of hanging or failing at once.
+ *   fails with WarehouseError `warehouse.busy` (exit 7) instead of hanging or failing at once;
+ * - with `engineCalls`, every asynchronous engine call of this warehouse (opening it
+ *   included) goes through that gate scope (gate-duckdb-calls.ts), so long queries cannot
+ *   take all of libuv's pool from other runs and from the process's own file and crypto work.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ConfigError, WarehouseError } from '../../errors.js';
+import type { EngineCallScope } from '../engine-call-gate.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
+import { gateDuckDbCalls } from './gate-duckdb-calls.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
 
 export interface OpenDuckDbWarehouseOptions {
@@ -23,7 +28,11 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** The engine-call gate scope of the run this warehouse serves; ungated when absent. */
+  engineCalls?: EngineCallScope;
 }
+
+const UNGATED: EngineCallScope = { run: (call) => call() };
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
 const FIRST_RETRY_MS = 20;
@@ -42,7 +51,7 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
   const deadline = Date.now() + waitMs;
   let delay = FIRST_RETRY_MS;
   for (;;) {
-    const opened = await tryOpen(path, lockKey, options.writable);
+    const opened = await tryOpen(path, lockKey, options.writable, options.engineCalls ?? UNGATED);
     if (opened) return opened;
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -59,12 +68,12 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
 }
 
 /** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean): Promise<DuckDbWarehouse | null> {
+async function tryOpen(path: string, lockKey: string, writable: boolean, engineCalls: EngineCallScope): Promise<DuckDbWarehouse | null> {
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'));
+    instance = gateDuckDbCalls(await engineCalls.run(() => DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'))), engineCalls);
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;
