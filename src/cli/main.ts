@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   policy: async () => (await import('./policy-command.js')).registerPolicyCommands,
   token: async () => (await import('./token-command.js')).registerTokenCommands,
   keys: async () => (await import('./keys-command.js')).registerKeysCommands,
+  state: async () => (await import('./state-command.js')).registerStateCommands,
   audit: async () => (await import('./audit-command.js')).registerAuditCommands,
   replay: async () => (await import('./replay-command.js')).registerReplayCommand,
   gateway: async () => (await import('./gateway-command.js')).registerGatewayCommand,

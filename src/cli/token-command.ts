@@ -11,7 +11,7 @@ import { parseDuration } from '../config/units.js';
 import { AuthError, UsageError } from '../errors.js';
 import { mintRunToken } from '../identity/run-token.js';
 import type { RunIdentity } from '../identity/run-identity.js';
-import { newAuditBody } from '../pipeline/audit-body.js';
+import { fillTokenFields, newAuditBody } from '../pipeline/audit-body.js';
 import { resolveRunPolicy } from '../pipeline/resolve-run-policy.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
@@ -154,7 +154,7 @@ export function registerTokenCommands(program: Command, state: CliState): void {
             state: ctx.state(),
             ttlSeconds: ttlSeconds(opts.ttl),
           });
-          fillToken(body, minted.identity);
+          fillTokenFields(body, minted.identity);
           await sink.append(body);
           process.stdout.write(minted.token + '\n');
         } catch (err) {
@@ -198,8 +198,7 @@ export async function issueRunToken(ctx: CliContext, input: IssueTokenInput): Pr
   });
   const sink = await ctx.parts.audit();
   const body = newAuditBody('token.mint', ctx.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 } });
-  fillToken(body, minted.identity);
-  body.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
+  fillTokenFields(body, minted.identity);
   await sink.append(body);
   return minted;
 }
@@ -213,12 +212,6 @@ function prepareAgentKeys(ctx: CliContext): void {
   loadOrCreateSqlSealKey(ctx.config.keysDir);
 }
 
-function fillToken(body: ReturnType<typeof newAuditBody>, identity: RunIdentity): void {
-  body.run = identity.run;
-  body.subject = identity.subject;
-  body.token_id = identity.tokenId;
-  body.policy.token_sha256 = identity.policySha256;
-}
 
 function ttlSeconds(v: string): number {
   const ms = parseDuration(/^\d+$/.test(v) ? `${v}s` : v);

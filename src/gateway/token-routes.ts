@@ -14,7 +14,7 @@ import { AuthError, PolicyDeniedError, UsageError } from '../errors.js';
 import { exchangeOidcToken } from '../identity/oidc-exchange.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { mintRunToken, type MintedRunToken } from '../identity/run-token.js';
-import { newAuditBody } from '../pipeline/audit-body.js';
+import { fillTokenFields, newAuditBody } from '../pipeline/audit-body.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { readJsonBody } from './read-json-body.js';
 import { isSameSecret } from './secret-key-file.js';
@@ -67,8 +67,7 @@ export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise
     state: gateway.state(),
   });
   const record = newAuditBody('token.mint', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  fillToken(record, minted.identity);
-  record.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
+  fillTokenFields(record, minted.identity);
   await (await gateway.parts.audit()).append(record);
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
@@ -102,7 +101,7 @@ export async function handleExchange(gateway: Gateway, ctx: RequestContext): Pro
     await sink.append(record);
     throw err;
   }
-  fillToken(record, minted.identity);
+  fillTokenFields(record, minted.identity);
   await sink.append(record);
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
@@ -160,12 +159,6 @@ function tokenResponse(minted: MintedRunToken): Record<string, unknown> {
   };
 }
 
-function fillToken(body: AuditRecordBody, identity: RunIdentity): void {
-  body.run = identity.run;
-  body.subject = identity.subject;
-  body.token_id = identity.tokenId;
-  body.policy.token_sha256 = identity.policySha256;
-}
 
 function ttlSeconds(v: string | number | undefined): number {
   if (v === undefined) return 3600;

@@ -2,24 +2,35 @@
  * Builds the pipeline's parts for a deployment that holds its own config, keys, state and
  * audit sink: the CLI in direct mode, the gateway and the MCP server all start here (each
  * is its own composition root and calls this once).
+ *
+ * The state store is opened against its anchor in the keys directory (state-anchor.ts), so a
+ * lost or replaced store is refused rather than recreated; a store this process created (or
+ * gave its id) is recorded in the audit log (`state.init`). When the sink opens, outcomes
+ * that earlier processes could not write are recovered (recover-outcomes.ts).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
-import { openStateStore, type StateStore } from '../identity/state-store.js';
+import { stateAnchorPath } from '../identity/state-anchor.js';
+import { openStateStore, thisProcessUnit, type StateStore } from '../identity/state-store.js';
 import { verifyRunToken } from '../identity/run-token.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
 import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
 import type { EngineCallGate } from '../warehouse/engine-call-gate.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
+import { newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
+import { recoverOutcomes } from './recover-outcomes.js';
 
 export interface LocalParts {
   parts: PipelineParts;
   /** The state store, opened on first use. */
   state(): StateStore;
+  /** Writes the outcomes queries could not write (this process's kept ones too); best effort. */
+  recover(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -31,13 +42,54 @@ export interface LocalPartsOptions {
 export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions = {}): LocalParts {
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
-  const getState = () => (state ??= openStateStore(config.statePath));
+  let initRecorded = false;
+  const logPath = config.audit.kind === 'file' ? config.audit.path : null;
+  const getState = () => (state ??= openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) }));
+
+  const openSink = (): Promise<AuditSink> => {
+    if (config.audit.kind === 'gateway') {
+      // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
+      return openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) });
+    }
+    return openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness } });
+  };
+
+  /** The audit record of a store this process created, once (evidence; the anchor enforces). */
+  const recordStateInit = async (s: AuditSink) => {
+    if (initRecorded || !state?.init) return;
+    initRecorded = true;
+    const { storeId, how } = state.init;
+    await s.append(
+      newAuditBody('state.init', new Date(), {
+        reason: how === 'created' ? 'a new state store was created for this deployment' : 'a state store from before store ids was given one',
+        state: { store_id: storeId, path: state.file, how },
+      }),
+    );
+  };
+
+  /** Outcomes earlier queries could not write; best effort (the next process tries again). */
+  const recover = async (s: AuditSink): Promise<number> => {
+    // only where a store exists: a command that never needed one (audit list) must not create it
+    if (!state && !existsSync(config.statePath)) return 0;
+    try {
+      return await recoverOutcomes(getState(), s, logPath);
+    } catch {
+      return 0; // a store that cannot be used refuses the query itself, with its reason
+    }
+  };
+
   const parts: PipelineParts = {
     config,
     policies: createPolicyCatalog(config.policiesDir),
     identity: {
-      verify: (token) => verifyRunToken(token, { keysDir: config.keysDir, state: getState() }),
-      consumeBudget: async (identity, limit) => getState().consumeQueryBudget(identity.run, limit),
+      verify: async (token) => {
+        const identity = await verifyRunToken(token, { keysDir: config.keysDir, state: getState() });
+        if (sink) await recordStateInit(await sink).catch(() => undefined);
+        return identity;
+      },
+      consumeBudget: async (identity, limit, intent) => getState().consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
+      settleQuery: async (intent) => getState().settleQuery(intent),
+      keepOutcome: async (intent, outcome) => getState().keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
     openWarehouse: ({ writable, policy, identity }) =>
@@ -47,20 +99,22 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
         engineCalls: options.engineCalls?.scope(identity?.run ?? ''),
       }),
-    audit: () => {
-      if (config.audit.kind === 'gateway') {
-        // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
-        return (sink ??= openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) }));
-      }
-      const path = config.audit.path;
-      return (sink ??= openJsonlFileSink(path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness } }));
-    },
+    audit: () =>
+      (sink ??= openSink().then(async (s) => {
+        await recordStateInit(s).catch(() => undefined);
+        await recover(s);
+        return s;
+      })),
     now: () => new Date(),
   };
+
   return {
     parts,
     state: getState,
+    recover: async () => recover(await parts.audit()),
     async close() {
+      // a store created by a command that wrote no record of its own is recorded now
+      if (state?.init && !initRecorded) await parts.audit().then(recordStateInit).catch(() => undefined);
       const [s, st] = [sink, state];
       sink = undefined;
       state = undefined;

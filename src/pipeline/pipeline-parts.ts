@@ -3,7 +3,7 @@
  * Tests swap parts by building them differently (another warehouse file, a sink in a
  * read-only folder), never by mocking modules.
  */
-import type { AuditSink } from '../audit/audit-record.js';
+import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
@@ -12,8 +12,16 @@ import type { Warehouse } from '../warehouse/warehouse.js';
 export interface IdentityPort {
   /** Verifies signature, expiry, revocation; throws AuthError (exit 4). */
   verify(token: string | undefined): Promise<RunIdentity>;
-  /** Atomically counts one query against the run's budget. */
-  consumeBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
+  /**
+   * Atomically counts one query against the run's budget (`limit` may be Infinity) and ties
+   * the unit to the query's intent record, which must already be durable: no unit without
+   * a record.
+   */
+  consumeBudget(identity: RunIdentity, limit: number, intent: string): Promise<{ ok: boolean; used: number; limit: number }>;
+  /** The outcome record of the query with this intent is durable. */
+  settleQuery(intent: string): Promise<void>;
+  /** The outcome record could not be written: keep it so that recovery writes it later. */
+  keepOutcome(intent: string, outcome: AuditRecordBody): Promise<void>;
   /** Calls onRevoked (once) when the run or token is revoked from any process; returns a stop function. */
   watchRevocation(identity: RunIdentity, onRevoked: () => void): () => void;
 }

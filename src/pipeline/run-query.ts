@@ -8,12 +8,16 @@
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
  * - nothing reaches the warehouse before its intent record is durable (fsync'd) in the sink;
  *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
+ * - the budget unit is spent after the intent is durable, tied to it (no unit without a
+ *   record); if the outcome cannot be written once the warehouse has the query, the caller
+ *   hears exit 10 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
+ *   outcome is kept for recovery (recover-outcomes.ts);
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, InternalError, PolicyDeniedError, isHoopqError } from '../errors.js';
+import { AuditWriteError, AuthError, InternalError, OutcomeUnrecordedError, PolicyDeniedError, isHoopqError, type HoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
@@ -97,6 +101,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let warehouse: Warehouse | undefined;
   let stopWatching: (() => void) | undefined;
   let recorded = false;
+  // how far the query got: a spent unit stays pending until its outcome is durable; once the
+  // warehouse was asked to run it, a lost outcome is exit 10, never "nothing ran"
+  const reached = { unitSpent: false, executed: false };
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
   try {
@@ -122,7 +129,6 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
     literals = recordSql(parts, body, req.sql, policy, progress);
-    if (!req.dryRun) await consumeBudget(parts, identity, policy);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
       // connection, since the catalog may have changed while we waited for the lock.
@@ -157,6 +163,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     body.id = newAuditBody('query', parts.now()).id;
     body.intent = intent.id;
     await appendRecord(sink, intent);
+    // The budget unit is spent only now, tied to the durable intent: no unit without a record.
+    await consumeBudget(parts, identity, policy, intent.id);
+    reached.unitSpent = true;
 
     const controller = new AbortController();
     let revoked = false;
@@ -168,6 +177,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     req.progress?.({ stage: 'running', rows: 0, bytesProcessed: estimate?.bytesProcessed });
     try {
+      reached.executed = true;
       const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled);
       return { recordId: body.id, ...outcome };
     } catch (err) {
@@ -197,23 +207,42 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       body.rule = error.rule ?? null;
       body.exit_code = error.exitCode;
       recorded = true;
-      try {
-        await appendRecord(sink, finish(body, started));
-      } catch (auditErr) {
-        throw auditErr instanceof AuditWriteError
-          ? new AuditWriteError(auditErr.code, `${auditErr.message} (while recording: ${error.message})`, { hint: auditErr.hint, cause: error })
-          : auditErr;
-      }
+      await recordOutcome(parts, sink, finish(body, started), reached, error);
     }
     throw error;
   } finally {
     stopWatching?.();
-    if (!recorded && sink && body.intent) {
+    try {
       // the success path: the outcome record completes the intent
-      await appendRecord(sink, finish(body, started));
+      if (!recorded && sink && body.intent) await recordOutcome(parts, sink, finish(body, started), reached);
+    } finally {
+      await warehouse?.close();
     }
-    await warehouse?.close();
   }
+}
+
+/**
+ * Appends a query's record. For an outcome whose intent is in the log: once the warehouse
+ * was asked to run the query, a failed append is OutcomeUnrecordedError (exit 10: it ran,
+ * do not retry), not exit 8; a spent unit keeps the outcome for recovery, or is settled once
+ * the outcome is durable.
+ */
+async function recordOutcome(parts: PipelineParts, sink: AuditSink, body: AuditRecordBody, reached: { unitSpent: boolean; executed: boolean }, recording?: HoopqError): Promise<void> {
+  const intent = typeof body.intent === 'string' ? body.intent : undefined;
+  try {
+    await appendRecord(sink, body);
+  } catch (err) {
+    if (!(err instanceof AuditWriteError)) throw err;
+    if (intent && reached.unitSpent) await parts.identity.keepOutcome(intent, body).catch(() => undefined);
+    const also = recording ? ` (while recording: ${recording.message})` : '';
+    if (!intent || !reached.executed) throw new AuditWriteError(err.code, `${err.message}${also}`, { hint: err.hint, cause: recording ?? err });
+    throw new OutcomeUnrecordedError('audit.outcome_unrecorded', `the query ran, but its outcome could not be recorded: ${err.message}${also}; do not run it again: its intent record ${intent} is in the audit log`, {
+      rule: 'audit.durable',
+      hint: 'the outcome is written to the audit log as soon as a hoopq process can write it again; fix the audit log\'s disk or location (see the message)',
+      cause: err,
+    });
+  }
+  if (intent && reached.unitSpent) await parts.identity.settleQuery(intent).catch(() => undefined);
 }
 
 async function streamResult(
@@ -283,10 +312,10 @@ async function streamResult(
   return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId, bytesProcessed: stats.bytesProcessed };
 }
 
-async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {
-  const limit = minDefined(policy.limits.maxQueries, identity.maxQueries);
-  if (limit === undefined) return;
-  const budget = await parts.identity.consumeBudget(identity, limit);
+async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy, intent: string): Promise<void> {
+  // every query is counted (and its unit tied to its intent), limited or not
+  const limit = minDefined(policy.limits.maxQueries, identity.maxQueries) ?? Infinity;
+  const budget = await parts.identity.consumeBudget(identity, limit, intent);
   if (!budget.ok) {
     throw new PolicyDeniedError('policy.budget_spent', `refused: run ${identity.run} has used its budget of ${budget.limit} queries (rule limits.max_queries of policy ${policy.name})`, {
       rule: 'limits.max_queries',
@@ -300,7 +329,7 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
     await sink.append(body);
   } catch (err) {
     if (err instanceof AuditWriteError) throw err;
-    throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}; nothing was run`, { cause: err });
+    throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}`, { hint: 'check the audit log location and the disk', cause: err });
   }
 }
 
