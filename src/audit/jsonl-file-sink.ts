@@ -71,15 +71,19 @@ export class JsonlFileSink implements AuditSink {
     try {
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
-        await this.underLock('checkpoint', () => {
-          const fd = fs.openSync(this.path, 'r');
-          try {
-            const head = readLogHead(fd);
-            if (head.seq > 0 && head.seq > readLastCheckpointSeq(cp.path)) this.writeCheckpoint(head.seq, head.hash, head.validEnd);
-          } finally {
-            fs.closeSync(fd);
-          }
-        });
+        // Best effort: the records are durable; without this checkpoint they are only not yet
+        // covered by a signature (verify says so), and the next writer's checkpoint covers them.
+        await this.underLock('checkpoint', () =>
+          tryQuietly(() => {
+            const fd = fs.openSync(this.path, 'r');
+            try {
+              const head = readLogHead(fd);
+              if (head.seq > 0 && head.seq > readLastCheckpointSeq(cp.path)) this.writeCheckpoint(head.seq, head.hash, head.validEnd);
+            } finally {
+              fs.closeSync(fd);
+            }
+          }),
+        ).catch(() => undefined);
       }
     } finally {
       this.lock.close();
@@ -109,9 +113,12 @@ export class JsonlFileSink implements AuditSink {
       const cp = this.checkpoint;
       // The first record of a log is signed at once (a log never has records and no checkpoint
       // for long: `audit verify` refuses that), then each multiple of `every` that is passed.
+      // The record is durable now: a checkpoint file that cannot be read or written must not make
+      // the caller think it is not (an outcome would be reported lost); the next append, or
+      // close, retries. A witness that cannot be written still refuses (audit.witness).
       if (cp) {
-        const last = readLastCheckpointSeq(cp.path);
-        if (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every)) this.writeCheckpoint(seq, record.hash, head.validEnd + bytes.length);
+        const last = readQuietly(() => readLastCheckpointSeq(cp.path));
+        if (last !== undefined && (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every))) this.writeCheckpoint(seq, record.hash, head.validEnd + bytes.length);
       }
       return record;
     } finally {
@@ -122,7 +129,7 @@ export class JsonlFileSink implements AuditSink {
   private writeCheckpoint(seq: number, hash: string, logSizeBytes: number): void {
     const cp = this.checkpoint!;
     const signed = signCheckpoint(cp.key, { seq, hash, logSizeBytes }, this.now());
-    appendCheckpoint(cp.path, signed);
+    tryQuietly(() => appendCheckpoint(cp.path, signed));
     if (cp.witness) {
       try {
         appendCheckpoint(cp.witness, signed);
@@ -285,6 +292,22 @@ function writeOnce(fd: number, bytes: Buffer, truncateTo: number): void {
       // the next writer moves whatever is left aside as a torn tail
     }
     throw err;
+  }
+}
+
+function readQuietly<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined; // see the callers
+  }
+}
+
+function tryQuietly(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // see the callers: retried later, and verify reports what no checkpoint covers
   }
 }
 

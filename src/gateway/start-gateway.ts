@@ -73,6 +73,10 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   mcpIdleMs: 15 * 60_000,
 };
 
+/** How often the gateway re-checks the state store on disk (the issue asks for detection within 2 s). */
+const STATE_MONITOR_MS = 250;
+const RECOVERY_MS = 5_000;
+
 interface InFlight {
   controller: AbortController;
   done: Promise<void>;
@@ -97,7 +101,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const parts = { ...local.parts, policies: createReloadingPolicyPort(config.policiesDir) };
   // Fail at start, not at the first query: the sink and the state store must open.
   await parts.audit();
-  local.state();
+  // Watch the store on disk, so a deleted, replaced or damaged one turns readiness red and
+  // cancels running queries within a second, whether or not a request comes in; retry
+  // writing outcomes this gateway could not write (recover-outcomes.ts).
+  const stopStateMonitor = local.state().startMonitor(STATE_MONITOR_MS);
+  const recovery = setInterval(() => void local.recover(), RECOVERY_MS);
+  recovery.unref();
 
   let draining = false;
   const inFlight = new Set<InFlight>();
@@ -228,6 +237,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         if (inFlight.size > 0) await settleWithin([...inFlight].map((f) => f.done), 15_000);
         server.closeAllConnections();
         await stopped;
+        clearInterval(recovery);
+        stopStateMonitor();
         await local.close();
       })();
       return closing;

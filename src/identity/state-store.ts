@@ -43,6 +43,8 @@ export interface Revocation {
   /** RFC 3339 UTC. */
   revokedAt: string;
   reason: string | null;
+  /** Set when a watcher fails closed: revocations can no longer be checked, and why. */
+  problem?: ConfigError;
 }
 
 export interface RevocationResult extends Revocation {
@@ -392,14 +394,14 @@ export class StateStore {
   ): () => void {
     let stopped = false;
     let failingSince: number | undefined;
-    const failClosed = (reason: string) => ({ kind: 'run' as const, value: identity.run, revokedAt: new Date().toISOString(), reason });
+    const failClosed = (reason: string, problem?: ConfigError): Revocation => ({ kind: 'run', value: identity.run, revokedAt: new Date().toISOString(), reason, problem });
     const watcher = {
       stop: () => {
         stopped = true;
         clearInterval(timer);
         this.watchers.delete(watcher);
       },
-      lost: (problem: ConfigError) => fire(failClosed(`${problem.message}; failing closed`)),
+      lost: (problem: ConfigError) => fire(failClosed(`${problem.message}; failing closed`, problem)),
     };
     const fire = (revocation: Revocation) => {
       if (stopped) return;
@@ -413,10 +415,11 @@ export class StateStore {
         failingSince = undefined;
         if (found) fire(found);
       } catch (err) {
-        if (this.problem) return fire(failClosed(`${this.problem.message}; failing closed`));
+        if (this.problem) return fire(failClosed(`${this.problem.message}; failing closed`, this.problem));
         failingSince ??= Date.now();
         if (Date.now() - failingSince >= WATCH_ERROR_GRACE_MS) {
-          fire(failClosed(`revocation state unreadable for ${WATCH_ERROR_GRACE_MS} ms (${(err as Error).message}); failing closed`));
+          const problem = isHoopqError(err) && err instanceof ConfigError ? err : stateError(this.file, 'check revocations', err, this.busyTimeoutMs);
+          fire(failClosed(`revocation state unreadable for ${WATCH_ERROR_GRACE_MS} ms (${(err as Error).message}); failing closed`, problem));
         }
       }
     };

@@ -5,6 +5,7 @@
  */
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
+import type { HoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
@@ -22,8 +23,12 @@ export interface IdentityPort {
   settleQuery(intent: string): Promise<void>;
   /** The outcome record could not be written: keep it so that recovery writes it later. */
   keepOutcome(intent: string, outcome: AuditRecordBody): Promise<void>;
-  /** Calls onRevoked (once) when the run or token is revoked from any process; returns a stop function. */
-  watchRevocation(identity: RunIdentity, onRevoked: () => void): () => void;
+  /**
+   * Calls onRevoked (once) when the run or token is revoked from any process, or with
+   * `problem` when revocations can no longer be checked (the state store was lost): fail
+   * closed. Returns a stop function.
+   */
+  watchRevocation(identity: RunIdentity, onRevoked: (why: { problem?: HoopqError }) => void): () => void;
 }
 
 export interface PolicyPort {

@@ -17,7 +17,7 @@
  */
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, InternalError, OutcomeUnrecordedError, PolicyDeniedError, isHoopqError, type HoopqError } from '../errors.js';
+import { AuditWriteError, AuthError, ConfigError, InternalError, OutcomeUnrecordedError, PolicyDeniedError, isHoopqError, type HoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
@@ -168,9 +168,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     reached.unitSpent = true;
 
     const controller = new AbortController();
-    let revoked = false;
-    stopWatching = parts.identity.watchRevocation(identity, () => {
-      revoked = true;
+    let revoked: { problem?: HoopqError } | undefined;
+    stopWatching = parts.identity.watchRevocation(identity, (why) => {
+      revoked = why;
       controller.abort();
     });
     const onCallerAbort = () => controller.abort();
@@ -181,6 +181,11 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled);
       return { recordId: body.id, ...outcome };
     } catch (err) {
+      if (revoked?.problem) {
+        // revocations can no longer be checked (the state store was lost): fail closed
+        const { problem } = revoked;
+        throw new ConfigError(problem.code, `${problem.message}; the running query was cancelled`, { rule: problem.rule, hint: problem.hint, cause: err });
+      }
       if (revoked) {
         throw new AuthError('token.revoked', `refused: run ${identity.run} was revoked while its query was running; the query was cancelled`, {
           rule: 'token.revoked',
