@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { exportJWK, importSPKI } from 'jose';
 import { isHoopqError } from '../errors.js';
 import { issuerFor } from '../identity/run-token.js';
-import { publicKeyPath, readKeyset } from '../identity/signing-keys.js';
+import { isTrusted, publicKeyPath, readKeyset } from '../identity/signing-keys.js';
 import { sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 
 /** GET /healthz: the process is up and serving. */
@@ -76,9 +76,9 @@ export async function handleMetrics(gateway: Gateway, ctx: RequestContext): Prom
 export async function handleJwks(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const keyset = readKeyset(gateway.config.keysDir);
   const keys: Record<string, unknown>[] = [];
-  const now = Date.now();
+  const now = new Date();
   for (const entry of keyset?.keys ?? []) {
-    if (entry.status === 'retired' && entry.retire_after && Date.parse(entry.retire_after) <= now) continue;
+    if (!isTrusted(entry, now)) continue;
     let pem: string;
     try {
       pem = readFileSync(publicKeyPath(gateway.config.keysDir, entry.kid), 'utf8');
