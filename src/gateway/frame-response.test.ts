@@ -75,12 +75,42 @@ describe('frame response: a client that stops reading does not grow gateway memo
     const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(res.headers.get('content-type')).toBe('application/vnd.hoopq.frames');
     const body = Buffer.from(await res.arrayBuffer());
-    // 4 data frames of 64 KiB + 5-byte headers, one notice, one end
-    const tail = body.subarray(4 * (5 + 64 * 1024));
+    // 4 chunks of 64 KiB, in data frames of 16 KiB + 5-byte headers, one notice, one end
+    const tail = body.subarray(16 * (5 + 16 * 1024));
     expect(tail[0]).toBe(0x4e);
     expect(tail.subarray(5, 5 + tail.readUInt32BE(1)).toString()).toBe('hoopq: a notice');
     const end = tail.subarray(5 + tail.readUInt32BE(1));
     expect(end[0]).toBe(0x45);
     expect(JSON.parse(end.subarray(5).toString())).toEqual({ ok: true, outcome: { rows: 4 } });
+  });
+
+  it('never cuts a slow but steady reader, however long one batch takes to drain (issue 13)', async () => {
+    // one 8 MiB batch, read at about 4 MiB/s: far longer to drain than the stall timeout,
+    // but the socket takes bytes all the time
+    const outcome: { error?: string; done?: boolean } = {};
+    server = createServer((_req, res) => {
+      const frames = createFrameResponse(res, { stallTimeoutMs: 600 });
+      frames.out.write(Buffer.alloc(8 << 20, 0x61), (err) => {
+        if (err) outcome.error = err.message;
+        else outcome.done = true;
+        void frames.finish({ ok: true });
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    let received = 0;
+    socket.on('data', (d: Buffer) => {
+      received += d.length;
+      socket.pause();
+      setTimeout(() => socket.resume(), 15); // ~64 KiB per 15 ms
+    });
+    const ended = new Promise<void>((r) => socket.once('close', () => r()));
+    await Promise.race([ended, sleep(30_000)]);
+    socket.destroy();
+    expect(outcome).toEqual({ done: true });
+    expect(received).toBeGreaterThan(8 << 20);
   });
 });

@@ -296,6 +296,10 @@ async function streamResult(
     }
   } catch (err) {
     await writer.end().catch(() => undefined); // detach the writer from the output before failing
+    // what did reach the output before the failure (a reader that went away, a timeout)
+    const partial = writer.progress();
+    body.rows = partial.rows;
+    body.result_sha256 = partial.sha256;
     throw err;
   }
   const written = await writer.end();
