@@ -25,6 +25,7 @@ import { appendCheckpoint, checkpointsPathFor, readLastCheckpointSeq, signCheckp
 import { loadOrCreateCheckpointKey, type CheckpointSigningKey } from './checkpoint-key.js';
 import { serializeAuditRecord } from './hash-record.js';
 import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-head.js';
+import { sqliteFailureOf } from '../sqlite/open-sqlite.js';
 import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
@@ -324,7 +325,9 @@ function ioError(file: string, action: string, err: unknown): AuditWriteError {
   if (err instanceof TypeError) {
     return writeError(file, `the record cannot be written as canonical JSON: ${err.message}`, 'audit.invalid_record', 'this is a bug in the caller: report it', err);
   }
-  const code = (err as NodeJS.ErrnoException).code;
+  // the append lock is a SQLite database: its "database or disk is full" is the same full disk
+  const failure = sqliteFailureOf(err);
+  const code = failure === 'full' ? 'ENOSPC' : failure === 'io' ? 'EIO' : failure === 'read_only' ? 'EROFS' : (err as NodeJS.ErrnoException).code;
   const reason = (err as Error).message;
   const known: Record<string, [string, string]> = {
     ENOENT: ['its directory does not exist', `create ${path.dirname(file)} or point audit: in hoopq.yaml at an existing directory`],

@@ -683,7 +683,8 @@ export function stateError(file: string, what: string, err: unknown, busyTimeout
   if (failure === 'read_only' || errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM' || failure === 'permission') {
     return make('state.read_only', `cannot be written (${reason})`, `make ${file} and ${dir} writable by this user, on a writable file system (state: in hoopq.yaml moves it)`);
   }
-  if (failure === 'full' || errno === 'ENOSPC' || errno === 'EDQUOT') {
+  // SQLite reports a full disk met while growing its -shm or -wal as an I/O error
+  if (failure === 'full' || errno === 'ENOSPC' || errno === 'EDQUOT' || ((failure === 'io' || failure === 'cannot_open') && isFull(dir))) {
     return make('state.full', `cannot grow: the file system is full (${reason})`, `free space on the file system of ${dir}`);
   }
   if (failure === 'corrupt') {
@@ -692,10 +693,33 @@ export function stateError(file: string, what: string, err: unknown, busyTimeout
   if (failure === 'io' || errno === 'EIO') {
     return make('state.io_error', `hit an I/O error (${reason})`, `check the disk holding ${dir}; if the file is damaged, ${REINIT_HINT}`);
   }
+  if (failure === 'cannot_open' && !isWritableDir(dir)) {
+    // SQLite says only "unable to open": on a read-only file system it cannot make the -shm file
+    return make('state.read_only', `cannot be opened: its directory cannot be written (${reason})`, `make ${dir} writable by this user, on a writable file system (the store needs its -wal and -shm files beside it)`);
+  }
   if (failure === 'cannot_open' || errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'EISDIR') {
     return make('state.unavailable', `cannot be opened (${reason})`, `check that ${dir} exists, is writable by this user and is on a local file system (the store needs its -wal and -shm files beside it)`);
   }
   return make('state.unavailable', `failed (${reason})`, `check ${file} and the disk holding it`);
+}
+
+/** Less than 64 KiB left for this user on the file system of `dir`. */
+function isFull(dir: string): boolean {
+  try {
+    const stats = fs.statfsSync(dir);
+    return Number(stats.bavail) * Number(stats.bsize) < 64 * 1024;
+  } catch {
+    return false;
+  }
+}
+
+function isWritableDir(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /**
