@@ -56,4 +56,29 @@ describe('gateDuckDbCalls', () => {
     instance.closeSync();
     raw.closeSync();
   });
+
+  it('a call waiting at the gate when its connection is interrupted never starts (DuckDB would forget the interrupt and run the whole query)', async () => {
+    const gate = createEngineCallGate({ maxInFlight: 4, maxPerRun: 1 });
+    const instance = gateDuckDbCalls(await DuckDBInstance.create(':memory:'), gate.scope('run-a'));
+    const holder = await instance.connect();
+    const victim = await instance.connect();
+    const prepared = await victim.prepare(LONG_SQL);
+    const busy = holder.run(LONG_SQL).then(
+      () => 'finished',
+      () => 'interrupted',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stream = prepared.stream(); // waits: the run's one slot is taken
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(gate.load()).toEqual({ inFlight: 1, waiting: 1 });
+    victim.interrupt(); // nothing of the victim executes yet
+    holder.interrupt();
+    const started = Date.now();
+    await expect(stream).rejects.toThrow(/^INTERRUPT Error/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await busy).toBe('interrupted');
+    prepared.destroySync();
+    for (const c of [holder, victim]) c.closeSync();
+    instance.closeSync();
+  });
 });
