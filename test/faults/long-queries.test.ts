@@ -29,8 +29,9 @@ afterAll(async () => {
  * POST /v1/query; `data` is the result bytes (the data frames' payloads), `error` the error
  * code from the end frame, or from the JSON body of a refusal made before any frame.
  */
-async function post(token: string, sql: string): Promise<{ status: number; data: string; error?: string }> {
+async function post(token: string, sql: string, timeoutMs = 120_000): Promise<{ status: number; data: string; error?: string }> {
   const res = await fetch(`${demo.gateway!.url}/v1/query`, {
+    signal: AbortSignal.timeout(timeoutMs),
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ sql, justification: 'long and short', format: 'json' }),
@@ -75,11 +76,11 @@ describe('long queries of one run cannot block another run', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // they are all running now
 
     for (let i = 0; i < 3; i++) {
-      const short = await timed(() => post(shortToken, 'SELECT 1 AS one'));
+      const short = await timed(() => post(shortToken, 'SELECT 1 AS one', BOUND_MS * 2));
       expect(short.value.status).toBe(200);
       expect(JSON.parse(short.value.data)).toEqual([{ one: 1 }]);
       expect(short.ms).toBeLessThan(BOUND_MS);
-      const ready = await timed(() => fetch(`${demo.gateway!.url}/readyz`).then((r) => r.status));
+      const ready = await timed(() => fetch(`${demo.gateway!.url}/readyz`, { signal: AbortSignal.timeout(BOUND_MS * 2) }).then((r) => r.status));
       expect(ready.value).toBe(200);
       expect(ready.ms).toBeLessThan(BOUND_MS);
       console.info(`with ${LONG_QUERIES} long queries running: SELECT 1 ${Math.round(short.ms)} ms, /readyz ${Math.round(ready.ms)} ms`);
