@@ -106,18 +106,6 @@ export class AuditWriteError extends HoopqError {
   readonly audience = 'operator' as const;
 }
 
-/**
- * Exit 10 (added to the contract's codes): the query was given to the warehouse, but its
- * outcome record could not be written durably. Unlike exit 8, it may have run: a write may
- * have happened, so it must not be retried blindly. Its intent record is in the log, and
- * the outcome is written later by recovery.
- */
-export class OutcomeUnrecordedError extends HoopqError {
-  readonly exitCode = 10;
-  readonly httpStatus = 500;
-  readonly audience = 'operator' as const;
-}
-
 /** Exit 9: the audit log failed verification. */
 export class AuditVerifyError extends HoopqError {
   readonly exitCode = 9;
@@ -133,6 +121,18 @@ export class AuditVerifyError extends HoopqError {
 export class PolicyTestFailedError extends HoopqError {
   readonly exitCode = 10;
   readonly httpStatus = 422;
+  readonly audience = 'operator' as const;
+}
+
+/**
+ * Exit 11 (hoopq's extension of the contract's codes): the query was given to the
+ * warehouse, but its outcome record could not be written durably. Unlike exit 8 it may have
+ * run — a write may have happened — so it must not be retried blindly. Its intent record is
+ * in the log, and the outcome is written later by recovery (recover-outcomes.ts).
+ */
+export class OutcomeUnrecordedError extends HoopqError {
+  readonly exitCode = 11;
+  readonly httpStatus = 500;
   readonly audience = 'operator' as const;
 }
 

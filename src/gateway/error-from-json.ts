@@ -31,7 +31,7 @@ const CLASS_BY_EXIT: Readonly<Record<number, ErrorClass>> = {
   7: WarehouseError,
   8: AuditWriteError,
   9: AuditVerifyError,
-  10: OutcomeUnrecordedError,
+  11: OutcomeUnrecordedError,
 };
 
 export function errorFromJson(json: unknown, origin: string): HoopqError {

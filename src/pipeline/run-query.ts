@@ -10,7 +10,7 @@
  *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
  * - the budget unit is spent after the intent is durable, tied to it (no unit without a
  *   record); if the outcome cannot be written once the warehouse has the query, the caller
- *   hears exit 10 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
+ *   hears exit 11 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
  *   outcome is kept for recovery (recover-outcomes.ts);
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
@@ -102,7 +102,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let stopWatching: (() => void) | undefined;
   let recorded = false;
   // how far the query got: a spent unit stays pending until its outcome is durable; once the
-  // warehouse was asked to run it, a lost outcome is exit 10, never "nothing ran"
+  // warehouse was asked to run it, a lost outcome is exit 11, never "nothing ran"
   const reached = { unitSpent: false, executed: false };
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
@@ -228,7 +228,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
 
 /**
  * Appends a query's record. For an outcome whose intent is in the log: once the warehouse
- * was asked to run the query, a failed append is OutcomeUnrecordedError (exit 10: it ran,
+ * was asked to run the query, a failed append is OutcomeUnrecordedError (exit 11: it ran,
  * do not retry), not exit 8; a spent unit keeps the outcome for recovery, or is settled once
  * the outcome is durable.
  */
