@@ -60,6 +60,7 @@ beforeAll(async () => {
     identity: {
       verify: (t) => verifyRunToken(t, { keysDir: config.keysDir, state }),
       consumeBudget: async (identity, limit, intent) => state.consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
+      checkBudget: async (identity, limit) => ({ ok: state.queriesStarted(identity.run) < limit, used: state.queriesStarted(identity.run), limit }),
       settleQuery: async (intent) => state.settleQuery(intent),
       keepOutcome: async (intent, outcome) => state.keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => state.watchRevocation(identity, onRevoked),

@@ -88,6 +88,10 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         return identity;
       },
       consumeBudget: async (identity, limit, intent) => getState().consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
+      checkBudget: async (identity, limit) => {
+        const used = getState().queriesStarted(identity.run);
+        return { ok: used < limit, used, limit };
+      },
       settleQuery: async (intent) => getState().settleQuery(intent),
       keepOutcome: async (intent, outcome) => getState().keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),

@@ -19,6 +19,8 @@ export interface IdentityPort {
    * a record.
    */
   consumeBudget(identity: RunIdentity, limit: number, intent: string): Promise<{ ok: boolean; used: number; limit: number }>;
+  /** Whether the run has a unit left (a read: nothing is spent). */
+  checkBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
   /** The outcome record of the query with this intent is durable. */
   settleQuery(intent: string): Promise<void>;
   /** The outcome record could not be written: keep it so that recovery writes it later. */

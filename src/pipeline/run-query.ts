@@ -129,6 +129,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
     literals = recordSql(parts, body, req.sql, policy, progress);
+    // A spent budget is refused before any intent; the unit itself is spent after the intent.
+    if (!req.dryRun) await spendBudget(parts, identity, policy, undefined);
     if (!req.dryRun && analysisWrites(checked.analysis) && policyAllowsWrites(policy)) {
       // Only a query that writes takes the writer's lock; it is checked again on the writable
       // connection, since the catalog may have changed while we waited for the lock.
@@ -164,7 +166,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     body.intent = intent.id;
     await appendRecord(sink, intent);
     // The budget unit is spent only now, tied to the durable intent: no unit without a record.
-    await consumeBudget(parts, identity, policy, intent.id);
+    await spendBudget(parts, identity, policy, intent.id);
     reached.unitSpent = true;
 
     const controller = new AbortController();
@@ -321,10 +323,11 @@ async function streamResult(
   return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId, bytesProcessed: stats.bytesProcessed };
 }
 
-async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy, intent: string): Promise<void> {
+/** With `intent`, spends the run's unit for it; without, only checks that one is left. */
+async function spendBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy, intent: string | undefined): Promise<void> {
   // every query is counted (and its unit tied to its intent), limited or not
   const limit = minDefined(policy.limits.maxQueries, identity.maxQueries) ?? Infinity;
-  const budget = await parts.identity.consumeBudget(identity, limit, intent);
+  const budget = intent === undefined ? await parts.identity.checkBudget(identity, limit) : await parts.identity.consumeBudget(identity, limit, intent);
   if (!budget.ok) {
     throw new PolicyDeniedError('policy.budget_spent', `refused: run ${identity.run} has used its budget of ${budget.limit} queries (rule limits.max_queries of policy ${policy.name})`, {
       rule: 'limits.max_queries',
