@@ -87,7 +87,15 @@ describe('a lost state store under the CLI', () => {
     expect(refusalOf(r).code).toBe('token.revoked');
     // 2 of 3 were used before the store was lost: one more, then the budget is spent
     expect(query(demo, budgeted).code).toBe(0);
-    expect(query(demo, budgeted).code).toBe(5);
+    const intentsBefore = demo.auditRecords().filter((x) => x.event === 'query.intent' && x.run === 'lost-budget').length;
+    const spent = query(demo, budgeted);
+    expect(spent.code).toBe(5);
+    expect(refusalOf(spent)).toMatchObject({ code: 'policy.budget_spent' });
+    // refused on the count before any intent: one deny record, no intent, no unit
+    const after = demo.auditRecords().filter((x) => x.run === 'lost-budget');
+    expect(after.filter((x) => x.event === 'query.intent')).toHaveLength(intentsBefore);
+    expect(after.at(-1)).toMatchObject({ event: 'query', decision: 'deny', code: 'policy.budget_spent' });
+    expect(after.at(-1)!.intent ?? null).toBeNull();
     expect(query(demo, other).code).toBe(0);
     expect(demo.auditRecords().filter((x) => x.event === 'state.init').map((x) => x.state.how)).toEqual(['created', 'rebuilt']);
     expectLogSound(demo);
