@@ -3,7 +3,8 @@
  * replaced by a wrong copy, damaged in place, made read-only, locked and left on a full file
  * system, under the CLI and under a running gateway. Every query is then refused (exit 3,
  * saying what happened and how to recover), nothing recreates the store behind the
- * operator's back, a running gateway turns red and cancels running queries within 2 s, and
+ * operator's back, a running gateway turns red and cancels running queries within 2 s (a
+ * running direct-mode query is cancelled the same way), and
  * after `hoopq state init` (rebuilt from the audit log) a revoked run is still revoked and
  * a budget is no looser than before.
  */
@@ -123,6 +124,30 @@ describe('a lost state store under the CLI', () => {
     expect(refusalOf(r)).toMatchObject({ code: 'state.unreadable' });
     expect(r.stderr).not.toMatch(/bug in hoopq/);
     expect(demo.admin(['state', 'init']).code).toBe(0);
+    expect(query(demo, other).code).toBe(0);
+    expectLogSound(demo);
+  });
+
+  it.each([
+    ['deleted', 'state.missing', deleteStore],
+    ['damaged in place', 'state.unreadable', damageStore],
+  ] as const)('%s while a direct-mode query runs: that query is cancelled within 2 s (exit 3 %s)', async (_what, code, lose) => {
+    const token = demo.mint('analyst-agent', `lost-running-${code}`);
+    const long = demo.runAsync(['query', '--format', 'json', LONG_SQL], { env: { HOOPQ_TOKEN: token, ...J } }).then((r) => ({ ...r, at: Date.now() }));
+    await new Promise((resolve) => setTimeout(resolve, 4_000)); // the process is up and its query running
+    const lostAt = Date.now();
+    lose(demo);
+    const ended = await long;
+    const init = demo.admin(['state', 'init']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(ended.code, ended.stderr).toBe(3);
+    expect(refusalOf(ended)).toMatchObject({ code, message: expect.stringMatching(/running query was cancelled/) });
+    // detection (250 ms polls, 2 s at most) plus the process's own exit on a loaded machine
+    expect(ended.at - lostAt).toBeLessThan(2_000 + 2_000);
+    // the query's intent and its outcome (the refusal) are both in the log
+    const records = demo.auditRecords().filter((x) => x.run === `lost-running-${code}` && String(x.event).startsWith('query'));
+    expect(records.map((x) => x.event)).toEqual(['query.intent', 'query']);
+    expect(records[1]).toMatchObject({ intent: records[0]!.id, code, exit_code: 3 });
     expect(query(demo, other).code).toBe(0);
     expectLogSound(demo);
   });
