@@ -5,7 +5,9 @@
  * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
  * back to the socket (a slow terminal does not make us buffer the result); the outcome is
  * known only from the end frame — a stream without one is a failure (exit 7), never success;
- * gateway errors are re-created as the same HoopqError (error-from-json.ts).
+ * a reader of stdout that goes away (`| head`) is `output.closed` (exit 7) as in direct mode,
+ * and the request is dropped so the gateway cancels the query; gateway errors are re-created
+ * as the same HoopqError (error-from-json.ts).
  */
 import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -83,6 +85,9 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
       res.destroy();
       reject(err);
     };
+    // EPIPE and the like arrive as 'error' on stdout, possibly after the outcome (writes to a
+    // pipe complete later): the listener stays, so a late one cannot crash the process
+    input.stdout.on('error', (err: Error) => fail(readerGone(err)));
     res.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
@@ -232,6 +237,15 @@ async function readJson(res: IncomingMessage, origin: string): Promise<unknown> 
   } catch {
     throw badResponse(origin, 'a response that is not JSON');
   }
+}
+
+/** Exit 7 as in direct mode; whether the query finished is the gateway's to say (it cancels it when the request is dropped mid-result). */
+function readerGone(err: NodeJS.ErrnoException): WarehouseError {
+  return new WarehouseError('output.closed', `the result's reader went away before the result was complete (${err.code ?? err.message}); the request to the gateway was dropped, which cancels the query if it was still running`, {
+    rule: 'output',
+    hint: 'read the whole result, or ask for fewer rows (--max-rows N, LIMIT); the gateway\'s audit record says how many rows it sent',
+    cause: err,
+  });
 }
 
 function streamCut(origin: string): WarehouseError {
