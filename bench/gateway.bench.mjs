@@ -3,7 +3,7 @@
 //     frames) vs runQuery called directly in a loop, sequential;
 //  2. throughput with 16 concurrent clients vs 16 concurrent runQuery calls in one process.
 // Every query is audited (intent + outcome, fsync'd) in both. Goal: gateway throughput >= 80%.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, percentile } from './bench-stats.mjs';
+import { startGateway } from './start-gateway.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const hoopq = join(root, 'bin', 'hoopq');
@@ -39,16 +40,8 @@ try {
   const inProcess = () => runQuery(local.parts, { sql: SQL, token, justification: null, format: 'json', out: sink(), notice: () => {} });
 
   // the gateway, in its own process
-  gateway = spawn(process.execPath, [hoopq, 'gateway', '--listen', '127.0.0.1:0', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let err = '';
-    gateway.stderr.on('data', (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    gateway.once('exit', () => reject(new Error(err)));
-  });
+  let url;
+  ({ gateway, url } = await startGateway(hoopq, config));
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   const body = JSON.stringify({ sql: SQL, format: 'json' });
   const viaGateway = () =>

@@ -5,12 +5,13 @@
 // Goal: the loaded/idle ratio of SELECT 1's median stays small (before the engine-call gate
 // and the sized pool, every short query waited for a long one: ~60 s, a ratio in the hundreds).
 // BENCH_LONG (default 6) and BENCH_SAMPLES (default 15) change the counts.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, percentile } from './bench-stats.mjs';
+import { startGateway } from './start-gateway.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const hoopq = join(root, 'bin', 'hoopq');
@@ -27,16 +28,8 @@ try {
   const mint = (run) => spawnSync(process.execPath, [hoopq, 'token', 'mint', '--config', config, '--policy', 'analyst-agent', '--run', run, '--ttl', '1h'], { encoding: 'utf8' }).stdout.trim();
   const shortToken = mint('bench-short');
 
-  gateway = spawn(process.execPath, [hoopq, 'gateway', '--listen', '127.0.0.1:0', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let err = '';
-    gateway.stderr.on('data', (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    gateway.once('exit', () => reject(new Error(err)));
-  });
+  let url;
+  ({ gateway, url } = await startGateway(hoopq, config));
   const query = (token, sql) =>
     fetch(`${url}/v1/query`, {
       method: 'POST',

@@ -6,8 +6,11 @@
  * be loaded); without the engine-call gate and the sized pool both took the full minute.
  */
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDemoInMode, type Demo } from '../cli/cli-harness.js';
+
+// each case spawns several hoopq processes one after another: slow on a loaded machine
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
 const LONG_SQL = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, analytics.events c WHERE a.id + b.id + c.id < 0';
 const LONG_QUERIES = 6;

@@ -7,9 +7,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDemoInMode, HOOPQ, type Demo, type Mode } from '../cli/cli-harness.js';
 import { expectLogSound } from './fault-harness.js';
+
+// each case spawns several hoopq processes one after another: slow on a loaded machine
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
 /** 1000 rows (the policy's max_rows) of 100 kB each: far more than a pipe or a socket holds. */
 const WIDE_SQL = "SELECT e.id, repeat('x', 100000) AS pad FROM analytics.events e";

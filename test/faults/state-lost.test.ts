@@ -11,10 +11,13 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openSqlite } from '../../src/sqlite/open-sqlite.js';
 import { createDemo, createDemoInMode, HOOPQ, type Demo } from '../cli/cli-harness.js';
 import { countRows, expectLogSound, refusalOf } from './fault-harness.js';
+
+// each case spawns several hoopq processes one after another: slow on a loaded machine
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
 const LONG_SQL = 'SELECT count(*) AS n FROM analytics.events a, analytics.events b, analytics.events c WHERE a.id + b.id + c.id < 0';
 const J = { HOOPQ_JUSTIFICATION: 'fault test' };
