@@ -84,6 +84,39 @@ describe('frame response: a client that stops reading does not grow gateway memo
     expect(JSON.parse(end.subarray(5).toString())).toEqual({ ok: true, outcome: { rows: 4 } });
   });
 
+  it('does not cut a reading client because this process itself stood still longer than the timeout', async () => {
+    const outcome: { error?: string; done?: boolean } = {};
+    server = createServer((_req, res) => {
+      const frames = createFrameResponse(res, { stallTimeoutMs: 500 });
+      frames.out.write(Buffer.alloc(8 << 20, 0x61), (err) => {
+        if (err) outcome.error = err.message;
+        else outcome.done = true;
+        void frames.finish({ ok: true });
+      });
+      // the whole process stalls (a loaded machine, a long synchronous task) mid-result
+      setTimeout(() => {
+        const until = Date.now() + 1_500;
+        while (Date.now() < until);
+      }, 100);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    let received = 0;
+    socket.on('data', (d: Buffer) => {
+      received += d.length;
+      socket.pause();
+      setTimeout(() => socket.resume(), 5);
+    });
+    const ended = new Promise<void>((r) => socket.once('close', () => r()));
+    await Promise.race([ended, sleep(30_000)]);
+    socket.destroy();
+    expect(outcome).toEqual({ done: true });
+    expect(received).toBeGreaterThan(8 << 20);
+  });
+
   it('never cuts a slow but steady reader, however long one batch takes to drain (issue 13)', async () => {
     // one 8 MiB batch, read at about 4 MiB/s: far longer to drain than the stall timeout,
     // but the socket takes bytes all the time

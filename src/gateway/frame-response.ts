@@ -107,8 +107,17 @@ function waitForDrain(res: ServerResponse, stallTimeoutMs: number, lastProgress:
       cleanup();
       reject(clientGone());
     };
+    // A tick that comes late means this process itself was not running (a loaded machine, a
+    // long synchronous task), so it could not see the client read: the client's silence is
+    // counted again from then, and the socket callbacks that were waiting get to run.
+    const period = Math.max(10, Math.min(1_000, Math.floor(stallTimeoutMs / 4)));
+    let lastTick = Date.now();
+    let resumedAt = 0;
     const timer = setInterval(() => {
-      if (Date.now() - lastProgress() < stallTimeoutMs) return;
+      const now = Date.now();
+      if (now - lastTick > 2 * period) resumedAt = now;
+      lastTick = now;
+      if (now - Math.max(lastProgress(), resumedAt) < stallTimeoutMs) return;
       cleanup();
       // Cut the connection: runQuery's output then fails, the query is cancelled and recorded.
       res.destroy();
@@ -118,7 +127,7 @@ function waitForDrain(res: ServerResponse, stallTimeoutMs: number, lastProgress:
           hint: 'read the result as it arrives (a slow reader is fine, one that stops is not), or ask for fewer rows',
         }),
       );
-    }, Math.max(10, Math.min(1_000, Math.floor(stallTimeoutMs / 4))));
+    }, period);
     res.on('drain', onDrain);
     res.on('close', onClose);
   });
