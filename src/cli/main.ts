@@ -55,7 +55,9 @@ Environment:
 Exit codes:
   0 ok · 1 bug · 2 usage · 3 configuration, policy or operating system · 4 token ·
   5 denied by policy · 6 SQL cannot be analysed with certainty · 7 warehouse error ·
-  8 audit write failed (nothing ran) · 9 audit verification failed
+  8 audit write failed (nothing ran) · 9 audit verification failed ·
+  10 a policy test failed · 11 the query ran but its outcome could not be recorded
+  (do not run it again)
   A pipe closed by its reader (hoopq audit list | head -1) ends quietly with exit 0.
 
 Reference: docs/reference.md (every command, flag, exit code, config and policy key).

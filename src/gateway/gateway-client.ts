@@ -5,8 +5,9 @@
  * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
  * back to the socket (a slow terminal does not make us buffer the result); the outcome is
  * known only from the end frame — a stream without one is a failure (exit 7), never success;
- * a reader of stdout that goes away (`| head`) is `output.closed` (exit 7) as in direct mode,
- * and the request is dropped so the gateway cancels the query; gateway errors are re-created
+ * a reader of stdout that goes away (`| head`) fails the query with `output.closed`, as in
+ * direct mode (the CLI then ends quietly, exit 0), and the request is dropped so the gateway
+ * cancels the query; gateway errors are re-created
  * as the same HoopqError (error-from-json.ts).
  */
 import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
@@ -239,7 +240,7 @@ async function readJson(res: IncomingMessage, origin: string): Promise<unknown> 
   }
 }
 
-/** Exit 7 as in direct mode; whether the query finished is the gateway's to say (it cancels it when the request is dropped mid-result). */
+/** As in direct mode; whether the query finished is the gateway's to say (it cancels it when the request is dropped mid-result). */
 function readerGone(err: NodeJS.ErrnoException): WarehouseError {
   return new WarehouseError('output.closed', `the result's reader went away before the result was complete (${err.code ?? err.message}); the request to the gateway was dropped, which cancels the query if it was still running`, {
     rule: 'output',
