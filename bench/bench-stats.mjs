@@ -32,3 +32,14 @@ export async function timeRuns(fn, runs) {
   }
   return { ms: median(ms), all: ms, out };
 }
+
+/** Runs the async fn `n` times one after another; every run's wall milliseconds. */
+export async function timeEach(fn, n) {
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return ms;
+}

@@ -5,13 +5,12 @@
 // Every query is audited (intent + outcome, fsync'd) in both. Goal: gateway throughput >= 80%.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, percentile } from './bench-stats.mjs';
-import { startGateway } from './start-gateway.mjs';
+import { median, percentile, timeEach } from './bench-stats.mjs';
+import { gatewayQuery, startGateway, stopGateway } from './gateway-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const hoopq = join(root, 'bin', 'hoopq');
@@ -23,6 +22,7 @@ const SQL = 'SELECT 1 AS one';
 
 const dir = mkdtempSync(join(tmpdir(), 'hoopq-bench-gw-'));
 let gateway;
+let url;
 try {
   const setup = spawnSync(process.execPath, [hoopq, 'quickstart', dir, '--no-tour'], { encoding: 'utf8' });
   if (setup.status !== 0) throw new Error(setup.stderr);
@@ -40,41 +40,10 @@ try {
   const inProcess = () => runQuery(local.parts, { sql: SQL, token, justification: null, format: 'json', out: sink(), notice: () => {} });
 
   // the gateway, in its own process
-  let url;
   ({ gateway, url } = await startGateway(hoopq, config));
-  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-  const body = JSON.stringify({ sql: SQL, format: 'json' });
-  const viaGateway = () =>
-    new Promise((resolve, reject) => {
-      const req = request(`${url}/v1/query`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const b = Buffer.concat(chunks);
-          // the last frame is the end frame; it must say ok
-          let at = 0;
-          let end;
-          while (at < b.length) {
-            const len = b.readUInt32BE(at + 1);
-            if (b[at] === 0x45) end = JSON.parse(b.subarray(at + 5, at + 5 + len).toString());
-            at += 5 + len;
-          }
-          end?.ok ? resolve() : reject(new Error(`query failed: ${res.statusCode} ${b.toString().slice(0, 300)}`));
-        });
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const client = gatewayQuery(url, token, SQL, CLIENTS);
+  const viaGateway = client.query;
 
-  const timeEach = async (fn, n) => {
-    const ms = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = process.hrtime.bigint();
-      await fn();
-      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    return ms;
-  };
   const throughput = async (fn) => {
     const t0 = process.hrtime.bigint();
     await Promise.all(Array.from({ length: CLIENTS }, async () => {
@@ -117,12 +86,9 @@ try {
   console.log(`| via the gateway | ${f(best(tp.gw))} |`);
   const ratio = best(tp.gw) / best(tp.local);
   console.log(`\ngateway / in-process throughput: ${(ratio * 100).toFixed(0)}% (goal >= 80%) ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
-  agent.destroy();
+  client.close();
   await local.close();
 } finally {
-  if (gateway && gateway.exitCode === null) {
-    gateway.kill('SIGTERM');
-    await new Promise((r) => gateway.once('exit', r));
-  }
+  await stopGateway(gateway);
   rmSync(dir, { recursive: true, force: true });
 }

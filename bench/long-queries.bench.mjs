@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, percentile } from './bench-stats.mjs';
-import { startGateway } from './start-gateway.mjs';
+import { startGateway } from './gateway-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const hoopq = join(root, 'bin', 'hoopq');

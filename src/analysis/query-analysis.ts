@@ -3,7 +3,7 @@
  * Invariant: a QueryAnalysis is only ever produced when the analyser is certain it names
  * every statement and every table the SQL reads or writes; anything else is an AnalysisError
  * (exit 6). Table names are always resolved `project.dataset.table` strings, lower-cased
- * where the dialect is case-insensitive (DuckDB) and as written where it is not (BigQuery).
+ * where the engine folds table names (its WarehouseDialect says so) and as written otherwise.
  */
 export const STATEMENT_KINDS = [
   'select', 'insert', 'update', 'delete', 'merge', 'truncate', 'create', 'drop', 'alter',
@@ -31,10 +31,31 @@ export interface StatementAnalysis {
   /** Views reached, with the tables their definitions read (recursively). */
   views: ViewExpansion[];
   /**
+   * Persistent routines called, resolved `project.dataset.routine`: user functions in
+   * expressions, table functions in FROM, procedures in CALL (checked against `routines`).
+   * Routines a statement creates or drops are `writes`.
+   */
+  routines?: string[];
+  /** Data leaving or entering the warehouse (checked against `destinations`). */
+  external?: ExternalResource[];
+  /**
+   * Tables read as an earlier version (`FOR SYSTEM_TIME AS OF`), resolved: that version's
+   * columns may differ from the catalog's (mask planning checks them).
+   */
+  timeTravel?: string[];
+  /**
    * Engine-control statements (ATTACH, INSTALL, SET, PRAGMA, COPY …) that hoopq never runs
    * whatever the policy says; the rule that refuses them lives in policy evaluation.
    */
   engineControl?: string;
+}
+
+export interface ExternalResource {
+  /** `uri`: a storage URI (gs://…); `connection`: a connection id `project.location.connection`. */
+  kind: 'uri' | 'connection';
+  value: string;
+  /** What the statement does with it. */
+  use: 'export' | 'load' | 'external_table' | 'remote_function' | 'connection';
 }
 
 export interface ViewExpansion {
@@ -78,6 +99,23 @@ export interface NameDefaults {
 
 export function kindsOf(analysis: QueryAnalysis): StatementKind[] {
   return [...new Set(analysis.statements.map((s) => s.kind))];
+}
+
+/** Every routine called, sorted. */
+export function routinesOf(analysis: QueryAnalysis): string[] {
+  return [...new Set(analysis.statements.flatMap((s) => s.routines ?? []))].sort();
+}
+
+/** Every external resource named, as `uri:…` / `connection:…`, sorted. */
+export function externalOf(analysis: QueryAnalysis): ExternalResource[] {
+  const seen = new Map<string, ExternalResource>();
+  for (const s of analysis.statements) for (const e of s.external ?? []) seen.set(`${e.use} ${e.kind} ${e.value}`, e);
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+}
+
+/** Tables read as an earlier version (`FOR SYSTEM_TIME AS OF`) by any statement, sorted. */
+export function timeTravelOf(analysis: QueryAnalysis): string[] {
+  return [...new Set(analysis.statements.flatMap((s) => s.timeTravel ?? []))].sort();
 }
 
 export function tablesOf(analysis: QueryAnalysis): { read: string[]; write: string[] } {

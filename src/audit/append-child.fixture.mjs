@@ -1,7 +1,9 @@
 // A writer process for the multi-process audit tests (jsonl-file-sink.processes.test.ts).
-// usage: node append-child.fixture.mjs BUILD_DIR LOG KEY_DIR COUNT|loop TAG [SQL_BYTES] [pause-mid-write]
+// usage: node append-child.fixture.mjs BUILD_DIR LOG KEY_DIR COUNT|loop TAG [SQL_BYTES] [pause-mid-write] [BURST]
 // Appends through the real sink compiled into BUILD_DIR and prints "ACK <seq> <id>" on stdout
 // after each append resolved (the record is durable), so the parent knows what was acknowledged.
+// With BURST > 1, appends go BURST at a time without waiting (concurrent queries of one
+// process): they share group commits, and each is acknowledged when its own append resolves.
 // With pause-mid-write, the first write of records to the log is cut in two like a write()
 // interrupted by a fatal signal: the first half reaches the file, "MIDWRITE" is printed and
 // the process sleeps (holding the log's lock) until the parent SIGKILLs it.
@@ -9,7 +11,8 @@ import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 
-const [buildDir, log, keyDir, count, tag, sqlBytes = '0', mode = ''] = process.argv.slice(2);
+const [buildDir, log, keyDir, count, tag, sqlBytes = '0', mode = '', burstArg = '1'] = process.argv.slice(2);
+const burst = Math.max(1, Number(burstArg) || 1);
 if (mode === 'pause-mid-write') {
   const realWriteSync = fs.writeSync;
   fs.writeSync = function (fd, buffer, ...rest) {
@@ -25,7 +28,7 @@ const { openJsonlFileSink } = await import(pathToFileURL(join(buildDir, 'audit',
 const sink = await openJsonlFileSink(log, { checkpoint: { keyDir, every: 100 } });
 const padding = 'x'.repeat(Number(sqlBytes));
 const limit = count === 'loop' ? Infinity : Number(count);
-for (let i = 0; i < limit; i++) {
+const appendOne = async (i) => {
   const record = await sink.append({
     id: `${tag}-${i}`,
     time: new Date().toISOString(),
@@ -47,5 +50,8 @@ for (let i = 0; i < limit; i++) {
     duration_ms: 1,
   });
   process.stdout.write(`ACK ${record.seq} ${record.id}\n`);
+};
+for (let i = 0; i < limit; i += burst) {
+  await Promise.all(Array.from({ length: Math.min(burst, limit - i) }, (_, k) => appendOne(i + k)));
 }
 await sink.close();

@@ -27,7 +27,8 @@ export interface AuditRecordBody {
   /** Stable error code (e.g. `policy.table_denied`) and the rule behind a refusal. */
   code?: string | null;
   rule?: string | null;
-  masked: { columns: Record<string, string>; detected: Record<string, number> };
+  /** `hash_key`: the id (never the key) of the key the `hash` masks used, when any did. */
+  masked: { columns: Record<string, string>; detected: Record<string, number>; hash_key?: string };
   warehouse: { kind: string | null; job_id: string | null; bytes_processed: number | null };
   rows: number | null;
   result_sha256: string | null;

@@ -12,9 +12,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { AuditWriteError, ConfigError, isHoopqError } from '../errors.js';
-import { gatewayEndpoint, postJson } from '../gateway/gateway-client.js';
-import { checkGatewayUrl } from '../gateway/listen-address.js';
-import { readSecretKey } from '../gateway/secret-key-file.js';
+import { gatewayEndpoint, postJson } from '../gateway-client/gateway-client.js';
+import { checkGatewayUrl } from '../gateway-client/gateway-url.js';
+import { readSecretKey } from '../identity/secret-key-file.js';
 import type { AuditRecord, AuditRecordBody, AuditSink } from './audit-record.js';
 
 export interface GatewayAuditSinkOptions {

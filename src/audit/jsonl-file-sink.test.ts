@@ -4,25 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditWriteError } from '../errors.js';
-import type { AuditRecordBody } from './audit-record.js';
+import { readLogLines as lines, sampleAuditBody as body } from './audit-record.case.js';
 import { checkpointSignedMessage, parseCheckpointLine } from './checkpoint.js';
 import { loadCheckpointPublicKeys } from './checkpoint-key.js';
 import { GENESIS_PREV, hashRecordContent } from './hash-record.js';
 import { openJsonlFileSink } from './jsonl-file-sink.js';
 import { verifyAuditLog } from './verify-audit-log.js';
 
-function body(fields: Partial<AuditRecordBody> = {}): AuditRecordBody {
-  return {
-    id: randomUUID(), time: new Date().toISOString(), event: 'query', run: 'run-1', subject: 'ci', token_id: 't1',
-    policy: { name: 'analyst', sha256: 'a'.repeat(64) }, justification: null, sql: 'SELECT 1', statements: ['select'],
-    tables: { read: [], write: [] }, decision: 'allow', reason: null, masked: { columns: {}, detected: {} },
-    warehouse: { kind: 'duckdb', job_id: null, bytes_processed: null }, rows: 1, result_sha256: null, duration_ms: 3, ...fields,
-  };
-}
 
-function lines(file: string): Record<string, unknown>[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 let dir: string;
 let log: string;

@@ -8,7 +8,7 @@
  * A missing log reads as empty.
  */
 import fs from 'node:fs';
-import { AuditVerifyError } from '../errors.js';
+import { AuditVerifyError, UsageError } from '../errors.js';
 import type { AuditRecord } from './audit-record.js';
 import { readLogLines } from './read-log-lines.js';
 
@@ -61,6 +61,13 @@ export async function findAuditRecord(logPath: string, id: string): Promise<Audi
     if (record.id === id) return record;
   }
   return undefined;
+}
+
+/** The record with this id; none is a usage error (exit 2) naming the log. */
+export async function requireAuditRecord(logPath: string, id: string): Promise<AuditRecord> {
+  const record = await findAuditRecord(logPath, id);
+  if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${logPath}`, { hint: 'hoopq audit list shows the ids' });
+  return record;
 }
 
 /**

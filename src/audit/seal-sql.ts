@@ -35,6 +35,31 @@ export function loadOrCreateSqlSealKey(keysDir: string): Buffer {
   return readSqlSealKey(keysDir)!;
 }
 
+/**
+ * loadOrCreateSqlSealKey for a long-lived process: the key is read again only when its file
+ * changed (inode, mode, size, mtime), so a loosened permission is still refused at once.
+ */
+export function createSqlSealKeyLoader(keysDir: string): () => Buffer {
+  const file = join(keysDir, KEY_FILE);
+  let cached: { stamp: string; key: Buffer } | undefined;
+  const stampOf = () => {
+    try {
+      const st = statSync(file);
+      return `${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  return () => {
+    const stamp = stampOf();
+    if (cached && cached.stamp === stamp) return cached.key;
+    const key = loadOrCreateSqlSealKey(keysDir);
+    // the stamp from before the read: a change while reading only means reading once more
+    cached = stamp === 'missing' ? undefined : { stamp, key };
+    return key;
+  };
+}
+
 /** The deployment's sealing key, or null when there is none (nothing was ever sealed with it). */
 export function readSqlSealKey(keysDir: string): Buffer | null {
   const file = join(keysDir, KEY_FILE);

@@ -1,17 +1,21 @@
 /**
  * `hoopq audit verify|list|show|export`: read and check the audit log. `verify` exits 9 and
- * names the first bad line when the log was edited, reordered, cut or re-hashed.
+ * names the first bad line when the log was edited, reordered, cut or re-hashed. The log is
+ * the deployment's own (through a gateway: read and verified there, with $HOOPQ_OPERATOR_KEY),
+ * or a copy given with --file, read here.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toOcsf } from '../audit/export-ocsf.js';
-import { findAuditRecord, listAuditRecords, type AuditFilter } from '../audit/read-audit-log.js';
+import { listAuditRecords, requireAuditRecord, type AuditFilter } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
-import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.js';
+import { verifyAuditLog, verifyReportToError, type VerifyReport } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
+import type { AuditVisitor } from '../pipeline/deployment.js';
 import { loadCliContext } from './cli-context.js';
 import type { CliState } from './main.js';
+import { withDeployment } from './open-deployment.js';
 import { parseTime } from './parse-time.js';
 import { writeOut } from './output-streams.js';
 import { createProgressLine, formatCount, progressWanted } from './progress-line.js';
@@ -35,22 +39,31 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       }
       // --keys: a copy of the log can be verified away from the deployment, trusting only the
       // public keys given (the config's keys folder would otherwise be the only trust anchor)
-      const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
-      if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
-      const witnessSource = opts.witness ?? (opts.file ? undefined : configuredWitness(cmd));
-      const witness = witnessSource === undefined ? undefined : await readCheckpointWitness(witnessSource);
+      const signatures = opts.signatures as 'all' | 'latest';
+      const allowNoCheckpoint = Boolean(opts.allowNoCheckpoint);
       let checked = 0;
       const line = createProgressLine(process.stderr, {
         label: 'audit verify',
         enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
         detail: () => `${formatCount(checked, 'record')} checked`,
       });
-      let report;
+      const onRecords = (n: number) => void (checked = n);
+      let report: VerifyReport;
       try {
-        report = await verifyAuditLog(path, { keyDir, signatures: opts.signatures, witness, allowNoCheckpoint: Boolean(opts.allowNoCheckpoint), onRecords: (n) => void (checked = n) });
+        if (opts.file !== undefined || opts.keys !== undefined) {
+          const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
+          if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
+          const witnessSource = opts.witness ?? (opts.file ? undefined : configuredWitness(cmd));
+          const witness = witnessSource === undefined ? undefined : await readCheckpointWitness(witnessSource);
+          report = await verifyAuditLog(path, { keyDir, signatures, witness, allowNoCheckpoint, onRecords });
+        } else {
+          // the deployment's own log, verified where it lies (through a gateway: by the gateway, against its audit_witness)
+          report = await withDeployment(cmd, (deployment) => deployment.verifyAudit({ signatures, witness: opts.witness, allowNoCheckpoint, onRecords }));
+        }
       } finally {
         line.stop();
       }
+      const path = report.file;
       if (opts.format === 'json') process.stdout.write(JSON.stringify(report) + '\n');
       if (!report.ok) throw verifyReportToError(report, path);
       if (opts.format !== 'json') {
@@ -72,7 +85,6 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .option('--file <file>', 'the log (default: the configured sink)')
     .option('--format <format>', 'pretty or jsonl', 'pretty')
     .action(async (opts: { run?: string; decision?: string; policy?: string; event?: string; since?: string; until?: string; file?: string; format: string }, cmd: Command) => {
-      const { path } = logLocation(cmd, opts.file);
       if (opts.decision && !['allow', 'deny', 'error'].includes(opts.decision)) {
         throw new UsageError('usage.decision', `--decision must be allow, deny or error, not "${opts.decision}"`);
       }
@@ -84,14 +96,14 @@ export function registerAuditCommands(program: Command, state: CliState): void {
         since: opts.since ? parseTime(opts.since) : undefined,
         until: opts.until ? parseTime(opts.until) : undefined,
       };
-      for await (const r of listAuditRecords(path, filter)) {
+      await visitRecords(cmd, opts.file, filter, (r) => {
         if (opts.format === 'jsonl') {
-          await writeOut(JSON.stringify(r) + '\n');
+          return writeOut(JSON.stringify(r) + '\n');
         } else {
           const what = r.sql ? oneLine(r.sql, 80) : '';
-          await writeOut(`${r.seq}\t${r.time}\t${r.id}\t${r.event}\t${r.decision}\t${r.run ?? '-'}\t${r.policy?.name ?? '-'}\t${what}${r.reason ? `\t(${oneLine(r.reason, 100)})` : ''}\n`);
+          return writeOut(`${r.seq}\t${r.time}\t${r.id}\t${r.event}\t${r.decision}\t${r.run ?? '-'}\t${r.policy?.name ?? '-'}\t${what}${r.reason ? `\t(${oneLine(r.reason, 100)})` : ''}\n`);
         }
-      }
+      });
     });
 
   audit
@@ -100,9 +112,7 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .argument('<id>', 'the record id')
     .option('--file <file>', 'the log (default: the configured sink)')
     .action(async (id: string, opts: { file?: string }, cmd: Command) => {
-      const { path } = logLocation(cmd, opts.file);
-      const record = await findAuditRecord(path, id);
-      if (!record) throw new UsageError('usage.record_not_found', `no audit record with id ${id} in ${path}`, { hint: 'hoopq audit list shows the ids' });
+      const record = opts.file !== undefined ? await requireAuditRecord(opts.file, id) : await withDeployment(cmd, (deployment) => deployment.findAuditRecord(id));
       process.stdout.write(JSON.stringify(record, null, 2) + '\n');
     });
 
@@ -115,7 +125,6 @@ export function registerAuditCommands(program: Command, state: CliState): void {
     .option('--file <file>', 'the log (default: the configured sink)')
     .action(async (opts: { format: string; run?: string; since?: string; file?: string }, cmd: Command) => {
       if (opts.format !== 'ocsf' && opts.format !== 'jsonl') throw new UsageError('usage.export_format', `--format must be ocsf or jsonl, not "${opts.format}"`);
-      const { path } = logLocation(cmd, opts.file);
       let n = 0;
       const line = createProgressLine(process.stderr, {
         label: 'audit export',
@@ -123,14 +132,23 @@ export function registerAuditCommands(program: Command, state: CliState): void {
         detail: () => `${formatCount(n, 'record')} exported`,
       });
       try {
-        for await (const r of listAuditRecords(path, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined })) {
+        await visitRecords(cmd, opts.file, { run: opts.run, since: opts.since ? parseTime(opts.since) : undefined }, async (r) => {
           await writeOut(JSON.stringify(opts.format === 'ocsf' ? toOcsf(r) : r) + '\n');
           n++;
-        }
+        });
       } finally {
         line.stop();
       }
     });
+}
+
+/** Records of a copy given with --file (read here), else of the deployment's own log. */
+async function visitRecords(cmd: Command, file: string | undefined, filter: AuditFilter, visit: AuditVisitor): Promise<void> {
+  if (file !== undefined) {
+    for await (const r of listAuditRecords(file, filter)) await visit(r);
+    return;
+  }
+  await withDeployment(cmd, (deployment) => deployment.visitAuditRecords(filter, visit));
 }
 
 function logLocation(cmd: Command, file: string | undefined, wantKeys = true): { path: string; keyDir: string | undefined } {

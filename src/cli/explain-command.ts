@@ -1,9 +1,8 @@
 /** `hoopq explain [SQL]`: what query would decide and why, as JSON or a short report. Runs nothing, writes no audit. */
 import { Option, type Command } from 'commander';
-import { explainQuery } from '../pipeline/explain-query.js';
-import { remoteExplain } from '../gateway/gateway-client.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+import { withDeployment } from './open-deployment.js';
+import { cliToken } from './query-target.js';
 import { readSql } from './read-sql.js';
 import type { Explanation } from '../pipeline/explain-query.js';
 import { formatExplanationPretty } from '../output/explanation-report.js';
@@ -23,36 +22,19 @@ export function registerExplainCommand(program: Command, state: CliState): void 
     .action(async (sqlArg: string | undefined, opts: { file?: string; token?: string; policy?: string; justification?: string; offline?: boolean; format: string; exitCode?: boolean }, cmd: Command) => {
       state.machineErrors = opts.format === 'json';
       const sql = await readSql(sqlArg, opts.file, process.stdin);
-      const target = await openQueryTarget(cmd);
-      if (target.kind === 'remote') {
-        // --token wins over --policy, as below; a --policy what-if is authorised by $HOOPQ_TOKEN
-        const byPolicy = opts.token === undefined && opts.policy !== undefined;
-        const explanation = await remoteExplain(target.gateway, remoteToken(cliToken(opts.token)), {
+      // --token wins over --policy; a --policy what-if through a gateway is authorised by $HOOPQ_TOKEN
+      const byPolicy = opts.token === undefined && opts.policy !== undefined;
+      const explanation = await withDeployment(cmd, (deployment) =>
+        deployment.explain({
           sql,
-          justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
+          token: byPolicy ? process.env.HOOPQ_TOKEN || undefined : cliToken(opts.token),
           policy: byPolicy ? opts.policy : undefined,
-          offline: Boolean(opts.offline),
-        });
-        // the gateway answers with the same Explanation object explainQuery builds
-        process.stdout.write(render(explanation as Explanation, opts.format));
-        if (opts.exitCode) state.exitCode = exitCodeOf(explanation);
-        return;
-      }
-      const ctx = target.ctx;
-      try {
-        const token = opts.token ?? (opts.policy ? undefined : process.env.HOOPQ_TOKEN);
-        const explanation = await explainQuery(ctx.parts, {
-          sql,
-          token,
-          policyName: opts.policy,
           justification: opts.justification ?? process.env.HOOPQ_JUSTIFICATION ?? null,
           offline: Boolean(opts.offline),
-        });
-        process.stdout.write(render(explanation, opts.format));
-        if (opts.exitCode) state.exitCode = exitCodeOf(explanation);
-      } finally {
-        await ctx.close();
-      }
+        }),
+      );
+      process.stdout.write(render(explanation, opts.format));
+      if (opts.exitCode) state.exitCode = exitCodeOf(explanation);
     });
 }
 

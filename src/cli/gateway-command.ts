@@ -42,7 +42,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
     .option('--max-mcp-sessions <n>', 'MCP sessions open at once at /v1/mcp; one more is refused with 503 (default 64)')
     .option('--mcp-idle-timeout <duration>', 'close an MCP session nobody has used for this long', '15m')
     .option('--allowed-host <name>', 'a host name clients use to reach the gateway (repeatable; the loopback names, the listen address and this machine\'s names are always allowed; * allows any)', collect, [])
-    .option('--allowed-origin <url>', 'a web origin whose pages may call the gateway (repeatable; by default only its own)', collect, [])
+    .option('--allowed-origin <url>', 'a web origin whose pages may call the gateway besides its own (repeatable)', collect, [])
     .action(async (opts: GatewayOpts, cmd: Command) => {
       const listen = parseListenAddress(opts.listen);
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {

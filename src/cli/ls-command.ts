@@ -7,11 +7,11 @@
  * In gateway mode the gateway lists (GET /v1/tables) and this prints its answer identically.
  */
 import { Command, Option } from 'commander';
-import { remoteListTables } from '../gateway/gateway-client.js';
 import { createResultWriter } from '../output/create-result-writer.js';
-import { listTables, type ListedTable, type TableListing } from '../pipeline/list-tables.js';
+import type { ListedTable } from '../pipeline/list-tables.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, parsePositiveInt, remoteToken } from './query-target.js';
+import { withDeployment } from './open-deployment.js';
+import { cliToken, parsePositiveInt } from './query-target.js';
 
 export const CATALOG_FORMATS = ['pretty', 'json', 'prettyjson'] as const;
 
@@ -26,17 +26,7 @@ export function registerLsCommand(program: Command, state: CliState): void {
     .action(async (dataset: string | undefined, opts: { token?: string; format: string; max_results?: number }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
       const token = cliToken(opts.token);
-      const target = await openQueryTarget(cmd);
-      let listing: TableListing;
-      if (target.kind === 'remote') {
-        listing = await remoteListTables(target.gateway, remoteToken(token), dataset);
-      } else {
-        try {
-          listing = await listTables(target.ctx.parts, { token, dataset, origin: { via: 'cli', command: 'ls' } });
-        } finally {
-          await target.ctx.close();
-        }
-      }
+      const listing = await withDeployment(cmd, (deployment) => deployment.listTables(token, dataset));
       if (dataset === undefined) await printDatasets(listing.tables, opts.format, opts.max_results);
       else await printTables(listing.tables.slice(0, opts.max_results), opts.format);
     });

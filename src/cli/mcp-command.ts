@@ -11,13 +11,13 @@
 import type { Command } from 'commander';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { formatRefusal, isHoopqError, type HoopqError } from '../errors.js';
-import { gatewayEndpoint } from '../gateway/gateway-client.js';
+import { gatewayEndpoint, remoteToken } from '../gateway-client/gateway-client.js';
 import { missingTokenError } from '../identity/run-token.js';
 import { createMcpServer, createRefusingMcpServer, openMcpSession } from '../mcp/create-mcp-server.js';
 import { proxyMcpStdio } from '../mcp/proxy-mcp-stdio.js';
 import { serveMcpStdio } from '../mcp/serve-mcp-stdio.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+import { cliToken, openQueryTarget } from './query-target.js';
 
 export function registerMcpCommand(program: Command, state: CliState): void {
   program

@@ -18,7 +18,7 @@ import { configPathFrom, loadContextAt } from './cli-context.js';
 export function registerPolicyDiffCommand(policy: Command): void {
   policy
     .command('diff')
-    .description('what a policy change grants and takes away (tables, statement kinds, masks, limits), for review')
+    .description('what a policy change grants and takes away (tables, statement kinds, masks, routines, destinations, limits), for review')
     .argument('<old>', 'the policy file before the change')
     .argument('<new>', 'the policy file after the change')
     .option('--format <format>', 'text, markdown (for a pull request) or json', 'text')

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { AuthError, UsageError } from '../errors.js';
-import { checkGatewayUrl } from '../gateway/listen-address.js';
+import { checkGatewayUrl } from '../gateway-client/gateway-url.js';
 import { configPathFrom, loadContextAt, type CliContext } from './cli-context.js';
 
 export type QueryTarget = { kind: 'remote'; gateway: URL } | { kind: 'local'; ctx: CliContext };
@@ -40,19 +40,6 @@ export function cliToken(flag: string | undefined): string | undefined {
     });
   }
   return env;
-}
-
-/** The token as the verifier would read it; one that cannot travel in an HTTP header is refused here, as malformed. */
-export function remoteToken(token: string | undefined): string | undefined {
-  const compact = token?.trim();
-  if (!compact) return undefined;
-  if (!/^[\x21-\x7e]+$/.test(compact)) {
-    throw new AuthError('token.malformed', 'run token refused: the token is malformed: it contains characters a token never has', {
-      rule: 'token.malformed',
-      hint: 'pass the run token exactly as minted (three base64url parts separated by dots)',
-    });
-  }
-  return compact;
 }
 
 export function parsePositiveInt(v: string): number {

@@ -12,9 +12,9 @@ import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
 import { DEMO_CONFIG, DEMO_POLICY_NAMES, readDemoPolicy, readDemoPolicyTests } from '../quickstart/demo-files.js';
 import { EDITOR_SCHEMAS, editorJsonSchemaText, type EditorSchemaName } from '../policy/editor-schemas.js';
 import { runTour } from '../quickstart/run-tour.js';
+import { mintToken } from '../pipeline/token-lifecycle.js';
 import { loadContextAt } from './cli-context.js';
 import type { CliState } from './main.js';
-import { issueRunToken } from './token-command.js';
 
 export function registerQuickstartCommand(program: Command, _state: CliState): void {
   program
@@ -58,7 +58,7 @@ export function registerQuickstartCommand(program: Command, _state: CliState): v
 
       const ctx = loadContextAt(join(dir, 'hoopq.yaml'));
       try {
-        const minted = await issueRunToken(ctx, { policy: 'analyst-agent', run: 'quickstart-tour', subject: 'quickstart', ttlSeconds: 3600 });
+        const minted = await mintToken(ctx, { operator: 'operator:quickstart' }, { policy: 'analyst-agent', run: 'quickstart-tour', subject: 'quickstart', ttlSeconds: 3600 });
         err.write(`  token      minted for run quickstart-tour under policy analyst-agent (hoopq token mint --policy analyst-agent --run quickstart-tour)\n`);
         if (opts.tour) await runTour(ctx, minted.token, err);
         await ctx.close();

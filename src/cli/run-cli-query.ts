@@ -5,9 +5,9 @@
  * Output: what the query did (record id, rows, whether rows were cut, the dry run's answer).
  */
 import { runQuery, type QueryProgress, type QueryRequest } from '../pipeline/run-query.js';
-import { remoteQuery } from '../gateway/gateway-client.js';
+import { remoteQuery, remoteToken } from '../gateway-client/gateway-client.js';
 import { createProgressLine, formatBytes, formatCount } from './progress-line.js';
-import { remoteToken, type QueryTarget } from './query-target.js';
+import { type QueryTarget } from './query-target.js';
 
 export interface CliQuery extends Pick<QueryRequest, 'sql' | 'token' | 'justification' | 'format' | 'maxRows' | 'dryRun' | 'params' | 'maxBytesBilled' | 'labels'> {
   /** Where names without a project or dataset resolve (bq's --project_id, --dataset_id). */

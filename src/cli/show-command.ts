@@ -11,11 +11,11 @@
  */
 import { Command, Option } from 'commander';
 import { isHoopqError } from '../errors.js';
-import { remoteDescribeTable } from '../gateway/gateway-client.js';
-import { describeTable, type TableDescription } from '../pipeline/describe-table.js';
+import type { TableDescription } from '../pipeline/describe-table.js';
 import { CATALOG_FORMATS, printJson, printPretty } from './ls-command.js';
 import type { CliState } from './main.js';
-import { cliToken, openQueryTarget, remoteToken } from './query-target.js';
+import { withDeployment } from './open-deployment.js';
+import { cliToken } from './query-target.js';
 
 /** A name without project or dataset: a table of the default dataset, or (as in bq) a dataset. */
 const BARE_NAME = /^[A-Za-z0-9_]+$/;
@@ -30,18 +30,9 @@ export function registerShowCommand(program: Command, state: CliState): void {
     .action(async (table: string, opts: { token?: string; format: string }, cmd: Command) => {
       state.machineErrors = opts.format !== 'pretty';
       const token = cliToken(opts.token);
-      const target = await openQueryTarget(cmd);
       let d: TableDescription;
       try {
-        if (target.kind === 'remote') {
-          d = await remoteDescribeTable(target.gateway, remoteToken(token), table);
-        } else {
-          try {
-            d = await describeTable(target.ctx.parts, { token, table, origin: { via: 'cli', command: 'show' } });
-          } finally {
-            await target.ctx.close();
-          }
-        }
+        d = await withDeployment(cmd, (deployment) => deployment.describeTable(token, table));
       } catch (err) {
         // bq's `show DATASET`: a bare name that is no table the run may read may be a dataset it may list
         if (!BARE_NAME.test(table) || !isHoopqError(err) || (err.exitCode !== 5 && err.exitCode !== 6)) throw err;

@@ -30,6 +30,8 @@ const bigqueryWarehouse = z
     credentials: z.string().min(1).optional().describe("the gateway's own credential file; default: Application Default Credentials"),
     api_endpoint: z.string().url().optional().describe('BigQuery REST root override (emulators, tests)'),
     iam_endpoint: z.string().url().optional().describe('IAM Credentials API root override, for impersonation'),
+    default_max_bytes_billed: z.union([z.string(), z.number()]).optional().describe('maximumBytesBilled of a job whose policy sets no max_bytes_billed, e.g. 1TiB (the default)'),
+    default_job_timeout: z.union([z.string(), z.number()]).optional().describe('jobTimeoutMs of a job whose policy sets no timeout, e.g. 1h (the default)'),
     ...names,
   })
   .strict();

@@ -11,6 +11,10 @@ export interface WarehouseConfig {
   credentials?: string;
   apiEndpoint?: string;
   iamEndpoint?: string;
+  /** bigquery: maximumBytesBilled of a job whose policy sets no max_bytes_billed (default 1 TiB). */
+  defaultMaxBytesBilled?: number;
+  /** bigquery: jobTimeoutMs of a job whose policy sets no timeout (default 1 h). */
+  defaultJobTimeoutMs?: number;
   defaultProject?: string;
   defaultDataset?: string;
 }

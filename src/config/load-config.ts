@@ -6,7 +6,8 @@
 import { dirname, resolve } from 'node:path';
 import type { HoopqConfig } from './config.js';
 import { configSchema } from './config-schema.js';
-import { readYamlFile, validateYaml } from './yaml-file.js';
+import { fail, readYamlFile, validateYaml, type YamlFile } from './yaml-file.js';
+import { parseBytes, parseDuration } from './units.js';
 
 export function loadConfig(path: string): HoopqConfig {
   const file = readYamlFile(path, 'configuration');
@@ -29,6 +30,7 @@ export function loadConfig(path: string): HoopqConfig {
             credentials: w.credentials ? at(w.credentials) : undefined,
             apiEndpoint: w.api_endpoint,
             iamEndpoint: w.iam_endpoint,
+            ...bigQueryDefaults(file, w.default_max_bytes_billed, w.default_job_timeout),
             defaultProject: w.default_project,
             defaultDataset: w.default_dataset,
           },
@@ -40,4 +42,20 @@ export function loadConfig(path: string): HoopqConfig {
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
     auditWitness: raw.audit_witness ? at(raw.audit_witness) : undefined,
   };
+}
+
+/** The caps a BigQuery job gets when its policy sets none (sizes and durations as in policies). */
+function bigQueryDefaults(file: YamlFile, bytes: string | number | undefined, timeout: string | number | undefined): { defaultMaxBytesBilled?: number; defaultJobTimeoutMs?: number } {
+  const out: { defaultMaxBytesBilled?: number; defaultJobTimeoutMs?: number } = {};
+  if (bytes !== undefined) {
+    const b = parseBytes(bytes);
+    if (b === undefined) fail(file, ['warehouse', 'default_max_bytes_billed'], 'configuration', `"${bytes}" is not a size`, 'write a size such as 1TiB, 500GB or 1000000');
+    out.defaultMaxBytesBilled = b;
+  }
+  if (timeout !== undefined) {
+    const t = parseDuration(timeout);
+    if (t === undefined) fail(file, ['warehouse', 'default_job_timeout'], 'configuration', `"${timeout}" is not a duration`, 'write a duration such as 30m, 1h or 6h');
+    out.defaultJobTimeoutMs = t;
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ import { canonicalJson } from '../audit/canonical-json.js';
 import { AuthError, UsageError } from '../errors.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { readJsonBody } from './read-json-body.js';
-import { isSameSecret } from './secret-key-file.js';
+import { isSameSecret } from '../identity/secret-key-file.js';
 
 const auditBodySchema = z
   .object({

@@ -13,7 +13,7 @@ import { explainQuery } from '../pipeline/explain-query.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { checkSql } from './query-route.js';
 import { readJsonBody } from './read-json-body.js';
-import { isSameSecret } from './secret-key-file.js';
+import { isSameSecret } from '../identity/secret-key-file.js';
 
 export const explainRequestSchema = z
   .object({

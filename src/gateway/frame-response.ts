@@ -16,7 +16,7 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { WarehouseError } from '../errors.js';
-import { FRAME_DATA, FRAME_END, FRAME_NOTICE, FRAMES_CONTENT_TYPE, encodeFrame } from './frame-protocol.js';
+import { FRAME_DATA, FRAME_END, FRAME_NOTICE, FRAMES_CONTENT_TYPE, encodeFrame } from '../gateway-client/frame-protocol.js';
 
 /** Result bytes go out in data frames of at most this size, so progress is seen piece by piece. */
 const PIECE_BYTES = 16 * 1024;

@@ -12,7 +12,8 @@ import type { RouteHandler } from './gateway-context.js';
 import { handleMcp } from './mcp-route.js';
 import { handleQuery } from './query-route.js';
 import { createReadinessRoute, handleHealth, handleJwks, handleMetrics } from './status-routes.js';
-import { handleExchange, handleMint, handleRevoke } from './token-routes.js';
+import { handleAuditList, handleAuditRecord, handleAuditVerify, handleReplay, handleRotateKeys } from './operator-routes.js';
+import { handleExchange, handleInspect, handleListTokens, handleMint, handleRevoke } from './token-routes.js';
 
 export type RouteTable = Readonly<Record<string, Readonly<Record<string, RouteHandler>>>>;
 
@@ -23,11 +24,17 @@ export function createRouteTable(): RouteTable {
     '/v1/tables': { GET: handleListTables },
     '/v1/table': { GET: handleDescribeTable },
     '/v1/mcp': { POST: handleMcp, DELETE: handleMcp },
-    '/v1/tokens': { POST: handleMint },
+    '/v1/token': { GET: handleInspect },
+    '/v1/tokens': { POST: handleMint, GET: handleListTokens },
     '/v1/tokens/exchange': { POST: handleExchange },
     '/v1/revoke': { POST: handleRevoke },
     '/v1/audit/records': { POST: handleAuditAppend },
     '/v1/audit/checkpoint': { GET: handleAuditCheckpoint },
+    '/v1/audit/list': { POST: handleAuditList },
+    '/v1/audit/record': { GET: handleAuditRecord },
+    '/v1/audit/verify': { POST: handleAuditVerify },
+    '/v1/keys/rotate': { POST: handleRotateKeys },
+    '/v1/replay': { POST: handleReplay },
     '/v1/jwks': { GET: handleJwks },
     '/.well-known/jwks.json': { GET: handleJwks },
     '/healthz': { GET: handleHealth },

@@ -31,8 +31,7 @@ import { isLoopbackHost, type ListenAddress } from './listen-address.js';
 import { McpSessions } from './mcp-sessions.js';
 import { createQuerySlots } from './query-slots.js';
 import { DEFAULT_MAX_BODY_BYTES } from './read-json-body.js';
-import { createReloadingPolicyPort } from './reloading-policy-port.js';
-import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from './secret-key-file.js';
+import { AUDIT_WRITER_KEY_FILE, loadOrCreateSecretKey, OPERATOR_KEY_FILE } from '../identity/secret-key-file.js';
 import { checkRequestOrigin, createOriginRules } from './request-origin.js';
 import { sendError } from './send-error.js';
 
@@ -97,8 +96,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const operatorKey = loadOrCreateSecretKey(operatorKeyFile, 'hqop');
   const auditWriterKey = loadOrCreateSecretKey(auditWriterKeyFile, 'hqaw');
 
-  const local = createLocalParts(config, { engineCalls: createEngineCallGate(engineCallLimitsFor(options.poolSize ?? LIBUV_DEFAULT_POOL_SIZE, availableParallelism())) });
-  const parts = { ...local.parts, policies: createReloadingPolicyPort(config.policiesDir) };
+  const metrics = new GatewayMetrics();
+  const local = createLocalParts(config, {
+    engineCalls: createEngineCallGate(engineCallLimitsFor(options.poolSize ?? LIBUV_DEFAULT_POOL_SIZE, availableParallelism())),
+    onAuditGroupCommit: (n) => metrics.auditGroupCommitted(n),
+  });
+  const parts = local.parts;
   // Fail at start, not at the first query: the sink and the state store must open.
   await parts.audit();
   // Watch the store on disk, so a deleted, replaced or damaged one turns readiness red and
@@ -111,8 +114,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let draining = false;
   const inFlight = new Set<InFlight>();
   const mcpSessions = new McpSessions(limits.maxMcpSessions, limits.mcpIdleMs);
-  const acquireQuerySlot = createQuerySlots(limits.maxConcurrentQueries);
-  const metrics = new GatewayMetrics();
+  const acquireQuerySlot = countQueued(createQuerySlots(limits.maxConcurrentQueries), metrics);
   const gateway: Gateway = {
     config,
     parts,
@@ -243,6 +245,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       })();
       return closing;
     },
+  };
+}
+
+/** The slot queue's depth, for the metrics endpoint: +1 while a query waits, granted or not. */
+function countQueued(acquire: (signal: AbortSignal) => Promise<() => void>, metrics: GatewayMetrics): (signal: AbortSignal) => Promise<() => void> {
+  return async (signal) => {
+    metrics.queueChanged(1);
+    try {
+      return await acquire(signal);
+    } finally {
+      metrics.queueChanged(-1);
+    }
   };
 }
 

@@ -5,19 +5,19 @@
  *   POST /v1/revoke           operator key, or a run token revoking its own run or itself;
  *                             running queries of the run are interrupted (the pipeline's
  *                             revocation watcher polls the shared state store).
+ *   GET  /v1/token            the presented run token's claims (token inspect)
+ *   GET  /v1/tokens           active tokens (operator key)
+ * The work is the pipeline's (src/pipeline/token-lifecycle.ts), as in direct mode.
  * A minted token appears once, in the response body; it is never logged or recorded.
  */
 import { z } from 'zod';
-import type { AuditRecordBody } from '../audit/audit-record.js';
 import { parseDuration } from '../config/units.js';
-import { AuthError, PolicyDeniedError, UsageError } from '../errors.js';
-import { exchangeOidcToken } from '../identity/oidc-exchange.js';
-import type { RunIdentity } from '../identity/run-identity.js';
-import { mintRunToken, type MintedRunToken } from '../identity/run-token.js';
-import { fillTokenFields, newAuditBody } from '../pipeline/audit-body.js';
+import { AuthError, UsageError } from '../errors.js';
+import type { MintedRunToken } from '../identity/run-token.js';
+import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, type Actor } from '../pipeline/token-lifecycle.js';
 import { bearerOf, sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 import { readJsonBody } from './read-json-body.js';
-import { isSameSecret } from './secret-key-file.js';
+import { isSameSecret } from '../identity/secret-key-file.js';
 
 const SMALL = 64 * 1024;
 
@@ -49,102 +49,77 @@ const revokeSchema = z
   .strict();
 
 export async function handleMint(gateway: Gateway, ctx: RequestContext): Promise<void> {
-  requireOperator(gateway, ctx);
+  const actor = authenticateOperator(gateway, ctx);
   const body = await readJsonBody(ctx.req, mintSchema, SMALL);
-  const policy = gateway.parts.policies.get(body.policy);
-  if (!policy) {
-    throw new UsageError('usage.unknown_policy', `no policy named "${body.policy}" in this deployment`, {
-      hint: `policies: ${gateway.parts.policies.names().join(', ') || '(none)'}`,
-    });
-  }
-  const minted = await mintRunToken({
-    keysDir: gateway.config.keysDir,
-    policy: { name: policy.name, sha256: policy.sha256, limits: { maxQueries: policy.limits.maxQueries } },
+  const minted = await mintToken(gateway, actor, {
+    policy: body.policy,
     run: body.run,
-    subject: body.subject ?? 'operator:gateway',
+    subject: body.subject,
     ttlSeconds: ttlSeconds(body.ttl),
     maxQueries: body.max_queries,
-    state: gateway.state(),
   });
-  const record = newAuditBody('token.mint', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  fillTokenFields(record, minted.identity);
-  await (await gateway.parts.audit()).append(record);
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
 export async function handleExchange(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const body = await readJsonBody(ctx.req, exchangeSchema, SMALL);
-  const policy = gateway.parts.policies.get(body.policy);
-  if (!policy) {
-    throw new AuthError('token.unknown_policy', `refused: no policy named "${body.policy}"`, {
-      rule: 'token.policy',
-      hint: `policies: ${gateway.parts.policies.names().join(', ')}`,
-    });
-  }
-  const sink = await gateway.parts.audit();
-  const record = newAuditBody('token.exchange', gateway.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, via: 'gateway', src_endpoint: ctx.remote });
-  let minted: MintedRunToken;
-  try {
-    minted = await exchangeOidcToken({
-      oidcToken: body.oidc_token,
-      policy,
-      audience: body.audience,
-      keysDir: gateway.config.keysDir,
-      state: gateway.state(),
-      ttlSeconds: ttlSeconds(body.ttl),
-      keyCache: gateway.oidcKeys,
-    });
-  } catch (err) {
-    record.decision = 'deny';
-    record.reason = (err as Error).message;
-    record.code = (err as { code?: string }).code ?? null;
-    await sink.append(record);
-    throw err;
-  }
-  fillTokenFields(record, minted.identity);
-  await sink.append(record);
+  const minted = await exchangeToken(gateway, { origin: originOf(ctx) }, {
+    policy: body.policy,
+    oidcToken: body.oidc_token,
+    audience: body.audience,
+    ttlSeconds: ttlSeconds(body.ttl),
+  });
   sendJson(ctx.res, 201, tokenResponse(minted));
 }
 
 export async function handleRevoke(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const bearer = bearerOf(ctx);
-  const isOperator = isSameSecret(bearer, gateway.operatorKey);
   // Authenticate before reading the body: an anonymous caller learns nothing about it.
-  const identity = isOperator ? undefined : await gateway.parts.identity.verify(bearer);
+  const by = isSameSecret(bearer, gateway.operatorKey)
+    ? { operator: operatorActor(ctx) }
+    : { identity: await gateway.parts.identity.verify(bearer), origin: originOf(ctx) };
   const body = await readJsonBody(ctx.req, revokeSchema, SMALL);
-  if (Boolean(body.run) === Boolean(body.token_id)) {
-    throw new UsageError('usage.revoke_target', 'give exactly one of "run" or "token_id"');
-  }
-  if (identity && body.run !== identity.run && body.token_id !== identity.tokenId) {
-    throw new PolicyDeniedError('gateway.revoke_forbidden', `refused to revoke ${body.run ? `run ${body.run}` : `token ${body.token_id}`}: a run token may revoke only its own run or itself`, {
-      rule: 'gateway.revoke',
-      hint: `revoke run ${identity.run}, or ask the operator`,
-    });
-  }
-  const store = gateway.state();
-  const result = body.run ? store.revokeRun(body.run, body.reason ?? null) : store.revokeToken(body.token_id!, body.reason ?? null);
-  await (await gateway.parts.audit()).append(
-    newAuditBody('token.revoke', gateway.parts.now(), {
-      run: body.run ?? null,
-      token_id: body.token_id ?? null,
-      subject: identity ? identity.subject : 'operator:gateway',
-      reason: body.reason ?? null,
-      revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew },
-      revoked_by: identity ? { run: identity.run, token_id: identity.tokenId } : 'operator',
-      via: 'gateway',
-      src_endpoint: ctx.remote,
-    }),
-  );
-  sendJson(ctx.res, 200, { revoked: { kind: result.kind, value: result.value, matched_tokens: result.matchedTokens, new: result.isNew, revoked_at: result.revokedAt } });
+  const revoked = await revokeTokens(gateway, by, { run: body.run, tokenId: body.token_id, reason: body.reason });
+  sendJson(ctx.res, 200, { revoked });
 }
 
-export function requireOperator(gateway: Gateway, ctx: RequestContext): void {
+/** GET /v1/token: the presented run token's verified claims (what `hoopq token inspect` prints). */
+export async function handleInspect(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, { token: await inspectToken(gateway, bearerOf(ctx)) });
+}
+
+/** GET /v1/tokens: the active tokens, never the tokens themselves (operator). */
+export async function handleListTokens(gateway: Gateway, ctx: RequestContext): Promise<void> {
+  authenticateOperator(gateway, ctx);
+  sendJson(ctx.res, 200, { tokens: listTokens(gateway) });
+}
+
+/**
+ * The operator, as the audit log names them. Today one credential: the gateway's operator key
+ * (operator.key in its keys folder), sent as a Bearer credential; the CLI sends
+ * $HOOPQ_OPERATOR_KEY. Refused with exit 4 without it.
+ */
+export function authenticateOperator(gateway: Gateway, ctx: RequestContext): Actor {
   if (!isSameSecret(bearerOf(ctx), gateway.operatorKey)) {
     throw new AuthError('gateway.operator_required', `refused ${ctx.route}: it needs the operator key`, {
       rule: 'gateway.operator',
-      hint: 'send Authorization: Bearer <the contents of operator.key in the gateway\'s keys folder>',
+      hint: 'set HOOPQ_OPERATOR_KEY to the contents of operator.key in the gateway\'s keys folder (or send it as Authorization: Bearer)',
     });
   }
+  return operatorActor(ctx);
+}
+
+/** For routes that only check (they record no operator action). */
+export function requireOperator(gateway: Gateway, ctx: RequestContext): void {
+  authenticateOperator(gateway, ctx);
+}
+
+function operatorActor(ctx: RequestContext): Actor {
+  return { operator: 'operator:gateway', origin: originOf(ctx) };
+}
+
+export function originOf(ctx: RequestContext): Record<string, unknown> {
+  return { via: 'gateway', src_endpoint: ctx.remote };
 }
 
 function tokenResponse(minted: MintedRunToken): Record<string, unknown> {
@@ -158,7 +133,6 @@ function tokenResponse(minted: MintedRunToken): Record<string, unknown> {
     expires_at: new Date(id.expiresAt * 1000).toISOString(),
   };
 }
-
 
 function ttlSeconds(v: string | number | undefined): number {
   if (v === undefined) return 3600;

@@ -47,6 +47,8 @@ function makePolicy(identity: Policy['identity']): Policy {
     requireJustification: false,
     identity,
     allowExternalQuery: false,
+  routines: { allow: [], deny: [] },
+  destinations: [],
   };
 }
 

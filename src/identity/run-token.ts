@@ -11,11 +11,11 @@
  * Token: header {alg: EdDSA, typ: JWT, kid}; claims iss (hoopq:<deployment>), sub, aud
  * (hoopq), jti (token id), iat, nbf, exp, run, pol, pol_sha256 and, when set, max_queries.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { compactVerify, SignJWT } from 'jose';
 import { AuthError, UsageError } from '../errors.js';
 import type { RunIdentity } from './run-identity.js';
-import { CLOCK_SKEW_SECONDS, loadSigningKey, loadVerificationKeys, MAX_TOKEN_TTL_SECONDS } from './signing-keys.js';
+import { CLOCK_SKEW_SECONDS, loadSigningKey, loadVerificationKeys, MAX_TOKEN_TTL_SECONDS, type PublicKeyCache } from './signing-keys.js';
 import type { StateStore } from './state-store.js';
 
 export { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from './signing-keys.js';
@@ -54,6 +54,10 @@ export interface MintedRunToken {
 
 export interface VerifyRunTokenOptions {
   keysDir: string;
+  /** A long-lived process's imported public keys (re-imported when a key file changes). */
+  keyCache?: PublicKeyCache;
+  /** A long-lived process's signature results (with keyCache; see VerifiedTokenCache). */
+  verified?: VerifiedTokenCache;
   state: Pick<StateStore, 'findRevocation'>;
   now?: Date;
   /** At most 30; larger values are clamped to 30. */
@@ -165,7 +169,7 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     throw refuse('token.unknown_kid', 'the token header names no key id (kid)', 'use a token minted by this deployment');
   }
 
-  const keys = await loadVerificationKeys(options.keysDir, { now: options.now });
+  const keys = await loadVerificationKeys(options.keysDir, { now: options.now, cache: options.keyCache });
   const publicKey = keys?.keys.get(kid);
   if (!publicKey) {
     const claimedIssuer = unverifiedClaims.iss;
@@ -174,11 +178,15 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     }
     throw refuse('token.unknown_kid', `the token was signed by key ${kid}, which this deployment does not know (never issued, or retired longer than 12h ago)`, 'ask for a fresh token minted by this deployment');
   }
-  let payloadBytes: Uint8Array;
-  try {
-    ({ payload: payloadBytes } = await compactVerify(compact, publicKey, { algorithms: ['EdDSA'] }));
-  } catch {
-    throw refuse('token.signature_invalid', 'the token signature does not verify (the header, payload or signature was altered, or another key signed it)', 'use the token exactly as it was minted');
+  const digest = options.verified ? createHash('sha256').update(compact).digest('base64url') : '';
+  let payloadBytes = options.verified?.lookup(digest, publicKey);
+  if (!payloadBytes) {
+    try {
+      ({ payload: payloadBytes } = await compactVerify(compact, publicKey, { algorithms: ['EdDSA'] }));
+    } catch {
+      throw refuse('token.signature_invalid', 'the token signature does not verify (the header, payload or signature was altered, or another key signed it)', 'use the token exactly as it was minted');
+    }
+    options.verified?.remember(digest, publicKey, payloadBytes);
   }
   const claims = JSON.parse(new TextDecoder().decode(payloadBytes)) as Record<string, unknown>;
 
@@ -225,6 +233,30 @@ export async function verifyRunToken(token: string | undefined, options: VerifyR
     throw refuse('token.revoked', `${what} at ${revocation.revokedAt}${revocation.reason ? ` (${revocation.reason})` : ''}`, revocation.kind === 'run' ? 'a revoked run stays revoked; start a new run with a new run id' : 'ask for a new token');
   }
   return identity;
+}
+
+/**
+ * Signature results for a long-lived process, where an agent presents the same token for
+ * every query: Ed25519 verification is most of a token check's cost. Keyed by the token's
+ * SHA-256 (the token itself is not kept). An entry counts only for the very key object that
+ * verified it — a key file that changed, or a key retired or pruned from the keyset, means
+ * verifying again or refusing — and every other check (header, issuer, audience, claims,
+ * expiry, revocation) runs on every call.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, { key: CryptoKey; payload: Uint8Array }>();
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  lookup(digest: string, key: CryptoKey): Uint8Array | undefined {
+    const hit = this.entries.get(digest);
+    return hit && hit.key === key ? hit.payload : undefined;
+  }
+
+  remember(digest: string, key: CryptoKey, payload: Uint8Array): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(digest, { key, payload });
+  }
 }
 
 export function issuerFor(deployment: string): string {

@@ -132,10 +132,17 @@ async function loadSigningKeyOnce(dir: string, options: { now?: Date }): Promise
 }
 
 /**
+ * Imported public keys by file, for a long-lived process: a key file is imported again only
+ * when it changed (inode, size or mtime). The keyset itself is still read on every call, so
+ * which keys count (rotation, retirement, pruning) is decided afresh each time.
+ */
+export type PublicKeyCache = Map<string, { stamp: string; key: CryptoKey }>;
+
+/**
  * Every public key a valid token may name, without creating anything: a deployment that has
  * never minted has no keys, and every token is then signed by an unknown key.
  */
-export async function loadVerificationKeys(dir: string, options: { now?: Date } = {}): Promise<VerificationKeys | undefined> {
+export async function loadVerificationKeys(dir: string, options: { now?: Date; cache?: PublicKeyCache } = {}): Promise<VerificationKeys | undefined> {
   const keyset = readKeyset(dir);
   if (!keyset) return undefined;
   const current = currentEntry(keyset);
@@ -147,22 +154,44 @@ export async function loadVerificationKeys(dir: string, options: { now?: Date } 
   for (const entry of keyset.keys) {
     if (!isTrusted(entry, now)) continue;
     const file = publicKeyPath(dir, entry.kid);
-    let pem: string;
-    try {
-      pem = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue; // a missing public key only makes its tokens unverifiable: fail closed
-    }
-    try {
-      keys.set(entry.kid, await importSPKI(pem, 'EdDSA'));
-    } catch {
-      throw new ConfigError('keys.invalid', `public key ${file} is not an Ed25519 SPKI PEM key`, {
-        rule: 'keys.public',
-        hint: `restore ${file} or remove its entry from ${path.join(dir, KEYSET_FILE)}`,
-      });
-    }
+    const key = await readPublicKey(file, options.cache);
+    if (key) keys.set(entry.kid, key);
   }
+  if (options.cache) for (const file of options.cache.keys()) if (!keyset.keys.some((e) => publicKeyPath(dir, e.kid) === file)) options.cache.delete(file);
   return { deployment: keyset.deployment, keys };
+}
+
+/** The key, or undefined when its file is missing (its tokens then fail closed). */
+async function readPublicKey(file: string, cache: PublicKeyCache | undefined): Promise<CryptoKey | undefined> {
+  let stamp = '';
+  if (cache) {
+    try {
+      const st = fs.statSync(file);
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      cache.delete(file);
+      return undefined;
+    }
+    const hit = cache.get(file);
+    if (hit && hit.stamp === stamp) return hit.key;
+  }
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // a missing public key only makes its tokens unverifiable: fail closed
+  }
+  let key: CryptoKey;
+  try {
+    key = await importSPKI(pem, 'EdDSA');
+  } catch {
+    throw new ConfigError('keys.invalid', `public key ${file} is not an Ed25519 SPKI PEM key`, {
+      rule: 'keys.public',
+      hint: `restore ${file} or remove its entry from ${path.join(path.dirname(file), KEYSET_FILE)}`,
+    });
+  }
+  cache?.set(file, { stamp, key });
+  return key;
 }
 
 /**

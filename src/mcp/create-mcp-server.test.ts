@@ -21,6 +21,7 @@ import { createPolicyCatalog } from '../policy/policy-catalog.js';
 import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import { createMcpServer, openMcpSession, type HoopqMcpServer } from './create-mcp-server.js';
+import { TEST_HASH_KEY } from '../../test/fixtures/test-hash-key.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hoopq-mcp-'));
 const records: AuditRecordBody[] = [];
@@ -65,7 +66,7 @@ beforeAll(async () => {
       keepOutcome: async (intent, outcome) => state.keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => state.watchRevocation(identity, onRevoked),
     },
-    openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable }),
+    openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable, hashKey: TEST_HASH_KEY }),
     audit: async () => sink,
     now: () => new Date(),
   };

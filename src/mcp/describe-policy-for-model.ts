@@ -6,13 +6,14 @@
  */
 import type { HoopqConfig } from '../config/config.js';
 import type { Policy } from '../policy/policy.js';
+import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 
 /** Rows and bytes one MCP tool result carries at most (the context window is the scarce thing). */
 export const MCP_MAX_ROWS = 100;
 export const MCP_MAX_RESULT_BYTES = 64 * 1024;
 
 const MASK_MEANING: Record<string, string> = {
-  hash: 'hex SHA-256 of the value',
+  hash: 'a keyed hash (hex HMAC-SHA256) of the value: equal values hash equally, so joins and GROUP BY work, but a hash cannot be recomputed from a guess',
   redact: 'the text [REDACTED]',
   null: 'NULL',
   partial: 'all but the last four characters replaced by *',
@@ -20,7 +21,7 @@ const MASK_MEANING: Record<string, string> = {
 
 export function describePolicyForModel(policy: Policy, config: HoopqConfig): string[] {
   const lines: string[] = [];
-  const dialect = config.warehouse.kind === 'bigquery' ? 'GoogleSQL (BigQuery)' : 'DuckDB SQL';
+  const dialect = warehouseDialectOf(config.warehouse.kind).label;
   lines.push(`You act under hoopq policy "${policy.name}". SQL dialect: ${dialect}. Name tables project.dataset.table${defaultsSentence(config)}.`);
   lines.push(`Statement kinds allowed: ${policy.statements.join(', ') || 'none'}.`);
   lines.push(`Tables you may read (* matches within one name part): ${policy.tables.read.join(', ') || 'none'}.`);

@@ -19,7 +19,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { isJSONRPCRequest, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { HoopqError, WarehouseError, formatRefusal, isHoopqError } from '../errors.js';
-import { errorFromJson } from '../gateway/error-from-json.js';
+import { errorFromJson } from '../gateway-client/error-from-json.js';
 import { refusalResult } from './tool-results.js';
 
 export interface RelayEnd {

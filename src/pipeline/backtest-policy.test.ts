@@ -35,6 +35,8 @@ const recorded: Policy = {
   requireJustification: true,
   identity: [],
   allowExternalQuery: false,
+  routines: { allow: [], deny: [] },
+  destinations: [],
 };
 /** The proposal: no justification needed, email in clear, events denied. */
 const proposed: Policy = {

@@ -5,13 +5,14 @@
  * Input: SQL, policy, justification, an open warehouse. Output: a CheckedQuery, or a
  * HoopqError (AnalysisError 6 / PolicyDeniedError 5) with the analysis so far for the audit.
  */
-import { tablesOf, type QueryAnalysis } from '../analysis/query-analysis.js';
+import { tablesOf, timeTravelOf, type QueryAnalysis } from '../analysis/query-analysis.js';
 import type { NameDefaults, SqlLiterals } from '../analysis/query-analysis.js';
 import { AnalysisError, PolicyDeniedError } from '../errors.js';
 import { evaluatePolicy } from '../policy/evaluate-policy.js';
 import type { Policy } from '../policy/policy.js';
-import { flattenMaskPlan, planMasks } from '../policy/plan-masks.js';
+import { flattenMaskPlan, planMasks, planMasksByName, type MaskCatalog } from '../policy/plan-masks.js';
 import type { MaskPlan, Warehouse } from '../warehouse/warehouse.js';
+import { isExternalQueryName, type WarehouseDialect } from '../warehouse/warehouse-dialect.js';
 import { enrichRefusal } from './enrich-refusal.js';
 
 export interface CheckedQuery {
@@ -41,7 +42,7 @@ export async function checkQuery(
   names: NameDefaults,
   progress: CheckProgress = new CheckProgress(),
 ): Promise<CheckedQuery> {
-  const caseInsensitive = warehouse.kind === 'duckdb';
+  const dialect = warehouse.dialect;
   // refusals leave here with hints an agent can act on (close tables, masks, justification)
   const refusal = { warehouse, policy, names, justification };
   let analysis: QueryAnalysis;
@@ -49,14 +50,19 @@ export async function checkQuery(
     analysis = await warehouse.analyze(sql, names);
     progress.analysis = analysis;
     progress.literals = analysis.literals;
-    evaluatePolicy({ analysis, policy, justification, caseInsensitive });
+    evaluatePolicy({ analysis, policy, justification, dialect });
   } catch (err) {
     if (err instanceof AnalysisError && err.sqlLiterals) progress.literals ??= err.sqlLiterals;
     throw await enrichRefusal(err, refusal);
   }
   const read = tablesOf(analysis).read;
-  checkExternalQuery(read, policy);
-  const plan = await planMasks(read, policy, async (t) => (await warehouse.describeTable(t))?.columns.map((c) => c.name) ?? null, caseInsensitive);
+  checkExternalQuery(read, policy, dialect);
+  if (!warehouse.catalogAvailable) {
+    // explain --offline on a remote engine: which masks would apply if the columns exist; nothing is rewritten
+    progress.masks = planMasksByName(read, policy, dialect);
+    return { analysis, plan: {}, masks: progress.masks, statementsToRun: analysis.run };
+  }
+  const plan = await planMasks(read, policy, maskCatalogOf(warehouse), dialect, timeTravelOf(analysis));
   progress.masks = flattenMaskPlan(plan);
   let statementsToRun = analysis.run;
   if (Object.keys(plan).length > 0) {
@@ -69,10 +75,15 @@ export async function checkQuery(
   return { analysis, plan, masks: progress.masks, statementsToRun };
 }
 
-function checkExternalQuery(read: string[], policy: Policy): void {
-  const external = read.find((t) => t.startsWith('external_query:'));
+/** The warehouse as mask planning sees it: descriptions and listings. */
+export function maskCatalogOf(warehouse: Warehouse): MaskCatalog {
+  return { describeTable: (t) => warehouse.describeTable(t), listTables: (d) => warehouse.listTables(d) };
+}
+
+function checkExternalQuery(read: string[], policy: Policy, dialect: WarehouseDialect): void {
+  const external = read.find((t) => isExternalQueryName(dialect, t));
   if (external && !policy.allowExternalQuery) {
-    throw new PolicyDeniedError('policy.external_query', `refused: EXTERNAL_QUERY (${external.slice('external_query:'.length)}) is not allowed by policy ${policy.name} (rule allow_external_query)`, {
+    throw new PolicyDeniedError('policy.external_query', `refused: EXTERNAL_QUERY (${external.slice(dialect.externalQueryPrefix!.length)}) is not allowed by policy ${policy.name} (rule allow_external_query)`, {
       rule: 'allow_external_query',
       hint: 'query BigQuery tables instead; federated queries need allow_external_query: true in the policy',
     });

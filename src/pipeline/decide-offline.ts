@@ -12,7 +12,6 @@ import { isHoopqError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { redactSql } from '../masking/redact-sql.js';
-import { sqlDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 
 export interface OfflineDecision {
@@ -62,7 +61,7 @@ export async function decideOffline(warehouse: Warehouse, sql: string, policy: P
     out.reason = err.message;
     out.hint = err.hint ?? null;
     out.table = typeof err.details?.table === 'string' ? err.details.table : null;
-    out.sqlLiterals = redactSql(sql, sqlDialectOf(warehouse.kind), { verified: progress.literals }).literals;
+    out.sqlLiterals = redactSql(sql, warehouse.dialect.sql, { verified: progress.literals }).literals;
   }
   if (progress.analysis) {
     out.statements = kindsOf(progress.analysis);

@@ -15,6 +15,7 @@ import { checkTableRead } from './check-table-read.js';
 import { enrichRefusal } from './enrich-refusal.js';
 import { parseTableReference } from './parse-table-reference.js';
 import type { PipelineParts } from './pipeline-parts.js';
+import { columnKey, tableKey } from '../warehouse/warehouse-dialect.js';
 import { runCatalogRequest, type CatalogRequest } from './run-catalog-request.js';
 import { bigQuerySchemaField, type BigQuerySchemaField } from '../warehouse/bigquery-schema-field.js';
 
@@ -25,8 +26,8 @@ export interface DescribeTableRequest extends CatalogRequest {
 export interface DescribedColumn {
   name: string;
   type: string;
-  /** The mask every query of this column gets, or null when it is returned as stored. */
-  mask: MaskMethod | null;
+  /** The mask every query of this column gets; `fields` when only fields inside it are masked (see maskedSources); null when it is returned as stored. */
+  mask: MaskMethod | 'fields' | null;
 }
 
 export interface TableDescription {
@@ -37,7 +38,7 @@ export interface TableDescription {
   columns: DescribedColumn[];
   /** The same columns as BigQuery schema fields (`bq show --format=json`): types, modes, nested fields. */
   fields: BigQuerySchemaField[];
-  /** For a view: masks applied at the tables it reads (`project.dataset.table.column` -> method). */
+  /** Masks not on a column of its own: at the tables a view reads, and on fields inside STRUCT columns (`project.dataset.table.column.field` -> method). */
   maskedSources: Record<string, string>;
   /** Content detectors that replace personal data found in any returned text cell. */
   detect: string[];
@@ -45,12 +46,12 @@ export interface TableDescription {
 
 export async function describeTable(parts: PipelineParts, req: DescribeTableRequest): Promise<TableDescription> {
   return runCatalogRequest(parts, 'catalog.describe', req, async ({ policy, warehouse, names, body }) => {
-    const ci = warehouse.kind === 'duckdb';
-    const table = parseTableReference(req.table, names, ci);
+    const dialect = warehouse.dialect;
+    const table = parseTableReference(req.table, names, dialect.tableCase === 'insensitive');
     body.tables = { read: [table], write: [] };
     const context = { warehouse, policy, names };
     try {
-      const refusal = tableAccessRefusal('read', table, policy, ci);
+      const refusal = tableAccessRefusal('read', table, policy, dialect);
       if (refusal) throw refusal;
       const info = await warehouse.describeTable(table);
       if (!info) {
@@ -62,12 +63,14 @@ export async function describeTable(parts: PipelineParts, req: DescribeTableRequ
       }
       const read = await checkTableRead(warehouse, table, policy, names);
       body.tables = { read: read.reads, write: [] };
-      const own = ci ? table.toLowerCase() + '.' : table + '.';
+      const own = tableKey(dialect, table) + '.';
+      const isOwn = (k: string) => tableKey(dialect, k.slice(0, own.length)) === own;
       const columns = info.columns.map((c) => {
-        const key = Object.keys(read.masks).find((k) => (ci ? k.toLowerCase() : k) === own + (ci ? c.name.toLowerCase() : c.name));
-        return { name: c.name, type: c.type, mask: key ? (read.masks[key] as MaskMethod) : null };
+        const key = Object.keys(read.masks).find((k) => isOwn(k) && columnKey(dialect, k.slice(own.length)) === columnKey(dialect, c.name));
+        const fields = Object.keys(read.masks).some((k) => isOwn(k) && columnKey(dialect, k.slice(own.length)).startsWith(columnKey(dialect, c.name) + '.'));
+        return { name: c.name, type: c.type, mask: key ? (read.masks[key] as MaskMethod) : fields ? ('fields' as const) : null };
       });
-      const maskedSources = Object.fromEntries(Object.entries(read.masks).filter(([k]) => !(ci ? k.toLowerCase() : k).startsWith(own)));
+      const maskedSources = Object.fromEntries(Object.entries(read.masks).filter(([k]) => !isOwn(k) || columnKey(dialect, k.slice(own.length)).includes('.')));
       body.masked.columns = read.masks;
       body.rows = columns.length;
       const fields = columns.map((c) => bigQuerySchemaField(warehouse.kind, c.name, c.type));

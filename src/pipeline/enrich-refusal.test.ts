@@ -14,6 +14,7 @@ import type { Policy } from '../policy/policy.js';
 import { openWarehouse } from '../warehouse/open-warehouse.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import { checkQuery } from './check-query.js';
+import { TEST_HASH_KEY } from '../../test/fixtures/test-hash-key.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hoopq-enrich-'));
 const path = join(dir, 'shop.duckdb');
@@ -32,6 +33,8 @@ const policy: Policy = {
   requireJustification: true,
   identity: [],
   allowExternalQuery: false,
+  routines: { allow: [], deny: [] },
+  destinations: [],
 };
 
 beforeAll(async () => {
@@ -45,7 +48,7 @@ beforeAll(async () => {
     CREATE VIEW analytics.card_summary AS SELECT count(*) AS n FROM crm.payment_cards;`);
   c.closeSync();
   instance.closeSync();
-  warehouse = await openWarehouse({ kind: 'duckdb', path, ...names }, { writable: false });
+  warehouse = await openWarehouse({ kind: 'duckdb', path, ...names }, { writable: false, hashKey: TEST_HASH_KEY });
 });
 
 afterAll(async () => {

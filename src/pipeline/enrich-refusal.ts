@@ -49,9 +49,8 @@ export async function enrichRefusal(err: unknown, ctx: RefusalContext): Promise<
 }
 
 async function suggestionClause(table: string, access: 'read' | 'write', ctx: RefusalContext): Promise<string | undefined> {
-  const ci = ctx.warehouse.kind === 'duckdb';
   const all = await ctx.warehouse.listTables();
-  const allowed = all.filter((t) => !tableAccessRefusal(access, t, ctx.policy, ci));
+  const allowed = all.filter((t) => !tableAccessRefusal(access, t, ctx.policy, ctx.warehouse.dialect));
   const ranked = suggestTables(table, allowed, MAX_CHECKED);
   const picked: string[] = [];
   for (const candidate of ranked) {

@@ -9,12 +9,13 @@ import { AuthError, isHoopqError, UsageError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
-import { sqlDialectOf } from '../warehouse/open-warehouse.js';
+import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
 import { hideRewriteExcerpt } from './hide-rewrite-excerpt.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
+import { isExternalQueryName, isWildcardName } from '../warehouse/warehouse-dialect.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -43,6 +44,12 @@ export interface Explanation {
   /** The statements that would run, as they would run (literals redacted under a masking policy). */
   run_sql?: string[];
   rewritten_sql?: string;
+  /**
+   * Offline on a warehouse whose catalog is remote: what could not be resolved without it —
+   * tables that may be views (not looked through) and tables whose columns are unknown (masks
+   * are listed by name, as they would apply if those columns exist).
+   */
+  unresolved?: { views: string[]; columns: string[] };
   dry_run?: { bytes_processed: number | null; statement_type: string | null; referenced_tables: string[] };
 }
 
@@ -77,9 +84,9 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
   }
   // under a masking policy nothing hoopq prints echoes a literal the caller typed
   const mayCarryMaskedValues = Object.keys(policy.columns).length > 0;
-  const dialect = sqlDialectOf(parts.config.warehouse.kind);
+  const dialect = warehouseDialectOf(parts.config.warehouse.kind).sql;
   let literals = mayCarryMaskedValues ? redactSql(req.sql, dialect).literals : [];
-  const warehouse = await parts.openWarehouse({ writable: false, policy });
+  const warehouse = await parts.openWarehouse({ writable: false, policy, offline: req.offline });
   const progress = new CheckProgress();
   const out: Explanation = {
     policy: { name: policy.name, sha256: policy.sha256 },
@@ -109,7 +116,7 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
     if (!req.offline && warehouse.dryRun) {
       const d = await warehouse.dryRun(checked.statementsToRun, { signal: new AbortController().signal, maxBytesBilled: policy.limits.maxBytesBilled, names });
       out.dry_run = { bytes_processed: d.bytesProcessed ?? null, statement_type: d.statementType ?? null, referenced_tables: d.referencedTables };
-      crossCheckDryRun(d, checked.analysis, policy, warehouse.kind === 'duckdb');
+      await crossCheckDryRun(d, checked, policy, warehouse);
     }
   } catch (caught) {
     if (!isHoopqError(caught) || caught.exitCode < 5 || caught.exitCode > 7) throw caught;
@@ -135,6 +142,11 @@ export async function explainQuery(parts: PipelineParts, req: ExplainRequest): P
       views: s.views.map((v) => v.view),
     }));
     out.views = progress.analysis.statements.flatMap((s) => s.views);
+    if (!warehouse.catalogAvailable) {
+      const dialect = warehouse.dialect;
+      const tables = out.tables.read.filter((t) => !isWildcardName(dialect, t) && !isExternalQueryName(dialect, t) && !/\.INFORMATION_SCHEMA\./i.test(t));
+      out.unresolved = { views: tables, columns: tables.filter((t) => Object.keys(progress.masks).some((m) => m.startsWith(`${t}.`))) };
+    }
   }
   out.masks = progress.masks;
   return out;

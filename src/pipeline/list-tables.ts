@@ -16,6 +16,7 @@ import type { PipelineParts } from './pipeline-parts.js';
 import { runCatalogRequest, type CatalogRequest } from './run-catalog-request.js';
 import { tableAccessRefusal } from '../policy/evaluate-policy.js';
 import { matchesGlob } from '../analysis/table-name.js';
+import { tableCaseInsensitive } from '../warehouse/warehouse-dialect.js';
 import { AnalysisError, PolicyDeniedError } from '../errors.js';
 import type { Policy } from '../policy/policy.js';
 
@@ -40,10 +41,10 @@ export interface TableListing {
 
 export async function listTables(parts: PipelineParts, req: ListTablesRequest): Promise<TableListing> {
   return runCatalogRequest(parts, 'catalog.list', req, async ({ policy, warehouse, names, body }) => {
-    const ci = warehouse.kind === 'duckdb';
-    const dataset = req.dataset === undefined ? null : parseDatasetReference(req.dataset, names, ci);
+    const dialect = warehouse.dialect;
+    const dataset = req.dataset === undefined ? null : parseDatasetReference(req.dataset, names, dialect.tableCase === 'insensitive');
     body.dataset = dataset;
-    if (dataset !== null && !readPatternReaches(policy, dataset, ci)) {
+    if (dataset !== null && !readPatternReaches(policy, dataset, tableCaseInsensitive(dialect, 'allow'))) {
       throw new PolicyDeniedError('policy.dataset_not_allowed', `refused: policy ${policy.name} lets this run read no table in dataset ${dataset} (rule tables.read: no pattern reaches it)`, {
         rule: 'tables.read',
         hint: `the tables you may read: ${policy.tables.read.join(', ') || 'none'}; hoopq ls lists their datasets`,
@@ -53,7 +54,7 @@ export async function listTables(parts: PipelineParts, req: ListTablesRequest): 
     const tables: ListedTable[] = [];
     for (const name of await warehouse.listTables(dataset ?? undefined)) {
       // the cheap name check first; the analysis through views only for what passes it
-      if (tableAccessRefusal('read', name, policy, ci)) continue;
+      if (tableAccessRefusal('read', name, policy, dialect)) continue;
       const read = await checkTableRead(warehouse, name, policy, names).catch(() => undefined);
       if (!read) continue;
       tables.push({ name, kind: read.isView ? 'view' : 'table', masked: read.masks });

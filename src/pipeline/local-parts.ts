@@ -12,15 +12,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
+import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
 import { stateAnchorPath } from '../identity/state-anchor.js';
 import { openStateStore, thisProcessUnit, type StateStore } from '../identity/state-store.js';
-import { verifyRunToken } from '../identity/run-token.js';
-import { createPolicyCatalog } from '../policy/policy-catalog.js';
-import { AUDIT_WRITER_KEY_FILE } from '../gateway/secret-key-file.js';
+import { VerifiedTokenCache, verifyRunToken } from '../identity/run-token.js';
+import type { PublicKeyCache } from '../identity/signing-keys.js';
+import { createReloadingPolicyPort } from '../policy/reloading-policy-port.js';
+import { AUDIT_WRITER_KEY_FILE, HASH_KEY_FILE, loadOrCreateSecretKey, secretKeyBytes } from '../identity/secret-key-file.js';
+import { hashKeyFromSecret, type HashKey } from '../masking/hash-key.js';
 import type { EngineCallGate } from '../warehouse/engine-call-gate.js';
-import { openWarehouse } from '../warehouse/open-warehouse.js';
+import { createWarehouseOpener } from '../warehouse/open-warehouse.js';
 import { newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { recoverOutcomes } from './recover-outcomes.js';
@@ -37,6 +40,8 @@ export interface LocalParts {
 export interface LocalPartsOptions {
   /** Limits the process's concurrent engine calls (gateway, MCP: many queries in one process). */
   engineCalls?: EngineCallGate;
+  /** Records per audit group commit (a local JSONL sink only): the gateway's metrics. */
+  onAuditGroupCommit?: (records: number) => void;
 }
 
 export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions = {}): LocalParts {
@@ -45,13 +50,19 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   let initRecorded = false;
   const logPath = config.audit.kind === 'file' ? config.audit.path : null;
   const getState = () => (state ??= openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) }));
+  const warehouses = createWarehouseOpener(config.warehouse);
+  const keyCache: PublicKeyCache = new Map();
+  const verified = new VerifiedTokenCache();
+  const sqlSealKey = createSqlSealKeyLoader(config.keysDir);
+  // read at every open: `hoopq keys rotate --hash-key` takes effect at once, in a running gateway too
+  const getHashKey = (): HashKey => hashKeyFromSecret(secretKeyBytes(loadOrCreateSecretKey(join(config.keysDir, HASH_KEY_FILE), 'hqhk')));
 
   const openSink = (): Promise<AuditSink> => {
     if (config.audit.kind === 'gateway') {
       // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
       return openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) });
     }
-    return openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness } });
+    return openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness }, onGroupCommit: options.onAuditGroupCommit });
   };
 
   /** The audit record of a store this process created, once (evidence; the anchor enforces). */
@@ -80,10 +91,10 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
 
   const parts: PipelineParts = {
     config,
-    policies: createPolicyCatalog(config.policiesDir),
+    policies: createReloadingPolicyPort(config.policiesDir),
     identity: {
       verify: async (token) => {
-        const identity = await verifyRunToken(token, { keysDir: config.keysDir, state: getState() });
+        const identity = await verifyRunToken(token, { keysDir: config.keysDir, state: getState(), keyCache, verified });
         if (sink) await recordStateInit(await sink).catch(() => undefined);
         return identity;
       },
@@ -96,11 +107,14 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
       keepOutcome: async (intent, outcome) => getState().keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },
-    openWarehouse: ({ writable, policy, identity }) =>
-      openWarehouse(config.warehouse, {
+    openWarehouse: ({ writable, policy, identity, offline }) =>
+      warehouses.open({
         writable,
         impersonate: policy?.impersonate,
         notAfter: identity ? new Date(identity.expiresAt * 1000) : undefined,
+        offline,
+        // the hash mask's key never leaves this process; only a policy with masks needs it
+        hashKey: policy && Object.keys(policy.columns).length > 0 ? getHashKey() : undefined,
         engineCalls: options.engineCalls?.scope(identity?.run ?? ''),
       }),
     audit: () =>
@@ -110,6 +124,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         return s;
       })),
     now: () => new Date(),
+    sqlSealKey,
   };
 
   return {
@@ -122,6 +137,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
       const [s, st] = [sink, state];
       sink = undefined;
       state = undefined;
+      warehouses.close();
       if (s) await (await s).close();
       st?.close();
     },

@@ -12,6 +12,9 @@ import type { MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehous
 
 export class MemoizingWarehouse implements Warehouse {
   readonly kind: Warehouse['kind'];
+  readonly dialect: Warehouse['dialect'];
+  readonly catalogAvailable: boolean;
+  readonly hashKeyId: string | undefined;
   readonly project: string;
   private readonly analyses = new Map<string, Promise<QueryAnalysis>>();
   private readonly tables = new Map<string, Promise<TableInfo | null>>();
@@ -21,6 +24,9 @@ export class MemoizingWarehouse implements Warehouse {
 
   constructor(private readonly inner: Warehouse) {
     this.kind = inner.kind;
+    this.dialect = inner.dialect;
+    this.catalogAvailable = inner.catalogAvailable;
+    this.hashKeyId = inner.hashKeyId;
     this.project = inner.project;
   }
 

@@ -47,6 +47,8 @@ export interface WarehouseSession {
   writable: boolean;
   policy?: Policy;
   identity?: RunIdentity;
+  /** No call to a remote catalog (`explain --offline`). */
+  offline?: boolean;
 }
 
 export interface PipelineParts {
@@ -56,4 +58,6 @@ export interface PipelineParts {
   openWarehouse(options: WarehouseSession): Promise<Warehouse>;
   audit(): Promise<AuditSink>;
   now(): Date;
+  /** The audit SQL sealing key, kept by a long-lived process; absent: read from keysDir each time. */
+  sqlSealKey?(): Buffer;
 }

@@ -6,6 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { AuditRecord } from '../audit/audit-record.js';
+import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
 import { isHoopqError, UsageError } from '../errors.js';
 import { loadOrCreateSqlSealKey, unsealSql } from '../audit/seal-sql.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -96,4 +97,17 @@ export async function replayQuery(
     }
   }
   return report;
+}
+
+/**
+ * The record `replay ID` works on: the query's outcome when ID is its intent (the outcome
+ * carries rows and digest); an intent without an outcome (a crash) replays as it is.
+ */
+export async function findReplayRecord(logPath: string, id: string): Promise<AuditRecord> {
+  let record = await requireAuditRecord(logPath, id);
+  if (record.event === 'query.intent') {
+    const intent = record.id;
+    for await (const r of listAuditRecords(logPath, {})) if (r.intent === intent) record = r;
+  }
+  return record;
 }

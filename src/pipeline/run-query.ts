@@ -21,12 +21,13 @@ import { AuditWriteError, AuthError, ConfigError, InternalError, OutcomeUnrecord
 import type { RunIdentity } from '../identity/run-identity.js';
 import { scrubLiterals } from '../masking/redact-sql-literals.js';
 import { redactSql } from '../masking/redact-sql.js';
-import { sqlDialectOf } from '../warehouse/open-warehouse.js';
+import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { createCellScanner } from '../masking/scan-cells.js';
 import { loadOrCreateSqlSealKey, sealSql } from '../audit/seal-sql.js';
 import { createResultWriter, type OutputFormat } from '../output/create-result-writer.js';
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
+import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
 import { newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
 import { crossCheckDryRun } from './cross-check-dry-run.js';
@@ -112,6 +113,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     literals = recordSql(parts, body, req.sql, undefined, progress);
     const identity = await parts.identity.verify(req.token);
     fillIdentity(body, identity);
+    parseQueryParameters(req.params); // a malformed --parameter is a usage error before any engine sees it
     const policy = resolveRunPolicy(parts, identity);
     body.policy = { name: policy.name, sha256: policy.sha256, token_sha256: identity.policySha256 };
     recordedPolicy = policy;
@@ -128,6 +130,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const maxBytesBilled = minDefined(policy.limits.maxBytesBilled, req.maxBytesBilled);
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress);
     fillAnalysis(body, progress);
+    // which key produced the hashes (its id, never the key): a reader can tell hashes of two keys apart
+    if (Object.values(checked.masks).includes('hash') && warehouse.hashKeyId) body.masked.hash_key = warehouse.hashKeyId;
     literals = recordSql(parts, body, req.sql, policy, progress);
     // A spent budget is refused before any intent; the unit itself is spent after the intent.
     if (!req.dryRun) await spendBudget(parts, identity, policy, undefined);
@@ -147,9 +151,10 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
           maxBytesBilled,
           names,
           labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
+          params: req.params,
         })
       : undefined;
-    if (estimate) crossCheckDryRun(estimate, checked.analysis, policy, warehouse.kind === 'duckdb');
+    if (estimate) await crossCheckDryRun(estimate, checked, policy, warehouse);
 
     if (req.dryRun) {
       const reported = estimate ?? { referencedTables: tablesOf(checked.analysis).read };
@@ -160,8 +165,11 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
-    // Intent before execution: durable before the warehouse sees the query.
-    const intent = { ...body, id: body.id, event: 'query.intent' } as AuditRecordBody;
+    // Intent before execution: durable before the warehouse sees the query, and naming the
+    // job it will be (engines with jobs), so no record about the job lacks its id.
+    const jobId = warehouse.newJobId?.();
+    if (jobId !== undefined) body.warehouse.job_id = jobId;
+    const intent = { ...body, warehouse: { ...body.warehouse }, id: body.id, event: 'query.intent' } as AuditRecordBody;
     body.id = newAuditBody('query', parts.now()).id;
     body.intent = intent.id;
     await appendRecord(sink, intent);
@@ -180,7 +188,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     req.progress?.({ stage: 'running', rows: 0, bytesProcessed: estimate?.bytesProcessed });
     try {
       reached.executed = true;
-      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled);
+      const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled, jobId);
       return { recordId: body.id, ...outcome };
     } catch (err) {
       if (revoked?.problem) {
@@ -261,6 +269,7 @@ async function streamResult(
   controller: AbortController,
   body: AuditRecordBody,
   maxBytesBilled: number | undefined,
+  jobId: string | undefined,
 ): Promise<Omit<QueryOutcome, 'recordId'>> {
   const limit = minDefined(policy.limits.maxRows, req.maxRows);
   req.rows?.executing();
@@ -271,6 +280,7 @@ async function streamResult(
     labels: { ...req.labels, hoopq_run: body.run ?? '', hoopq_record: body.id },
     params: req.params,
     names,
+    jobId,
   });
   const scanner = policy.detect.length > 0 ? createCellScanner(policy.detect) : undefined;
   const writer = createResultWriter(req.format, req.out, execution.columns, { maxRows: limit });
@@ -317,10 +327,10 @@ async function streamResult(
   body.rows = written.rows;
   body.result_sha256 = written.sha256;
   body.truncated = truncated;
-  body.warehouse.job_id = stats.jobId ?? null;
+  body.warehouse.job_id = stats.jobId ?? body.warehouse.job_id ?? null;
   body.warehouse.bytes_processed = stats.bytesProcessed ?? null;
   if (scanner) body.masked.detected = scanner.counts();
-  return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId, bytesProcessed: stats.bytesProcessed };
+  return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId ?? jobId, bytesProcessed: stats.bytesProcessed };
 }
 
 /** With `intent`, spends the run's unit for it; without, only checks that one is left. */
@@ -358,9 +368,9 @@ function recordSql(parts: PipelineParts, body: AuditRecordBody, sql: string, pol
     delete body.sql_sealed;
     return [];
   }
-  const redacted = redactSql(sql, sqlDialectOf(parts.config.warehouse.kind), { verified: progress.literals });
+  const redacted = redactSql(sql, warehouseDialectOf(parts.config.warehouse.kind).sql, { verified: progress.literals });
   body.sql = redacted.text;
-  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, loadOrCreateSqlSealKey(parts.config.keysDir));
+  if (redacted.text !== sql) body.sql_sealed = sealSql(sql, parts.sqlSealKey?.() ?? loadOrCreateSqlSealKey(parts.config.keysDir));
   return redacted.literals;
 }
 

@@ -14,6 +14,8 @@ const base: Policy = {
   requireJustification: true,
   identity: [{ issuer: 'https://issuer.example', claims: { repository: 'acme/ml' } }],
   allowExternalQuery: false,
+  routines: { allow: ['acme.udfs.*'], deny: [] },
+  destinations: ['gs://acme-exports/agents/*'],
 };
 
 const change = (edit: (p: Policy) => void): Policy => {
@@ -46,6 +48,11 @@ describe('diffPolicies', () => {
     ['an identity rule added', (p) => p.identity.push({ issuer: 'https://gitlab.example', claims: { project_path: 'acme/ml' } }), 'grants', 'identity: OIDC tokens may be exchanged for this policy from issuer https://gitlab.example with project_path=acme/ml'],
     ['an identity rule removed', (p) => (p.identity = []), 'takes_away', 'identity: OIDC tokens may no longer be exchanged from issuer https://issuer.example with repository=acme/ml'],
     ['external queries allowed', (p) => (p.allowExternalQuery = true), 'grants', 'allow_external_query: EXTERNAL_QUERY federated reads are allowed'],
+    ['a routine glob added', (p) => p.routines.allow.push('acme.hr.*'), 'grants', 'routines.allow: may call routines acme.hr.*'],
+    ['a routine glob removed', (p) => (p.routines.allow = []), 'takes_away', 'routines.allow: may no longer call routines acme.udfs.* (unless another allow glob covers them)'],
+    ['a routine deny added', (p) => p.routines.deny.push('acme.udfs.raw_*'), 'takes_away', 'routines.deny: denies routines acme.udfs.raw_*'],
+    ['a destination added', (p) => p.destinations.push('gs://elsewhere/**'), 'grants', 'destinations: data may be exported to or loaded from gs://elsewhere/**'],
+    ['a destination removed', (p) => (p.destinations = []), 'takes_away', 'destinations: data may no longer be exported to or loaded from gs://acme-exports/agents/*'],
     ['another service account', (p) => (p.impersonate = 'b@x.iam.gserviceaccount.com'), 'other', 'impersonate: BigQuery queries run as b@x.iam.gserviceaccount.com instead of (nobody); what that account may read decides'],
   ])('%s', (_what, edit, side, line) => {
     const diff = diffPolicies(base, change(edit));

@@ -1,7 +1,8 @@
 /**
  * What a policy change grants and what it takes away, rule by rule: statement kinds, table
  * globs (read, write, deny), column masks (a stronger mask takes away, a weaker one grants),
- * detectors, limits, justification, identity rules and the BigQuery settings.
+ * routines, destinations, detectors, limits, justification, identity rules and the BigQuery
+ * settings.
  * Input: two normalised policies. Output: a PolicyDiff. Pure: no I/O, no warehouse (the
  * concrete tables a change opens or closes are pipeline/compare-table-access.ts).
  */
@@ -14,6 +15,9 @@ export type DiffArea =
   | 'tables.write'
   | 'tables.deny'
   | 'columns'
+  | 'routines.allow'
+  | 'routines.deny'
+  | 'destinations'
   | 'detect'
   | 'limits'
   | 'require_justification'
@@ -79,6 +83,16 @@ export function diffPolicies(before: Policy, after: Policy): PolicyDiff {
     else if (MASK_STRENGTH[now]! > MASK_STRENGTH[was]!) take('columns', `masks ${column} more strongly: ${was} -> ${now}`);
     else grant('columns', `masks ${column} more weakly: ${was} -> ${now}`);
   }
+
+  const routines = setDiff(before.routines.allow, after.routines.allow);
+  for (const g of routines.added) grant('routines.allow', `may call routines ${g}`);
+  for (const g of routines.removed) take('routines.allow', `may no longer call routines ${g} (unless another allow glob covers them)`);
+  const routinesDenied = setDiff(before.routines.deny, after.routines.deny);
+  for (const g of routinesDenied.removed) grant('routines.deny', `no longer denies routines ${g}`);
+  for (const g of routinesDenied.added) take('routines.deny', `denies routines ${g}`);
+  const destinations = setDiff(before.destinations, after.destinations);
+  for (const d of destinations.added) grant('destinations', `data may be exported to or loaded from ${d}`);
+  for (const d of destinations.removed) take('destinations', `data may no longer be exported to or loaded from ${d}`);
 
   const detect = setDiff(before.detect, after.detect);
   for (const d of detect.added) take('detect', `scans returned text for ${d}`);

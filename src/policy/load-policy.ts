@@ -49,6 +49,8 @@ export function loadPolicy(file: string, options: LoadPolicyOptions = {}): Polic
     statements: [...new Set(raw.statements)],
     tables: raw.tables,
     columns: raw.columns,
+    routines: raw.routines,
+    destinations: raw.destinations,
     detect: [...new Set(raw.detect)],
     limits,
     requireJustification: raw.require_justification,

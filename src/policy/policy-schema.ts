@@ -12,14 +12,34 @@ import { DURATION_PATTERN, SIZE_PATTERN } from '../config/units.js';
 import { DETECTORS, MASK_METHODS } from './policy.js';
 
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-export const TABLE_GLOB_PATTERN = /^[^.]+\.[^.]+\.[^.]+$/;
-export const COLUMN_GLOB_PATTERN = /^[^.]+\.[^.]+\.[^.]+\.[^.]+$/;
+/** project.dataset.table, or BigQuery metadata: project.dataset_or_region.INFORMATION_SCHEMA.VIEW */
+export const TABLE_GLOB_PATTERN = /^(?:[^.]+\.[^.]+\.[^.]+|[^.]+\.[^.]+\.[Ii][Nn][Ff][Oo][Rr][Mm][Aa][Tt][Ii][Oo][Nn]_[Ss][Cc][Hh][Ee][Mm][Aa]\.[^.]+)$/;
+/** project.dataset.table.column, and more parts for fields inside STRUCT/RECORD columns */
+export const COLUMN_GLOB_PATTERN = /^[^.]+\.[^.]+\.[^.]+\.[^.]+(?:\.[^.]+)*$/;
+export const ROUTINE_GLOB_PATTERN = /^[^.]+\.[^.]+\.[^.]+$/;
 
 const tableGlobs = (what: string) =>
   z
-    .array(z.string().regex(TABLE_GLOB_PATTERN, 'must have three dot-separated parts, project.dataset.table'))
+    .array(
+      z
+        .string()
+        .regex(TABLE_GLOB_PATTERN, 'must have three dot-separated parts, project.dataset.table (or four for metadata: project.dataset_or_region.INFORMATION_SCHEMA.VIEW)'),
+    )
     .default([])
-    .describe(`${what}: globs project.dataset.table; "*" matches inside one part, never a dot`);
+    .describe(`${what}: globs project.dataset.table (or project.dataset_or_region.INFORMATION_SCHEMA.VIEW); "*" matches inside one part, never a dot`);
+
+const routineGlobs = (what: string) =>
+  z
+    .array(z.string().regex(ROUTINE_GLOB_PATTERN, 'must have three dot-separated parts, project.dataset.routine'))
+    .default([])
+    .describe(`${what}: globs project.dataset.routine`);
+
+/** A URI (scheme://…, no spaces or control characters) or a connection id glob (project.location.connection, or location.connection). */
+export const DESTINATION_PATTERN = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s\u0000-\u001f]+|[^.\s]+\.[^.\s]+(?:\.[^.\s]+)?)$/;
+
+const destination = z
+  .string()
+  .regex(DESTINATION_PATTERN, 'is neither a URI (scheme://…, without spaces) nor a connection id (project.location.connection)');
 
 const duration = z
   .union([z.string().regex(DURATION_PATTERN, 'is not a duration: write e.g. 500ms, 60s, 5m or 1h'), z.number().positive()])
@@ -44,9 +64,24 @@ export const policySchema = z
       .default({ read: [], write: [], deny: [] })
       .describe('a table no read (or write) glob matches is denied'),
     columns: z
-      .record(z.string().regex(COLUMN_GLOB_PATTERN, 'must have four dot-separated parts, project.dataset.table.column'), z.enum(MASK_METHODS))
+      .record(
+        z.string().regex(COLUMN_GLOB_PATTERN, 'must have at least four dot-separated parts, project.dataset.table.column (more address a field of a STRUCT column)'),
+        z.enum(MASK_METHODS),
+      )
       .default({})
-      .describe('column masks: glob project.dataset.table.column -> hash | redact | null | partial'),
+      .describe('column masks: glob project.dataset.table.column[.field…] -> hash | redact | null | partial'),
+    routines: z
+      .object({
+        allow: routineGlobs('persistent routines (UDFs, table functions, procedures) a query may call'),
+        deny: routineGlobs('routines refused; wins over allow'),
+      })
+      .strict()
+      .default({ allow: [], deny: [] })
+      .describe('bigquery: persistent routines; a routine no allow glob matches is refused'),
+    destinations: z
+      .array(destination)
+      .default([])
+      .describe('bigquery: URIs (gs://bucket/prefix/*; * within one path segment, ** across) and connection ids (project.location.connection globs) that EXPORT DATA, LOAD DATA, external tables and remote functions may use; default none'),
     detect: z.array(z.enum(DETECTORS)).default([]).describe('content detectors run on every returned text cell'),
     limits: z
       .object({

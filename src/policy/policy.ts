@@ -25,9 +25,24 @@ export interface Policy {
   /** Absolute path of the file it came from. */
   file: string;
   statements: StatementKind[];
+  /**
+   * Table globs `project.dataset.table`; BigQuery's INFORMATION_SCHEMA views also as
+   * `project.dataset_or_region.INFORMATION_SCHEMA.VIEW`.
+   */
   tables: { read: string[]; write: string[]; deny: string[] };
-  /** Column glob `project.dataset.table.column` -> mask method. */
+  /**
+   * Column glob `project.dataset.table.column` -> mask method; more segments address a field
+   * inside a STRUCT/RECORD column (`….table.address.email`), also inside ARRAY<STRUCT>.
+   */
   columns: Record<string, MaskMethod>;
+  /** Persistent routines a query may call (UDFs, table functions, procedures): globs like tables. Deny wins. */
+  routines: { allow: string[]; deny: string[] };
+  /**
+   * Where data may leave or enter the warehouse: URIs (`gs://bucket/prefix/*`; `*` within one
+   * path segment, `**` across segments) for EXPORT DATA, LOAD DATA and external tables, and
+   * connection ids (`project.location.connection` globs) for WITH CONNECTION.
+   */
+  destinations: string[];
   detect: DetectorName[];
   limits: {
     maxRows?: number;

@@ -6,8 +6,12 @@ import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { EngineCallScope } from './engine-call-gate.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
-import type { SqlDialect } from '../masking/redact-sql.js';
+import { WarmDuckDbOpener } from './duckdb/warm-duckdb-opener.js';
+import { BIGQUERY_DIALECT } from './bigquery/bigquery-dialect.js';
+import { DUCKDB_DIALECT } from './duckdb/duckdb-dialect.js';
 import type { Warehouse } from './warehouse.js';
+import type { WarehouseDialect } from './warehouse-dialect.js';
+import type { HashKey } from '../masking/hash-key.js';
 
 export interface OpenWarehouseOptions {
   /** Open for writing (only when the policy could allow a write at all). */
@@ -18,6 +22,10 @@ export interface OpenWarehouseOptions {
   impersonate?: string;
   /** BigQuery: the impersonated credential must not outlive this (the run token's expiry). */
   notAfter?: Date;
+  /** No call to a remote catalog or service: analysis alone (`explain --offline`). Local engines ignore it. */
+  offline?: boolean;
+  /** The `hash` mask's key (the deployment's; only the process that masks holds it). */
+  hashKey?: HashKey;
   /** DuckDB: the engine-call gate scope of the run (engine-call-gate.ts); ungated when absent. */
   engineCalls?: EngineCallScope;
 }
@@ -32,18 +40,53 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
         hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
       });
     }
-    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, engineCalls: options.engineCalls });
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, hashKey: options.hashKey, engineCalls: options.engineCalls });
   },
   // loaded on demand: the Google client libraries cost ~0.5 s to import, and most runs use DuckDB
   bigquery: async (config, options) =>
-    (await import('./bigquery/open-bigquery-warehouse.js')).openBigQueryWarehouse(config, { impersonate: options.impersonate, notAfter: options.notAfter }),
+    (await import('./bigquery/open-bigquery-warehouse.js')).openBigQueryWarehouse(config, {
+      impersonate: options.impersonate,
+      notAfter: options.notAfter,
+      offline: options.offline,
+      hashKey: options.hashKey,
+    }),
 };
 
-/** The SQL dialect each warehouse kind speaks (how its text is read for redaction before it is analysed). */
-const DIALECTS: Record<WarehouseConfig['kind'], SqlDialect> = { duckdb: 'duckdb', bigquery: 'googlesql' };
+/** Each engine's own traits (its folder declares them), known before a warehouse is opened. */
+const DIALECTS: Record<WarehouseConfig['kind'], WarehouseDialect> = { duckdb: DUCKDB_DIALECT, bigquery: BIGQUERY_DIALECT };
 
-export function sqlDialectOf(kind: WarehouseConfig['kind']): SqlDialect {
-  return Object.hasOwn(DIALECTS, kind) ? DIALECTS[kind] : 'duckdb';
+/** Throws ConfigError for an unknown kind. */
+export function warehouseDialectOf(kind: WarehouseConfig['kind']): WarehouseDialect {
+  if (!Object.hasOwn(DIALECTS, kind)) {
+    throw new ConfigError('config.warehouse.kind', `unknown warehouse.kind "${String(kind)}"`, {
+      rule: 'config.warehouse.kind',
+      hint: `use one of: ${Object.keys(DIALECTS).join(', ')}`,
+    });
+  }
+  return DIALECTS[kind];
+}
+
+/**
+ * For a long-lived process (gateway, `hoopq mcp`, and the CLI, which simply uses it once):
+ * DuckDB's read-only instance is opened once and lent to each query (warm-duckdb-opener.ts);
+ * other kinds open per call. close() lets the warm instance go once its queries are done.
+ */
+export interface WarehouseOpener {
+  open(options: OpenWarehouseOptions): Promise<Warehouse>;
+  close(): void;
+}
+
+export function createWarehouseOpener(config: WarehouseConfig): WarehouseOpener {
+  if (config.kind !== 'duckdb' || !config.path) return { open: (options) => openWarehouse(config, options), close: () => {} };
+  const warm = new WarmDuckDbOpener({ path: config.path });
+  return {
+    async open(options) {
+      const warehouse = await warm.open(options);
+      warehouse.useHashKey(options.hashKey); // read at every open: a rotated key applies at once
+      return warehouse;
+    },
+    close: () => warm.close(),
+  };
 }
 
 /** Throws ConfigError for an unknown kind or missing settings; the opener's own errors otherwise. */

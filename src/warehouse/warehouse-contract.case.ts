@@ -183,6 +183,35 @@ export function describeWarehouseContract(name: string, factory: WarehouseContra
       expect(rows.map((r) => r.map(String))).toEqual([[String(CONTRACT_PEOPLE.length)]]);
     });
 
+    it('folds table names exactly as its dialect declares', async () => {
+      const dialect = fx.warehouse.dialect;
+      const upper = `${fx.warehouse.project}.${fx.dataset}.PEOPLE`;
+      const names = { defaultProject: fx.warehouse.project, defaultDataset: fx.dataset };
+      const analysis = await fx.warehouse.analyze(`SELECT id FROM ${fx.sqlName(upper)}`, names);
+      const read = analysis.statements[0]!.reads;
+      const err = await failureOf(fx.warehouse, analysis.run);
+      if (dialect.tableCase === 'insensitive') {
+        // resolved lower-cased, and the engine reads the same table
+        expect(read).toEqual([people]);
+        expect(err).toBeUndefined();
+      } else {
+        // kept as written, and the engine finds no such table: the two agree that case matters
+        expect(read).toEqual([upper]);
+        expect(err).toBeInstanceOf(WarehouseError);
+      }
+    });
+
+    it('folds column names exactly as its dialect declares', async () => {
+      const sql = `SELECT EMAIL FROM ${fx.sqlName(people)} WHERE id = 1`;
+      if (fx.warehouse.dialect.columnCase === 'insensitive') expect((await run(sql)).rows).toEqual([[CONTRACT_PEOPLE[0]![2]]]);
+      else expect(await failureOf(fx.warehouse, sql)).toBeInstanceOf(WarehouseError);
+    });
+
+    it('quotes a resolved table name so that the engine reads that table', async () => {
+      const { rows } = await run(`SELECT name FROM ${fx.warehouse.dialect.quoteTableName(people)} WHERE id = 1`);
+      expect(rows).toEqual([[CONTRACT_PEOPLE[0]![1]]]);
+    });
+
     it('runs two queries at once without mixing their rows', async () => {
       const [a, b] = await Promise.all([
         run(`SELECT id FROM ${fx.sqlName(people)} WHERE id = 1`),

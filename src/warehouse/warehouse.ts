@@ -14,19 +14,29 @@
  */
 import type { NameDefaults, QueryAnalysis } from '../analysis/query-analysis.js';
 import type { MaskMethod } from '../policy/policy.js';
+import type { WarehouseDialect } from './warehouse-dialect.js';
 
 export interface ColumnInfo {
   name: string;
   type: string;
+  /** STRUCT/RECORD columns: their fields (engines whose dialect has `nestedFields`). */
+  fields?: ColumnInfo[];
+  /** An ARRAY of the type (BigQuery mode REPEATED). */
+  repeated?: boolean;
 }
 
 export interface TableInfo {
   name: string; // project.dataset.table
   kind: 'table' | 'view';
   columns: ColumnInfo[];
+  /** A snapshot or clone: the table its data was copied from (its masks and denials hold here too). */
+  baseTable?: string;
 }
 
-/** table (resolved name) -> column name (as in the catalog) -> method */
+/**
+ * table (resolved name, or a wildcard name) -> column path (as in the catalog; a dotted path
+ * addresses a field of a STRUCT column, also inside ARRAY<STRUCT>) -> method
+ */
 export type MaskPlan = Record<string, Record<string, MaskMethod>>;
 
 export interface ExecuteOptions {
@@ -38,6 +48,11 @@ export interface ExecuteOptions {
   labels?: Record<string, string>;
   /** Query parameters (`--parameter name:type:value`). */
   params?: QueryParameter[];
+  /**
+   * The job id to create (engines with jobs): chosen before the intent record is written, so
+   * every record about the job names it.
+   */
+  jobId?: string;
   /**
    * Where unqualified names resolve: must be the same defaults the analysis used, so the
    * engine reads exactly the tables hoopq checked.
@@ -74,11 +89,19 @@ export interface DryRunResult {
   referencedTables: string[];
   /** True when the warehouse's list is cut (BigQuery lists at most 50 referenced tables). */
   referencedTablesIncomplete?: boolean;
+  /** Resolved `project.dataset.routine` names of the persistent routines the query calls. */
+  referencedRoutines?: string[];
   bytesProcessed?: number;
 }
 
 export interface Warehouse {
   readonly kind: 'duckdb' | 'bigquery';
+  /** The engine's SQL traits: case folding, quoting, wildcard tables, limits. */
+  readonly dialect: WarehouseDialect;
+  /** False when opened without its catalog (`explain --offline` on a remote engine): views and columns are unknown. */
+  readonly catalogAvailable: boolean;
+  /** The id (not the key) of the `hash` mask's key this warehouse masks with, when it holds one. */
+  readonly hashKeyId?: string;
   /** The project name unqualified names resolve to when no default_project is configured. */
   readonly project: string;
   analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis>;
@@ -90,6 +113,8 @@ export interface Warehouse {
    * shape cannot be rewritten with certainty.
    */
   rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]>;
+  /** A new job id for `execute` (engines with jobs), so records can name the job before it exists. */
+  newJobId?(): string;
   /** `statements`: the texts to run, as `analyze` returned them in `run` (or rewritten for masks). */
   dryRun?(statements: readonly string[], options: ExecuteOptions): Promise<DryRunResult>;
   /**

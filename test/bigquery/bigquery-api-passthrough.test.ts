@@ -5,16 +5,14 @@
  * (fake) BigQuery from hoopq's rewritten SQL, the real job labelled and recorded, a denied
  * table refused before any job, and a running job cancelled in BigQuery by revocation.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hoopqAsync, startGatewayProcess, stopProcess, type GatewayProcess } from '../cli/cli-harness.js';
+import { hoopqAsync, keyedHashUnder, startGatewayProcess, stopProcess, type GatewayProcess } from '../cli/cli-harness.js';
 import { AGENT_SA, CUSTOMERS, PROJECT, setUpFakeBigQuery, type FakeBigQuerySetup } from '../fakes/google/fake-bigquery-setup.js';
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('the BigQuery API on a BigQuery warehouse (fake Google)', () => {
   let fx: FakeBigQuerySetup;
@@ -75,7 +73,7 @@ describe('the BigQuery API on a BigQuery warehouse (fake Google)', () => {
   it('query() returns what BigQuery computed from hoopq\'s masked SQL; the real job is labelled and recorded', async () => {
     const token = await mint('api-bq-1');
     const [rows] = await client(token).query({ query: 'SELECT id, name, email, ssn FROM crm.customers ORDER BY id', labels: { team: 'ml' } });
-    expect(rows).toEqual(CUSTOMERS.map(([id, name, email]) => ({ id, name, email: email === null ? null : sha(email as string), ssn: '[REDACTED]' })));
+    expect(rows).toEqual(CUSTOMERS.map(([id, name, email]) => ({ id, name, email: email === null ? null : keyedHashUnder(join(fx.dir, '.hoopq', 'keys'), email as string), ssn: '[REDACTED]' })));
     const real = [...fx.google.bigquery.jobs.values()].filter((j) => j.request.configuration?.labels?.hoopq_run === 'api-bq-1' && j.request.configuration?.dryRun !== true);
     expect(real).toHaveLength(1);
     expect(real[0]!.request.configuration.labels).toMatchObject({ team: 'ml', hoopq_run: 'api-bq-1' });

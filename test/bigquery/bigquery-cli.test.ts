@@ -4,17 +4,15 @@
  * iam_endpoint), and once through an HTTPS proxy that answers as Google's real hosts.
  * Needs `npm run build`. The fakes run in this process, so the CLI is spawned asynchronously.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hoopq, hoopqAsync, type CliResult } from '../cli/cli-harness.js';
+import { hoopq, hoopqAsync, keyedHashUnder, type CliResult } from '../cli/cli-harness.js';
 import { AGENT_SA, CUSTOMERS, GATEWAY_SA, PROJECT, setUpFakeBigQuery, type FakeBigQuerySetup } from '../fakes/google/fake-bigquery-setup.js';
 import type { FakeJob } from '../fakes/google/fake-bigquery.js';
 import type { RecordedRequest } from '../fakes/google/fake-google-types.js';
 import { startGoogleHttpsProxy, type GoogleHttpsProxy } from '../fakes/google/google-https-proxy.js';
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const CAP = 1_000_000;
 
 function writeDeployment(dir: string, warehouse: string[]): string {
@@ -92,7 +90,7 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
       CUSTOMERS.map(([id, name, email, ssn, phone, country]) => ({
         id,
         name,
-        email: email === null ? null : sha(email as string),
+        email: email === null ? null : keyedHashUnder(join(fx.dir, '.hoopq', 'keys'), email as string),
         ssn: '[REDACTED]',
         phone: phone === null ? null : `${'*'.repeat((phone as string).length - 4)}${(phone as string).slice(-4)}`,
         country,
@@ -112,7 +110,12 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     expect(jobs.map((j) => j.body.configuration.dryRun === true)).toEqual([true, false]);
     const [dry, real] = jobs as [RecordedRequest, RecordedRequest];
     expect(real.body.configuration.query.query).toBe(dry.body.configuration.query.query);
-    expect(real.body.configuration.query.query).toContain('TO_HEX(SHA256(');
+    expect(real.body.configuration.query.query).toContain('TO_HEX(SHA256(CONCAT(@__hoopq_hash_outer');
+    // the hash key travels as the same hidden BYTES parameters in the dry run and the job, never in the SQL text
+    for (const j of jobs) {
+      expect(j.body.configuration.query.queryParameters.map((p: { name: string }) => p.name)).toEqual(['__hoopq_hash_inner', '__hoopq_hash_outer']);
+      expect(j.body.configuration.query.queryParameters.map((p: { parameterType: { type: string } }) => p.parameterType.type)).toEqual(['BYTES', 'BYTES']);
+    }
     for (const j of jobs) expect(j.body.configuration.query).toMatchObject({ useLegacySql: false, maximumBytesBilled: String(CAP) });
     expect(real.body.configuration.jobTimeoutMs).toBe('2000');
     expect(real.body.configuration.jobCreationMode).toBeUndefined();
@@ -143,7 +146,7 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     expect(JSON.parse(result.stderr)).toMatchObject({ code: 'policy.table_denied' });
     expect(jobsFor('hidden_read_marker').map((j) => j.body.configuration.dryRun)).toEqual([true]);
     // recorded as a refusal that names the dry run as its source
-    expect(audit().filter((r) => r.rule === 'tables.deny' && /warehouse reports/.test(String(r.reason))).length).toBeGreaterThanOrEqual(1);
+    expect(audit().filter((r) => r.rule === 'tables.deny' && /dry run/.test(String(r.reason))).length).toBeGreaterThanOrEqual(1);
   });
 
   it.concurrent('refuses when the dry run reveals a table the analysis missed (exit 6)', async () => {
@@ -205,7 +208,7 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     const run = 'revoked-run-1';
     const t = mint('patient', run);
     const running = query(`SELECT country FROM customers WHERE country = 'revoke_marker'`, [], t);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 45_000; // the CLI starts, analyses and dry-runs first: slow on a loaded machine
     let job: FakeJob | undefined;
     while (!(job = [...bq().jobs.values()].find((j) => j.sql.includes('revoke_marker'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(job).toBeDefined();
@@ -214,6 +217,31 @@ describe('hoopq query on BigQuery (fake Google via api_endpoint / iam_endpoint)'
     const result = await running;
     expect(result.code).toBe(4);
     expect(job!.cancelled).toBe(true);
+    // the intent (written before the job existed) and the outcome both name the job
+    const records = audit().filter((r) => r.run === run && (r.event === 'query.intent' || r.event === 'query'));
+    expect(records.map((r) => [r.event, r.warehouse.job_id])).toEqual([
+      ['query.intent', job!.jobId],
+      ['query', job!.jobId],
+    ]);
+  });
+
+  it.concurrent.each<[string, string, string[], unknown[]]>([
+    ['a named scalar', 'SELECT id FROM customers WHERE id <= @max_id ORDER BY id', ['max_id:INT64:2'], [1, 2]],
+    ['an ARRAY', 'SELECT id FROM customers WHERE id IN UNNEST(@ids) ORDER BY id', ['ids:ARRAY<INT64>:[1, 3]'], [1, 3]],
+    ['a STRUCT', "SELECT id FROM customers WHERE country = @who.country AND id >= @who.min_id ORDER BY id", ['who:STRUCT<country STRING, min_id INT64>:{"country": "UK", "min_id": 2}'], [3]],
+  ])('runs a query with %s parameter; the dry run carries the same queryParameters as the job', async (_what, sql, params, ids) => {
+    const marker = `/* params_${ids.join('_')} */`;
+    const { result, calls } = await during(() => query(`${sql} ${marker}`, ['--format', 'json', ...params.flatMap((p) => ['--parameter', p])]));
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).map((r: { id: number }) => r.id)).toEqual(ids);
+    const jobs = inserts(calls).filter((j) => String(j.body.configuration.query.query).includes(marker));
+    expect(jobs.map((j) => j.body.configuration.dryRun === true)).toEqual([true, false]);
+    const [dry, real] = jobs as [RecordedRequest, RecordedRequest];
+    expect(dry.body.configuration.query.queryParameters).toEqual(real.body.configuration.query.queryParameters);
+    expect(dry.body.configuration.query.parameterMode).toBe('NAMED');
+    // the caller's parameters first, then hoopq's hidden hash-key parameters (this policy hashes email)
+    expect(real.body.configuration.query.queryParameters.map((p: { name: string }) => p.name)).toEqual([params[0]!.split(':')[0], '__hoopq_hash_inner', '__hoopq_hash_outer']);
   });
 
   it('pages a large result completely and in order', async () => {
@@ -280,7 +308,7 @@ describe('hoopq query on BigQuery through an HTTPS proxy answering as Google', (
     const { result, calls } = await runIn('defaults', [`project: ${PROJECT}`]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)[0]).toEqual({ id: 1, email: sha('ada@example.com') });
+    expect(JSON.parse(result.stdout)[0]).toEqual({ id: 1, email: keyedHashUnder(join(fx.dir, 'defaults', '.hoopq', 'keys'), 'ada@example.com') });
     expect(new Set(calls.map((c) => `${c.api} ${c.host}`))).toEqual(
       new Set(['oauth oauth2.googleapis.com', 'iam iamcredentials.googleapis.com', 'bigquery bigquery.googleapis.com']),
     );

@@ -3,7 +3,7 @@
  * demo made by `hoopq quickstart` in a temporary folder.
  */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,11 +42,37 @@ export interface Demo {
   mint(policy: string, run: string, extra?: string[]): string;
   auditRecords(): Array<Record<string, any>>;
   warehouseSha256(): string;
+  /** What the `hash` mask gives for a value's text under this deployment's key (HMAC-SHA256, computed with node's crypto). */
+  keyedHash(text: string): string;
   files(): string[];
   /** Gateway mode: the gateway's URL and the agent's (empty) folder. */
   gateway?: { url: string; agentDir: string; process: ChildProcess; stderr(): string };
   /** Stops the gateway (gateway mode); nothing to do in direct mode. */
   close(): Promise<void>;
+}
+
+/**
+ * HMAC-SHA256 of `text` under the deployment's `hash` mask key (`hash.key` in its keys folder,
+ * `hqhk_<base64url>`), computed here from the file so that tests check hoopq's masks independently.
+ */
+export function keyedHashUnder(keysDir: string, text: string): string {
+  const line = readFileSync(join(keysDir, 'hash.key'), 'utf8').trim();
+  return createHmac('sha256', Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url')).update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Every spelling of a deployment's hash key a leak could take: the `hash.key` line, the key in
+ * hex, and the two padded keys (K xor ipad, K xor opad) the engines receive, in hex either case
+ * and base64. With `pieces`, also every 16-hex-character piece of the padded keys.
+ */
+export function hashKeyFormsUnder(keysDir: string, options: { pieces?: boolean } = {}): string[] {
+  const line = readFileSync(join(keysDir, 'hash.key'), 'utf8').trim();
+  const key = Buffer.from(line.slice(line.indexOf('_') + 1), 'base64url');
+  const padded = Buffer.concat([key, Buffer.alloc(64 - key.length)]);
+  const pads = [0x36, 0x5c].map((pad) => Buffer.from(padded.map((b) => b ^ pad)).toString('hex'));
+  const forms = [line, key.toString('hex'), ...pads.flatMap((hex) => [hex, hex.toUpperCase(), Buffer.from(hex, 'hex').toString('base64')])];
+  if (!options.pieces) return forms;
+  return [...forms, ...pads.flatMap((hex) => Array.from({ length: hex.length - 15 }, (_, i) => hex.slice(i, i + 16)))];
 }
 
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
@@ -107,6 +133,9 @@ export function createDemo(): Demo {
     },
     warehouseSha256() {
       return createHash('sha256').update(readFileSync(join(dir, 'demo.duckdb'))).digest('hex');
+    },
+    keyedHash(text: string) {
+      return keyedHashUnder(join(dir, '.hoopq', 'keys'), text);
     },
     files() {
       return listFiles(dir);

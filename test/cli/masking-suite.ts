@@ -1,16 +1,16 @@
 /**
  * Black-box: an agent under analyst-agent (email hash, ssn redact, phone partial) tries to get
  * raw values out with every shape it can think of. No raw value — nor its upper, lower,
- * reversed, digits-only, hex, base64 or md5 form — may appear in stdout, stderr or the audit
+ * reversed, digits-only, hex, base64, md5 or SHA-256 form — may appear in stdout, stderr or the audit
  * log; predicates see masked values only; unmasked queries return exactly what DuckDB returns
  * on pre-masked data. Runs in direct and gateway mode.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoInMode, type CliResult, type Demo, type Mode } from './cli-harness.js';
+import { createDemoInMode, hashKeyFormsUnder, type CliResult, type Demo, type Mode } from './cli-harness.js';
 
 interface Secrets {
   emails: string[];
@@ -41,6 +41,8 @@ function forbiddenForms(value: string): string[] {
     Buffer.from(value).toString('hex').toUpperCase(),
     Buffer.from(value).toString('base64'),
     createHash('md5').update(value).digest('hex'),
+    // the unkeyed SHA-256 would let a guess be checked against the mask
+    createHash('sha256').update(value).digest('hex'),
   ];
   if (digits.length >= 7) forms.push(digits);
   return forms;
@@ -152,27 +154,90 @@ export function defineMaskingSuite(mode: Mode): void {
       assertNoRawValue(r.stdout + r.stderr, 'output');
     });
 
+    it.concurrent.each([
+      // the demo's emails are first.last<id>@example.com: with an unkeyed hash, hashing that
+      // guess in SQL confirmed every row; under the deployment's key no guess matches
+      ['a guess built from visible columns', "SELECT count(*) AS n FROM customers WHERE email = sha256(lower(replace(name, ' ', '.')) || id || '@example.com')"],
+      ['a guess through a CTE', "WITH g AS (SELECT id, sha256(lower(replace(name, ' ', '.')) || id || '@example.com') AS h FROM customers) SELECT count(*) AS n FROM customers c JOIN g ON g.id = c.id AND g.h = c.email"],
+      ['a guess of one known value', (s: Secrets) => `SELECT count(*) AS n FROM customers WHERE email = sha256('${s.emails[0]}')`],
+      ['md5 and sha256 of guesses', "SELECT count(*) AS n FROM customers WHERE email IN (sha256(lower(replace(name, ' ', '.')) || id || '@example.com'), md5(lower(replace(name, ' ', '.')) || id || '@example.com'))"],
+    ])('guess-and-compare on a hashed column matches nothing: %s', async (_what, build) => {
+      const sql = typeof build === 'string' ? build : build(secrets);
+      const r = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      outputs.push(r);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).map((row: { n: unknown }) => Number(row.n))).toEqual([0]);
+    });
+
+    it('the hash key reaches no output: not a warehouse error, not explain', async () => {
+      const results = [
+        await demo.runAsync(['query', 'SELECT * FROM customers WHERE nosuch = 1'], { env: env() }),
+        await demo.runAsync(['query', '--format', 'json', 'SELECT CAST(email AS INTEGER) AS n FROM customers'], { env: env() }),
+        await demo.runAsync(['explain', 'SELECT email FROM customers WHERE id = 1'], { env: env() }),
+      ];
+      outputs.push(...results);
+      // any 16 hex characters of the padded keys would be a piece of the key
+      const forms = hashKeyFormsUnder(join(demo.dir, '.hoopq', 'keys'), { pieces: true });
+      expect(results.map((r) => r.code)).toEqual([7, 7, 0]);
+      expect(JSON.parse(results[2]!.stdout).run_sql.join(' ')).toContain('system.main.sha256');
+      for (const r of results) {
+        for (const f of forms) expect(r.stdout + r.stderr).not.toContain(f);
+        // DuckDB's excerpt of the SQL (which holds the masks) is not shown under a masking policy
+        expect(r.stderr).not.toMatch(/LINE \d+:/);
+      }
+    });
+
+    it('joins and grouping on a hashed column still work (equal values, equal hashes)', async () => {
+      const r = await demo.runAsync(['query', '--format', 'json', 'SELECT count(*) AS n FROM customers a JOIN customers b ON a.email = b.email'], { env: env() });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).map((row: { n: unknown }) => Number(row.n))).toEqual([secrets.emails.length]);
+    });
+
     it('masked values are exactly DuckDB on pre-masked data', async () => {
       const sql = 'SELECT id, name, email, ssn, phone, city FROM customers ORDER BY id LIMIT 50';
       const r = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
       expect(r.code).toBe(0);
       const expected = await readRaw(
         demo.dir,
-        `SELECT id, name, sha256(email) AS email, '[REDACTED]' AS ssn,
+        `SELECT id, name, email, '[REDACTED]' AS ssn,
                 CASE WHEN length(phone) <= 4 THEN repeat('*', length(phone)) ELSE repeat('*', length(phone) - 4) || right(phone, 4) END AS phone,
                 city
          FROM demo.crm.customers ORDER BY id LIMIT 50`,
       );
-      expect(JSON.parse(r.stdout)).toEqual(expected);
+      // email: HMAC-SHA256 under the deployment's key, computed here independently of hoopq
+      expect(JSON.parse(r.stdout)).toEqual(expected.map((row) => ({ ...row, email: demo.keyedHash(String(row.email)) })));
     });
 
     it('nothing in the audit log carries a raw value, and the log verifies', () => {
       const log = readFileSync(join(demo.dir, 'audit.jsonl'), 'utf8');
       assertNoRawValue(log, 'the audit log');
+      // nor the hash key, which DuckDB receives inside the masks (explain's run_sql holds it redacted)
+      for (const f of hashKeyFormsUnder(join(demo.dir, '.hoopq', 'keys'), { pieces: true })) expect(log.includes(f), `the audit log holds ${f}`).toBe(false);
       expect(demo.admin(['audit', 'verify']).code).toBe(0);
       const masked = demo.auditRecords().filter((r) => r.event === 'query' && r.decision === 'allow');
       expect(masked.length).toBeGreaterThan(30);
       for (const rec of masked) expect(rec.masked.columns['demo.crm.customers.ssn']).toBe('redact');
+    });
+
+    it('keys rotate --hash-key: hashes change at once, the audit names the key by id, the old key is kept aside (0600)', async () => {
+      const sql = 'SELECT email FROM customers WHERE id = 1';
+      const before = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      const oldHash = JSON.parse(before.stdout)[0].email as string;
+      expect(oldHash).toBe(demo.keyedHash(secrets.emails[0]!));
+      const rotated = demo.admin(['keys', 'rotate', '--hash-key']);
+      expect(rotated.code).toBe(0);
+      const ids = JSON.parse(rotated.stdout).hash_key as { previous: string; current: string };
+      expect(ids.previous).not.toBe(ids.current);
+      const after = await demo.runAsync(['query', '--format', 'json', sql], { env: env() });
+      const newHash = JSON.parse(after.stdout)[0].email as string;
+      expect(newHash).not.toBe(oldHash);
+      expect(newHash).toBe(demo.keyedHash(secrets.emails[0]!));
+      const keyed = demo.auditRecords().filter((r) => r.event === 'query' && r.masked?.hash_key);
+      expect(keyed.at(-1)!.masked.hash_key).toBe(ids.current);
+      expect(keyed.some((r) => r.masked.hash_key === ids.previous)).toBe(true);
+      const retired = readdirSync(join(demo.dir, '.hoopq', 'keys')).filter((f) => f.startsWith('hash.key.retired-'));
+      expect(retired).toHaveLength(1);
+      expect(statSync(join(demo.dir, '.hoopq', 'keys', retired[0]!)).mode & 0o777).toBe(0o600);
     });
   });
 }

@@ -24,6 +24,7 @@ import { createDemoWarehouse } from '../../src/quickstart/create-demo-warehouse.
 import { generateDemoData } from '../../src/quickstart/demo-data.js';
 import { readDemoPolicy } from '../../src/quickstart/demo-files.js';
 import { openDuckDbWarehouse } from '../../src/warehouse/duckdb/open-duckdb-warehouse.js';
+import { TEST_HASH_KEY } from '../fixtures/test-hash-key.js';
 import type { DuckDbWarehouse } from '../../src/warehouse/duckdb/duckdb-warehouse.js';
 import { generateCase, mutateCase, prng } from './smuggling-cases.js';
 
@@ -55,7 +56,7 @@ export async function openFuzzHarness(): Promise<FuzzHarness> {
   await createDemoWarehouse(dbPath);
   writeFileSync(join(root, 'analyst-agent.yaml'), readDemoPolicy('analyst-agent'));
   const policy = loadPolicy(join(root, 'analyst-agent.yaml'));
-  const warehouse: DuckDbWarehouse = await openDuckDbWarehouse({ path: dbPath, writable: false });
+  const warehouse: DuckDbWarehouse = await openDuckDbWarehouse({ path: dbPath, writable: false, hashKey: TEST_HASH_KEY });
   const names = { defaultProject: warehouse.project, defaultDataset: 'crm' };
   // DuckDB's own reading of the received bytes, on an instance of its own
   const oracleInstance = await DuckDBInstance.create(':memory:');

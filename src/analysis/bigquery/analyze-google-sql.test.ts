@@ -89,7 +89,7 @@ describe('queries', () => {
     ['SELECT * FROM d.a UNION ALL SELECT * FROM d.b EXCEPT DISTINCT SELECT * FROM d.c', ['proj.d.a', 'proj.d.b', 'proj.d.c']],
     ['SELECT * FROM ML.PREDICT(MODEL `p.d.m`, (SELECT * FROM d.t))', ['p.d.m', 'proj.d.t']],
     ['SELECT * FROM ML.PREDICT(MODEL d.m, TABLE d.t)', ['proj.d.m', 'proj.d.t']],
-    ['SELECT * FROM `p.d.tvf`(1) AS x', ['p.d.tvf']],
+    ['SELECT * FROM `p.d.tvf`(1) AS x', []],
     ['SELECT TO_JSON_STRING(t) FROM d.t AS t', ['proj.d.t']],
     ['SELECT * FROM d.t FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
     ['SELECT * FROM d.t TABLESAMPLE SYSTEM (10 PERCENT)', ['proj.d.t']],
@@ -154,7 +154,7 @@ describe('DML and DDL', () => {
     ['ALTER TABLE d.t ADD CONSTRAINT fk FOREIGN KEY (x) REFERENCES d.u(x) NOT ENFORCED', 'alter', 'ALTER_TABLE', ['proj.d.u'], ['proj.d.t']],
     ["EXPORT DATA OPTIONS (uri = 'gs://b/*', format = 'CSV') AS SELECT * FROM d.s", 'export', 'EXPORT_DATA', ['proj.d.s'], []],
     ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = ['gs://b/x.csv'])", 'load', 'LOAD_DATA', [], ['proj.d.t']],
-    ['CALL d.proc(1)', 'call', 'CALL', ['proj.d.proc'], []],
+    ['CALL d.proc(1)', 'call', 'CALL', [], []],
     ["GRANT `roles/bigquery.dataViewer` ON TABLE d.t TO 'user:a@example.com'", 'grant', 'GRANT', [], ['proj.d.t']],
     ["CREATE ROW ACCESS POLICY f ON d.t GRANT TO ('user:a@example.com') FILTER USING (a = 1)", 'create', 'CREATE_ROW_ACCESS_POLICY', [], ['proj.d.t']],
   ])('%s', async (sql, kind, nativeType, read, write) => {
@@ -163,6 +163,62 @@ describe('DML and DDL', () => {
     expect(t.types[0]).toBe(nativeType);
     expect(t.read).toEqual(read);
     expect(t.write).toEqual(write);
+  });
+});
+
+describe('routines and external resources', () => {
+  it.each([
+    ['SELECT * FROM `p.d.tvf`(1) AS x', ['p.d.tvf']],
+    ['CALL d.proc(1)', ['proj.d.proc']],
+    ['SELECT `acme.hr.lookup_salary`(1)', ['acme.hr.lookup_salary']],
+    ['SELECT d.f(x), NET.HOST(u), SAFE.d2.g(1) FROM d.t', ['proj.d.f']],
+    ['CREATE TEMP FUNCTION f(x INT64) AS (x); SELECT f(1)', []],
+  ])('%s calls %j', async (sql, routines) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect([...new Set(a.statements.flatMap((s) => s.routines ?? []))].sort()).toEqual(routines);
+  });
+
+  it.each([
+    ["EXPORT DATA OPTIONS (uri = 'gs://b/x-*.csv', format = 'CSV') AS SELECT 1", [{ kind: 'uri', value: 'gs://b/x-*.csv', use: 'export' }]],
+    [
+      "EXPORT DATA WITH CONNECTION `p.us.c` OPTIONS (URI = 's3://b/x-*', format = 'JSON') AS SELECT 1",
+      [{ kind: 'connection', value: 'p.us.c', use: 'connection' }, { kind: 'uri', value: 's3://b/x-*', use: 'export' }],
+    ],
+    ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = ['gs://b/1.csv', 'gs://c/2.csv']) WITH CONNECTION us.c", [
+      { kind: 'uri', value: 'gs://b/1.csv', use: 'load' },
+      { kind: 'uri', value: 'gs://c/2.csv', use: 'load' },
+      { kind: 'connection', value: 'proj.us.c', use: 'connection' },
+    ]],
+    ["CREATE EXTERNAL TABLE d.x OPTIONS (format = 'CSV', uris = ['gs://b/*'])", [{ kind: 'uri', value: 'gs://b/*', use: 'external_table' }]],
+    ["CREATE FUNCTION d.f(x INT64) RETURNS INT64 REMOTE WITH CONNECTION p.us.c OPTIONS (endpoint = 'https://example.com/f')", [
+      { kind: 'connection', value: 'p.us.c', use: 'connection' },
+      { kind: 'uri', value: 'https://example.com/f', use: 'remote_function' },
+    ]],
+    ["CREATE TABLE d.t OPTIONS (description = 'copied from gs://b/x')", []],
+  ])('%s names its destinations', async (sql, external) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect(a.statements.flatMap((s) => s.external ?? [])).toEqual(external);
+  });
+
+  it.each([
+    ["EXPORT DATA OPTIONS (uri = CONCAT('gs://b/', 'x-*.csv'), format = 'CSV') AS SELECT 1"],
+    ["LOAD DATA INTO d.t FROM FILES (format = 'CSV', uris = [@where])"],
+    ["EXECUTE IMMEDIATE \"EXPORT DATA OPTIONS (uri = @u, format = 'CSV') AS SELECT 1\""],
+  ])('refuses a computed destination: %s', async (sql) => {
+    const err = await refusal(sql);
+    expect(err.code).toBe('analysis.dynamic_destination');
+  });
+
+  it.each([
+    ['SELECT @__hoopq_hash_inner'],
+    ['SELECT @__HOOPQ_HASH_OUTER'],
+    ['SELECT * FROM `__hoopq_pipe_input`'],
+    ['SELECT * FROM `p.d.__hoopq_x`'],
+    ['DECLARE __hoopq_x INT64'],
+    ['EXECUTE IMMEDIATE "SELECT @__hoopq_hash_inner"'],
+  ])('refuses hoopq\'s reserved names: %s', async (sql) => {
+    const err = await refusal(sql);
+    expect(err.code).toBe('analysis.reserved_name');
   });
 });
 
@@ -227,15 +283,53 @@ describe('EXECUTE IMMEDIATE', () => {
   });
 });
 
+describe('syntax BigQuery accepts that the parser does not', () => {
+  it.each<[string, string[], string[]?]>([
+    ['FROM d.t', ['proj.d.t']],
+    ['FROM d.t |> WHERE x > 1 |> SELECT a', ['proj.d.t']],
+    ['SELECT * FROM d.t |> WHERE x > 1', ['proj.d.t']],
+    ['FROM d.t AS t |> JOIN d.u USING (id) |> WHERE t.x IN (SELECT y FROM d.v) |> AGGREGATE COUNT(*) AS n GROUP AND ORDER BY t.k DESC', ['proj.d.t', 'proj.d.u', 'proj.d.v']],
+    ['WITH c AS (SELECT 1 AS x) FROM c |> JOIN d.w ON TRUE |> EXTEND 1 AS y |> SET y = 2 |> DROP y |> RENAME x AS z |> ORDER BY z |> LIMIT 3', ['proj.d.w']],
+    ['FROM d.t |> UNION ALL (SELECT * FROM d.u), (FROM d.v |> WHERE a)', ['proj.d.t', 'proj.d.u', 'proj.d.v']],
+    ['SELECT * FROM (FROM d.t |> WHERE x = 1) AS s', ['proj.d.t']],
+    ['FROM d.t AS a |> SELECT a.x |> JOIN a.items ON TRUE', ['proj.a.items', 'proj.d.t']],
+    ['FROM d.t AS a, a.items |> WHERE 1 = 1', ['proj.d.t']],
+    ['SELECT ARRAY_FILTER(arr, e -> e > 0), ARRAY_TRANSFORM(arr, (e, i) -> e + i) FROM d.t', ['proj.d.t']],
+    ["SELECT RANGE<DATE> '[2020-01-01, 2020-12-31)', RANGE(DATE '2020-01-01', NULL) FROM d.t", ['proj.d.t']],
+    ['SELECT EXTRACT(HOUR FROM ts AT TIME ZONE "UTC") FROM d.t FOR SYSTEM TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
+    ['SELECT * FROM d.a UNION ALL BY NAME SELECT * FROM d.b', ['proj.d.a', 'proj.d.b']],
+    ['SELECT IF(a IS NULL, b, a).* REPLACE (1 AS x) FROM d.t', ['proj.d.t']],
+    ['SELECT * FROM my-project-1a.d.t', ['my-project-1a.d.t']],
+    ["SELECT 'a' 'b' FROM d.t", ['proj.d.t']],
+    ['SELECT * FROM UNNEST([1, 2] AS x, [3, 4] AS y)', []],
+    ['SELECT f() OVER (ROWS BETWEEN 5+5 PRECEDING AND 5+5 FOLLOWING) FROM d.t', ['proj.d.t']],
+    ["LOAD DATA INTO TEMP TABLE tmp FROM FILES (uris = ['gs://b/x.csv'], format = 'CSV'); SELECT * FROM tmp", []],
+  ])('%s', async (sql, read) => {
+    expect((await tables(sql)).read).toEqual(read);
+  });
+
+  it('UNDROP SCHEMA is a define of the dataset', async () => {
+    const t = await tables('UNDROP SCHEMA d');
+    expect(t).toMatchObject({ kinds: ['define'], types: ['UNDROP_SCHEMA'], write: ['proj.d.*'] });
+  });
+
+  it('a system variable that changes name resolution stays refused', async () => {
+    await refusal("SET @@dataset_id = 'other'");
+    expect((await tables("SET @@query_label = 'x'")).kinds).toEqual(['script']);
+  });
+});
+
 describe('refusals', () => {
   it.each([
     'SELEC * FROM t',
     'SELECT * FROM d.t WHERE',
     "SELECT 'unterminated FROM d.t",
-    'SELECT * FROM d.t |> WHERE x > 1',
     '',
     '-- only a comment',
-    'UNDROP SCHEMA d',
+    'INSERT INTO d.x FROM d.t |> WHERE x > 1',
+    'FROM d.t |> FROBNICATE x',
+    'FROM d.t |> DROP (SELECT 1)',
+    'FROM d.t |> AS a, b',
   ])('refuses %j', async (sql) => {
     await refusal(sql);
   });
@@ -251,12 +345,27 @@ describe('refusals', () => {
   });
 });
 
+describe('time travel', () => {
+  it.each<[string, string[] | undefined]>([
+    ['SELECT * FROM d.t FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()', ['proj.d.t']],
+    ['SELECT * FROM d.t AS x FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) JOIN d.u USING (id)', ['proj.d.t']],
+    ['SELECT * FROM d.t FOR SYSTEM TIME AS OF @when', ['proj.d.t']],
+    ['SELECT * FROM (SELECT * FROM `p.d.t` FOR SYSTEM_TIME AS OF @when) JOIN d.u USING (id)', ['p.d.t']],
+    ['SELECT * FROM d.t TABLESAMPLE SYSTEM (10 PERCENT)', undefined],
+    ['SELECT * FROM d.t', undefined],
+  ])('%s', async (sql, expected) => {
+    const a = await analyzeGoogleSql(sql, { names });
+    expect(a.statements[0]!.timeTravel).toEqual(expected);
+  });
+});
+
 describe('views', () => {
   const catalog: Catalog = {
     async viewDefinition(name) {
       if (name === 'proj.d.v') return { sql: 'SELECT * FROM base JOIN other.t2 USING (id)', project: 'proj', dataset: 'd' };
       if (name === 'proj.d.vv') return { sql: 'SELECT * FROM v', project: 'proj', dataset: 'd' };
       if (name === 'proj.d.loop') return { sql: 'SELECT * FROM loop', project: 'proj', dataset: 'd' };
+      if (name === 'proj.d.past') return { sql: 'SELECT * FROM base FOR SYSTEM_TIME AS OF TIMESTAMP "2026-01-01"', project: 'proj', dataset: 'd' };
       return null;
     },
     async columns() {
@@ -268,6 +377,11 @@ describe('views', () => {
     const a = await analyzeGoogleSql('SELECT * FROM d.vv', { names, catalog });
     expect(a.statements[0]!.reads).toEqual(['proj.d.base', 'proj.d.v', 'proj.d.vv', 'proj.other.t2']);
     expect(a.statements[0]!.views.map((v) => v.view)).toEqual(['proj.d.vv', 'proj.d.v']);
+  });
+
+  it('lists the tables a view definition reads as an earlier version', async () => {
+    const a = await analyzeGoogleSql('SELECT * FROM d.past JOIN d.t USING (id)', { names, catalog });
+    expect(a.statements[0]!.timeTravel).toEqual(['proj.d.base']);
   });
 
   it('refuses circular views', async () => {

@@ -11,7 +11,7 @@
  */
 import { AnalysisError } from '../../errors.js';
 import type { Catalog } from '../catalog.js';
-import type { NameDefaults, QueryAnalysis, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
+import type { ExternalResource, NameDefaults, QueryAnalysis, StatementAnalysis, ViewExpansion } from '../query-analysis.js';
 import { collectGoogleSqlReferences, type CollectedStatement, type TableReference } from './collect-google-sql-references.js';
 import { isInformationSchema, resolveGoogleSqlName } from './google-sql-name.js';
 
@@ -24,7 +24,11 @@ export interface GoogleSqlStatementAnalysis extends StatementAnalysis {
     /** DML targets (DELETE/UPDATE/MERGE), which `reads` above includes resolved, since their predicates observe rows. */
     targetReads: string[];
   };
-  /** Persistent functions called from expressions, resolved (their bodies are not expanded). */
+  /**
+   * Persistent routines called, resolved: functions in expressions, table functions in FROM,
+   * procedures in CALL (their bodies are not expanded; the dry run's referencedTables is the
+   * backstop for the tables they read).
+   */
   routines: string[];
 }
 
@@ -36,12 +40,14 @@ export interface GoogleSqlAnalysis extends QueryAnalysis {
 export interface GoogleSqlAnalysisContext {
   names: NameDefaults;
   catalog?: Catalog;
+  /** hoopq's own text (a mask rewrite), which may use hoopq's reserved names. Never a caller's SQL. */
+  trusted?: boolean;
 }
 
 const MAX_VIEW_DEPTH = 8;
 
 export async function analyzeGoogleSql(sql: string, ctx: GoogleSqlAnalysisContext): Promise<GoogleSqlAnalysis> {
-  const collected = collectGoogleSqlReferences(sql);
+  const collected = collectGoogleSqlReferences(sql, { trusted: ctx.trusted });
   if (collected.length === 0) {
     throw new AnalysisError('analysis.empty', 'refused: the SQL contains no statement', {
       rule: 'analysis.parse',
@@ -59,10 +65,17 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
   const writes = new Set<string>();
   const views: ViewExpansion[] = [];
   const written = { reads: new Set<string>(), writes: new Set<string>(), targetReads: new Set<string>() };
+  const routines = new Set(c.routines.map((parts) => resolveGoogleSqlName(parts, ctx.names)[0]!));
+  const timeTravel = new Set<string>();
   for (const ref of c.references) {
+    if (ref.timeTravel) for (const name of resolveReference(ref, ctx.names)) timeTravel.add(name);
     const as = writtenName(ref);
     (ref.targetRead ? written.targetReads : ref.access === 'read' ? written.reads : written.writes).add(as);
     for (const name of resolveReference(ref, ctx.names)) {
+      if (ref.role === 'routine' && ref.access === 'read') {
+        routines.add(name);
+        continue;
+      }
       if (ref.access === 'write') {
         writes.add(name);
         continue;
@@ -70,15 +83,16 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
       const expansion = ref.role === 'table' ? await expandView(name, ctx, viewChain) : null;
       if (expansion) {
         // the view itself stays a read (a read rule must allow it), with everything behind it
-        views.push(...expansion);
+        views.push(...expansion.views);
         reads.add(name);
-        for (const t of expansion[0]!.reads) reads.add(t);
+        for (const t of expansion.views[0]!.reads) reads.add(t);
+        for (const r of expansion.routines) routines.add(r);
+        for (const t of expansion.timeTravel) timeTravel.add(t);
       } else {
         reads.add(name);
       }
     }
   }
-  const routines = [...new Set(c.routines.map((parts) => resolveGoogleSqlName(parts, ctx.names)[0]!))].sort();
   return {
     kind: c.kind,
     nativeType: c.nativeType,
@@ -87,8 +101,36 @@ async function analyzeStatement(c: CollectedStatement, ctx: GoogleSqlAnalysisCon
     writes: [...writes].sort(),
     views,
     written: { reads: [...written.reads].sort(), writes: [...written.writes].sort(), targetReads: [...written.targetReads].sort() },
-    routines,
+    routines: [...routines].sort(),
+    external: resolveExternal(c, ctx.names),
+    ...(timeTravel.size > 0 ? { timeTravel: [...timeTravel].sort() } : {}),
   };
+}
+
+const USE_BY_TYPE: Record<string, ExternalResource['use']> = {
+  EXPORT_DATA: 'export',
+  LOAD_DATA: 'load',
+  CREATE_EXTERNAL_TABLE: 'external_table',
+  CREATE_FUNCTION: 'remote_function',
+  CREATE_TABLE_FUNCTION: 'remote_function',
+};
+
+/** URIs as written; connection ids resolved to `project.location.connection` (a two-part id is in the default project). */
+function resolveExternal(c: CollectedStatement, names: NameDefaults): ExternalResource[] {
+  const use = USE_BY_TYPE[c.nativeType] ?? 'load';
+  return c.external.map((e) => {
+    if (e.kind === 'uri') return { kind: 'uri', value: e.value as string, use };
+    const parts = e.value as string[];
+    if (parts.length === 3) return { kind: 'connection', value: parts.join('.'), use: 'connection' };
+    if (parts.length === 2 && names.defaultProject) return { kind: 'connection', value: `${names.defaultProject}.${parts.join('.')}`, use: 'connection' };
+    // `DEFAULT` (the project's default connection) or a bare id: kept as written; no destination
+    // glob (two or three parts) can match it, so a policy cannot allow it by accident
+    if (parts.length === 1) return { kind: 'connection', value: parts[0]!, use: 'connection' };
+    throw new AnalysisError('analysis.unresolvable_name', `refused: cannot resolve the connection "${parts.join('.')}"`, {
+      rule: 'names',
+      hint: 'name connections as project.location.connection',
+    });
+  });
 }
 
 export function writtenName(ref: TableReference): string {
@@ -102,10 +144,10 @@ export function resolveReference(ref: TableReference, names: NameDefaults): stri
 
 /**
  * null when `name` is not a view; otherwise the view's expansion first, then the expansions
- * of the views it reads. The first entry's `reads` are what the definition reads: its base
+ * of the views it reads, the routines its definition calls and the tables it reads as an earlier version. The first entry's `reads` are what the definition reads: its base
  * tables and the views it names (themselves expanded in the later entries).
  */
-async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<ViewExpansion[] | null> {
+async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: string[]): Promise<{ views: ViewExpansion[]; routines: string[]; timeTravel: string[] } | null> {
   if (!ctx.catalog || name.endsWith('*') || isInformationSchema(name.split('.'))) return null;
   const def = await ctx.catalog.viewDefinition(name);
   if (!def) return null;
@@ -123,5 +165,5 @@ async function expandView(name: string, ctx: GoogleSqlAnalysisContext, chain: st
     });
   }
   const analysed = await analyzeStatement(inner[0]!, { names: { defaultProject: def.project, defaultDataset: def.dataset }, catalog: ctx.catalog }, [...chain, name]);
-  return [{ view: name, reads: analysed.reads }, ...analysed.views];
+  return { views: [{ view: name, reads: analysed.reads }, ...analysed.views], routines: analysed.routines, timeTravel: analysed.timeTravel ?? [] };
 }

@@ -74,8 +74,9 @@ const FIXED: Record<string, StatementClass> = {
   alter_reservation_stmt: { kind: 'other', nativeType: 'ALTER_RESERVATION' },
 };
 
-/** `modelKeywords`: offsets where the normaliser turned MODEL into TABLE. */
-export function classifyGoogleSqlStatement(node: Node, modelKeywords: ReadonlySet<number>): StatementClass {
+/** `modelKeywords` / `undropKeywords`: offsets where the normaliser turned MODEL into TABLE, UNDROP into CREATE. */
+export function classifyGoogleSqlStatement(node: Node, modelKeywords: ReadonlySet<number>, undropKeywords: ReadonlySet<number> = new Set()): StatementClass {
+  if (node.type === 'create_schema_stmt' && node.range && undropKeywords.has(node.range[0])) return { kind: 'define', nativeType: 'UNDROP_SCHEMA' };
   const fixed = FIXED[node.type];
   if (fixed) return fixed;
   const kindWords = (field: string): string[] => {

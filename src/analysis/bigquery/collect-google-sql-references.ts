@@ -17,6 +17,9 @@ import { classifyGoogleSqlStatement } from './classify-google-sql-statement.js';
 import { namePartsOf } from './google-sql-name.js';
 import { INERT_GOOGLE_SQL_NODES } from './inert-google-sql-nodes.js';
 import { parseGoogleSql } from './parse-google-sql.js';
+import { scanGoogleSql, type GoogleSqlToken } from './scan-google-sql.js';
+import type { PipeQuery } from './find-pipe-queries.js';
+import { isReservedName, reservedNameError } from '../reserved-names.js';
 
 export interface GoogleSqlNode {
   type: string;
@@ -40,10 +43,17 @@ export interface TableReference {
   targetRead?: boolean;
   /** Source range of the name (in `source`). */
   range: [number, number];
-  /** Set for a table in a FROM clause: what the masking rewrite may replace. */
-  relation?: { range: [number, number]; alias?: string };
+  /**
+   * Set for a table in a FROM clause: what the masking rewrite may replace (`range`: the name
+   * and its alias), and `suffix`, text that stays with the table inside the mask subquery
+   * (`FOR SYSTEM_TIME AS OF …`, `TABLESAMPLE …`); `bare`: the subquery takes no alias (a
+   * `TABLE t` argument becomes `(SELECT …)`).
+   */
+  relation?: { range: [number, number]; alias?: string; suffix?: [number, number]; bare?: boolean };
   /** For `external`: the connection id. */
   connection?: string;
+  /** Read as an earlier version of the table (`FOR SYSTEM_TIME AS OF`). */
+  timeTravel?: boolean;
 }
 
 export interface CollectedStatement {
@@ -57,6 +67,19 @@ export interface CollectedStatement {
   references: TableReference[];
   /** Persistent functions called from expressions (`dataset.fn(…)`), as written. */
   routines: string[][];
+  /** URIs and connections data leaves to or enters from (connections as written, dotted). */
+  external: CollectedExternal[];
+}
+
+export interface CollectedExternal {
+  kind: 'uri' | 'connection';
+  /** The URI, or the connection's name parts as written. */
+  value: string | string[];
+}
+
+export interface CollectOptions {
+  /** hoopq's own text (a mask rewrite): it may use hoopq's reserved names. */
+  trusted?: boolean;
 }
 
 interface Scope {
@@ -72,25 +95,46 @@ const BUILTIN_NAMESPACES = new Set([
 const NAME_CONTEXT_VARIABLES = new Set(['@@DATASET_ID', '@@DATASET_PROJECT_ID', '@@PROJECT_ID']);
 const MAX_DYNAMIC_DEPTH = 4;
 
-export function collectGoogleSqlReferences(sql: string): CollectedStatement[] {
-  const collector = new ReferenceCollector(sql, false, 0);
+export function collectGoogleSqlReferences(sql: string, options: CollectOptions = {}): CollectedStatement[] {
+  const collector = new ReferenceCollector(sql, false, 0, options.trusted === true);
   collector.run();
   return collector.statements;
 }
+
+/** Option values that name where data goes or comes from must be literals (and are checked against `destinations`). */
+const LOCATION_OPTIONS = new Set(['uri', 'uris', 'hive_partition_uri_prefix', 'metadata_file_paths', 'endpoint', 'model_path']);
+const URI_TEXT = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 class ReferenceCollector {
   readonly statements: CollectedStatement[] = [];
   private current: CollectedStatement | undefined;
   private temps = new Set<string>();
   private readonly modelKeywords: Set<number>;
+  private readonly undropKeywords: Set<number>;
+  private readonly tempLoadTargets: Set<number>;
+  private readonly connectionArguments: Set<number>;
+  private readonly defaultConnections: Set<number>;
   private readonly changed: Array<[number, number]>;
   private readonly program: GoogleSqlNode;
+  /** Pipe queries by the offset of their placeholder (the main parse and every part parsed since). */
+  private readonly pipes = new Map<number, PipeQuery>();
 
-  constructor(private readonly source: string, private readonly dynamic: boolean, private readonly depth: number) {
+  constructor(
+    private readonly source: string,
+    private readonly dynamic: boolean,
+    private readonly depth: number,
+    private readonly trusted: boolean,
+  ) {
+    if (!trusted) refuseReservedNames(source);
     const parsed = parseGoogleSql(source);
     this.program = parsed.program as unknown as GoogleSqlNode;
     this.modelKeywords = new Set(parsed.normalized.modelKeywords);
+    this.undropKeywords = new Set(parsed.normalized.undropKeywords);
+    this.tempLoadTargets = new Set(parsed.normalized.tempLoadTargets);
+    this.connectionArguments = new Set(parsed.normalized.connectionArguments);
+    this.defaultConnections = new Set(parsed.normalized.defaultConnections);
     this.changed = parsed.normalized.changed;
+    for (const q of parsed.normalized.pipes) this.pipes.set(q.start, q);
   }
 
   run(): void {
@@ -107,7 +151,7 @@ class ReferenceCollector {
   private statement(node: GoogleSqlNode, fold: boolean): void {
     if (node.type === 'empty') return;
     if (node.type === 'labeled_stmt') return this.statement(node.statement as GoogleSqlNode, fold);
-    const cls = classifyGoogleSqlStatement(node, this.modelKeywords);
+    const cls = classifyGoogleSqlStatement(node, this.modelKeywords, this.undropKeywords);
     if (fold) return this.statementBody(node, true);
     const entry: CollectedStatement = {
       ...cls,
@@ -116,6 +160,7 @@ class ReferenceCollector {
       dynamic: this.dynamic,
       references: [],
       routines: [],
+      external: [],
     };
     this.statements.push(entry);
     const saved = this.current;
@@ -215,12 +260,24 @@ class ReferenceCollector {
       case 'alter_view_stmt':
         if (n.columns) this.expr(n.columns, root);
         return this.alter(n.name, n.actions.items, root);
-      case 'export_data_stmt':
+      case 'export_data_stmt': {
         if (n.withConnection) this.expr(n.withConnection, root);
+        const before = this.current!.external.filter((e) => e.kind === 'uri').length;
         if (n.options) this.expr(n.options, root);
+        // no uri named: a destination no policy entry can match (BigQuery requires one anyway)
+        if (this.current!.external.filter((e) => e.kind === 'uri').length === before) this.current!.external.push({ kind: 'uri', value: '' });
         return this.expr(n.as, root);
+      }
       case 'load_data_stmt':
-        this.target(n.table, 'write', false, root);
+        if (this.tempLoadTargets.has(n.table.range[0])) {
+          // LOAD DATA INTO TEMP TABLE t: t is a session table from here on, not a warehouse write
+          const parts = namePartsOf(n.table);
+          if (parts.length !== 1) throw unsupported('a temporary table with a qualified name');
+          this.checkUnchanged(n.table);
+          this.temps.add(parts[0]!);
+        } else {
+          this.target(n.table, 'write', false, root);
+        }
         if (n.columns) this.expr(n.columns, root);
         return this.clauses(n.clauses, root);
       case 'call_stmt': {
@@ -386,13 +443,14 @@ class ReferenceCollector {
     if (this.depth >= MAX_DYNAMIC_DEPTH) throw unsupported('EXECUTE IMMEDIATE nested too deeply');
     if (n.into) this.expr(n.into, root);
     if (n.using) this.expr(n.using, root);
-    const inner = new ReferenceCollector(String(e.value), true, this.depth + 1);
+    const inner = new ReferenceCollector(String(e.value), true, this.depth + 1, false);
     inner.temps = this.temps;
     inner.run();
     for (const s of inner.statements) {
       if (fold) {
         this.current!.references.push(...s.references.map((r) => ({ ...r, relation: undefined })));
         this.current!.routines.push(...s.routines);
+        this.current!.external.push(...s.external);
       } else {
         this.statements.push(s);
       }
@@ -422,6 +480,9 @@ class ReferenceCollector {
     const scope = child(outer);
     const clauses = n.clauses as GoogleSqlNode[];
     for (const c of clauses) if (c.type === 'with_clause' && c !== hoisted) this.withClause(c, scope);
+    const placeholder = clauses.find((c) => c.type === 'select_clause');
+    const pipe = placeholder?.range ? this.pipes.get(placeholder.range[0]) : undefined;
+    if (pipe) return this.pipeQuery(pipe, scope);
     // A subquery in FROM sees the enclosing queries' range variables, not its siblings':
     // resolving `x.y` there as a table (not an array of sibling x) errs on the safe side.
     const enclosing = child(scope);
@@ -431,6 +492,153 @@ class ReferenceCollector {
       if (c.type === 'paren_expr' || c.type === 'select_stmt' || c.type === 'compound_select_stmt') this.query(c, scope);
       else this.expr(c, scope);
     }
+  }
+
+  // ---- pipe syntax -----------------------------------------------------------------------
+
+  /**
+   * A pipe query, part by part: each part is parsed on its own as an equivalent standard
+   * query over `__hoopq_pipe_input` (a name no caller may use, in scope as a CTE), with every
+   * range shifted back into the source, and walked in one scope that carries the range
+   * variables from part to part as BigQuery does (dropped after SELECT, AGGREGATE, AS, set
+   * operations, CALL, PIVOT and UNPIVOT).
+   */
+  private pipeQuery(pipe: PipeQuery, outer: Scope): void {
+    // a SELECT head starts where the placeholder did: it must not be taken for the pipe again
+    this.pipes.delete(pipe.start);
+    const scope = child(outer);
+    scope.ctes.add(PIPE_INPUT);
+    if (pipe.head.fromFirst) {
+      this.pipePart(pipe.head.start, pipe.head.end, 'SELECT * ', scope);
+    } else {
+      this.query(this.onlyStatement(this.fragment(pipe.head.start, pipe.head.end, '')), scope);
+      scope.aliases.clear();
+    }
+    for (const op of pipe.operators) this.pipeOperator(op.start, op.end, scope);
+  }
+
+  private pipeOperator(start: number, end: number, scope: Scope): void {
+    const tokens = scanGoogleSql(this.source.slice(start, end)).filter((t) => t.kind !== 'space' && t.kind !== 'comment');
+    const first = tokens[0]?.kind === 'word' ? tokens[0].text.toUpperCase() : '';
+    const blankOut = (drop: GoogleSqlToken[]) => drop.map((t) => [start + t.start, start + t.end] as [number, number]);
+    switch (first) {
+      case 'WHERE':
+      case 'ORDER':
+      case 'LIMIT':
+      case 'JOIN':
+      case 'INNER':
+      case 'LEFT':
+      case 'RIGHT':
+      case 'FULL':
+      case 'CROSS':
+      case 'TABLESAMPLE':
+        return this.pipePart(start, end, `SELECT * FROM ${PIPE_INPUT} `, scope);
+      case 'PIVOT':
+      case 'UNPIVOT':
+        this.pipePart(start, end, `SELECT * FROM ${PIPE_INPUT} `, scope);
+        return scope.aliases.clear();
+      case 'WINDOW':
+        return this.pipePart(start, end, `SELECT 1 FROM ${PIPE_INPUT} `, scope);
+      case 'SELECT':
+      case 'EXTEND':
+      case 'AGGREGATE':
+      case 'SET': {
+        // the list stays as written; the keyword becomes SELECT (AGGREGATE's ordering words are blanked)
+        const drops = [tokens[0]!];
+        if (first === 'AGGREGATE') {
+          for (const [k, t] of tokens.entries()) {
+            const w = t.kind === 'word' ? t.text.toUpperCase() : '';
+            if (['ASC', 'DESC'].includes(w) || (w === 'AND' && tokens[k + 1]?.text.toUpperCase() === 'ORDER' && tokens[k - 1]?.text.toUpperCase() === 'GROUP')) drops.push(t);
+            if (w === 'ORDER' && tokens[k - 1]?.text.toUpperCase() === 'AND') drops.push(t);
+            if (w === 'NULLS' && ['FIRST', 'LAST'].includes(tokens[k + 1]?.text.toUpperCase() ?? '')) drops.push(t, tokens[k + 1]!);
+          }
+        }
+        this.pipePart(start, end, first === 'SELECT' ? '' : 'SELECT ', scope, first === 'SELECT' ? [] : blankOut(drops));
+        if (first === 'SELECT' || first === 'AGGREGATE') scope.aliases.clear();
+        return;
+      }
+      case 'DROP':
+      case 'RENAME':
+      case 'DISTINCT':
+        if (tokens.slice(1).some((t) => !(t.kind === 'word' || t.kind === 'quoted' || t.text === ','))) throw unsupported(`pipe ${first} with anything but column names`);
+        return;
+      case 'AS': {
+        const alias = tokens[1];
+        if (!alias || tokens.length !== 2 || (alias.kind !== 'word' && alias.kind !== 'quoted')) throw unsupported('pipe AS without one alias');
+        scope.aliases.clear();
+        scope.aliases.add(alias.text.replace(/`/g, '').toLowerCase());
+        return;
+      }
+      case 'CALL':
+        this.pipePart(start, end, 'SELECT * FROM ', scope, blankOut([tokens[0]!]));
+        return scope.aliases.clear();
+      case 'UNION':
+      case 'INTERSECT':
+      case 'EXCEPT': {
+        // the set operation's own words, then parenthesised queries separated by commas
+        let k = 1;
+        while (tokens[k] && tokens[k]!.text !== '(') k++;
+        let depth = 0;
+        let partStart = k;
+        for (let j = k; j <= tokens.length; j++) {
+          const t = tokens[j];
+          if (t?.text === '(') depth++;
+          else if (t?.text === ')') depth--;
+          if (t === undefined || (t.text === ',' && depth === 0)) {
+            if (j > partStart) this.pipePart(start + tokens[partStart]!.start, start + tokens[j - 1]!.end, 'SELECT * FROM ', scope);
+            partStart = j + 1;
+          }
+        }
+        return scope.aliases.clear();
+      }
+      default:
+        throw unsupported(`the pipe operator ${first || '(none)'}`);
+    }
+  }
+
+  /** One part as `prefix + source[start, end)`: its FROM items join the scope, its other clauses are walked in it. */
+  private pipePart(start: number, end: number, prefix: string, scope: Scope, blanks: Array<[number, number]> = []): void {
+    const stmt = this.onlyStatement(this.fragment(start, end, prefix, blanks));
+    if (stmt.type !== 'select_stmt') throw unsupported('a pipe operator that is not one query step');
+    const clauses = (stmt as any).clauses as GoogleSqlNode[];
+    for (const c of clauses) if (c.type === 'with_clause') throw unsupported('WITH inside a pipe operator');
+    for (const c of clauses) if (c.type === 'from_clause') this.from((c as any).expr, scope, undefined, true, child(scope));
+    for (const c of clauses) if (c.type !== 'from_clause') this.expr(c, scope);
+  }
+
+  /**
+   * Parses `prefix + source[start, end)` (with `blanks`, source ranges, replaced by spaces)
+   * and shifts every range back into the source; its normaliser's findings join this
+   * collector's (changed spans, MODEL keywords, nested pipe queries).
+   */
+  private fragment(start: number, end: number, prefix: string, blanks: Array<[number, number]> = []): GoogleSqlNode {
+    const body = this.source.slice(start, end).split('');
+    for (const [a, b] of blanks) for (let k = a; k < b; k++) body[k - start] = ' ';
+    const parsed = parseGoogleSql(prefix + body.join(''));
+    const shift = start - prefix.length;
+    shiftRanges(parsed.program as unknown as GoogleSqlNode, shift);
+    const inSource = ([a, b]: [number, number]): [number, number] => [a + shift, b + shift];
+    this.changed.push(...parsed.normalized.changed.map(inSource), ...blanks);
+    for (const m of parsed.normalized.modelKeywords) this.modelKeywords.add(m + shift);
+    for (const c of parsed.normalized.connectionArguments) this.connectionArguments.add(c + shift);
+    for (const c of parsed.normalized.defaultConnections) this.defaultConnections.add(c + shift);
+    for (const t of parsed.normalized.tempLoadTargets) this.tempLoadTargets.add(t + shift);
+    for (const u of parsed.normalized.undropKeywords) this.undropKeywords.add(u + shift);
+    for (const q of parsed.normalized.pipes) {
+      this.pipes.set(q.start + shift, {
+        start: q.start + shift,
+        end: q.end + shift,
+        head: { ...q.head, start: q.head.start + shift, end: q.head.end + shift },
+        operators: q.operators.map((o) => ({ start: o.start + shift, end: o.end + shift })),
+      });
+    }
+    return parsed.program as unknown as GoogleSqlNode;
+  }
+
+  private onlyStatement(program: GoogleSqlNode): GoogleSqlNode {
+    const statements = ((program as any).statements as GoogleSqlNode[]).filter((s) => s.type !== 'empty');
+    if (statements.length !== 1) throw unsupported('a pipe query part that is not one statement');
+    return statements[0]!;
   }
 
   private withClause(node: GoogleSqlNode, scope: Scope): void {
@@ -476,14 +684,23 @@ class ReferenceCollector {
       case 'func_call':
         return this.funcCall(node, scope, true);
       case 'tablesample_expr':
-        this.from(n.left, scope, alias, false);
-        return this.expr(n.args, scope);
-      case 'for_system_time_as_of_expr':
-        this.from(n.left, scope, alias, false);
-        return this.expr(n.expr, scope);
+      case 'for_system_time_as_of_expr': {
+        // the mask subquery keeps the sampling or time travel with the table:
+        // (SELECT … FROM `t` FOR SYSTEM_TIME AS OF x) AS t — both apply to tables only
+        const before = this.current?.references.length ?? 0;
+        const plain = ['identifier', 'member_expr', 'bigquery_quoted_member_expr', 'alias'].includes(n.left.type) && (n.left.type !== 'alias' || isPlainName(n.left.expr));
+        this.from(n.left, scope, alias, plain);
+        const ref = plain ? this.current?.references[before] : undefined;
+        if (ref?.relation) ref.relation = { ...ref.relation, range: node.range!, suffix: [ref.relation.range[1], node.range![1]] };
+        // marked on whatever the clause applies to, plain name or not (mask planning checks it)
+        const travelled = this.current?.references[before];
+        if (node.type === 'for_system_time_as_of_expr' && travelled) travelled.timeTravel = true;
+        return this.expr(node.type === 'tablesample_expr' ? n.args : n.expr, scope);
+      }
       case 'pivot_expr':
       case 'unpivot_expr':
-        this.from(n.left, scope, alias, false);
+        // PIVOT applies to a subquery as well: the masked table itself is replaced
+        this.from(n.left, scope, alias, true);
         return this.expr(n.args, scope);
       default:
         throw unsupported(`${node.type} in FROM`);
@@ -570,6 +787,11 @@ class ReferenceCollector {
   private expr(node: GoogleSqlNode | undefined, scope: Scope): void {
     if (!node) return;
     const n = node as any;
+    if (node.range && this.connectionArguments.has(node.range[0]) && ['identifier', 'member_expr', 'bigquery_quoted_member_expr'].includes(node.type)) {
+      // `f(CONNECTION c)`: the argument names a connection, not a column
+      this.current?.external.push({ kind: 'connection', value: this.connectionName(node) });
+      return;
+    }
     switch (node.type) {
       case 'select_stmt':
       case 'compound_select_stmt':
@@ -579,7 +801,12 @@ class ReferenceCollector {
       case 'table_clause': {
         const kw = n.tableKw?.range?.[0];
         const role: ReferenceRole = kw !== undefined && this.modelKeywords.has(kw) ? 'model' : 'table';
-        return this.named(n.table, 'read', role, scope);
+        const before = this.current?.references.length ?? 0;
+        this.named(n.table, 'read', role, scope);
+        // `TABLE t` as an argument may be replaced by a query in parentheses (the mask subquery)
+        const ref = role === 'table' ? this.current?.references[before] : undefined;
+        if (ref && ref.parts.length > 0) ref.relation = { range: node.range!, bare: true };
+        return;
       }
       case 'references_specification':
         this.named(n.table, 'read', 'table', scope);
@@ -589,6 +816,13 @@ class ReferenceCollector {
       case 'program':
       case 'block_stmt':
         throw unsupported(`${node.type} inside an expression`);
+      case 'with_connection_clause':
+        if (this.current) this.current.external.push({ kind: 'connection', value: this.connectionName(n.connection) });
+        return;
+      case 'bigquery_options':
+      case 'from_files_options':
+        this.locationOptions(n.options);
+        return this.children(node, scope);
       default:
         if (!INERT_GOOGLE_SQL_NODES.has(node.type)) throw unsupported(node.type);
         return this.children(node, scope);
@@ -626,6 +860,31 @@ class ReferenceCollector {
     }
   }
 
+  private connectionName(node: GoogleSqlNode): string[] {
+    return node.range && this.defaultConnections.has(node.range[0]) ? ['DEFAULT'] : namePartsOf(node);
+  }
+
+  /** `OPTIONS(uri = '…', uris = ['…'], …)`: every location named is recorded; a computed one is refused. */
+  private locationOptions(options: any): void {
+    const items = (options?.expr?.items ?? []) as any[];
+    for (const item of items) {
+      if (item.type !== 'binary_expr' || item.operator !== '=' || item.left?.type !== 'identifier') continue;
+      const name = String(item.left.name).toLowerCase();
+      const values = item.right.type === 'array_expr' || item.right.type === 'array_literal_expr' ? ((item.right.expr?.items ?? []) as any[]) : [item.right];
+      for (const v of values) {
+        const literal = v.type === 'string_literal' ? String(v.value) : undefined;
+        if (literal !== undefined && (LOCATION_OPTIONS.has(name) || URI_TEXT.test(literal))) {
+          this.current?.external.push({ kind: 'uri', value: literal });
+        } else if (LOCATION_OPTIONS.has(name)) {
+          throw new AnalysisError('analysis.dynamic_destination', `refused: the ${name} option must be a string literal (or an array of them) so that hoopq can check where the data goes`, {
+            rule: 'destinations',
+            hint: `write ${name} = 'gs://bucket/path/*' literally`,
+          });
+        }
+      }
+    }
+  }
+
   private externalQuery(node: GoogleSqlNode): void {
     const args = ((node as any).args?.expr?.args?.items ?? []) as any[];
     const conn = args[0];
@@ -636,6 +895,25 @@ class ReferenceCollector {
       });
     }
     this.add({ access: 'read', role: 'external', parts: [String(conn.value)], connection: String(conn.value), range: node.range! });
+  }
+}
+
+/** Names starting with hoopq's reserved prefix (its hash-key parameters, pipe placeholders) are hoopq's alone. */
+function refuseReservedNames(source: string): void {
+  for (const t of scanGoogleSql(source)) {
+    if ((t.kind === 'word' || t.kind === 'quoted') && t.text.replace(/`/g, '').split('.').some(isReservedName)) throw reservedNameError(t.text);
+  }
+}
+
+/** The input of a pipe operator, as the standard query a part is parsed as names it. */
+const PIPE_INPUT = '__hoopq_pipe_input';
+
+function shiftRanges(node: GoogleSqlNode, shift: number): void {
+  if (node.range) node.range = [node.range[0] + shift, node.range[1] + shift];
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'range') continue;
+    if (Array.isArray(v)) for (const x of v) isNode(x) && shiftRanges(x, shift);
+    else if (isNode(v)) shiftRanges(v, shift);
   }
 }
 

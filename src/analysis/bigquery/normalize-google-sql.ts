@@ -18,13 +18,30 @@
  *   an `EXCEPT (col, …)` list after it; an `EXCEPT (col, …)` list directly followed by
  *   REPLACE (`* EXCEPT (a) REPLACE (…)`); an empty `OPTIONS()`; a trailing comma before `)`.
  *   A blanked column list must consist of names and commas only, or nothing is blanked.
+ * More rewrites of the same kind, for syntax BigQuery added later, are in
+ * bridge-google-sql-syntax.ts.
  */
 import { scanGoogleSql, type GoogleSqlToken } from './scan-google-sql.js';
+import { bridgeGoogleSqlSyntax, closeOfNames } from './bridge-google-sql-syntax.js';
+import { findPipeQueries, type PipeQuery } from './find-pipe-queries.js';
+
+const PIPE_PLACEHOLDER = 'SELECT 1';
 
 export interface NormalizedGoogleSql {
   sql: string;
   /** Offsets of MODEL keywords rewritten to TABLE. */
   modelKeywords: number[];
+  /** Offsets of UNDROP keywords rewritten to CREATE. */
+  undropKeywords: number[];
+  /** Offsets of the table names of `LOAD DATA INTO TEMP TABLE t` (session tables). */
+  tempLoadTargets: number[];
+  /** Pipe queries, each replaced by a `SELECT 1` placeholder starting at its `start`. */
+  pipes: PipeQuery[];
+  /** Connection names given as arguments, and DEFAULT connections (offsets). */
+  connectionArguments: number[];
+  defaultConnections: number[];
+  /** Names the parser read with a character changed: read back from the source after parsing. */
+  renamedNames: Array<[number, number]>;
   /** Character ranges that were changed; a name found inside one is refused. */
   changed: Array<[number, number]>;
 }
@@ -78,7 +95,23 @@ export function normalizeGoogleSql(sql: string): NormalizedGoogleSql {
       if (typeSlot) replace(t, 'BOOL');
     }
   }
-  return { sql: chars.join(''), modelKeywords, changed };
+  const write = (at: number, text: string) => {
+    for (let k = 0; k < text.length; k++) chars[at + k] = text[k]!;
+    changed.push([at, at + text.length]);
+  };
+  const rename = (at: number, text: string) => {
+    for (let k = 0; k < text.length; k++) chars[at + k] = text[k]!;
+  };
+  const bridged = bridgeGoogleSqlSyntax(sql, tokens, { write, blank, rename });
+  // a pipe query is analysed part by part from the source (the collector parses its parts):
+  // the main parse sees a placeholder, and nothing changed inside it counts here
+  const pipes = findPipeQueries(tokens).filter((q) => q.end - q.start >= PIPE_PLACEHOLDER.length);
+  for (const q of pipes) {
+    for (let k = q.start; k < q.end; k++) if (!/\s/.test(chars[k]!)) chars[k] = ' ';
+    for (let k = 0; k < PIPE_PLACEHOLDER.length; k++) chars[q.start + k] = PIPE_PLACEHOLDER[k]!;
+  }
+  const outside = changed.filter(([a, b]) => !pipes.some((q) => q.start <= a && b <= q.end));
+  return { sql: chars.join(''), modelKeywords, changed: outside, ...bridged, pipes };
 }
 
 /** True when the words before index i are `CREATE [OR REPLACE] [TEMP|TEMPORARY]`. */
@@ -95,17 +128,6 @@ function isCreateOrDropHead(tokens: GoogleSqlToken[], i: number): boolean {
   return isCreateHead(tokens, i) || (prev?.kind === 'word' && prev.text.toUpperCase() === 'DROP');
 }
 
-/** Index of the `)` closing a list of plain names starting at `open` (a `(`), or -1. */
-function closeOfNameList(tokens: GoogleSqlToken[], open: number): number {
-  if (tokens[open]?.text !== '(') return -1;
-  for (let j = open + 1; j < tokens.length; j++) {
-    const t = tokens[j]!;
-    if (t.text === ')') return j;
-    if (!(t.kind === 'word' || t.kind === 'quoted' || t.text === ',')) return -1;
-  }
-  return -1;
-}
-
 function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from: number, to: number) => void): void {
   const t = tokens[i]!;
   const word = (k: number) => (tokens[k]?.kind === 'word' ? tokens[k]!.text.toUpperCase() : '');
@@ -120,7 +142,7 @@ function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from
     if (!nested) return;
     let end = tokens[i + 1]!.end;
     if (word(i + 2) === 'EXCEPT') {
-      const close = closeOfNameList(tokens, i + 3);
+      const close = closeOfNames(tokens, i + 3);
       if (close === -1) return;
       end = tokens[close]!.end;
       if (word(close + 1) === 'REPLACE') return;
@@ -131,7 +153,7 @@ function blankColumnOnlySyntax(tokens: GoogleSqlToken[], i: number, blank: (from
     return;
   }
   if (t.text === '*' && word(i + 1) === 'EXCEPT') {
-    const close = closeOfNameList(tokens, i + 2);
+    const close = closeOfNames(tokens, i + 2);
     if (close !== -1 && word(close + 1) === 'REPLACE') blank(tokens[i + 1]!.start, tokens[close]!.end);
   }
 }

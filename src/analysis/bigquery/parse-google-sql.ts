@@ -12,6 +12,27 @@ export interface ParsedGoogleSql {
   normalized: NormalizedGoogleSql;
 }
 
+interface NameNode {
+  type: string;
+  range?: [number, number];
+  name?: string;
+  text?: string;
+  [key: string]: unknown;
+}
+
+/** An identifier the parser read with a character changed gets its name back from the source. */
+function restoreNames(node: NameNode, sql: string, renamed: Array<[number, number]>): void {
+  if (node.type === 'identifier' && node.range && renamed.some(([a, b]) => a < node.range![1] && node.range![0] < b)) {
+    const original = sql.slice(node.range[0], node.range[1]);
+    node.name = original;
+    node.text = original;
+  }
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'range') continue;
+    for (const x of Array.isArray(v) ? v : [v]) if (x && typeof x === 'object' && typeof (x as NameNode).type === 'string') restoreNames(x as NameNode, sql, renamed);
+  }
+}
+
 export function parseGoogleSql(sql: string): ParsedGoogleSql {
   const normalized = normalizeGoogleSql(sql);
   try {
@@ -20,6 +41,7 @@ export function parseGoogleSql(sql: string): ParsedGoogleSql {
       includeRange: true,
       paramTypes: ['@name', '?'],
     });
+    if (normalized.renamedNames.length > 0) restoreNames(program as unknown as NameNode, sql, normalized.renamedNames);
     return { program, normalized };
   } catch (err) {
     const first = err instanceof Error ? err.message.split('\n')[0] : String(err);

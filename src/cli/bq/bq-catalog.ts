@@ -8,13 +8,13 @@
  * What bq would show and hoopq does not know (sizes, times, labels) is left empty.
  */
 import { UsageError } from '../../errors.js';
-import { remoteDescribeTable, remoteListTables } from '../../gateway/gateway-client.js';
+import { remoteDescribeTable, remoteListTables, remoteToken } from '../../gateway-client/gateway-client.js';
 import { BQ_OBJECT_JSON, BQ_OBJECT_PRETTYJSON, bqCsvLine, bqJson, formatBqTable } from '../../output/bq-table-formatter.js';
 import { describeTable, type TableDescription } from '../../pipeline/describe-table.js';
 import { listTables, type TableListing } from '../../pipeline/list-tables.js';
 import type { PipelineParts } from '../../pipeline/pipeline-parts.js';
 import type { BigQuerySchemaField } from '../../warehouse/bigquery-schema-field.js';
-import { cliToken, openQueryTargetAt, remoteToken } from '../query-target.js';
+import { cliToken, openQueryTargetAt } from '../query-target.js';
 import { intFlag, type BqFormat, type BqInvocation } from './bq-command.js';
 import { dottedName, parseBqReference } from './bq-names.js';
 

@@ -13,7 +13,7 @@
  *   from the job, so one listing is one query and one consistent result.
  */
 import { randomUUID } from 'node:crypto';
-import { sqlDialectOf } from '../../warehouse/open-warehouse.js';
+import { warehouseDialectOf } from '../../warehouse/open-warehouse.js';
 import { describeTable } from '../../pipeline/describe-table.js';
 import { listTables, type ListedTable } from '../../pipeline/list-tables.js';
 import { quoteDuckDbIdentifier } from '../../masking/duckdb/mask-column-expression.js';
@@ -120,7 +120,7 @@ export async function listTableData(call: BigQueryApiCall, dataset: string, tabl
 
 /** `SELECT * FROM` the table as a query job of the run (not shown by jobs.list). */
 async function startTableRead(call: BigQueryApiCall, dataset: string, table: string): Promise<QueryJob> {
-  const quote = QUOTE[sqlDialectOf(call.gateway.config.warehouse.kind)];
+  const quote = QUOTE[warehouseDialectOf(call.gateway.config.warehouse.kind).sql];
   const sql = `SELECT * FROM ${[call.project, dataset, table].map(quote).join('.')}`;
   const jobId = `tabledata_${randomUUID().replaceAll('-', '_')}`;
   const reference = { projectId: call.project, jobId, location: null };

@@ -7,6 +7,7 @@ import type { MaskPlan } from '../../warehouse/warehouse.js';
 import { openTestWarehouse, SECRET_EMAIL, SECRET_SSN } from '../../../test/fixtures/duckdb-test-warehouse.js';
 import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import { rewriteDuckDbSqlForMasks } from './rewrite-duckdb-sql-for-masks.js';
+import { TEST_HASH_KEY, testHash } from '../../../test/fixtures/test-hash-key.js';
 
 const names = { defaultProject: 'demo', defaultDataset: 'crm' };
 const plan: MaskPlan = { 'demo.crm.customers': { email: 'hash', ssn: 'redact', phone: 'partial', notes: 'null' } };
@@ -26,7 +27,7 @@ afterAll(() => {
 /** Analysis first, as in the pipeline: the rewrite works on the analysed statement texts. */
 async function rewrite(sql: string, p: MaskPlan = plan): Promise<string> {
   const analysis = await analyzeDuckDbSql(sql, { parser: conn, catalog, names });
-  return (await rewriteDuckDbSqlForMasks(analysis, { parser: conn, catalog, names, plan: p })).join(';\n');
+  return (await rewriteDuckDbSqlForMasks(analysis, { parser: conn, catalog, names, plan: p, hashKey: TEST_HASH_KEY })).join(';\n');
 }
 
 async function run(sql: string): Promise<unknown[][]> {
@@ -51,11 +52,12 @@ function forbiddenForms(secret: string, { withHashes }: { withHashes: boolean })
   return forms;
 }
 
-// ssn is redacted (so even its hashes must not appear); email is hashed (its SHA-256 is the mask).
+// ssn is redacted (so even its hashes must not appear); email is hashed with the deployment's
+// key (its keyed hash is the mask; its plain SHA-256 would let a guess be checked, so it must not appear).
 const FORBIDDEN = [
   ...forbiddenForms(SECRET_SSN, { withHashes: true }),
   ...forbiddenForms('987-65-4321', { withHashes: true }),
-  ...forbiddenForms(SECRET_EMAIL, { withHashes: false }),
+  ...forbiddenForms(SECRET_EMAIL, { withHashes: true }),
   ...forbiddenForms('alice@', { withHashes: false }),
   SECRET_PHONE,
   '5550100',
@@ -193,8 +195,8 @@ describe('rewriteDuckDbSqlForMasks: masks have the contract values', () => {
   it('hash, redact, partial and null', async () => {
     const rows = await run(await rewrite('SELECT id, email, ssn, phone, notes FROM customers ORDER BY id'));
     expect(rows).toEqual([
-      [1, createHash('sha256').update(SECRET_EMAIL).digest('hex'), '[REDACTED]', '*******0100', null],
-      [2, createHash('sha256').update('bob@example.org').digest('hex'), '[REDACTED]', '*******0199', null],
+      [1, testHash(SECRET_EMAIL), '[REDACTED]', '*******0100', null],
+      [2, testHash('bob@example.org'), '[REDACTED]', '*******0199', null],
       [3, null, null, '**', null],
     ]);
   });
@@ -212,8 +214,8 @@ describe('rewriteDuckDbSqlForMasks: a view that reads a masked table by its shor
     expect(analysis.statements[0]!.reads).toEqual(['demo.analytics.contacts', 'demo.crm.customers']);
     const rows = await run(await rewrite('SELECT name, email FROM analytics.contacts ORDER BY id'));
     expect(rows).toEqual([
-      ['Alice', createHash('sha256').update(SECRET_EMAIL).digest('hex')],
-      ['Bob', createHash('sha256').update('bob@example.org').digest('hex')],
+      ['Alice', testHash(SECRET_EMAIL)],
+      ['Bob', testHash('bob@example.org')],
       ['Cy', null],
     ]);
   });

@@ -36,12 +36,15 @@ import { serializeDuckDbSelect } from '../../analysis/duckdb/serialize-duckdb-se
 import type { MaskMethod } from '../../policy/policy.js';
 import type { MaskPlan } from '../../warehouse/warehouse.js';
 import { maskColumnExpression, quoteDuckDbIdentifier } from './mask-column-expression.js';
+import type { HashKey } from '../hash-key.js';
 
 export interface DuckDbMaskContext {
   parser: DuckDBConnection;
   catalog: Catalog;
   names: NameDefaults;
   plan: MaskPlan;
+  /** The `hash` mask's key (needed only when the plan hashes). */
+  hashKey?: HashKey;
 }
 
 interface Splice {
@@ -55,7 +58,7 @@ export async function rewriteDuckDbSqlForMasks(analysis: QueryAnalysis, ctx: Duc
   if (plan.size === 0) return analysis.run;
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
   const env: DuckDbSelectEnv = { parser: ctx.parser, resolver, session: ctx.names };
-  const rewriter = new MaskRewriter(env, plan, ctx.catalog);
+  const rewriter = new MaskRewriter(env, plan, ctx.catalog, ctx.hashKey);
   const out: string[] = [];
   for (const analysed of analysis.statements) {
     const statement = classifyDuckDbStatement(lexDuckDbSql(analysed.text), analysed.text);
@@ -82,6 +85,7 @@ class MaskRewriter {
     private readonly env: DuckDbSelectEnv,
     private readonly plan: Map<string, Map<string, MaskMethod>>,
     private readonly catalog: Catalog,
+    private readonly hashKey: HashKey | undefined,
   ) {}
 
   /**
@@ -146,7 +150,7 @@ class MaskRewriter {
 
   private maskSubquerySql(table: string): string {
     const columns = this.plan.get(table)!;
-    const replaces = [...columns].map(([col, method]) => `${maskColumnExpression(col, method)} AS ${quoteDuckDbIdentifier(col)}`);
+    const replaces = [...columns].map(([col, method]) => `${maskColumnExpression(col, method, this.hashKey)} AS ${quoteDuckDbIdentifier(col)}`);
     return `SELECT * REPLACE (${replaces.join(', ')}) FROM ${qualifiedName(table)}`;
   }
 

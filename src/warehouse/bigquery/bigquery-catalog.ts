@@ -14,7 +14,7 @@
  */
 import type { Catalog, ViewDefinition } from '../../analysis/catalog.js';
 import { AnalysisError, WarehouseError } from '../../errors.js';
-import type { TableInfo } from '../warehouse.js';
+import type { ColumnInfo, TableInfo } from '../warehouse.js';
 import type { BigQueryRest } from './bigquery-rest.js';
 import { bigQueryColumns, type BigQueryField } from './convert-bigquery-rows.js';
 
@@ -24,6 +24,14 @@ interface TableResource {
   schema?: { fields?: BigQueryField[] };
   view?: { query?: string; useLegacySql?: boolean };
   materializedView?: { query?: string };
+  snapshotDefinition?: { baseTableReference?: TableReference };
+  cloneDefinition?: { baseTableReference?: TableReference };
+}
+
+interface TableReference {
+  projectId?: string;
+  datasetId?: string;
+  tableId?: string;
 }
 
 /** tables.get answered 403: kept with its error, which names the missing role. */
@@ -79,10 +87,19 @@ export class BigQueryCatalog implements Catalog {
     if (table instanceof Forbidden) throw table.error;
     if (!table) return null;
     const ref = table.tableReference;
+    const base = (table.snapshotDefinition ?? table.cloneDefinition)?.baseTableReference;
+    if ((table.type === 'SNAPSHOT' || table.snapshotDefinition || table.cloneDefinition) && !(base?.projectId && base.datasetId && base.tableId)) {
+      // a copy whose source is unknown cannot carry its source's masks: refuse rather than read it bare
+      throw new AnalysisError('analysis.copy_source_unknown', `refused: ${name} is a snapshot or clone, and BigQuery did not say of which table`, {
+        rule: 'columns',
+        hint: 'query the source table instead',
+      });
+    }
     return {
       name: ref ? `${ref.projectId}.${ref.datasetId}.${ref.tableId}` : name,
       kind: table.type === 'VIEW' || table.type === 'MATERIALIZED_VIEW' ? 'view' : 'table',
-      columns: bigQueryColumns(table.schema?.fields ?? []),
+      columns: schemaColumns(table.schema?.fields ?? []),
+      ...(base ? { baseTable: `${base.projectId}.${base.datasetId}.${base.tableId}` } : {}),
     };
   }
 
@@ -154,6 +171,17 @@ export class BigQueryCatalog implements Catalog {
     }
     throw new WarehouseError('warehouse.paging', `BigQuery kept paging ${uri} without end`, { rule: 'warehouse', hint: 'retry; list a single dataset' });
   }
+}
+
+/** Columns with their RECORD fields and REPEATED mode, as mask planning needs them. */
+function schemaColumns(fields: BigQueryField[]): ColumnInfo[] {
+  const types = bigQueryColumns(fields);
+  return fields.map((f, i) => ({
+    name: f.name,
+    type: types[i]!.type,
+    ...(f.mode === 'REPEATED' ? { repeated: true } : {}),
+    ...((f.type === 'RECORD' || f.type === 'STRUCT') && f.fields ? { fields: schemaColumns(f.fields) } : {}),
+  }));
 }
 
 function definition(name: string, query: string | undefined, ref: TableResource['tableReference']): ViewDefinition {

@@ -20,6 +20,8 @@ export const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 const BASE_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const MAX_LIFETIME_S = 3600;
+/** Lifetime of the cancel credential's tokens. */
+const CANCEL_LIFETIME_S = 600;
 /** Refresh a token this long before it expires (the library's default of 5 min would re-mint constantly near a run's end). */
 const EAGER_REFRESH_MS = 10_000;
 
@@ -30,6 +32,11 @@ export interface BigQueryCredentials {
   impersonated: string;
   /** The only credential handed to the BigQuery client. */
   client: AuthClient;
+  /**
+   * The same account, not bound to the run token's life (short tokens of its own): used for
+   * jobs.cancel only, so a job can be stopped even as its run token runs out.
+   */
+  cancelClient: AuthClient;
 }
 
 export interface CreateBigQueryCredentialsOptions {
@@ -58,20 +65,18 @@ export async function createBigQueryCredentials(config: WarehouseConfig, options
   honourTokenUri(base, json);
   const baseAccount = typeof json.client_email === 'string' ? json.client_email : config.credentials ? `the account in ${config.credentials}` : "the gateway's Application Default Credentials account";
 
-  const client = new RunBoundImpersonated(
-    {
-      sourceClient: base,
-      targetPrincipal: options.impersonate,
-      targetScopes: [BIGQUERY_SCOPE],
-      delegates: [],
-      lifetime: MAX_LIFETIME_S,
-      eagerRefreshThresholdMillis: EAGER_REFRESH_MS,
-      ...(config.iamEndpoint ? { endpoint: iamRoot(config.iamEndpoint) } : {}),
-    },
-    options.notAfter,
-    now,
-  );
-  return { baseAccount, impersonated: options.impersonate, client };
+  const impersonation: ImpersonatedOptions = {
+    sourceClient: base,
+    targetPrincipal: options.impersonate,
+    targetScopes: [BIGQUERY_SCOPE],
+    delegates: [],
+    lifetime: MAX_LIFETIME_S,
+    eagerRefreshThresholdMillis: EAGER_REFRESH_MS,
+    ...(config.iamEndpoint ? { endpoint: iamRoot(config.iamEndpoint) } : {}),
+  };
+  const client = new RunBoundImpersonated(impersonation, options.notAfter, now);
+  const cancelClient = new Impersonated({ ...impersonation, lifetime: CANCEL_LIFETIME_S });
+  return { baseAccount, impersonated: options.impersonate, client, cancelClient };
 }
 
 /**

@@ -27,6 +27,31 @@ describe('toBigQueryParameters', () => {
     });
   });
 
+  it('types STRUCT and ARRAY<STRUCT> parameters, nested, as bq writes them', () => {
+    expect(
+      toBigQueryParameters([
+        { name: 'who', type: 'STRUCT<id INT64, tags ARRAY<STRING>>', value: '{"id": 7, "tags": ["a", "b"]}' },
+        { name: 'pairs', type: 'ARRAY<STRUCT<k STRING, v FLOAT64>>', value: '[{"k": "x", "v": 1.5}, {"k": "y", "v": null}]' },
+      ]),
+    ).toEqual({
+      parameterMode: 'NAMED',
+      queryParameters: [
+        {
+          name: 'who',
+          parameterType: { type: 'STRUCT', structTypes: [{ name: 'id', type: { type: 'INT64' } }, { name: 'tags', type: { type: 'ARRAY', arrayType: { type: 'STRING' } } }] },
+          parameterValue: { structValues: { id: { value: '7' }, tags: { arrayValues: [{ value: 'a' }, { value: 'b' }] } } },
+        },
+        {
+          name: 'pairs',
+          parameterType: { type: 'ARRAY', arrayType: { type: 'STRUCT', structTypes: [{ name: 'k', type: { type: 'STRING' } }, { name: 'v', type: { type: 'FLOAT64' } }] } },
+          parameterValue: {
+            arrayValues: [{ structValues: { k: { value: 'x' }, v: { value: '1.5' } } }, { structValues: { k: { value: 'y' }, v: { value: null } } }],
+          },
+        },
+      ],
+    });
+  });
+
   it('has nothing to send without parameters', () => {
     expect(toBigQueryParameters(undefined)).toEqual({});
     expect(toBigQueryParameters([])).toEqual({});
@@ -34,7 +59,10 @@ describe('toBigQueryParameters', () => {
 
   it.each([
     [[{ name: 'a', type: 'STRING', value: 'x' }, { name: '', type: 'STRING', value: 'y' }]],
-    [[{ name: 'a', type: 'STRUCT<x INT64>', value: '{}' }]],
+    [[{ name: 'a', type: 'STRUCT<x INT64>', value: '[1]' }]],
+    [[{ name: 'a', type: 'STRUCT<x INT64>', value: '{"y": 1}' }]],
+    [[{ name: 'a', type: 'ARRAY<ARRAY<INT64>>', value: '[[1]]' }]],
+    [[{ name: '__hoopq_hash_inner', type: 'BYTES', value: 'AAAA' }]],
     [[{ name: 'a', type: 'ARRAY<INT64>', value: 'not json' }]],
     [[{ name: 'a', type: 'VARCHAR', value: 'x' }]],
   ])('refuses %j with a usage error', (params) => {

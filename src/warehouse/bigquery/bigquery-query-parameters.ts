@@ -1,26 +1,42 @@
 /**
  * Query parameters (`--parameter name:type:value`, as bq) in BigQuery's REST form:
  * `parameterMode` NAMED (every parameter named) or POSITIONAL (none named), and typed
- * `queryParameters`. Scalar types and ARRAY<scalar> (value a JSON array); a mix of named and
- * positional parameters, or a type BigQuery does not know, is a usage error (exit 2).
+ * `queryParameters`, nested for ARRAY and STRUCT (query-parameter-type.ts reads them). A mix
+ * of named and positional parameters, or a type BigQuery does not know, is a usage error
+ * (exit 2). The dry run and the job carry the same parameters.
  */
 import { UsageError } from '../../errors.js';
 import type { QueryParameter } from '../warehouse.js';
+import { parseQueryParameters, type ParameterType, type ParameterValue } from '../query-parameter-type.js';
 
-const SCALAR_TYPES = new Set([
-  'STRING', 'BYTES', 'INT64', 'FLOAT64', 'NUMERIC', 'BIGNUMERIC', 'BOOL', 'TIMESTAMP', 'DATE', 'TIME', 'DATETIME', 'GEOGRAPHY', 'JSON', 'INTERVAL',
-]);
-const ALIASES: Record<string, string> = { INTEGER: 'INT64', INT: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL', DECIMAL: 'NUMERIC', BIGDECIMAL: 'BIGNUMERIC' };
+export interface RestQueryParameter {
+  name?: string;
+  parameterType: RestParameterType;
+  parameterValue: RestParameterValue;
+}
+
+interface RestParameterType {
+  type: string;
+  arrayType?: RestParameterType;
+  structTypes?: Array<{ name?: string; type: RestParameterType }>;
+}
+
+interface RestParameterValue {
+  value?: string | null;
+  arrayValues?: RestParameterValue[];
+  structValues?: Record<string, RestParameterValue>;
+}
 
 export interface RestQueryParameters {
   parameterMode?: 'NAMED' | 'POSITIONAL';
-  queryParameters?: unknown[];
+  queryParameters?: RestQueryParameter[];
 }
 
 export function toBigQueryParameters(params: QueryParameter[] | undefined): RestQueryParameters {
-  if (!params || params.length === 0) return {};
-  const named = params.filter((p) => p.name !== '').length;
-  if (named !== 0 && named !== params.length) {
+  const parsed = parseQueryParameters(params);
+  if (parsed.length === 0) return {};
+  const named = parsed.filter((p) => p.name !== '').length;
+  if (named !== 0 && named !== parsed.length) {
     throw new UsageError('usage.parameter_mode', 'query parameters must be all named or all positional, not a mix', {
       rule: 'parameters',
       hint: 'give every --parameter a name (name:type:value), or none (:type:value)',
@@ -28,40 +44,25 @@ export function toBigQueryParameters(params: QueryParameter[] | undefined): Rest
   }
   return {
     parameterMode: named > 0 ? 'NAMED' : 'POSITIONAL',
-    queryParameters: params.map((p) => ({ ...(p.name !== '' ? { name: p.name } : {}), ...typedValue(p) })),
+    queryParameters: parsed.map((p) => ({ ...(p.name !== '' ? { name: p.name } : {}), parameterType: restType(p.type), parameterValue: restValue(p.value, p.type) })),
   };
 }
 
-function typedValue(p: QueryParameter): { parameterType: unknown; parameterValue: unknown } {
-  const type = p.type.trim().toUpperCase();
-  const array = /^ARRAY<\s*(\w+)\s*>$/.exec(type);
-  if (array) {
-    const element = scalar(array[1]!, p);
-    if (p.value === null) return { parameterType: { type: 'ARRAY', arrayType: { type: element } }, parameterValue: { arrayValues: [] } };
-    let values: unknown;
-    try {
-      values = JSON.parse(p.value);
-    } catch {
-      values = undefined;
-    }
-    if (!Array.isArray(values)) throw badParameter(p, 'an ARRAY value must be a JSON array, e.g. [1,2,3]');
-    return {
-      parameterType: { type: 'ARRAY', arrayType: { type: element } },
-      parameterValue: { arrayValues: values.map((v) => ({ value: v === null ? null : String(v) })) },
-    };
-  }
-  return { parameterType: { type: scalar(type, p) }, parameterValue: { value: p.value } };
+/** A BYTES parameter (base64 on the wire), for hoopq's own parameters. */
+export function bytesParameter(name: string, bytes: Buffer): RestQueryParameter {
+  return { name, parameterType: { type: 'BYTES' }, parameterValue: { value: bytes.toString('base64') } };
 }
 
-function scalar(type: string, p: QueryParameter): string {
-  const t = ALIASES[type] ?? type;
-  if (!SCALAR_TYPES.has(t)) throw badParameter(p, `unknown type ${type}`);
-  return t;
+function restType(type: ParameterType): RestParameterType {
+  if (type.kind === 'scalar') return { type: type.name };
+  if (type.kind === 'array') return { type: 'ARRAY', arrayType: restType(type.element) };
+  return { type: 'STRUCT', structTypes: type.fields.map((f) => ({ ...(f.name ? { name: f.name } : {}), type: restType(f.type) })) };
 }
 
-function badParameter(p: QueryParameter, why: string): UsageError {
-  return new UsageError('usage.parameter', `--parameter ${p.name || '(positional)'}: ${why}`, {
-    rule: 'parameters',
-    hint: `types: ${[...SCALAR_TYPES].join(', ')}, or ARRAY<type> with a JSON array value`,
-  });
+/** NULL arrays are empty (BigQuery has no NULL ARRAY parameter); a NULL struct has NULL fields. */
+function restValue(value: ParameterValue, type: ParameterType): RestParameterValue {
+  if (type.kind === 'scalar') return { value: value === null ? null : (value as string) };
+  if (type.kind === 'array') return { arrayValues: ((value ?? []) as ParameterValue[]).map((v) => restValue(v, type.element)) };
+  const fields = (value ?? {}) as Record<string, ParameterValue>;
+  return { structValues: Object.fromEntries(type.fields.filter((f) => f.name !== '').map((f) => [f.name, restValue(fields[f.name] ?? null, f.type)])) };
 }

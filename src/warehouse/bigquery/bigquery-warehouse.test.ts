@@ -8,7 +8,7 @@ import { CONTRACT_PEOPLE, describeWarehouseContract, drainExecution, failureOf }
 import { openWarehouse } from '../open-warehouse.js';
 import { openBigQueryWarehouse } from './open-bigquery-warehouse.js';
 import type { BigQueryWarehouse } from './bigquery-warehouse.js';
-import { createHash } from 'node:crypto';
+import { TEST_HASH_KEY, testHash } from '../../../test/fixtures/test-hash-key.js';
 
 const HUNDRED_THOUSAND = 'SELECT n FROM UNNEST(GENERATE_ARRAY(0, 99999)) AS n ORDER BY n';
 const LONG_RUNNING = "SELECT 'slow' AS marker";
@@ -44,7 +44,7 @@ describe('BigQueryWarehouse on fake Google', () => {
   beforeAll(async () => {
     fx = await setUpFakeBigQuery({ people: CONTRACT_PEOPLE });
     bq().script(/'slow' AS marker/, { runMs: 60_000 });
-    wh = await openBigQueryWarehouse(configOf(fx), { impersonate: AGENT_SA, notAfter: inTwoHours() });
+    wh = await openBigQueryWarehouse(configOf(fx), { impersonate: AGENT_SA, notAfter: inTwoHours(), hashKey: TEST_HASH_KEY });
   });
   afterAll(async () => {
     await wh?.close();
@@ -222,10 +222,9 @@ describe('BigQueryWarehouse on fake Google', () => {
     expect(analysis.statements[0]!.reads.sort()).toEqual([`${PROJECT}.crm.customer_contacts`, `${PROJECT}.crm.customers`]);
     const rewritten = await wh.rewriteForMasks(analysis, { [`${PROJECT}.crm.customers`]: { email: 'hash' } }, names);
     expect(rewritten).toHaveLength(1);
-    expect(rewritten[0]).toContain('TO_HEX(SHA256(');
+    expect(rewritten[0]).toContain('TO_HEX(SHA256(CONCAT(@__hoopq_hash_outer');
     const { rows } = await drainExecution(await wh.execute(rewritten, { signal: signal(), names }));
-    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-    expect(rows).toEqual(CUSTOMERS.map((c) => [c[0], c[2] === null ? null : sha(c[2] as string), c[5]]));
+    expect(rows).toEqual(CUSTOMERS.map((c) => [c[0], c[2] === null ? null : testHash(c[2] as string), c[5]]));
     const sent = bq().jobs.size > 0 ? [...bq().jobs.values()].at(-1)!.sql : '';
     expect(sent).toBe(rewritten[0]);
   });
@@ -310,5 +309,72 @@ describe('BigQueryWarehouse on fake Google', () => {
     fx.google.grantTokenCreator(AGENT_SA, 'operator@example.com');
     const w = await openBigQueryWarehouse(configOf(fx, { credentials: user }), { impersonate: AGENT_SA, notAfter: inTwoHours() });
     expect((await w.describeTable(`${PROJECT}.crm.customers`))?.columns.map((c) => c.name)).toContain('email');
+  });
+
+  describe('jobs never run unobserved', () => {
+    it('adopts the job a lost jobs.insert answer created, instead of leaving it to run', async () => {
+      bq().script(/lost_answer_marker/, { loseInsertAnswers: 1 });
+      const jobId = wh.newJobId();
+      const sql = "SELECT id FROM customers WHERE country = 'UK' /* lost_answer_marker */ ORDER BY id";
+      const { rows } = await drainExecution(await wh.execute([sql], { signal: signal(), names, jobId }));
+      expect(rows).toEqual([[1], [3]]);
+      // one job in BigQuery, under the id hoopq chose; its insert was sent again (same id) and answered 409 duplicate
+      expect([...bq().jobs.values()].filter((j) => j.sql === sql).map((j) => j.jobId)).toEqual([jobId]);
+      const calls = fx.google.requestsTo('bigquery').filter((r) => r.method === 'POST' && r.path.endsWith('/jobs') && r.body?.jobReference?.jobId === jobId);
+      expect(calls.length).toBe(2);
+      expect(fx.google.requestsTo('bigquery').some((r) => r.method === 'GET' && r.path.endsWith(`/jobs/${jobId}`))).toBe(true);
+    });
+
+    it('cancels with a credential that outlives the run token', async () => {
+      bq().script(/late_cancel_marker/, { runMs: 60_000 });
+      const notAfter = new Date(Date.now() + 3_000);
+      const w = await openBigQueryWarehouse(configOf(fx), { impersonate: AGENT_SA, notAfter });
+      const controller = new AbortController();
+      const sql = "SELECT 'late_cancel_marker' AS marker";
+      try {
+        const pending = w.execute([sql], { signal: controller.signal });
+        // abort with under a second of the run token left: a run-bound credential could not be issued any more
+        setTimeout(() => controller.abort(), Math.max(0, notAfter.getTime() - Date.now() - 600));
+        const err = await pending.then((e) => drainExecution(e)).catch((e) => e);
+        expect(err).toMatchObject({ code: 'warehouse.cancelled' });
+      } finally {
+        await w.close();
+      }
+      const job = [...bq().jobs.values()].find((j) => j.sql === sql)!;
+      expect(job.cancelled).toBe(true);
+      const cancel = fx.google.requestsTo('bigquery').find((r) => r.method === 'POST' && r.path.endsWith(`/jobs/${job.jobId}/cancel`))!;
+      const credential = fx.google.tokens.issued.get(cancel.bearer ?? '')!;
+      expect(credential).toMatchObject({ kind: 'impersonated', principal: AGENT_SA, scopes: ['https://www.googleapis.com/auth/bigquery'] });
+      expect(credential.expiresAt).toBeGreaterThan(notAfter.getTime());
+    });
+
+    it('caps a job with the configured defaults when the policy sets none', async () => {
+      const w = await openBigQueryWarehouse(configOf(fx, { defaultMaxBytesBilled: 123_456_789, defaultJobTimeoutMs: 90_000 }), { impersonate: AGENT_SA, notAfter: inTwoHours() });
+      try {
+        const jobId = w.newJobId();
+        await drainExecution(await w.execute(['SELECT 1 AS one /* default_caps_marker */'], { signal: signal(), jobId }));
+        const sent = bq().jobs.get(`${PROJECT}:${jobId}`)!.request.configuration;
+        expect(sent.query.maximumBytesBilled).toBe('123456789');
+        expect(sent.jobTimeoutMs).toBe('90000');
+      } finally {
+        await w.close();
+      }
+      // and without configuration: 1 TiB and one hour
+      const jobId = wh.newJobId();
+      await drainExecution(await wh.execute(['SELECT 1 AS one /* builtin_caps_marker */'], { signal: signal(), jobId }));
+      const sent = bq().jobs.get(`${PROJECT}:${jobId}`)!.request.configuration;
+      expect(sent.query.maximumBytesBilled).toBe(String(2 ** 40));
+      expect(sent.jobTimeoutMs).toBe('3600000');
+    });
+
+    it('never opens a connection offline', async () => {
+      const before = fx.google.requests.length;
+      const offline = await openBigQueryWarehouse(configOf(fx, { apiEndpoint: 'http://127.0.0.1:1', iamEndpoint: 'http://127.0.0.1:1', credentials: join(fx.dir, 'no-such-key.json') }), { offline: true });
+      const analysis = await offline.analyze('SELECT email FROM customer_contacts', names);
+      expect(analysis.statements[0]!.reads).toEqual([`${PROJECT}.crm.customer_contacts`]);
+      expect(offline.catalogAvailable).toBe(false);
+      await expect(offline.describeTable(`${PROJECT}.crm.customers`)).rejects.toMatchObject({ code: 'warehouse.offline' });
+      expect(fx.google.requests.length).toBe(before);
+    });
   });
 });

@@ -16,12 +16,18 @@ import { ConfigError } from '../../errors.js';
 import { createBigQueryCredentials } from './bigquery-credentials.js';
 import { BigQueryRest } from './bigquery-rest.js';
 import { BigQueryWarehouse } from './bigquery-warehouse.js';
+import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_MAX_BYTES_BILLED } from './build-query-job.js';
+import type { HashKey } from '../../masking/hash-key.js';
 
 export interface OpenBigQueryWarehouseOptions {
   /** The policy's `impersonate` service account. */
   impersonate?: string;
   /** The impersonated credential never outlives this (the run token's expiry). */
   notAfter?: Date;
+  /** No credential, no call: analysis without the catalog (`explain --offline`). */
+  offline?: boolean;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
 }
 
 const GOOGLE_BIGQUERY = 'https://bigquery.googleapis.com';
@@ -35,6 +41,12 @@ export async function openBigQueryWarehouse(config: WarehouseConfig, session: Op
       hint: 'set warehouse.project to the project BigQuery jobs run in, e.g. acme-prod',
     });
   }
+  const target = {
+    project: config.project,
+    location: config.location,
+    defaults: { maxBytesBilled: config.defaultMaxBytesBilled ?? DEFAULT_MAX_BYTES_BILLED, jobTimeoutMs: config.defaultJobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS },
+  };
+  if (session.offline) return new BigQueryWarehouse(null, target, { hashKey: session.hashKey });
   if (!session.impersonate) {
     throw new ConfigError('config.policy.impersonate_missing', 'refused: a BigQuery query needs a policy with `impersonate`; hoopq never queries BigQuery with its own credential', {
       rule: 'impersonate',
@@ -51,10 +63,16 @@ export async function openBigQueryWarehouse(config: WarehouseConfig, session: Op
     // passed through to @google-cloud/common's Service, which BigQueryOptions does not declare
     timeout: HTTP_TIMEOUT_MS,
   };
+  const errorContext = { project: config.project, baseAccount: credentials.baseAccount, impersonated: credentials.impersonated };
+  const rest = new BigQueryRest(bigQueryClient(options, endpoint), errorContext);
+  const cancelRest = new BigQueryRest(bigQueryClient({ ...options, authClient: credentials.cancelClient }, endpoint), errorContext);
+  return new BigQueryWarehouse(rest, target, { cancelRest, hashKey: session.hashKey });
+}
+
+function bigQueryClient(options: BigQueryOptions, endpoint: string): BigQuery {
   const client = new BigQuery(options);
   // the library lets BIGQUERY_EMULATOR_HOST override even an explicit endpoint; hoopq's
   // config alone decides where the impersonated token is sent
   client.baseUrl = `${endpoint}/bigquery/v2`;
-  const rest = new BigQueryRest(client, { project: config.project, baseAccount: credentials.baseAccount, impersonated: credentials.impersonated });
-  return new BigQueryWarehouse(rest, { project: config.project, location: config.location });
+  return client;
 }

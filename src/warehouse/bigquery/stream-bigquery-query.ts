@@ -4,13 +4,16 @@
  * jobs.getQueryResults (pageToken, maxResults), each converted per the result schema.
  * Invariants:
  * - the job is created with jobs.insert and waited for with getQueryResults long-polls;
+ * - no job runs unobserved: an insert whose answer was lost is retried with the same job id,
+ *   and a 409 `duplicate` for that id adopts the job the lost answer created (jobs.get);
+ *   jobs.cancel goes through `cancelRest`, a credential that outlives the run token;
  * - when the signal aborts (caller gone, run revoked, row limit reached) or the timeout
  *   passes, the job is cancelled with jobs.cancel (after its insert has settled, so a cancel
  *   can never overtake the insert it is meant to stop) and execution ends with WarehouseError
  *   `warehouse.cancelled` / `warehouse.timeout`; never with a short result;
  * - a result whose rows do not add up to BigQuery's `totalRows` is an error, not a success.
  */
-import { WarehouseError, type HoopqError } from '../../errors.js';
+import { isHoopqError, WarehouseError, type HoopqError } from '../../errors.js';
 import type { ExecuteOptions, QueryExecution } from '../warehouse.js';
 import { fromJobError } from './bigquery-error.js';
 import type { BigQueryRest } from './bigquery-rest.js';
@@ -23,6 +26,8 @@ export const PAGE_ROWS = 10_000;
 const POLL_MS = 10_000;
 /** How long to wait for a pending insert, and for jobs.cancel, before giving up on them. */
 const CANCEL_WAIT_MS = 5_000;
+/** jobs.insert attempts with the same job id before giving up. */
+const INSERT_ATTEMPTS = 3;
 
 interface JobResponse {
   jobReference?: { jobId?: string; location?: string };
@@ -39,7 +44,7 @@ interface QueryResultsResponse {
   numDmlAffectedRows?: string;
 }
 
-export async function streamBigQueryQuery(rest: BigQueryRest, job: QueryJobResource, options: ExecuteOptions): Promise<QueryExecution> {
+export async function streamBigQueryQuery(rest: BigQueryRest, job: QueryJobResource, options: ExecuteOptions, cancelRest: BigQueryRest = rest): Promise<QueryExecution> {
   const jobId = job.jobReference.jobId!;
   if (options.signal.aborted) throw cancelledError(jobId, false);
   const local = new AbortController();
@@ -56,11 +61,11 @@ export async function streamBigQueryQuery(rest: BigQueryRest, job: QueryJobResou
     options.signal.removeEventListener('abort', onAbort);
   };
 
-  const inserting = rest.call<JobResponse>({ method: 'POST', uri: '/jobs', json: job });
-  /** On abort or failure: let the insert settle, cancel the job unless it is known to be over, end with the error. */
+  const inserting = insertJob(rest, job);
+  /** On abort or failure: let the insert settle, cancel the job unless it is known to be over (or surely never created), end with the error. */
   const stop = async (err: unknown): Promise<never> => {
-    if (!done && (await settled(inserting, CANCEL_WAIT_MS)) !== 'rejected') {
-      await settled(rest.call({ method: 'POST', uri: `/jobs/${encodeURIComponent(jobId)}/cancel`, qs: { location } }), CANCEL_WAIT_MS);
+    if (!done && !(await surelyNotCreated(inserting))) {
+      await settled(cancelRest.call({ method: 'POST', uri: `/jobs/${encodeURIComponent(jobId)}/cancel`, qs: { location } }), CANCEL_WAIT_MS);
     }
     throw err;
   };
@@ -121,6 +126,43 @@ export async function streamBigQueryQuery(rest: BigQueryRest, job: QueryJobResou
     batches: batches(),
     stats: () => ({ jobId, bytesProcessed, rowsAffected }),
   };
+}
+
+/**
+ * jobs.insert with a caller-chosen job id is idempotent: a retry either creates the job or is
+ * told 409 `duplicate` because an earlier attempt (whose answer was lost) created it — then
+ * that job is ours, and is adopted with jobs.get instead of being left to run unobserved.
+ */
+async function insertJob(rest: BigQueryRest, job: QueryJobResource): Promise<JobResponse> {
+  const jobId = job.jobReference.jobId!;
+  const location = job.jobReference.location;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await rest.call<JobResponse>({ method: 'POST', uri: '/jobs', json: job });
+    } catch (err) {
+      if (isHoopqError(err) && err.details?.reason === 'duplicate') {
+        return rest.call<JobResponse>({ uri: `/jobs/${encodeURIComponent(jobId)}`, qs: { location } });
+      }
+      if (attempt < INSERT_ATTEMPTS && isTransient(err)) continue;
+      throw err;
+    }
+  }
+}
+
+/** The insert failed with BigQuery's definite refusal (a 4xx other than a duplicate): no job exists to cancel. */
+async function surelyNotCreated(inserting: Promise<JobResponse>): Promise<boolean> {
+  if ((await settled(inserting, CANCEL_WAIT_MS)) !== 'rejected') return false;
+  const err = await inserting.catch((e: unknown) => e);
+  const status = isHoopqError(err) ? Number(err.details?.http_status) : NaN;
+  return status >= 400 && status < 500;
+}
+
+/** The answer may have been lost after the job was created: the network, or Google's 5xx. */
+function isTransient(err: unknown): boolean {
+  if (!isHoopqError(err)) return false;
+  if (err.code === 'warehouse.unreachable') return true;
+  const status = Number(err.details?.http_status);
+  return status >= 500 || ['backendError', 'internalError'].includes(String(err.details?.reason));
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -5,9 +5,10 @@
  * because DuckDB identifiers are case-insensitive (even quoted ones). Read-only lookups on
  * a connection of their own, so they never disturb the parser or a running query.
  * Answers are kept for the catalog's lifetime (each lookup costs a few milliseconds of
- * metadata scanning): a warehouse instance serves one query — the pipeline opens a fresh
- * one per query, and a writer's re-check opens another — so a catalog never outlives a
- * change it could have missed.
+ * metadata scanning), which never outlives a change it could have missed: a cold warehouse
+ * serves one query; a warm read-only instance (warm-duckdb-opener.ts) keeps its catalogs
+ * only while its read lock keeps every writer out, and a writer's re-check opens a
+ * writable instance of its own.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog, ViewDefinition } from '../../analysis/catalog.js';

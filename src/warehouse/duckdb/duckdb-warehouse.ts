@@ -1,6 +1,6 @@
 /**
- * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file.
- * Connections, each with one job:
+ * The embedded DuckDB warehouse: one locked-down DuckDB instance on one database file,
+ * its own or lent by a warm process (warm-duckdb-opener.ts). Connections, each with one job:
  * - `parser`: analysis only (DuckDB's own parser: extractStatements, getTableNames,
  *   json_serialize_sql); never runs the caller's SQL;
  * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
@@ -12,10 +12,14 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
-import { WarehouseError } from '../../errors.js';
+import { isHoopqError, WarehouseError } from '../../errors.js';
+import { scrubHashKey, type HashKey } from '../../masking/hash-key.js';
+import { prepareDuckDbParameters } from './duckdb-parameters.js';
+import { mapExecutionErrors } from '../map-execution-errors.js';
 import { rewriteDuckDbSqlForMasks } from '../../masking/duckdb/rewrite-duckdb-sql-for-masks.js';
 import type { ExecuteOptions, MaskPlan, QueryExecution, TableInfo, Warehouse } from '../warehouse.js';
 import { DuckDbCatalog } from './duckdb-catalog.js';
+import { DUCKDB_DIALECT } from './duckdb-dialect.js';
 import { toWarehouseError } from './duckdb-error.js';
 import { streamDuckDbQuery } from './stream-duckdb-query.js';
 import { toAnalysisError } from '../to-analysis-error.js';
@@ -29,12 +33,27 @@ export interface DuckDbWarehouseParts {
   /** Absolute path of the database file. */
   path: string;
   writable: boolean;
-  /** Releases the in-process file lock; called once the instance is closed. */
-  releaseLock: () => void;
+  /**
+   * The catalog over `metadata`, when it outlives this warehouse (a warm instance's pooled
+   * connections keep theirs: the file cannot change while the instance holds its lock).
+   */
+  catalog?: DuckDbCatalog;
+  /**
+   * Called once by close(), after every running query is interrupted: closes the parser,
+   * metadata connection and instance and releases the file lock, or gives them back to
+   * the warm instance they were lent from (warm-duckdb-opener.ts).
+   */
+  release: () => void;
+  /** The `hash` mask's key (a warm warehouse is given its key per lending: useHashKey). */
+  hashKey?: HashKey;
 }
 
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const;
+  readonly dialect = DUCKDB_DIALECT;
+  /** The catalog is the local file: always there. */
+  readonly catalogAvailable = true;
+  private hashKey: HashKey | undefined;
   readonly project: string;
   readonly path: string;
   readonly writable: boolean;
@@ -48,13 +67,24 @@ export class DuckDbWarehouse implements Warehouse {
     this.project = parts.project;
     this.path = parts.path;
     this.writable = parts.writable;
-    this.catalog = new DuckDbCatalog(parts.metadata, parts.project);
+    this.catalog = parts.catalog ?? new DuckDbCatalog(parts.metadata, parts.project);
+    this.hashKey = parts.hashKey;
   }
 
+  get hashKeyId(): string | undefined {
+    return this.hashKey?.id;
+  }
+
+  /** The key this lending of the warehouse masks `hash` columns with (read at each open). */
+  useHashKey(key: HashKey | undefined): void {
+    this.hashKey = key;
+  }
+
+  /** `@name` parameters are read as DuckDB's `$name` (same length, so every offset holds). */
   async analyze(sql: string, names: NameDefaults): Promise<QueryAnalysis> {
     this.assertOpen();
     try {
-      return await analyzeDuckDbSql(sql, { parser: this.parts.parser, catalog: this.catalog, names });
+      return await analyzeDuckDbSql(prepareDuckDbParameters(sql), { parser: this.parts.parser, catalog: this.catalog, names });
     } catch (err) {
       throw asAnalysisError(err);
     }
@@ -63,9 +93,9 @@ export class DuckDbWarehouse implements Warehouse {
   async rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]> {
     this.assertOpen();
     try {
-      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan });
+      return await rewriteDuckDbSqlForMasks(analysis, { parser: this.parts.parser, catalog: this.catalog, names, plan, hashKey: this.hashKey });
     } catch (err) {
-      throw asAnalysisError(err);
+      throw this.scrub(asAnalysisError(err));
     }
   }
 
@@ -95,14 +125,39 @@ export class DuckDbWarehouse implements Warehouse {
       throw toWarehouseError(err);
     }
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    return streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
-      if (this.running.delete(connection)) releaseConnection(connection);
-    });
+    // DuckDB quotes the SQL around an error's position ("LINE 1: …"): never the hash key
+    return mapExecutionErrors(
+      () =>
+        streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
+          if (this.running.delete(connection)) releaseConnection(connection);
+        }),
+      (err) => this.scrub(err),
+    );
   }
 
   /**
-   * Interrupts whatever still runs and closes every connection and the instance, so the
-   * file lock is released and another process can open the file. Idempotent.
+   * DuckDB quotes the SQL around an error's position (`LINE 1: … ^`). Under a masking policy
+   * that text holds hoopq's mask subqueries, and a window of it could hold part of the hash
+   * key: any full form of the key is scrubbed from the message and the marked excerpt alike
+   * (so the pipeline's hideRewriteExcerpt still finds and leaves out the excerpt), and a quote
+   * duckdb-error.ts did not recognise as the excerpt is cut here.
+   */
+  private scrub<E>(err: E): E {
+    if (!this.hashKey || !isHoopqError(err)) return err;
+    err.message = scrubHashKey(err.message, this.hashKey);
+    const excerpt = err.details?.sql_excerpt;
+    if (typeof excerpt === 'string' && excerpt !== '' && err.details) {
+      err.details.sql_excerpt = scrubHashKey(excerpt, this.hashKey);
+    } else {
+      err.message = err.message.replace(/\s*LINE \d+:[\s\S]*$/, ' (the SQL excerpt is not shown: it holds hoopq\'s masks)');
+    }
+    return err;
+  }
+
+  /**
+   * Interrupts whatever still runs and closes its connections; then `release` closes the
+   * instance (so the file lock is released and another process can open the file) or gives
+   * it back to the warm instance it was lent from. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -110,13 +165,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.closing.abort();
     for (const connection of this.running) releaseConnection(connection);
     this.running.clear();
-    try {
-      this.parts.parser.closeSync();
-      this.parts.metadata.closeSync();
-      this.parts.instance.closeSync();
-    } finally {
-      this.parts.releaseLock();
-    }
+    this.parts.release();
   }
 
   /**

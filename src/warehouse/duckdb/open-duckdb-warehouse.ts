@@ -1,6 +1,7 @@
 /**
  * Opens the embedded warehouse file. Input: the file path, whether writes may be needed,
- * how long to wait for another writer. Output: a locked-down DuckDbWarehouse.
+ * how long to wait for another writer. Output: a locked-down DuckDbWarehouse (or, for a
+ * long-lived process, the DuckDbFile that warm-duckdb-opener.ts keeps open and lends out).
  * Invariants:
  * - read-only unless `writable` (and a missing file is never created read-only);
  * - the engine is locked down (duckdb-lockdown.ts) before any connection exists;
@@ -19,6 +20,7 @@ import { ConfigError, WarehouseError } from '../../errors.js';
 import type { EngineCallScope } from '../engine-call-gate.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
+import type { HashKey } from '../../masking/hash-key.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
 import { gateDuckDbCalls } from './gate-duckdb-calls.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
@@ -28,17 +30,47 @@ export interface OpenDuckDbWarehouseOptions {
   writable: boolean;
   /** How long to wait for a process that holds the file; default 10 000 ms. */
   writerWaitMs?: number;
+  /** The `hash` mask's key. */
+  hashKey?: HashKey;
   /** The engine-call gate scope of the run this warehouse serves; ungated when absent. */
   engineCalls?: EngineCallScope;
 }
 
-const UNGATED: EngineCallScope = { run: (call) => call() };
+/** The scope of a warehouse no gate limits. */
+export const UNGATED: EngineCallScope = { run: (call) => call() };
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
 const FIRST_RETRY_MS = 20;
 const MAX_RETRY_MS = 250;
 
 export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
+  const file = await openDuckDbFile(options);
+  try {
+    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file), options.hashKey, options.engineCalls);
+  } catch (err) {
+    closeDuckDbFile(file);
+    throw err;
+  }
+}
+
+/** A locked-down instance on the warehouse file, holding hoopq's in-process lock on it. */
+export interface DuckDbFile {
+  instance: DuckDBInstance;
+  /** Absolute path. */
+  path: string;
+  /** The catalog name (see catalogName), lower-case. */
+  project: string;
+  writable: boolean;
+  /** Releases the in-process lock; closeDuckDbFile calls it. */
+  releaseLock: () => void;
+}
+
+/**
+ * Opens the instance (waiting for a writer as described above); the caller closes it with
+ * closeDuckDbFile. Throws ConfigError for a missing or unreadable file, WarehouseError
+ * `warehouse.busy` when the wait is over.
+ */
+export async function openDuckDbFile(options: OpenDuckDbWarehouseOptions): Promise<DuckDbFile> {
   const path = resolve(options.path);
   if (!options.writable && !existsSync(path)) {
     throw new ConfigError('warehouse.not_found', `the warehouse file ${path} does not exist`, {
@@ -54,26 +86,80 @@ export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): 
     const opened = await tryOpen(path, lockKey, options.writable, options.engineCalls ?? UNGATED);
     if (opened) return opened;
     const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new WarehouseError(
-        'warehouse.busy',
-        `the warehouse ${path} is busy: another process ${options.writable ? 'has it open' : 'is writing to it'} (waited ${waitMs} ms)`,
-        { rule: 'warehouse.busy', hint: 'retry when the other job has finished; DuckDB lets one process at a time write a file, and none read it meanwhile' },
-      );
-    }
+    if (left <= 0) throw warehouseBusy(path, options.writable, waitMs);
     // Jitter so that several waiting processes do not retry in lock-step.
     await sleep(Math.min(left, delay * (0.75 + Math.random() * 0.5)));
     delay = Math.min(MAX_RETRY_MS, delay * 2);
   }
 }
 
-/** The warehouse, or null when the file is held by someone else (in or out of this process). */
-async function tryOpen(path: string, lockKey: string, writable: boolean, engineCalls: EngineCallScope): Promise<DuckDbWarehouse | null> {
+export function warehouseBusy(path: string, writable: boolean, waitMs: number): WarehouseError {
+  return new WarehouseError(
+    'warehouse.busy',
+    `the warehouse ${path} is busy: another process ${writable ? 'has it open' : 'is writing to it'} (waited ${waitMs} ms)`,
+    { rule: 'warehouse.busy', hint: 'retry when the other job has finished; DuckDB lets one process at a time write a file, and none read it meanwhile' },
+  );
+}
+
+export function closeDuckDbFile(file: DuckDbFile): void {
+  try {
+    file.instance.closeSync();
+  } finally {
+    file.releaseLock();
+  }
+}
+
+/**
+ * A warehouse with its own parser and metadata connections on `file`; its close() closes
+ * them and then calls `release` (which closes the file, or keeps it open for the next query).
+ */
+export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void, hashKey?: HashKey, engineCalls?: EngineCallScope): Promise<DuckDbWarehouse> {
+  const instance = gateDuckDbFor(file, engineCalls);
+  const { parser, metadata } = await connectAnalysisPair(instance);
+  return new DuckDbWarehouse({
+    ...file,
+    instance,
+    parser,
+    metadata,
+    hashKey,
+    release: () => {
+      try {
+        parser.closeSync();
+        metadata.closeSync();
+      } finally {
+        release();
+      }
+    },
+  });
+}
+
+/**
+ * The file's instance as one run may use it: every asynchronous engine call through that
+ * run's gate scope (ungated when absent; the wrapper still keeps an interrupt that arrives
+ * between two calls, gate-duckdb-calls.ts).
+ */
+export function gateDuckDbFor(file: DuckDbFile, engineCalls: EngineCallScope | undefined): DuckDBInstance {
+  return gateDuckDbCalls(file.instance, engineCalls ?? UNGATED);
+}
+
+/** The two connections analysis needs: one for the parser, one for catalog lookups. */
+export async function connectAnalysisPair(instance: DuckDBInstance): Promise<{ parser: DuckDBConnection; metadata: DuckDBConnection }> {
+  const parser = await instance.connect();
+  try {
+    return { parser, metadata: await instance.connect() };
+  } catch (err) {
+    parser.closeSync();
+    throw err;
+  }
+}
+
+/** The instance, or null when the file is held by someone else (in or out of this process). */
+async function tryOpen(path: string, lockKey: string, writable: boolean, engineCalls: EngineCallScope): Promise<DuckDbFile | null> {
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = gateDuckDbCalls(await engineCalls.run(() => DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY'))), engineCalls);
+    instance = await engineCalls.run(() => DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY')));
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;
@@ -83,16 +169,15 @@ async function tryOpen(path: string, lockKey: string, writable: boolean, engineC
       cause: err,
     });
   }
-  const connections: DuckDBConnection[] = [];
   try {
-    const parser = await instance.connect();
-    connections.push(parser);
-    const metadata = await instance.connect();
-    connections.push(metadata);
-    const project = await catalogName(metadata);
-    return new DuckDbWarehouse({ instance, parser, metadata, project, path, writable, releaseLock });
+    // the file keeps the bare instance: each warehouse on it is gated for the run it serves
+    const connection = await gateDuckDbCalls(instance, engineCalls).connect();
+    try {
+      return { instance, path, project: await catalogName(connection), writable, releaseLock };
+    } finally {
+      connection.closeSync();
+    }
   } catch (err) {
-    for (const c of connections) c.closeSync();
     instance.closeSync();
     releaseLock();
     throw err;

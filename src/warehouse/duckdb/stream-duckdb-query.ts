@@ -13,12 +13,13 @@
  *   if it were complete, so the stop reason is checked after every chunk;
  * - every other DuckDB error becomes a WarehouseError with DuckDB's message.
  */
-import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
 import { StatementType } from '@duckdb/node-api';
 import { AnalysisError, WarehouseError } from '../../errors.js';
 import type { ExecuteOptions, QueryExecution, QueryParameter } from '../warehouse.js';
 import { isDuckDbInterrupt, toWarehouseError } from './duckdb-error.js';
 import { jsonValueConverter } from './json-value-converter.js';
+import { bindDuckDbParameters } from './duckdb-parameters.js';
 
 /** `onFinished` runs exactly once, when the batches end for any reason (or execute fails). */
 export async function streamDuckDbQuery(
@@ -105,7 +106,7 @@ async function runUntilLastStreaming(
     }
     const prepared = await extracted.prepare(0);
     try {
-      bindParameters(prepared, params);
+      bindDuckDbParameters(prepared, params);
       if (i < statements.length - 1) await prepared.run();
       else return await prepared.stream();
     } finally {
@@ -113,54 +114,6 @@ async function runUntilLastStreaming(
     }
   }
   throw new Error('unreachable: the last statement returns');
-}
-
-/**
- * Binds `--parameter name:type:value` values by name (`$name` in DuckDB SQL; positional
- * `?`/`$1` parameters are named "1", "2" …). Typed so DuckDB sees the value the caller
- * meant: integers as BIGINT, floats as DOUBLE, booleans as BOOLEAN, everything else as
- * text that DuckDB casts where the SQL needs another type.
- */
-function bindParameters(prepared: DuckDBPreparedStatement, params: QueryParameter[]): void {
-  if (prepared.parameterCount === 0) return;
-  const values: Record<string, DuckDBValue> = {};
-  for (let i = 1; i <= prepared.parameterCount; i += 1) {
-    const name = prepared.parameterName(i);
-    const param = params.find((p) => p.name === name);
-    if (!param) {
-      throw new WarehouseError('warehouse.missing_parameter', `the SQL uses the parameter $${name} but no value was given for it`, {
-        rule: 'warehouse.parameters',
-        hint: `pass --parameter ${name}:TYPE:VALUE`,
-      });
-    }
-    values[name] = parameterValue(param);
-  }
-  prepared.bind(values);
-}
-
-function parameterValue(param: QueryParameter): DuckDBValue {
-  if (param.value === null) return null;
-  const type = param.type.toUpperCase();
-  try {
-    if (['INT64', 'INT', 'INTEGER', 'BIGINT', 'SMALLINT', 'TINYINT'].includes(type)) return BigInt(param.value);
-  } catch {
-    throw new WarehouseError('warehouse.bad_parameter', `parameter ${param.name}: "${param.value}" is not an integer`, {
-      rule: 'warehouse.parameters',
-      hint: 'give an integer value for an integer parameter',
-    });
-  }
-  if (['FLOAT64', 'FLOAT', 'DOUBLE', 'REAL'].includes(type)) {
-    const n = Number(param.value);
-    if (Number.isNaN(n) && param.value.trim().toLowerCase() !== 'nan') {
-      throw new WarehouseError('warehouse.bad_parameter', `parameter ${param.name}: "${param.value}" is not a number`, {
-        rule: 'warehouse.parameters',
-        hint: 'give a number for a floating-point parameter',
-      });
-    }
-    return n;
-  }
-  if (['BOOL', 'BOOLEAN'].includes(type)) return /^(true|1)$/i.test(param.value);
-  return param.value;
 }
 
 interface StopWatch {

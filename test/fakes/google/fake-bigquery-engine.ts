@@ -5,7 +5,8 @@
  * UNNEST(GENERATE_ARRAY(…)), @named parameters — so rows, masks and errors are computed, not
  * canned. Test-only; it understands exactly the subset the tests use.
  */
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, blobValue, listValue, structValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { FAKE_MACROS, translateGoogleSql, type WildcardExpander } from './fake-google-sql-translation.js';
 
 export interface FakeField {
   name: string;
@@ -27,8 +28,8 @@ export interface EngineDefaults {
 
 export interface EngineParameter {
   name?: string;
-  parameterType: { type: string };
-  parameterValue: { value: string | null };
+  parameterType: { type: string; arrayType?: EngineParameter['parameterType']; structTypes?: Array<{ name?: string; type: EngineParameter['parameterType'] }> };
+  parameterValue: { value?: string | null; arrayValues?: Array<EngineParameter['parameterValue']>; structValues?: Record<string, EngineParameter['parameterValue']> };
 }
 
 const DUCK_TYPE: Record<string, string> = {
@@ -53,16 +54,27 @@ export class FakeBigQueryEngine {
   private readonly projects = new Set<string>();
   private readonly schemas = new Set<string>();
 
+  /** Wildcard tables expand to the tables the fake lists (set by FakeBigQuery). */
+  expandWildcard: WildcardExpander = () => [];
+
   static async create(): Promise<FakeBigQueryEngine> {
     const instance = await DuckDBInstance.create(':memory:');
-    return new FakeBigQueryEngine(instance, await instance.connect());
+    const connection = await instance.connect();
+    for (const macro of FAKE_MACROS) await connection.run(macro);
+    return new FakeBigQueryEngine(instance, connection);
   }
 
   async createTable(project: string, dataset: string, table: string, fields: FakeField[], rows: unknown[][]): Promise<void> {
     await this.ensureSchema(project, dataset);
-    const cols = fields.map((f) => `${q(f.name)} ${DUCK_TYPE[f.type] ?? 'VARCHAR'}`).join(', ');
+    const cols = fields.map((f) => `${q(f.name)} ${duckColumnType(f)}`).join(', ');
     await this.connection.run(`CREATE TABLE ${q(project)}.${q(dataset)}.${q(table)} (${cols})`);
     if (rows.length === 0) return;
+    if (fields.some((f) => f.fields || f.mode === 'REPEATED')) {
+      // nested values as DuckDB literals: the appender takes scalars only
+      const values = rows.map((row) => `(${row.map((v, i) => sqlLiteral(v, fields[i]!)).join(', ')})`).join(', ');
+      await this.connection.run(`INSERT INTO ${q(project)}.${q(dataset)}.${q(table)} VALUES ${values}`);
+      return;
+    }
     const appender = await this.connection.createAppender(table, dataset, project);
     for (const row of rows) {
       for (const [i, value] of row.entries()) {
@@ -80,27 +92,44 @@ export class FakeBigQueryEngine {
 
   async createView(project: string, dataset: string, view: string, googleSql: string): Promise<void> {
     await this.ensureSchema(project, dataset);
-    await this.connection.run(`CREATE VIEW ${q(project)}.${q(dataset)}.${q(view)} AS ${translate(googleSql)}`);
+    await this.connection.run(`CREATE VIEW ${q(project)}.${q(dataset)}.${q(view)} AS ${this.translate(googleSql)}`);
   }
 
   /** Binds (and so validates) without running: the dry run's job. */
   async validate(sql: string, params: EngineParameter[], defaults: EngineDefaults): Promise<FakeField[]> {
     await this.use(defaults);
-    const prepared = await this.connection.prepare(translate(sql));
+    const prepared = await this.connection.prepare(this.translate(sql));
     bindParameters(prepared, params);
     const fields: FakeField[] = [];
-    for (let i = 0; i < prepared.columnCount; i++) fields.push({ name: prepared.columnName(i), ...bqType(String(prepared.columnType(i))) });
+    try {
+      for (let i = 0; i < prepared.columnCount; i++) fields.push(bqField(prepared.columnName(i), prepared.columnType(i)));
+    } catch {
+      // a type that depends on a parameter is known only once bound and run: queries only
+      if (!/^\s*(\(|SELECT|WITH|FROM)/i.test(sql)) return [];
+      const reader = await prepared.runAndReadAll();
+      return reader.columnNames().map((name, i) => bqField(name, reader.columnTypes()[i]!));
+    }
     return fields;
   }
 
   async run(sql: string, params: EngineParameter[], useInt64Timestamp: boolean, defaults: EngineDefaults): Promise<EngineResult> {
     await this.use(defaults);
-    const prepared = await this.connection.prepare(translate(sql));
+    const prepared = await this.connection.prepare(this.translate(sql));
     bindParameters(prepared, params);
     const reader = await prepared.runAndReadAll();
-    const fields = reader.columnNames().map((name, i) => ({ name, ...bqType(String(reader.columnTypes()[i])) }));
+    const fields = reader.columnNames().map((name, i) => bqField(name, reader.columnTypes()[i]!));
     const rows = reader.getRowsJS().map((row) => ({ f: row.map((v, i) => ({ v: wireValue(v, fields[i]!, useInt64Timestamp) })) }));
     return { fields, rows };
+  }
+
+  /** Creates a routine the way BigQuery would run it: a DuckDB macro in the dataset's schema. */
+  async createFunction(project: string, dataset: string, name: string, params: string[], body: string): Promise<void> {
+    await this.ensureSchema(project, dataset);
+    await this.connection.run(`CREATE MACRO ${q(project)}.${q(dataset)}.${q(name)}(${params.map(q).join(', ')}) AS (${this.translate(body)})`);
+  }
+
+  translate(sql: string): string {
+    return translateGoogleSql(sql, this.expandWildcard);
   }
 
   close(): void {
@@ -131,25 +160,60 @@ function q(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** GoogleSQL (the tests' subset) -> DuckDB SQL. */
+/** GoogleSQL (the tests' subset) -> DuckDB SQL (fake-google-sql-translation.ts). */
 export function translate(sql: string): string {
-  return sql
-    .replace(/`([^`]*)`/g, (_m, name: string) => name.split('.').map(q).join('.'))
-    .replace(/TO_HEX\(SHA256\(/gi, '(sha256(')
-    .replace(/UNNEST\(GENERATE_ARRAY\(([^()]*)\)\)\s+AS\s+(\w+)/gi, 'generate_series($1) AS _g($2)')
-    .replace(/@(\w+)/g, '$$$1');
+  return translateGoogleSql(sql);
+}
+
+function duckColumnType(f: FakeField): string {
+  const base = f.fields ? `STRUCT(${f.fields.map((c) => `${q(c.name)} ${duckColumnType(c)}`).join(', ')})` : (DUCK_TYPE[f.type] ?? 'VARCHAR');
+  return f.mode === 'REPEATED' ? `${base}[]` : base;
+}
+
+function sqlLiteral(v: unknown, f: FakeField): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (f.mode === 'REPEATED') return `[${(v as unknown[]).map((x) => sqlLiteral(x, { ...f, mode: 'NULLABLE' })).join(', ')}]`;
+  if (f.fields) {
+    const o = v as Record<string, unknown>;
+    return `{${f.fields.map((c) => `'${c.name}': ${sqlLiteral(o[c.name], c)}`).join(', ')}}`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return `'${String(v).replace(/'/g, "''")}'`;
 }
 
 type Prepared = Awaited<ReturnType<DuckDBConnection['prepare']>>;
 
 function bindParameters(prepared: Prepared, params: EngineParameter[]): void {
-  const values: Record<string, unknown> = {};
-  for (const p of params) {
-    const v = p.parameterValue.value;
-    const t = p.parameterType.type;
-    values[p.name ?? ''] = v === null ? null : t === 'INT64' || t === 'INTEGER' ? BigInt(v) : t === 'FLOAT64' ? Number(v) : t === 'BOOL' ? v === 'true' : v;
+  if (params.length === 0) return;
+  const values: Record<string, DuckDBValue> = {};
+  params.forEach((p, i) => (values[p.name ?? String(i + 1)] = engineValue(p.parameterType, p.parameterValue)));
+  prepared.bind(values as never);
+}
+
+function engineValue(type: EngineParameter['parameterType'], value: EngineParameter['parameterValue'] | undefined): DuckDBValue {
+  if (type.type === 'ARRAY') return listValue((value?.arrayValues ?? []).map((v) => engineValue(type.arrayType!, v)));
+  if (type.type === 'STRUCT') {
+    return structValue(Object.fromEntries((type.structTypes ?? []).map((f) => [f.name ?? '', engineValue(f.type, value?.structValues?.[f.name ?? ''])])));
   }
-  if (params.length > 0) prepared.bind(values as never);
+  const v = value?.value;
+  if (v === null || v === undefined) return null;
+  const t = type.type;
+  if (t === 'INT64' || t === 'INTEGER') return BigInt(v);
+  if (t === 'FLOAT64') return Number(v);
+  if (t === 'BOOL') return v === 'true';
+  if (t === 'BYTES') return blobValue(Buffer.from(v, 'base64'));
+  return v;
+}
+
+/** A DuckDB result column as a BigQuery schema field (STRUCT -> RECORD, LIST -> REPEATED). */
+function bqField(name: string, type: DuckDBType): FakeField {
+  const t = type as DuckDBType & { entryNames?: string[]; entryTypes?: DuckDBType[]; valueType?: DuckDBType };
+  const text = String(type);
+  if (text.endsWith('[]') && t.valueType) return { ...bqField(name, t.valueType), mode: 'REPEATED' };
+  if (text.startsWith('STRUCT') && t.entryNames && t.entryTypes) {
+    return { name, type: 'RECORD', mode: 'NULLABLE', fields: t.entryNames.map((n, i) => bqField(n, t.entryTypes![i]!)) };
+  }
+  return { name, ...bqType(text) };
 }
 
 function bqType(duck: string): { type: string; mode?: 'REPEATED' } {
@@ -157,6 +221,7 @@ function bqType(duck: string): { type: string; mode?: 'REPEATED' } {
   if (/^(DOUBLE|FLOAT|REAL)$/.test(duck)) return { type: 'FLOAT' };
   if (duck === 'BOOLEAN') return { type: 'BOOLEAN' };
   if (duck === 'DATE') return { type: 'DATE' };
+  if (duck === 'BLOB') return { type: 'BYTES' };
   if (duck.startsWith('TIMESTAMP')) return { type: 'TIMESTAMP' };
   if (duck.startsWith('DECIMAL')) return { type: 'NUMERIC' };
   return { type: 'STRING' };
@@ -164,10 +229,16 @@ function bqType(duck: string): { type: string; mode?: 'REPEATED' } {
 
 function wireValue(v: unknown, field: FakeField, useInt64Timestamp: boolean): unknown {
   if (v === null || v === undefined) return null;
+  if (field.mode === 'REPEATED') return (v as unknown[]).map((x) => ({ v: wireValue(x, { ...field, mode: 'NULLABLE' }, useInt64Timestamp) }));
+  if (field.fields) {
+    const o = v as Record<string, unknown>;
+    return { f: field.fields.map((c) => ({ v: wireValue(o[c.name], c, useInt64Timestamp) })) };
+  }
   if (field.type === 'TIMESTAMP') {
     const micros = BigInt((v as Date).getTime()) * 1000n;
     return useInt64Timestamp ? String(micros) : String(Number(micros) / 1e6);
   }
+  if (field.type === 'BYTES') return Buffer.from(v as Uint8Array).toString('base64');
   if (v instanceof Date) return v.toISOString().slice(0, 10);
   return String(v);
 }

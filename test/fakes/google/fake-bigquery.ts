@@ -26,14 +26,27 @@ export interface ScriptedBehaviour {
   error?: { reason: string; message: string };
   /** The dry run itself fails with this HTTP error. */
   dryRunError?: { code: number; reason: string; message: string };
+  /** The job is created, but the answer to jobs.insert is lost (the connection drops), this many times. */
+  loseInsertAnswers?: number;
+  /** Overrides the referenced routines the dry run reports (`p.d.r`). */
+  referencedRoutines?: string[];
+}
+
+export interface FakeExport {
+  jobId: string | undefined;
+  uri: string;
+  rows: number;
 }
 
 export interface FakeTable {
   project: string;
   dataset: string;
   table: string;
-  type: 'TABLE' | 'VIEW';
+  type: 'TABLE' | 'VIEW' | 'SNAPSHOT';
   fields: FakeField[];
+  /** A snapshot's or clone's source, `p.d.t`. */
+  snapshotOf?: string;
+  cloneOf?: string;
   rows: number;
   numBytes: number;
   viewQuery?: string;
@@ -74,6 +87,12 @@ export class FakeBigQuery {
   /** Items per tables.list / datasets.list page at most. */
   listPageSize = 1000;
   readonly location = 'US';
+  /** `project.dataset` of datasets created with is_case_insensitive: table names fold case there. */
+  readonly caseInsensitiveDatasets = new Set<string>();
+  /** Persistent functions, `p.d.f`. */
+  readonly routines = new Set<string>();
+  /** What EXPORT DATA jobs wrote, by destination. */
+  readonly exports: FakeExport[] = [];
   private readonly scripts: Array<{ match: RegExp; behaviour: ScriptedBehaviour }> = [];
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -83,7 +102,32 @@ export class FakeBigQuery {
   ) {}
 
   static async create(tokens: FakeTokens): Promise<FakeBigQuery> {
-    return new FakeBigQuery(await FakeBigQueryEngine.create(), tokens);
+    const fake = new FakeBigQuery(await FakeBigQueryEngine.create(), tokens);
+    // BigQuery: a wildcard reads the tables (never views) whose name starts with the prefix
+    fake.engine.expandWildcard = (project, dataset, prefix) =>
+      [...fake.tables.values()].filter((t) => t.project === project && t.dataset === dataset && t.type !== 'VIEW' && t.table.startsWith(prefix)).map((t) => t.table).sort();
+    return fake;
+  }
+
+  /** A snapshot (type SNAPSHOT) or clone (type TABLE) of `base`: a copy of its rows that BigQuery says it came from. */
+  async createCopy(name: string, base: string, kind: 'snapshot' | 'clone'): Promise<void> {
+    const source = this.tables.get(base);
+    if (!source) throw new Error(`fake BigQuery: no table ${base}`);
+    const [project, dataset, table] = split(name);
+    const rows = (await this.serial(() => this.engine.run(`SELECT * FROM \`${base}\``, [], true, { project }))).rows;
+    await this.engine.createTable(project, dataset, table, source.fields, []);
+    await this.serial(() => this.engine.run(`INSERT INTO \`${name}\` SELECT * FROM \`${base}\``, [], true, { project }));
+    this.tables.set(name, {
+      project, dataset, table, type: kind === 'snapshot' ? 'SNAPSHOT' : 'TABLE', fields: source.fields, rows: rows.length, numBytes: source.numBytes,
+      ...(kind === 'snapshot' ? { snapshotOf: base } : { cloneOf: base }),
+    });
+  }
+
+  /** A persistent SQL function `p.d.f(params…) AS (body)`. */
+  async createFunction(name: string, params: string[], body: string): Promise<void> {
+    const [project, dataset, fn] = split(name);
+    await this.engine.createFunction(project, dataset, fn, params, body);
+    this.routines.add(name);
   }
 
   async createTable(name: string, fields: FakeField[], rows: unknown[][], options: { numBytes?: number } = {}): Promise<void> {
@@ -178,8 +222,17 @@ export class FakeBigQuery {
     }
     const behaviour = this.behaviourOf(sql);
     const params: EngineParameter[] = Array.isArray(query.queryParameters) ? query.queryParameters : [];
+    if (!Array.isArray(query.queryParameters) && /@\w/.test(sql.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''"))) {
+      // BigQuery: a query that uses @name parameters must declare them, in the dry run too
+      return googleError(400, 'INVALID_ARGUMENT', 'Query parameter not found or not declared', 'invalidQuery');
+    }
     const defaults = { project: query.defaultDataset?.projectId ?? project, dataset: query.defaultDataset?.datasetId as string | undefined };
+    const missing = this.wronglyCasedTable(sql, defaults);
+    if (missing) return googleError(404, 'NOT_FOUND', `Not found: Table ${missing.replace('.', ':')} was not found in location ${this.location}`, 'notFound');
+    const exported = /^\s*EXPORT\s+DATA\b[\s\S]*?\buri\s*=\s*'([^']*)'[\s\S]*?\)\s*AS\s+([\s\S]*)$/i.exec(sql);
+    const runnable = exported ? exported[2]! : sql;
     const referenced = behaviour.referencedTables ?? this.referencedTables(sql, defaults);
+    const routines = behaviour.referencedRoutines ?? this.referencedRoutines(sql, defaults);
     for (const name of referenced) {
       const [p, d] = split(name);
       if (this.tables.has(name) && !this.dataViewers.get(`${p}.${d}`)?.has(caller.principal)) {
@@ -188,7 +241,7 @@ export class FakeBigQuery {
       }
     }
     const bytes = behaviour.bytes ?? referenced.reduce((n, t) => n + (this.tables.get(t)?.type === 'TABLE' ? this.tables.get(t)!.numBytes : 0), 0);
-    const statementType = statementTypeOf(sql);
+    const statementType = exported ? 'EXPORT_DATA' : statementTypeOf(sql);
     const location = body.jobReference?.location ?? this.location;
     const now = Date.now();
 
@@ -199,7 +252,7 @@ export class FakeBigQuery {
       }
       let fields: FakeField[] = [];
       try {
-        fields = await this.serial(() => this.engine.validate(sql, params, defaults));
+        fields = await this.serial(() => this.engine.validate(runnable, params, defaults));
       } catch (err) {
         const missing = /Table with name (\S+) does not exist/.exec(engineMessage(err));
         if (missing) return googleError(404, 'NOT_FOUND', `Not found: Table ${project}:${missing[1]} was not found in location ${location}`, 'notFound');
@@ -221,6 +274,7 @@ export class FakeBigQuery {
               totalBytesProcessedAccuracy: 'PRECISE',
               cacheHit: false,
               referencedTables: referenced.map(tableReference),
+              ...(routines.length > 0 ? { referencedRoutines: routines.map(routineReference) } : {}),
               schema: { fields },
               statementType,
             },
@@ -237,6 +291,8 @@ export class FakeBigQuery {
       return googleError(400, 'INVALID_ARGUMENT', `Invalid job ID "${String(jobId)}".`, 'invalid');
     }
     if (this.jobs.has(`${project}:${jobId}`)) return googleError(409, 'ALREADY_EXISTS', `Already Exists: Job ${project}:${location}.${jobId}`, 'duplicate');
+    const lose = (behaviour.loseInsertAnswers ?? 0) > 0;
+    if (lose) behaviour.loseInsertAnswers! -= 1;
     const job: FakeJob = {
       project,
       jobId,
@@ -264,13 +320,17 @@ export class FakeBigQuery {
       job.doneAt = now + timeout;
     } else {
       try {
-        job.result = await this.serial(() => this.engine.run(sql, params, true, defaults));
+        job.result = await this.serial(() => this.engine.run(runnable, params, true, defaults));
+        if (exported) {
+          this.exports.push({ jobId, uri: exported[1]!, rows: job.result.rows.length });
+          job.result = { fields: [], rows: [] };
+        }
       } catch (err) {
         job.error = { reason: 'invalidQuery', message: engineMessage(err) };
         job.doneAt = now;
       }
     }
-    return { status: 200, body: this.jobResource(job) };
+    return { status: 200, body: this.jobResource(job), ...(lose ? { drop: true } : {}) };
   }
 
   private withJob(project: string, jobId: string, caller: IssuedToken, then: (job: FakeJob) => FakeResponse | Promise<FakeResponse>): FakeResponse | Promise<FakeResponse> {
@@ -356,7 +416,8 @@ export class FakeBigQuery {
     };
   }
 
-  private getTable(name: string, caller: IssuedToken): FakeResponse {
+  private getTable(asked: string, caller: IssuedToken): FakeResponse {
+    const name = this.canonicalName(asked) ?? asked;
     const [project, dataset, tableId] = split(name);
     if (!this.dataViewers.get(`${project}.${dataset}`)?.has(caller.principal)) {
       return googleError(403, 'PERMISSION_DENIED', `Access Denied: Table ${project}:${dataset}.${tableId}: Permission bigquery.tables.get denied on table ${project}:${dataset}.${tableId} (or it may not exist).`, 'accessDenied');
@@ -380,6 +441,8 @@ export class FakeBigQuery {
         type: t.type,
         location: this.location,
         ...(t.viewQuery !== undefined ? { view: { query: t.viewQuery, useLegacySql: t.legacySql === true } } : {}),
+        ...(t.snapshotOf ? { snapshotDefinition: { baseTableReference: tableReference(t.snapshotOf), snapshotTime: '2024-01-01T00:00:00Z' } } : {}),
+        ...(t.cloneOf ? { cloneDefinition: { baseTableReference: tableReference(t.cloneOf), cloneTime: '2024-01-01T00:00:00Z' } } : {}),
       },
     };
   }
@@ -426,17 +489,63 @@ export class FakeBigQuery {
     };
   }
 
-  /** Every dotted name in the SQL that names a known table or view; views bring their tables. */
+  /** Every dotted name in the SQL that names a known table or view; views bring their tables; a wildcard brings every table it matches. */
   referencedTables(sql: string, defaults: { project: string; dataset?: string }): string[] {
     const found = new Set<string>();
+    for (const c of this.candidateNames(sql, defaults)) {
+      const [p, d, t] = c.split('.') as [string, string, string];
+      if (t.endsWith('*')) {
+        for (const name of this.engine.expandWildcard(p, d, t.slice(0, -1))) this.addReferenced(`${p}.${d}.${name}`, found, 0);
+      } else {
+        this.addReferenced(this.canonicalName(c) ?? c, found, 0);
+      }
+    }
+    return [...found].sort();
+  }
+
+  /** Persistent functions the SQL calls (a known routine name followed by `(`). */
+  referencedRoutines(sql: string, defaults: { project: string; dataset?: string }): string[] {
+    const text = sql.replace(/'(?:[^'\\]|\\.)*'/g, "''");
+    return [...this.routines].filter((r) => {
+      const [p, d, f] = r.split('.');
+      const forms = [`\`${r}\``, `${p}.${d}.${f}`, `\`${p}\`.${d}.${f}`, ...(defaults.project === p ? [`${d}.${f}`] : [])];
+      return forms.some((form) => new RegExp(`(^|[^\\w.\`])${form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\(`).test(text));
+    });
+  }
+
+  /** A name that differs only in case from a known table, in a case-sensitive dataset: BigQuery says Not found. */
+  private wronglyCasedTable(sql: string, defaults: { project: string; dataset?: string }): string | undefined {
+    // names written with a dataset: a one-part name is as likely an alias or a column
+    for (const c of this.candidateNames(sql, defaults, 2)) {
+      if (this.tables.has(c) || c.endsWith('*')) continue;
+      const other = [...this.tables.keys()].find((t) => t.toLowerCase() === c.toLowerCase());
+      if (other === undefined) continue;
+      const [p, d] = other.split('.');
+      if (!this.caseInsensitiveDatasets.has(`${p}.${d}`)) return c;
+    }
+    return undefined;
+  }
+
+  /** The known table that `name` names when case is ignored (datasets created case-insensitive fold it). */
+  canonicalName(name: string): string | undefined {
+    if (this.tables.has(name)) return name;
+    const lower = name.toLowerCase();
+    const hit = [...this.tables.keys()].find((t) => t.toLowerCase() === lower);
+    if (!hit) return undefined;
+    const [p, d] = hit.split('.');
+    return this.caseInsensitiveDatasets.has(`${p}.${d}`) ? hit : undefined;
+  }
+
+  private candidateNames(sql: string, defaults: { project: string; dataset?: string }, minParts = 1): string[] {
+    const out: string[] = [];
     const text = sql.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ');
     const name = /(?:`[^`]+`|[A-Za-z_][\w-]*)(?:\s*\.\s*(?:`[^`]+`|[A-Za-z_][\w-]*))*/g;
     for (const m of text.matchAll(name)) {
       const parts = m[0].split(/\s*\.\s*/).flatMap((p) => p.replace(/`/g, '').split('.'));
-      const candidates = parts.length === 3 ? [parts.join('.')] : parts.length === 2 ? [`${defaults.project}.${parts.join('.')}`] : defaults.dataset && parts.length === 1 ? [`${defaults.project}.${defaults.dataset}.${parts[0]}`] : [];
-      for (const c of candidates) this.addReferenced(c, found, 0);
+      if (parts.length < minParts) continue;
+      out.push(...(parts.length === 3 ? [parts.join('.')] : parts.length === 2 ? [`${defaults.project}.${parts.join('.')}`] : defaults.dataset && parts.length === 1 ? [`${defaults.project}.${defaults.dataset}.${parts[0]}`] : []));
     }
-    return [...found].sort();
+    return out;
   }
 
   private addReferenced(name: string, found: Set<string>, depth: number): void {
@@ -461,6 +570,11 @@ function add(map: Map<string, Set<string>>, key: string, principal: string): voi
 function tableReference(name: string): { projectId: string; datasetId: string; tableId: string } {
   const [projectId, datasetId, tableId] = split(name);
   return { projectId, datasetId, tableId };
+}
+
+function routineReference(name: string): { projectId: string; datasetId: string; routineId: string } {
+  const [projectId, datasetId, routineId] = split(name);
+  return { projectId, datasetId, routineId };
 }
 
 function etag(seed: string): string {

@@ -26,6 +26,8 @@ export interface RecordedRequest {
 export interface FakeResponse {
   status: number;
   body: unknown;
+  /** Drop the connection instead of answering (the work is done, the answer is lost). */
+  drop?: boolean;
 }
 
 export interface IssuedToken {

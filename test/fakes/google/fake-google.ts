@@ -86,6 +86,10 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       response = googleError(500, 'INTERNAL', `fake Google failed: ${(err as Error).stack}`, 'internalError');
     }
     if (res.destroyed) return;
+    if (response.drop) {
+      res.socket?.destroy();
+      return;
+    }
     res.writeHead(response.status, { 'content-type': 'application/json; charset=UTF-8' });
     res.end(JSON.stringify(response.body));
   }

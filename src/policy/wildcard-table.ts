@@ -6,9 +6,10 @@
  *   the prefix itself, e.g. `p.d.events_*` or `p.d.*` cover `p.d.events_2024*`);
  * - may match: some glob matches SOME expansion (a deny glob `p.d.events_secret` may match
  *   `p.d.events_*`, so the read is denied).
- * Globs follow docs/reference.md: `*` matches any characters inside one segment; case-sensitive.
+ * Globs follow docs/reference.md: `*` matches any characters inside one segment. `covered` is
+ * an allow test and compares exactly; `may match` protects (deny, masks) and may fold case.
  */
-import { matchesGlob } from '../table-name.js';
+import { matchesGlob } from '../analysis/table-name.js';
 
 interface WildcardName {
   project: string;
@@ -39,15 +40,22 @@ export function wildcardTableCovered(nameWithStar: string, globs: readonly strin
 }
 
 /** True when some glob may match some table the wildcard name can expand to (also for malformed names). */
-export function wildcardTableMayMatch(nameWithStar: string, globs: readonly string[]): boolean {
+export function wildcardTableMayMatch(nameWithStar: string, globs: readonly string[], caseInsensitive = false): boolean {
   const w = splitWildcard(nameWithStar);
   if (!w) return true;
+  const fold = (s: string) => (caseInsensitive ? s.toLowerCase() : s);
   return globs.some((g) => {
     const segs = g.split('.');
     if (segs.length !== 3) return false;
-    if (!matchesGlob(w.project, segs[0]!) || !matchesGlob(w.dataset, segs[1]!)) return false;
-    return segmentMayExtend(segs[2]!, w.prefix);
+    if (!matchesGlob(w.project, segs[0]!, caseInsensitive) || !matchesGlob(w.dataset, segs[1]!, caseInsensitive)) return false;
+    return segmentMayExtend(fold(segs[2]!), fold(w.prefix));
   });
+}
+
+/** The table-name prefix of a wildcard name (`p.d.events_*` -> `events_`), or null when malformed. */
+export function wildcardPrefix(nameWithStar: string): { dataset: string; prefix: string } | null {
+  const w = splitWildcard(nameWithStar);
+  return w ? { dataset: `${w.project}.${w.dataset}`, prefix: w.prefix } : null;
 }
 
 /** Whether some string starting with `prefix` matches the glob segment. */

@@ -1,6 +1,7 @@
 /**
- * The remote CLI's side of the gateway API: query (framed stream), explain and the catalog
- * (JSON), plus the plain JSON POST the gateway audit sink uses. The agent holds nothing but its run token.
+ * The HTTP side of the gateway API as a client speaks it: requests answered in frames (a
+ * query, the audit log's records), JSON requests (explain, the catalog, the token lifecycle,
+ * operator calls), and the plain JSON POST the gateway audit sink uses.
  *
  * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
  * back to the socket (a slow terminal does not make us buffer the result); the outcome is
@@ -13,7 +14,7 @@
 import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
-import { WarehouseError, type HoopqError } from '../errors.js';
+import { AuthError, WarehouseError, type HoopqError } from '../errors.js';
 import type { TableListing } from '../pipeline/list-tables.js';
 import type { TableDescription } from '../pipeline/describe-table.js';
 import { badResponse, errorFromJson } from './error-from-json.js';
@@ -52,29 +53,40 @@ const MAX_JSON_RESPONSE = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 15_000;
 
 export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcome> {
-  const origin = input.gateway.origin;
-  const res = await send(gatewayEndpoint(input.gateway, '/v1/query'), input.token, input.body);
+  const end = await requestFrames(gatewayEndpoint(input.gateway, '/v1/query'), input.token, input.body, input.stdout, input.notice);
+  if (!end || typeof end !== 'object') throw badResponse(input.gateway.origin, 'an end frame without an outcome');
+  return end as RemoteOutcome;
+}
+
+/**
+ * One request answered in frames: data bytes go to `out` as they arrive (its backpressure
+ * pauses the socket), notices to `notice`; resolves with the end frame's outcome, rejects with
+ * its error, and fails closed (exit 7) on a stream without one.
+ */
+export async function requestFrames(url: URL, bearer: string | undefined, body: unknown, out: NodeJS.WritableStream, notice: (line: string) => void): Promise<unknown> {
+  const origin = url.origin;
+  const res = await send(url, bearer, body);
   const type = String(res.headers['content-type'] ?? '');
   if (res.statusCode !== 200 || !type.startsWith(FRAMES_CONTENT_TYPE)) throw await errorResponse(res, origin);
-  return new Promise<RemoteOutcome>((resolve, reject) => {
-    let result: { outcome?: RemoteOutcome; error?: HoopqError } | undefined;
+  return new Promise<unknown>((resolve, reject) => {
+    let result: { outcome?: unknown; error?: HoopqError } | undefined;
     let waiting = false;
     const decoder = new FrameDecoder({
       data(chunk) {
         // one socket chunk may hold several frames: wait for one drain, not one per frame
-        if (!input.stdout.write(chunk) && !waiting) {
+        if (!out.write(chunk) && !waiting) {
           waiting = true;
           res.pause();
-          input.stdout.once('drain', () => {
+          out.once('drain', () => {
             waiting = false;
             res.resume();
           });
         }
       },
-      notice: (line) => input.notice(line),
+      notice,
       end(json) {
         const end = json as { ok?: unknown; outcome?: unknown; error?: unknown };
-        if (end?.ok === true && end.outcome && typeof end.outcome === 'object') result = { outcome: end.outcome as RemoteOutcome };
+        if (end?.ok === true && end.outcome && typeof end.outcome === 'object') result = { outcome: end.outcome };
         else if (end?.ok === false) result = { error: errorFromJson(end.error, origin) };
         else result = { error: badResponse(origin, 'an end frame without an outcome') };
       },
@@ -88,7 +100,7 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
     };
     // EPIPE and the like arrive as 'error' on stdout, possibly after the outcome (writes to a
     // pipe complete later): the listener stays, so a late one cannot crash the process
-    input.stdout.on('error', (err: Error) => fail(readerGone(err)));
+    out.on('error', (err: Error) => fail(readerGone(err)));
     res.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
@@ -101,7 +113,7 @@ export async function remoteQuery(input: RemoteQueryInput): Promise<RemoteOutcom
       if (failed) return;
       if (!result) return fail(streamCut(origin));
       if (result.error) return reject(result.error);
-      resolve(result.outcome!);
+      resolve(result.outcome);
     });
   });
 }
@@ -114,9 +126,15 @@ export interface RemoteExplainBody {
 }
 
 export async function remoteExplain(gateway: URL, credential: string | undefined, body: RemoteExplainBody): Promise<unknown> {
-  const res = await send(gatewayEndpoint(gateway, '/v1/explain'), credential, body);
-  if (res.statusCode !== 200) throw await errorResponse(res, gateway.origin);
-  return readJson(res, gateway.origin);
+  return requestJson(gatewayEndpoint(gateway, '/v1/explain'), credential, body);
+}
+
+/** A POST of `body` (a GET when undefined) whose 2xx answer is JSON; any other answer is the gateway's error, re-created. */
+export async function requestJson(url: URL, bearer: string | undefined, body: unknown): Promise<unknown> {
+  const res = await send(url, bearer, body);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status > 299) throw await errorResponse(res, url.origin);
+  return readJson(res, url.origin);
 }
 
 const maskMethod = z.enum(['hash', 'redact', 'null', 'partial']);
@@ -159,9 +177,7 @@ export async function remoteDescribeTable(gateway: URL, token: string | undefine
 }
 
 async function getJson<T extends z.ZodType>(url: URL, bearer: string | undefined, schema: T): Promise<z.infer<T>> {
-  const res = await send(url, bearer, undefined);
-  if (res.statusCode !== 200) throw await errorResponse(res, url.origin);
-  const parsed = schema.safeParse(await readJson(res, url.origin));
+  const parsed = schema.safeParse(await requestJson(url, bearer, undefined));
   if (!parsed.success) throw badResponse(url.origin, 'a catalog answer of an unexpected shape');
   return parsed.data;
 }
@@ -254,4 +270,17 @@ function streamCut(origin: string): WarehouseError {
     rule: 'gateway.protocol',
     hint: 'the gateway\'s audit log records what happened; retry the query',
   });
+}
+
+/** The token as the verifier would read it; one that cannot travel in an HTTP header is refused here, as malformed. */
+export function remoteToken(token: string | undefined): string | undefined {
+  const compact = token?.trim();
+  if (!compact) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(compact)) {
+    throw new AuthError('token.malformed', 'run token refused: the token is malformed: it contains characters a token never has', {
+      rule: 'token.malformed',
+      hint: 'pass the run token exactly as minted (three base64url parts separated by dots)',
+    });
+  }
+  return compact;
 }

@@ -1,13 +1,13 @@
 /**
  * Policies for a long-running process. The CLI reads the policies folder on every command;
- * the gateway lives for weeks, so it must see an operator's edit just as soon, or the two
- * modes would decide differently. A fingerprint of the folder (names, sizes, mtimes) is
+ * the gateway and `hoopq mcp` live for weeks, so they must see an operator's edit just as
+ * soon, or the modes would decide differently (createLocalParts uses this for every entry point). A fingerprint of the folder (names, sizes, mtimes) is
  * taken at most every `checkEveryMs`; when it changes the catalog is rebuilt.
  */
 import { statSync } from 'node:fs';
 import type { PolicyPort } from '../pipeline/pipeline-parts.js';
-import { createPolicyCatalog } from '../policy/policy-catalog.js';
-import { listPolicyFiles } from '../policy/load-policy.js';
+import { createPolicyCatalog } from './policy-catalog.js';
+import { listPolicyFiles } from './load-policy.js';
 
 export function createReloadingPolicyPort(dir: string, checkEveryMs = 500): PolicyPort {
   let catalog = createPolicyCatalog(dir);

@@ -3,33 +3,22 @@
  * CI step, a backtest, a diff), in order, in one shell, with `hoopq` on PATH as the built
  * binary and no HOOPQ_* variable set, must succeed, and leave what the text says they leave.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { HOOPQ, ROOT } from './cli-harness.js';
+import { checkoutHoopqOnPath, docBlocks, docsEnv, prepareScript, readDoc, runBash } from './doc-harness.js';
 
 const work = mkdtempSync(join(tmpdir(), 'hoopq-policy-docs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function shellBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
-}
-
 it('the shell blocks of docs/policies.md run as written', () => {
-  const blocks = shellBlocks(readFileSync(join(ROOT, 'docs', 'policies.md'), 'utf8'));
+  const blocks = docBlocks(readDoc('docs/policies.md'), 'sh');
   expect(blocks.length).toBeGreaterThanOrEqual(5);
-  const bin = join(work, 'bin');
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'hoopq'), `#!/bin/sh\nexec "${process.execPath}" "${HOOPQ}" "$@"\n`);
-  chmodSync(join(bin, 'hoopq'), 0o755);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOOPQ_') && v !== undefined) env[k] = v;
-  env.PATH = `${bin}:${env.PATH}`;
-  const r = spawnSync('bash', ['-e', '-c', blocks.join('\n')], { cwd: work, env, encoding: 'utf8', timeout: 240_000 });
+  const { script } = prepareScript(blocks.map((b) => b.text).join('\n'));
+  const r = runBash(script, work, docsEnv(checkoutHoopqOnPath(work)), 240_000);
   expect(r.stderr).not.toMatch(/command not found|No such file/);
-  expect(r.status, r.stderr).toBe(0);
+  expect(r.code, r.stderr).toBe(0);
   const demo = join(work, 'policy-demo');
   expect(readFileSync(join(demo, 'policy-tests.xml'), 'utf8')).toMatch(/<testsuites name="hoopq policy test" tests="\d+" failures="0" errors="0"/);
   const backtest = JSON.parse(readFileSync(join(demo, 'backtest.json'), 'utf8'));
