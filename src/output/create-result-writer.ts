@@ -6,10 +6,13 @@
  * bytes given to `out` (the audit's `result_sha256`).
  * Invariants: streamed — each batch becomes one chunk, and writeBatch does not resolve
  * while `out` is over its high-water mark, so memory stays flat whatever the result size
- * (pretty alone buffers, capped at PRETTY_ROW_CAP rows); no row past the limit is written.
+ * (pretty alone buffers, capped at PRETTY_ROW_CAP rows); no row past the limit is written;
+ * a reader that goes away (EPIPE on stdout, `| head`, a closed HTTP response) is
+ * `output.closed` (exit 7: the query is cancelled), never an internal error, and
+ * `progress()` still says how many rows went out before it did.
  */
 import { createHash } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { UsageError, WarehouseError, isHoopqError } from '../errors.js';
 import type { ResultColumn } from '../warehouse/warehouse.js';
 import { createCsvEncoder } from './csv-encoder.js';
 import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
@@ -64,6 +67,8 @@ export interface ResultWriter {
   isTruncated(): boolean;
   /** Writes the closing text; does not end `out` (the caller owns it). Call it on failure paths too: it detaches the writer's 'error' listener. */
   end(): Promise<WrittenResult>;
+  /** Rows and the digest of the bytes handed to `out` so far (what a failed result did deliver). */
+  progress(): { rows: number; sha256: string };
 }
 
 /** The parts of a Writable we rely on beyond NodeJS.WritableStream. */
@@ -96,6 +101,9 @@ export function createResultWriter(
   const encoder = factory(columns);
   const hash = createHash('sha256');
   let rows = 0;
+  // rows whose bytes were handed to `out`
+  let delivered = 0;
+  let rowsInText = 0;
   let truncated = false;
   let started = false;
   let ended = false;
@@ -116,12 +124,13 @@ export function createResultWriter(
   async function emit(text: string): Promise<void> {
     if (text === '') return;
     const state = out as unknown as WritableState;
-    if (streamError) throw streamError;
-    if (state.destroyed) throw new Error('output stream closed before the result was complete');
-    if (state.writableNeedDrain) await drained(out);
+    if (streamError) throw outputError(streamError);
+    if (state.destroyed) throw outputError(new Error('output stream closed before the result was complete'));
+    if (state.writableNeedDrain) await drained(out).catch((err) => Promise.reject(outputError(err)));
     const bytes = Buffer.from(text, 'utf8');
     hash.update(bytes);
-    if (!out.write(bytes)) await drained(out);
+    delivered = rowsInText;
+    if (!out.write(bytes)) await drained(out).catch((err) => Promise.reject(outputError(err)));
   }
 
   function write(batch: readonly unknown[][]): Promise<void> {
@@ -138,6 +147,7 @@ export function createResultWriter(
     }
     for (let i = 0; i < take; i++) text += encoder.row(batch[i]!);
     rows += take;
+    rowsInText = rows;
     return emit(text);
   }
 
@@ -147,6 +157,7 @@ export function createResultWriter(
       return queue;
     },
     isTruncated: () => truncated,
+    progress: () => ({ rows: delivered, sha256: hash.copy().digest('hex') }),
     async end() {
       const closing = queue.then(async () => {
         if (ended) throw new Error('result writer ended twice');
@@ -165,6 +176,20 @@ export function createResultWriter(
       return { rows, truncated, sha256: hash.digest('hex'), limit };
     },
   };
+}
+
+/**
+ * The reader went away: the query stops (exit 7) and the audit record says so. An error the
+ * output already described (the gateway's frame response: `output.stalled`) is kept.
+ */
+function outputError(err: unknown): Error {
+  if (isHoopqError(err)) return err;
+  const why = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+  return new WarehouseError('output.closed', `the result's reader went away before the result was complete (${why}); the query was cancelled`, {
+    rule: 'output',
+    hint: 'read the whole result, or ask for fewer rows (--max-rows N, LIMIT); the audit record says how many rows were written',
+    cause: err,
+  });
 }
 
 /** Resolves on 'drain'; rejects if the stream errors or closes first, so a gone reader cannot hang us. */
