@@ -4,7 +4,7 @@
  * Every query that runs spends its budget unit after its intent record is durable, and the
  * unit stays listed in the state store (`pending_outcomes`) until its outcome record is
  * durable too. A unit still listed means the outcome is not in the log: the outcome append
- * failed (exit 11, the process then keeps the outcome it could not write in the row), or
+ * failed (exit 12, the process then keeps the outcome it could not write in the row), or
  * the process died while the query ran. Recovery appends, for each such unit whose process
  * is gone (or, for the caller's own process, whose outcome it kept):
  * - the kept outcome, exactly as it would have been written, marked `recovered`;

@@ -70,13 +70,13 @@ describe('audit log write faults: exit 8 only when nothing ran', () => {
     expectLogSound(demo);
   });
 
-  it('ENOSPC at the outcome write, after the INSERT ran: exit 11 (never 8), the outcome is written by the next process', async () => {
+  it('ENOSPC at the outcome write, after the INSERT ran: exit 12 (never 8), the outcome is written by the next process', async () => {
     const rows = await countRows(demo, 'scratch.t');
     const before = snapshot();
     const r = insertWithFault({ target: 'audit', op: 'write', nth: 2, fault: 'ENOSPC' });
-    expect(r.code, r.stderr).toBe(11);
+    expect(r.code, r.stderr).toBe(12);
     const error = refusalOf(r);
-    expect(error).toMatchObject({ code: 'audit.outcome_unrecorded', exit: 11 });
+    expect(error).toMatchObject({ code: 'audit.outcome_unrecorded', exit: 12 });
     expect(error.message).toMatch(/the query ran, but its outcome could not be recorded: .*disk is full.*do not run it again/);
     expect(error.message).not.toMatch(/nothing was run/);
     // it did run: the row is there, and its unit was spent
