@@ -7,6 +7,12 @@
  * first), so every revocation the log records holds again and budgets come back no looser,
  * moves whatever was at the store's path aside (never deletes it), names the new store in
  * the anchor and records `state.init`. A healthy store is left alone unless --force.
+ *
+ * The same file holds approval requests and operator keys (tables of their own). They are
+ * carried into the new store only from a healthy store (--force): a lost one has none to
+ * give, and a replaced or damaged one's are not trusted (a planted operator key would
+ * approve anything). Otherwise operators get new keys (`hoopq operator add`) and agents ask
+ * for approval again.
  */
 import fs from 'node:fs';
 import { userInfo } from 'node:os';
@@ -17,6 +23,9 @@ import { ConfigError, UsageError, isHoopqError } from '../errors.js';
 import { rebuildStateFromAudit, type RebuiltState } from '../identity/rebuild-state-store.js';
 import { readStateAnchor, stateAnchorPath, writeStateAnchor } from '../identity/state-anchor.js';
 import { openStateStore } from '../identity/state-store.js';
+import { openApprovalStore } from '../approval/approval-store.js';
+import { openOperatorStore } from '../operator/operator-store.js';
+import { immediateTransaction, openSqlite } from '../sqlite/open-sqlite.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
 import { loadCliContext, type CliContext } from './cli-context.js';
 import type { CliState } from './main.js';
@@ -55,7 +64,7 @@ export function registerStateCommands(program: Command, _state: CliState): void 
           return;
         }
         const rebuilt = opts.empty ? emptyState() : await readStateFromLog(ctx);
-        const result = replaceStore(ctx, rebuilt);
+        const result = replaceStore(ctx, rebuilt, current.ok ? ctx.config.statePath : null);
         await (await ctx.parts.audit()).append(
           newAuditBody('state.init', ctx.parts.now(), {
             subject: `operator:${operatorName()}`,
@@ -67,6 +76,7 @@ export function registerStateCommands(program: Command, _state: CliState): void 
               how: opts.empty ? 'empty' : 'rebuilt',
               moved_aside: result.movedAside,
               rebuilt: { records: rebuilt.records, tokens: rebuilt.tokens.length, revocations: rebuilt.revocations.length, runs: rebuilt.queriesStarted.size },
+              carried: result.carried,
             },
           }),
         );
@@ -79,8 +89,12 @@ export function registerStateCommands(program: Command, _state: CliState): void 
             previous_store_id: result.previousId,
             moved_aside: result.movedAside,
             restored: { revocations: rebuilt.revocations.length, tokens: rebuilt.tokens.length, runs: rebuilt.queriesStarted.size, from_records: rebuilt.records },
+            carried: result.carried,
           }) + '\n',
         );
+        if (!result.carried) {
+          process.stderr.write('hoopq: operator keys and requests for approval were not carried over (the old store was not healthy): give operators new keys with hoopq operator add; held queries are asked again\n');
+        }
       } finally {
         await ctx.close();
       }
@@ -124,7 +138,7 @@ async function readStateFromLog(ctx: CliContext): Promise<RebuiltState> {
  * look in between see no store, or a store the anchor does not name yet: they refuse, and
  * pick the new one up once the anchor names it.
  */
-function replaceStore(ctx: CliContext, rebuilt: RebuiltState): { storeId: string; previousId: string | null; movedAside: string[] } {
+function replaceStore(ctx: CliContext, rebuilt: RebuiltState, carryFrom: string | null): { storeId: string; previousId: string | null; movedAside: string[]; carried: Carried | null } {
   const file = ctx.config.statePath;
   const anchorFile = stateAnchorPath(ctx.config.keysDir);
   let previousId: string | null = null;
@@ -143,6 +157,7 @@ function replaceStore(ctx: CliContext, rebuilt: RebuiltState): { storeId: string
   } finally {
     fresh.close(); // the last connection: SQLite folds the WAL into the file and removes it
   }
+  const carried = carryFrom ? carrySharedTables(tmp, carryFrom) : null;
   if (fs.existsSync(`${tmp}-wal`)) {
     throw new ConfigError('state.init_failed', `the rebuilt store ${tmp} kept a write-ahead log after closing`, { hint: `remove ${tmp}* and run hoopq state init again` });
   }
@@ -156,7 +171,35 @@ function replaceStore(ctx: CliContext, rebuilt: RebuiltState): { storeId: string
   }
   fs.renameSync(tmp, file);
   writeStateAnchor(anchorFile, { version: 1, store_id: storeId, created: new Date().toISOString(), path: file });
-  return { storeId, previousId, movedAside };
+  return { storeId, previousId, movedAside, carried };
+}
+
+interface Carried {
+  approval_requests: number;
+  operator_keys: number;
+}
+
+/** Copies approval requests and operator keys from a healthy store into the new one (their tables are created either way). */
+function carrySharedTables(tmp: string, from: string): Carried {
+  openApprovalStore(tmp).close();
+  openOperatorStore(tmp).close();
+  const db = openSqlite(tmp, 10_000);
+  try {
+    db.prepare('ATTACH DATABASE ? AS old').run(from);
+    const carried: Carried = { approval_requests: 0, operator_keys: 0 };
+    immediateTransaction(db, () => {
+      for (const table of ['approval_requests', 'operator_keys'] as const) {
+        if (db.prepare("SELECT 1 AS ok FROM old.sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined) continue;
+        // by name, not position: the two files' tables may have been created by different versions
+        const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all().map((r) => `"${String(r.name)}"`).join(', ');
+        carried[table] = Number(db.prepare(`INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM old.${table}`).run().changes);
+      }
+    });
+    db.exec('DETACH DATABASE old');
+    return carried;
+  } finally {
+    db.close();
+  }
 }
 
 function operatorName(): string {

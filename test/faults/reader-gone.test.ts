@@ -30,7 +30,7 @@ describe.each(['direct', 'gateway'] as Mode[])('a reader that goes away (%s mode
     rmSync(demo.dir, { recursive: true, force: true });
   });
 
-  it('`| head -c 1000`: exit 0 quietly, the query cancelled, its record output.closed with the rows that went out', () => {
+  it('`| head -c 1000`: exit 0 quietly, the query cancelled, its record output.closed with the rows that went out', async () => {
     const run = `head-${mode}`;
     const token = demo.mint('analyst-agent', run);
     const where = mode === 'gateway' ? { cwd: demo.gateway!.agentDir, env: { HOOPQ_GATEWAY: demo.gateway!.url } } : { cwd: demo.dir, env: { HOOPQ_CONFIG: demo.config } };
@@ -44,7 +44,13 @@ describe.each(['direct', 'gateway'] as Mode[])('a reader that goes away (%s mode
     expect(p.stdout).toMatch(/^exit=0\n/);
     expect(p.stdout.replace(/^exit=0\n/, '')).toBe(''); // nothing on stderr
 
-    const records = demo.auditRecords().filter((x) => x.run === run && x.event === 'query');
+    // through a gateway the CLI is gone as soon as it drops the request; the gateway writes
+    // its record once it has noticed and cancelled the query (on a loaded machine, later)
+    const queryRecords = () => demo.auditRecords().filter((x) => x.run === run && x.event === 'query');
+    for (const since = Date.now(); mode === 'gateway' && queryRecords().length === 0 && Date.now() - since < 15_000; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const records = queryRecords();
     expect(records).toHaveLength(1);
     // through a gateway this is the gateway's record: the dropped request cancelled the query
     expect(records[0]).toMatchObject({ decision: 'error', code: 'output.closed', exit_code: 7 });

@@ -131,6 +131,24 @@ describe('a lost state store under the CLI', () => {
     expectLogSound(demo);
   });
 
+  it('state init --force carries operator keys over from the healthy store; a lost store\'s are not restored', () => {
+    const add = demo.admin(['operator', 'add', 'alice']);
+    expect(add.code, add.stderr).toBe(0);
+    const forced = demo.admin(['state', 'init', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ changed: true, carried: { operator_keys: 1 } });
+    expect(demo.admin(['operator', 'list']).stdout).toMatch(/^alice\t/m);
+    deleteStore(demo);
+    const init = demo.admin(['state', 'init']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ changed: true, carried: null });
+    expect(init.stderr).toMatch(/operator keys and requests for approval were not carried over/);
+    const list = demo.admin(['operator', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).not.toMatch(/alice/);
+    expectLogSound(demo);
+  });
+
   it.each([
     ['deleted', 'state.missing', deleteStore],
     ['damaged in place', 'state.unreadable', damageStore],
@@ -319,5 +337,26 @@ describe('a lost state store under a running gateway', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(query(demo, token).code).toBe(0);
     expectLogSound(demo);
+  });
+
+  it('deleted: operator keys and requests for approval (tables in the same file) are refused at once, not read from the deleted file', async () => {
+    const add = demo.admin(['operator', 'add', 'bob']);
+    expect(add.code, add.stderr).toBe(0);
+    const key = add.stdout.trim();
+    const list = () => fetch(`${demo.gateway!.url}/v1/approvals`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await list()).status).toBe(200);
+    const deletedAt = Date.now();
+    deleteStore(demo);
+    await redAfter(deletedAt, 'state.missing');
+    const refused = await list();
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toMatchObject({ error: { code: 'state.missing', exit: 3 } });
+    expect(demo.admin(['state', 'init']).code).toBe(0);
+    for (const initAt = Date.now(); (await readiness()).status !== 200; ) {
+      expect(Date.now() - initAt).toBeLessThan(2_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // the rebuilt store has no operator keys (the log holds none): bob needs a new one
+    expect((await list()).status).toBe(401);
   });
 });
