@@ -155,6 +155,18 @@ export class ApprovalPendingError extends HoopqError {
   }
 }
 
+/**
+ * Exit 12 (hoopq's extension of the contract's codes): the query was given to the
+ * warehouse, but its outcome record could not be written durably. Unlike exit 8 it may have
+ * run — a write may have happened — so it must not be retried blindly. Its intent record is
+ * in the log, and the outcome is written later by recovery (recover-outcomes.ts).
+ */
+export class OutcomeUnrecordedError extends HoopqError {
+  readonly exitCode = 12;
+  readonly httpStatus = 500;
+  readonly audience = 'operator' as const;
+}
+
 export function isHoopqError(err: unknown): err is HoopqError {
   return err instanceof HoopqError;
 }

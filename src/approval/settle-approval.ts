@@ -11,7 +11,8 @@
  *   while what would run is what was approved (plan digest: statement texts, tables, masks);
  * - each use takes one run of the grant atomically (approval.executed) before the intent
  *   record, so a grant of one run runs once however many processes race for it; the run's
- *   budget is spent first, so a query the budget refuses leaves its grant unused;
+ *   budget is checked first, so a query the budget refuses leaves its grant unused (its unit
+ *   is spent after the intent record, run-query.ts);
  * - a denied request stays denied for that token and request; an expired one is asked again;
  * - a run may have at most `approval.max_pending` requests waiting (no flooding the on-call).
  */
@@ -45,8 +46,9 @@ export interface ApprovalContext {
   bytesEstimate: number | null;
   startedMs: number;
   /**
-   * Spends one query of the run's budget (limits.max_queries), or refuses. Called before a
-   * grant's run is taken, so a query the budget refuses leaves its approval unused.
+   * Refuses when the run has no query of its budget (limits.max_queries) left; spends nothing
+   * (the unit is spent once the intent is durable). Called before a grant's run is taken, so a
+   * query the budget refuses leaves its approval unused.
    */
   takeBudget(): Promise<void>;
 }

@@ -44,15 +44,15 @@ export async function openGatewayAuditSink(url: string, options: GatewayAuditSin
       try {
         answer = await postJson(endpoint, key, body, { agent, timeoutMs });
       } catch (err) {
-        throw new AuditWriteError('audit.gateway_unreachable', `audit record could not be written to the gateway at ${base.origin}: ${(err as Error).message}; nothing was run`, {
-          hint: 'check that the audit gateway is running and reachable',
+        throw new AuditWriteError('audit.gateway_unreachable', `audit record could not be written to the gateway at ${base.origin}: ${(err as Error).message}`, {
+          hint: 'check that the audit gateway is running and reachable; a query whose intent record could not be written was not run',
           cause: err,
         });
       }
       const json = answer.json as { seq?: unknown; hash?: unknown; prev?: unknown; error?: { message?: unknown } } | undefined;
       if (answer.status !== 201 || typeof json?.seq !== 'number' || typeof json.hash !== 'string' || typeof json.prev !== 'string') {
         const why = typeof json?.error?.message === 'string' ? json.error.message : `HTTP ${answer.status}`;
-        throw new AuditWriteError('audit.gateway_refused', `audit record could not be written to the gateway at ${base.origin}: ${why}; nothing was run`, {
+        throw new AuditWriteError('audit.gateway_refused', `audit record could not be written to the gateway at ${base.origin}: ${why}`, {
           hint: answer.status === 401 ? `check ${options.keyFile}: it must be a copy of the gateway's audit-writer.key` : 'see the gateway\'s log',
         });
       }

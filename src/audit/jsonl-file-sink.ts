@@ -29,6 +29,7 @@ import { appendCheckpoint, checkpointsPathFor, readLastCheckpointSeq, signCheckp
 import { loadOrCreateCheckpointKey, type CheckpointSigningKey } from './checkpoint-key.js';
 import { serializeAuditRecord } from './hash-record.js';
 import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-head.js';
+import { sqliteFailureOf } from '../sqlite/open-sqlite.js';
 import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
@@ -111,15 +112,19 @@ export class JsonlFileSink implements AuditSink {
       await this.draining;
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
-        await this.underLock('checkpoint', () => {
-          const fd = fs.openSync(this.path, 'r');
-          try {
-            const head = readLogHead(fd);
-            if (head.seq > 0 && head.seq > readLastCheckpointSeq(cp.path)) this.writeCheckpoint(head.seq, head.hash, head.validEnd);
-          } finally {
-            fs.closeSync(fd);
-          }
-        });
+        // Best effort: the records are durable; without this checkpoint they are only not yet
+        // covered by a signature (verify says so), and the next writer's checkpoint covers them.
+        await this.underLock('checkpoint', () =>
+          tryQuietly(() => {
+            const fd = fs.openSync(this.path, 'r');
+            try {
+              const head = readLogHead(fd);
+              if (head.seq > 0 && head.seq > readLastCheckpointSeq(cp.path)) this.writeCheckpoint(head.seq, head.hash, head.validEnd);
+            } finally {
+              fs.closeSync(fd);
+            }
+          }),
+        ).catch(() => undefined);
       }
     } finally {
       this.lock.close();
@@ -184,9 +189,12 @@ export class JsonlFileSink implements AuditSink {
       const cp = this.checkpoint;
       // The first record of a log is signed at once (a log never has records and no checkpoint
       // for long: `audit verify` refuses that), then each multiple of `every` that is passed.
+      // The record is durable now: a checkpoint file that cannot be read or written must not make
+      // the caller think it is not (an outcome would be reported lost); the next append, or
+      // close, retries. A witness that cannot be written still refuses (audit.witness).
       if (cp) {
-        const last = readLastCheckpointSeq(cp.path);
-        if (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every)) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
+        const last = readQuietly(() => readLastCheckpointSeq(cp.path));
+        if (last !== undefined && (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every))) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
       }
       this.onGroupCommit(done.length);
       for (const [waiter, record] of done) waiter.resolve(record);
@@ -211,7 +219,7 @@ export class JsonlFileSink implements AuditSink {
   private writeCheckpoint(seq: number, hash: string, logSizeBytes: number): void {
     const cp = this.checkpoint!;
     const signed = signCheckpoint(cp.key, { seq, hash, logSizeBytes }, this.now());
-    appendCheckpoint(cp.path, signed);
+    tryQuietly(() => appendCheckpoint(cp.path, signed));
     if (cp.witness) {
       try {
         appendCheckpoint(cp.witness, signed);
@@ -394,6 +402,22 @@ function writeDurably(fd: number, bytes: Buffer, truncateTo: number, disk: Audit
   }
 }
 
+function readQuietly<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined; // see the callers
+  }
+}
+
+function tryQuietly(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // see the callers: retried later, and verify reports what no checkpoint covers
+  }
+}
+
 function writeAll(fd: number, bytes: Buffer): void {
   let done = 0;
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
@@ -407,7 +431,9 @@ function ioError(file: string, action: string, err: unknown): AuditWriteError {
   if (err instanceof TypeError) {
     return writeError(file, `the record cannot be written as canonical JSON: ${err.message}`, 'audit.invalid_record', 'this is a bug in the caller: report it', err);
   }
-  const code = (err as NodeJS.ErrnoException).code;
+  // the append lock is a SQLite database: its "database or disk is full" is the same full disk
+  const failure = sqliteFailureOf(err);
+  const code = failure === 'full' ? 'ENOSPC' : failure === 'io' ? 'EIO' : failure === 'read_only' ? 'EROFS' : (err as NodeJS.ErrnoException).code;
   const reason = (err as Error).message;
   const known: Record<string, [string, string]> = {
     ENOENT: ['its directory does not exist', `create ${path.dirname(file)} or point audit: in hoopq.yaml at an existing directory`],

@@ -223,6 +223,31 @@ describe('verifyAuditLog with crashes', () => {
     expect(report.warnings.join()).toMatch(/incomplete line 26 \(15 bytes\)/);
   });
 
+  it('a newline-terminated unreadable tail is what the writer recovers: verify warns, the next append moves it aside, verify passes', async () => {
+    // the writer's rule (read-log-head.ts) and verify's are one: what follows the last
+    // complete record is a torn tail, newline or not
+    fs.appendFileSync(log, '{"decision":"al\u0000\u0000\n\u0000\u0000garbage\n');
+    const before = await verify();
+    expect(before.ok).toBe(true);
+    expect(before.warnings.join()).toMatch(/incomplete line 26 \(28 bytes\) after its last complete record/);
+    const sink = await openJsonlFileSink(log, { checkpoint: { keyDir, every: EVERY } });
+    await sink.append({ ...body(26), id: randomUUID() });
+    await sink.close();
+    const after = await verify();
+    expect(after.ok).toBe(true);
+    expect(after.recoveries).toEqual([expect.objectContaining({ seq: 26, tornBytes: 28, tornFileStatus: 'intact' })]);
+    expect(after.records).toBe(27);
+  });
+
+  it('an unreadable line before the last complete record is still tampering', async () => {
+    const ls = logLines();
+    ls.splice(24, 0, '{"decision":"al');
+    writeLines(ls);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.firstBad).toMatchObject({ line: 25 });
+  });
+
   it('reports recoveries, and warns when the side file has gone', async () => {
     fs.appendFileSync(log, '{"decision":"al');
     const sink = await openJsonlFileSink(log, { checkpoint: { keyDir, every: EVERY } });

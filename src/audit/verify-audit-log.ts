@@ -27,6 +27,7 @@ import { loadCheckpointPublicKeys } from './checkpoint-key.js';
 import { GENESIS_PREV, isSha256Hex, sha256Hex } from './hash-record.js';
 import { FACT_HASH_AT, FACT_IS_RECOVERY, FACT_LINKS_PREVIOUS, FACT_PREV_AT, FACT_SEQ, LINE_FACTS, precheckLines } from './precheck-lines.js';
 import { PrecheckWorkerFailed, startPrecheckWorker, type PrecheckWorker } from './precheck-worker.js';
+import { readLogHead, TornTailTooLargeError } from './read-log-head.js';
 import { readLogBatches, readLogLines, type LogLineBatch } from './read-log-lines.js';
 
 export interface VerifyOptions {
@@ -311,14 +312,15 @@ async function linkChain(
   worker: PrecheckWorker | null,
   onRecords: ((records: number) => void) | undefined,
 ): Promise<VerifyProblem | undefined> {
-  const linkBatch = startChainLink(logPath, bySeq, report);
+  const tail = readTail(logPath);
+  const linkBatch = startChainLink(logPath, bySeq, report, tail.validEnd);
   const link = Object.assign(
     (batch: LogLineBatch, facts: Parameters<typeof linkBatch>[1]) => {
       const bad = linkBatch(batch, facts);
       onRecords?.(report.records);
       return bad;
     },
-    { head: linkBatch.head },
+    { head: linkBatch.head, tailLine: linkBatch.tailLine },
   );
   let torn: LogLineBatch['torn'];
   if (!worker) {
@@ -376,9 +378,9 @@ async function linkChain(
       if (bad) return bad;
     }
   }
-  if (torn) {
-    const n = torn.end - torn.start;
-    report.warnings.push(`the log ends with an incomplete line ${torn.line} (${n} bytes): a writer was interrupted mid-write; the next append moves it to a side file and records log.recovered`);
+  if (tail.bytes > 0) {
+    const line = link.tailLine() ?? torn?.line ?? report.records + 1;
+    report.warnings.push(`the log ends with an incomplete line ${line} (${tail.bytes} bytes) after its last complete record: a writer was interrupted mid-write; the next append moves it to a side file and records log.recovered`);
   }
   report.head = { seq: report.records, hash: link.head() };
   return undefined;
@@ -389,7 +391,9 @@ async function linkChain(
  * file order, against the chain so far (seq, prev, checkpoints), using their prechecked facts
  * and the slow path for any line the precheck did not vouch for.
  */
-function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport) {
+function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>, report: VerifyReport, validEnd: number) {
+  // the first line of the torn tail, once reached: not a record (readTail), not checked
+  let tailLine: number | undefined;
   // the last good line's hash and the one before it, as 64 hex bytes: while the line took the
   // fast path and is in the batch being linked, only its offset there (no copy per line); else
   // (-1) the bytes are in prevBytes / prevPrevBytes
@@ -415,6 +419,10 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
     for (let i = 0; i < starts.length; i++) {
       const line = firstLine + i;
       const start = starts[i];
+      if (offset + start >= validEnd) {
+        tailLine ??= line;
+        return undefined;
+      }
       const expected = report.records + 1;
       let hashAt = -1;
       let isRecovery = false;
@@ -497,7 +505,27 @@ function startChainLink(logPath: string, bySeq: Map<number, IndexedCheckpoint[]>
     }
     return undefined;
   };
-  return Object.assign(linkBatch, { head: () => prevBytes.toString('latin1') });
+  return Object.assign(linkBatch, { head: () => prevBytes.toString('latin1'), tailLine: () => tailLine });
+}
+
+/**
+ * Where the log's records end, by the writer's own rule (read-log-head.ts): after the last
+ * newline-terminated line that parses as a record with seq and hash. What follows is a torn
+ * tail a crash left: the next append moves it aside and records log.recovered, so verify
+ * must call it a warning, not tampering; both sides use this one rule. A tail too large to
+ * be a crash's is checked line by line like the rest (the writer refuses it too).
+ */
+function readTail(logPath: string): { validEnd: number; bytes: number } {
+  const fd = fs.openSync(logPath, 'r');
+  try {
+    const head = readLogHead(fd);
+    return { validEnd: head.validEnd, bytes: head.size - head.validEnd };
+  } catch (err) {
+    if (err instanceof TornTailTooLargeError) return { validEnd: Infinity, bytes: 0 };
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function describeSeqGap(seq: number, expected: number): string {

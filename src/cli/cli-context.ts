@@ -3,6 +3,7 @@
  * pipeline's parts. No other module reads process.env for configuration.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { HoopqConfig } from '../config/config.js';
@@ -11,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import type { StateStore } from '../identity/state-store.js';
 import type { OperatorStore } from '../operator/operator-store.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
+import { createEngineCallGate, engineCallLimitsFor, libuvPoolSize } from '../warehouse/engine-call-gate.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 
 export interface CliContext {
@@ -43,6 +45,8 @@ export function loadContextAt(configPath: string): CliContext {
     });
   }
   const config = loadConfig(configPath);
-  const local = createLocalParts(config);
+  // bin/hoopq sized libuv's pool before anything used it; the gate keeps engine calls below it
+  const engineCalls = createEngineCallGate(engineCallLimitsFor(libuvPoolSize(process.env.UV_THREADPOOL_SIZE), availableParallelism()));
+  const local = createLocalParts(config, { engineCalls });
   return { configPath, config, parts: local.parts, state: local.state, operators: local.operators, close: local.close };
 }

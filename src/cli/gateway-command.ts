@@ -10,6 +10,7 @@ import { parseDuration } from '../config/units.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LISTEN, parseListenAddress } from '../gateway/listen-address.js';
 import { startGateway } from '../gateway/start-gateway.js';
+import { libuvPoolSize } from '../warehouse/engine-call-gate.js';
 import { loadCliContext } from './cli-context.js';
 import type { CliState } from './main.js';
 
@@ -73,6 +74,7 @@ export function registerGatewayCommand(program: Command, _state: CliState): void
         version: cmd.parent?.version(),
         allowedHosts: opts.allowedHost,
         allowedOrigins: opts.allowedOrigin.map(checkOrigin),
+        poolSize: libuvPoolSize(process.env.UV_THREADPOOL_SIZE),
         limits: {
           stallTimeoutMs,
           mcpIdleMs,

@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   policy: async () => (await import('./policy-command.js')).registerPolicyCommands,
   token: async () => (await import('./token-command.js')).registerTokenCommands,
   keys: async () => (await import('./keys-command.js')).registerKeysCommands,
+  state: async () => (await import('./state-command.js')).registerStateCommands,
   audit: async () => (await import('./audit-command.js')).registerAuditCommands,
   replay: async () => (await import('./replay-command.js')).registerReplayCommand,
   gateway: async () => (await import('./gateway-command.js')).registerGatewayCommand,
@@ -59,7 +60,8 @@ Exit codes:
   0 ok · 1 bug · 2 usage · 3 configuration, policy or operating system · 4 token ·
   5 denied by policy · 6 SQL cannot be analysed with certainty · 7 warehouse error ·
   8 audit write failed (nothing ran) · 9 audit verification failed · 10 a policy test failed ·
-  11 held for an operator's approval (nothing ran)
+  11 held for an operator's approval (nothing ran) · 12 the query ran but its outcome could
+  not be recorded (do not run it again)
   A pipe closed by its reader (hoopq audit list | head -1) ends quietly with exit 0.
 
 Reference: docs/reference.md (every command, flag, exit code, config and policy key).

@@ -20,7 +20,7 @@ export async function openDeployment(cmd: Command): Promise<Deployment> {
     await ctx.close();
     return remote(checkGatewayUrl(ctx.config.gateway, `gateway: in ${ctx.configPath}`));
   }
-  return createLocalDeployment(ctx.config, { parts: ctx.parts, state: ctx.state, operators: ctx.operators, close: ctx.close });
+  return createLocalDeployment(ctx.config, { parts: ctx.parts, state: ctx.state, close: ctx.close });
 }
 
 /** Runs `work` on the deployment and closes it, whatever happens. */

@@ -13,6 +13,7 @@ import {
   ConfigError,
   HoopqError,
   InternalError,
+  OutcomeUnrecordedError,
   PolicyDeniedError,
   UsageError,
   WarehouseError,
@@ -32,6 +33,7 @@ const CLASS_BY_EXIT: Readonly<Record<number, ErrorClass>> = {
   8: AuditWriteError,
   9: AuditVerifyError,
   11: ApprovalPendingError,
+  12: OutcomeUnrecordedError,
 };
 
 export function errorFromJson(json: unknown, origin: string): HoopqError {

@@ -6,7 +6,10 @@
  * Invariants: result bytes reach `stdout` as they arrive, with stdout's backpressure passed
  * back to the socket (a slow terminal does not make us buffer the result); the outcome is
  * known only from the end frame — a stream without one is a failure (exit 7), never success;
- * gateway errors are re-created as the same HoopqError (error-from-json.ts).
+ * a reader of stdout that goes away (`| head`) fails the query with `output.closed`, as in
+ * direct mode (the CLI then ends quietly, exit 0), and the request is dropped so the gateway
+ * cancels the query; gateway errors are re-created
+ * as the same HoopqError (error-from-json.ts).
  */
 import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -112,6 +115,9 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
       res.destroy();
       reject(err);
     };
+    // EPIPE and the like arrive as 'error' on stdout, possibly after the outcome (writes to a
+    // pipe complete later): the listener stays, so a late one cannot crash the process
+    out.on('error', (err: Error) => fail(readerGone(err)));
     res.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
@@ -126,14 +132,6 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
       if (result.error) return reject(result.error);
       resolve(result.outcome);
     });
-  });
-}
-
-/** The caller's stdout went away mid-result; the CLI ends quietly (exit 0) as for any closed pipe. */
-function readerGone(): WarehouseError {
-  return new WarehouseError('gateway.output_closed', 'the reader of the result went away; the query was cancelled', {
-    rule: 'gateway.client',
-    hint: 'read the whole result, or ask for fewer rows (--max_rows)',
   });
 }
 
@@ -303,6 +301,20 @@ async function readJson(res: IncomingMessage, origin: string): Promise<unknown> 
   } catch {
     throw badResponse(origin, 'a response that is not JSON');
   }
+}
+
+/**
+ * The caller's stdout went away mid-result (an error on it, or closed while we waited for it
+ * to drain); the CLI ends quietly (exit 0) as for any closed pipe, as in direct mode. Whether
+ * the query finished is the gateway's to say (it cancels it when the request is dropped).
+ */
+function readerGone(err?: NodeJS.ErrnoException): WarehouseError {
+  const why = err ? ` (${err.code ?? err.message})` : '';
+  return new WarehouseError('output.closed', `the result's reader went away before the result was complete${why}; the request to the gateway was dropped, which cancels the query if it was still running`, {
+    rule: 'output',
+    hint: 'read the whole result, or ask for fewer rows (--max-rows N, LIMIT); the gateway\'s audit record says how many rows it sent',
+    cause: err,
+  });
 }
 
 function streamCut(origin: string): WarehouseError {

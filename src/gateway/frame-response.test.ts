@@ -33,6 +33,39 @@ async function produce(out: NodeJS.WritableStream & { writableNeedDrain?: boolea
   }
 }
 
+/**
+ * One batch of `bytes` written to a frame response, read by a raw client that pauses `pauseMs`
+ * after each chunk it gets; `onRequest` runs in the server as the batch is written. Resolves
+ * when the connection closes (or after `waitMs`) with how the write ended and what was read.
+ */
+async function sendToSteadyReader(options: { bytes: number; stallTimeoutMs: number; pauseMs: number; waitMs: number }, onRequest?: () => void) {
+  const outcome: { error?: string; done?: boolean } = {};
+  server = createServer((_req, res) => {
+    const frames = createFrameResponse(res, { stallTimeoutMs: options.stallTimeoutMs });
+    frames.out.write(Buffer.alloc(options.bytes, 0x61), (err) => {
+      if (err) outcome.error = err.message;
+      else outcome.done = true;
+      void frames.finish({ ok: true });
+    });
+    onRequest?.();
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('POST /v1/query HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+  let received = 0;
+  socket.on('data', (d: Buffer) => {
+    received += d.length;
+    socket.pause();
+    setTimeout(() => socket.resume(), options.pauseMs);
+  });
+  const ended = new Promise<void>((r) => socket.once('close', () => r()));
+  await Promise.race([ended, sleep(options.waitMs)]);
+  socket.destroy();
+  return { outcome, received };
+}
+
 describe('frame response: a client that stops reading does not grow gateway memory', () => {
   it('holds production to about the socket buffers, then cuts the stalled client off', async () => {
     const stats: { written: number; error?: string } = { written: 0 };
@@ -75,12 +108,34 @@ describe('frame response: a client that stops reading does not grow gateway memo
     const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(res.headers.get('content-type')).toBe('application/vnd.hoopq.frames');
     const body = Buffer.from(await res.arrayBuffer());
-    // 4 data frames of 64 KiB + 5-byte headers, one notice, one end
-    const tail = body.subarray(4 * (5 + 64 * 1024));
+    // 4 chunks of 64 KiB, in data frames of 16 KiB + 5-byte headers, one notice, one end
+    const tail = body.subarray(16 * (5 + 16 * 1024));
     expect(tail[0]).toBe(0x4e);
     expect(tail.subarray(5, 5 + tail.readUInt32BE(1)).toString()).toBe('hoopq: a notice');
     const end = tail.subarray(5 + tail.readUInt32BE(1));
     expect(end[0]).toBe(0x45);
     expect(JSON.parse(end.subarray(5).toString())).toEqual({ ok: true, outcome: { rows: 4 } });
   });
+
+  it('does not cut a reading client because this process itself stood still longer than the timeout', async () => {
+    const { outcome, received } = await sendToSteadyReader({ bytes: 8 << 20, stallTimeoutMs: 1_500, pauseMs: 5, waitMs: 30_000 }, () =>
+      // the whole process stalls (a loaded machine, a long synchronous task) mid-result
+      setTimeout(() => {
+        const until = Date.now() + 3_000;
+        while (Date.now() < until);
+      }, 100),
+    );
+    expect(outcome).toEqual({ done: true });
+    expect(received).toBeGreaterThan(8 << 20);
+  });
+
+  it('never cuts a slow but steady reader, however long one batch takes to drain (issue 13)', async () => {
+    // one 32 MiB batch, read at about 4 MiB/s: far longer to drain than the stall timeout,
+    // but the socket takes bytes all the time (the timeout is 2 s, not less: the kernel wakes
+    // a writer only once a third of the socket's send buffer is free, megabytes on loopback)
+    // ~64 KiB per 15 ms
+    const { outcome, received } = await sendToSteadyReader({ bytes: 32 << 20, stallTimeoutMs: 2_000, pauseMs: 15, waitMs: 50_000 });
+    expect(outcome).toEqual({ done: true });
+    expect(received).toBeGreaterThan(32 << 20);
+  }, 60_000);
 });

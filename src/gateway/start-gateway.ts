@@ -16,6 +16,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HoopqConfig } from '../config/config.js';
 import { UsageError, WarehouseError } from '../errors.js';
@@ -24,6 +25,7 @@ import { needsSecureCookies } from '../console/console-config.js';
 import { createConsole } from '../console/create-console.js';
 import { createLocalParts } from '../pipeline/local-parts.js';
 import { QueryJobs } from './bigquery-api/query-jobs.js';
+import { createEngineCallGate, engineCallLimitsFor, LIBUV_DEFAULT_POOL_SIZE } from '../warehouse/engine-call-gate.js';
 import type { Gateway, GatewayLimits, RequestContext } from './gateway-context.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { createRouteTable, PREFIX_ROUTES, PROBE_PATHS } from './gateway-routes.js';
@@ -45,6 +47,8 @@ export interface StartGatewayOptions {
   limits?: Partial<GatewayLimits>;
   /** hoopq's version, reported by the MCP endpoint. */
   version?: string;
+  /** The size of libuv's thread pool in this process (UV_THREADPOOL_SIZE as bin/hoopq set it); default libuv's 4. */
+  poolSize?: number;
   /** Operator-facing log lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Host names clients use besides the defaults (request-origin.ts); `*`: any Host. */
@@ -82,6 +86,9 @@ export const MAX_HEADERS = 100;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** How often the gateway re-checks the state store on disk (the issue asks for detection within 2 s). */
+const STATE_MONITOR_MS = 250;
+const RECOVERY_MS = 5_000;
 
 interface InFlight {
   controller: AbortController;
@@ -104,11 +111,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const auditWriterKey = loadOrCreateSecretKey(auditWriterKeyFile, 'hqaw');
 
   const metrics = new GatewayMetrics();
-  const local = createLocalParts(config, { onAuditGroupCommit: (n) => metrics.auditGroupCommitted(n) });
+  const local = createLocalParts(config, {
+    engineCalls: createEngineCallGate(engineCallLimitsFor(options.poolSize ?? LIBUV_DEFAULT_POOL_SIZE, availableParallelism())),
+    onAuditGroupCommit: (n) => metrics.auditGroupCommitted(n),
+  });
   const parts = local.parts;
   // Fail at start, not at the first query: the sink and the state store must open.
   await parts.audit();
-  local.state();
+  // Watch the store on disk, so a deleted, replaced or damaged one turns readiness red and
+  // cancels running queries within a second, whether or not a request comes in; retry
+  // writing outcomes this gateway could not write (recover-outcomes.ts).
+  const stopStateMonitor = local.state().startMonitor(STATE_MONITOR_MS);
+  const recovery = setInterval(() => void local.recover(), RECOVERY_MS);
+  recovery.unref();
 
   let draining = false;
   const inFlight = new Set<InFlight>();
@@ -280,6 +295,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         await stopped;
         clearInterval(suppressedTimer);
         await recordSuppressedRefusals(gateway, log);
+        clearInterval(recovery);
+        stopStateMonitor();
         await local.close();
       })();
       return closing;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { exportJWK, importSPKI } from 'jose';
 import { isHoopqError } from '../errors.js';
 import { issuerFor } from '../identity/run-token.js';
-import { publicKeyPath, readKeyset } from '../identity/signing-keys.js';
+import { isTrusted, publicKeyPath, readKeyset } from '../identity/signing-keys.js';
 import { sendJson, type Gateway, type RequestContext } from './gateway-context.js';
 
 /** GET /healthz: the process is up and serving. */
@@ -17,7 +17,9 @@ export async function handleHealth(gateway: Gateway, ctx: RequestContext): Promi
 /**
  * GET /readyz: 200 when a query could be served now — policies readable, signing keys and
  * state store usable, audit sink open, warehouse openable — else 503 naming what is not.
- * The result is cached briefly so a busy probe does not open the warehouse in a loop.
+ * The costly checks are cached briefly so a busy probe does not open the warehouse in a
+ * loop; the state store's is not (its monitor keeps it current, so a lost store turns the
+ * probe red at once: every query is refused from then on).
  */
 export function createReadinessRoute(cacheMs = 2_000) {
   let cached: { at: number; checks: Record<string, string> } | undefined;
@@ -27,9 +29,20 @@ export function createReadinessRoute(cacheMs = 2_000) {
       return;
     }
     if (!cached || Date.now() - cached.at > cacheMs) cached = { at: Date.now(), checks: await runChecks(gateway) };
-    const ready = Object.values(cached.checks).every((v) => v === 'ok');
-    sendJson(ctx.res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: cached.checks });
+    const checks = { ...cached.checks, state: stateCheck(gateway) };
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    sendJson(ctx.res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
   };
+}
+
+/** `ok`, or the code of what is wrong with the state store (`state.missing`, `state.replaced`, …). */
+function stateCheck(gateway: Gateway): string {
+  try {
+    const health = gateway.state().health();
+    return health.ok ? 'ok' : health.problem!.code;
+  } catch (err) {
+    return isHoopqError(err) ? err.code : 'failed';
+  }
 }
 
 async function runChecks(gateway: Gateway): Promise<Record<string, string>> {
@@ -47,7 +60,6 @@ async function runChecks(gateway: Gateway): Promise<Record<string, string>> {
     for (const name of gateway.parts.policies.names()) gateway.parts.policies.get(name);
   });
   await check('keys', () => readKeyset(gateway.config.keysDir));
-  await check('state', () => gateway.state().queriesStarted('readiness-probe'));
   await check('audit', () => gateway.parts.audit());
   await check('warehouse', async () => (await gateway.parts.openWarehouse({ writable: false })).close());
   return checks;
@@ -64,9 +76,9 @@ export async function handleMetrics(gateway: Gateway, ctx: RequestContext): Prom
 export async function handleJwks(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const keyset = readKeyset(gateway.config.keysDir);
   const keys: Record<string, unknown>[] = [];
-  const now = Date.now();
+  const now = new Date();
   for (const entry of keyset?.keys ?? []) {
-    if (entry.status === 'retired' && entry.retire_after && Date.parse(entry.retire_after) <= now) continue;
+    if (!isTrusted(entry, now)) continue;
     let pem: string;
     try {
       pem = readFileSync(publicKeyPath(gateway.config.keysDir, entry.kid), 'utf8');

@@ -116,15 +116,36 @@ describe('rotation', () => {
     expect(Date.parse(old.retire_after!)).toBeGreaterThanOrEqual(at(60 + 43_200).getTime());
   });
 
-  it('prunes a retired key once every token it signed has expired', async () => {
+  it('prunes a retired key only after its grace window and two more rotations', async () => {
     const first = await mintRunToken({ keysDir, policy: POLICY, run: 'r', subject: 's', now: T0 });
     await rotateSigningKey(keysDir, { now: T0 });
-    const later = at(13 * 3600);
-    const second = await rotateSigningKey(keysDir, { now: later });
-    expect(second.pruned).toEqual([first.identity.kid]);
+    // every token of the first key has expired by T0 + 12 h, but the grace window and the
+    // rotation count keep it through the next rotation
+    expect((await rotateSigningKey(keysDir, { now: at(13 * 3600) })).pruned).toEqual([]);
+    const later = at(25 * 3600);
+    const third = await rotateSigningKey(keysDir, { now: later });
+    expect(third.pruned).toEqual([first.identity.kid]);
     expect(fs.existsSync(publicKeyPath(keysDir, first.identity.kid))).toBe(false);
-    expect(readKeyset(keysDir)!.keys.map((k) => k.status)).toEqual(['retired', 'current']);
+    expect(readKeyset(keysDir)!.keys.map((k) => k.status)).toEqual(['retired', 'retired', 'current']);
     await expect(verifyRunToken(first.token, { keysDir, state, now: later })).rejects.toMatchObject({ code: 'token.unknown_kid' });
+  });
+
+  it('a rotation under a clock 13 h ahead cuts off no token that is still valid (issue 13)', async () => {
+    const token = await mintRunToken({ keysDir, policy: POLICY, run: 'r-clock', subject: 's', now: T0, ttlSeconds: 8 * 3600 });
+    await rotateSigningKey(keysDir, { now: at(60) }); // the right clock: the token's key is retired
+    const ahead = await rotateSigningKey(keysDir, { now: at(13 * 3600) }); // a clock 13 h ahead
+    expect(ahead.pruned).toEqual([]);
+    await rotateSigningKey(keysDir, { now: at(14 * 3600) }); // and again, still ahead: past the rotation count
+    expect(fs.existsSync(publicKeyPath(keysDir, token.identity.kid))).toBe(true);
+    // back on the right clock, the token verifies until its own expiry
+    await expect(verifyRunToken(token.token, { keysDir, state, now: at(2 * 3600) })).resolves.toMatchObject({ run: 'r-clock' });
+    await expect(verifyRunToken(token.token, { keysDir, state, now: at(9 * 3600) })).rejects.toMatchObject({ code: 'token.expired' });
+  });
+
+  it('a rotation under a clock 11 h behind leaves the old key trusted for its tokens\' whole life', async () => {
+    const token = await mintRunToken({ keysDir, policy: POLICY, run: 'r-slow', subject: 's', now: T0, ttlSeconds: 12 * 3600 });
+    await rotateSigningKey(keysDir, { now: at(-11 * 3600) });
+    await expect(verifyRunToken(token.token, { keysDir, state, now: at(12 * 3600 - 60) })).resolves.toMatchObject({ run: 'r-slow' });
   });
 
   it('minting while another caller rotates never fails and every token verifies', async () => {

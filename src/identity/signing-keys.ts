@@ -6,7 +6,11 @@
  * Invariants: the directory is 0700 and private keys 0600, or nothing loads (ConfigError,
  * exit 3, with the chmod that fixes it); only the current key has a private half on disk;
  * a retired public key is kept until every token it can have signed has expired
- * (rotation time + maximum TTL + clock skew), then pruned.
+ * (`retire_after` = rotation time + maximum TTL + clock skew) and then a grace window of
+ * RETIRED_KEY_GRACE_SECONDS more, and it is pruned only once, in addition, at least
+ * KEEP_RETIRED_ROTATIONS rotations followed the one that retired it: a rotation under a
+ * clock that is wrong by up to 12 h, either way, never cuts off tokens that are still
+ * valid (issue 13), and no number of quick rotations does either.
  *
  * Layout:
  *   keyset.json        {"version":1,"deployment":ID,"keys":[{kid,created,status,retired_at,retire_after}]}
@@ -25,6 +29,10 @@ import { ConfigError } from '../errors.js';
 export const MAX_TOKEN_TTL_SECONDS = 12 * 60 * 60;
 /** Allowance for clocks that disagree; also added to key retention. */
 export const CLOCK_SKEW_SECONDS = 30;
+/** A retired key is pruned only after this many rotations since the one that retired it (and after its grace window). */
+export const KEEP_RETIRED_ROTATIONS = 2;
+/** How long past `retire_after` a retired key still verifies: room for a rotation made under a wrong clock. */
+export const RETIRED_KEY_GRACE_SECONDS = 12 * 60 * 60;
 
 const KEYSET_FILE = 'keyset.json';
 const LOCK_FILE = 'keyset.lock';
@@ -137,14 +145,14 @@ export type PublicKeyCache = Map<string, { stamp: string; key: CryptoKey }>;
 export async function loadVerificationKeys(dir: string, options: { now?: Date; cache?: PublicKeyCache } = {}): Promise<VerificationKeys | undefined> {
   const keyset = readKeyset(dir);
   if (!keyset) return undefined;
-  const now = (options.now ?? new Date()).getTime();
   const current = currentEntry(keyset);
   // "Refuse to start on looser permissions of private keys": verification checks them too,
   // so a deployment with a leaked-looking key stops everywhere, not only when minting.
   if (current && fs.existsSync(privateKeyPath(dir, current.kid))) assertOwnerOnly(privateKeyPath(dir, current.kid), 'file');
+  const now = options.now ?? new Date();
   const keys = new Map<string, CryptoKey>();
   for (const entry of keyset.keys) {
-    if (entry.status === 'retired' && entry.retire_after && Date.parse(entry.retire_after) <= now) continue;
+    if (!isTrusted(entry, now)) continue;
     const file = publicKeyPath(dir, entry.kid);
     const key = await readPublicKey(file, options.cache);
     if (key) keys.set(entry.kid, key);
@@ -188,7 +196,8 @@ async function readPublicKey(file: string, cache: PublicKeyCache | undefined): P
 
 /**
  * Makes a new current key. The previous current key's private half is deleted (nothing may
- * sign with it again); its public half stays until `retire_after`. Keys past it are pruned.
+ * sign with it again); its public half stays until `retire_after` has passed and
+ * KEEP_RETIRED_ROTATIONS newer keys exist (isPrunable), then it is pruned.
  */
 export async function rotateSigningKey(dir: string, options: { now?: Date } = {}): Promise<KeyRotation> {
   const now = options.now ?? new Date();
@@ -204,8 +213,8 @@ export async function rotateSigningKey(dir: string, options: { now?: Date } = {}
       entry.retire_after = retireAfter;
       retired.push(entry.kid);
     }
-    keyset.keys = keyset.keys.filter((entry) => {
-      const expired = entry.status === 'retired' && entry.retire_after !== null && Date.parse(entry.retire_after) <= now.getTime();
+    keyset.keys = keyset.keys.filter((entry, index) => {
+      const expired = isPrunable(entry, keyset.keys.length - 1 - index, now);
       if (expired) {
         pruned.push(entry.kid);
         fs.rmSync(publicKeyPath(dir, entry.kid), { force: true });
@@ -220,6 +229,27 @@ export async function rotateSigningKey(dir: string, options: { now?: Date } = {}
     for (const old of retired) fs.rmSync(privateKeyPath(dir, old), { force: true });
     return { kid, deployment: keyset.deployment, retired, pruned };
   });
+}
+
+/**
+ * Whether verification (and the JWKS) still trusts a key: the current key, and a retired
+ * one until its grace window past `retire_after` ends. Tokens are still checked for expiry
+ * on their own; the window only absorbs a rotation whose clock was wrong.
+ */
+export function isTrusted(entry: KeysetEntry, now: Date): boolean {
+  if (entry.status !== 'retired' || entry.retire_after === null) return true;
+  return Date.parse(entry.retire_after) + RETIRED_KEY_GRACE_SECONDS * 1000 > now.getTime();
+}
+
+/**
+ * A retired key may go once it is no longer trusted (isTrusted) and more than
+ * KEEP_RETIRED_ROTATIONS keys came after it, the one this rotation makes included (the
+ * first of them is the key that retired it): a clock that runs ahead during one or two
+ * rotations does not remove a key whose tokens are still valid.
+ */
+function isPrunable(entry: KeysetEntry, keysAfter: number, now: Date): boolean {
+  if (entry.status !== 'retired') return false;
+  return keysAfter + 1 > KEEP_RETIRED_ROTATIONS && !isTrusted(entry, now);
 }
 
 /** The keyset, or undefined when the directory or file does not exist yet. */

@@ -15,7 +15,7 @@ import type { AuditRecord, AuditRecordBody, AuditSink } from '../audit/audit-rec
 import type { HoopqConfig } from '../config/config.js';
 import { mintRunToken } from '../identity/run-token.js';
 import { verifyRunToken } from '../identity/run-token.js';
-import { openStateStore, type StateStore } from '../identity/state-store.js';
+import { openStateStore, thisProcessUnit, type StateStore } from '../identity/state-store.js';
 import type { PipelineParts } from '../pipeline/pipeline-parts.js';
 import { createPolicyCatalog } from '../policy/policy-catalog.js';
 import { createDemoWarehouse } from '../quickstart/create-demo-warehouse.js';
@@ -60,7 +60,10 @@ beforeAll(async () => {
     policies: createPolicyCatalog(config.policiesDir),
     identity: {
       verify: (t) => verifyRunToken(t, { keysDir: config.keysDir, state }),
-      consumeBudget: async (identity, limit) => state.consumeQueryBudget(identity.run, limit),
+      consumeBudget: async (identity, limit, intent) => state.consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
+      checkBudget: async (identity, limit) => ({ ok: state.queriesStarted(identity.run) < limit, used: state.queriesStarted(identity.run), limit }),
+      settleQuery: async (intent) => state.settleQuery(intent),
+      keepOutcome: async (intent, outcome) => state.keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => state.watchRevocation(identity, onRevoked),
     },
     openWarehouse: ({ writable }) => openWarehouse(config.warehouse, { writable, hashKey: TEST_HASH_KEY }),

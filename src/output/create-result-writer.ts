@@ -9,10 +9,12 @@
  * high-water mark, so memory stays flat with row count and with row width (pretty alone
  * buffers, capped at PRETTY_ROW_CAP rows of capped cells); a row whose text exceeds
  * `maxRowBytes` ends the result with `warehouse.row_too_large` (exit 7) instead of being
- * held; no row past the limit is written.
+ * held; no row past the limit is written; a reader that goes away (EPIPE on stdout, `| head`,
+ * a closed HTTP response) is `output.closed` (exit 7: the query is cancelled), never an
+ * internal error, and `progress()` still says how many rows went out before it did.
  */
 import { createHash } from 'node:crypto';
-import { UsageError, WarehouseError } from '../errors.js';
+import { UsageError, WarehouseError, isHoopqError } from '../errors.js';
 import type { ResultColumn } from '../warehouse/warehouse.js';
 import { createCsvEncoder } from './csv-encoder.js';
 import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
@@ -74,6 +76,8 @@ export interface ResultWriter {
   isTruncated(): boolean;
   /** Writes the closing text; does not end `out` (the caller owns it). Call it on failure paths too: it detaches the writer's 'error' listener. */
   end(): Promise<WrittenResult>;
+  /** Rows and the digest of the bytes handed to `out` so far (what a failed result did deliver). */
+  progress(): { rows: number; sha256: string };
 }
 
 /** The parts of a Writable we rely on beyond NodeJS.WritableStream. */
@@ -108,6 +112,9 @@ export function createResultWriter(
   const encoder = factory(columns);
   const hash = createHash('sha256');
   let rows = 0;
+  // rows whose bytes were handed to `out`
+  let delivered = 0;
+  let rowsInText = 0;
   let truncated = false;
   let started = false;
   let ended = false;
@@ -128,13 +135,14 @@ export function createResultWriter(
   async function emit(text: string): Promise<void> {
     if (text === '') return;
     const state = out as unknown as WritableState;
-    if (streamError) throw streamError;
-    // a stream destroyed with a reason (the gateway's client went away) says why
-    if (state.destroyed) throw state.errored ?? new Error('output stream closed before the result was complete');
-    if (state.writableNeedDrain) await drained(out);
+    if (streamError) throw outputError(streamError);
+    // a stream destroyed with a reason (the gateway's client went away, stalled) says why
+    if (state.destroyed) throw outputError(state.errored ?? new Error('output stream closed before the result was complete'));
+    if (state.writableNeedDrain) await drained(out).catch((err) => Promise.reject(outputError(err)));
     const bytes = Buffer.from(text, 'utf8');
     hash.update(bytes);
-    if (!out.write(bytes)) await drained(out);
+    delivered = rowsInText;
+    if (!out.write(bytes)) await drained(out).catch((err) => Promise.reject(outputError(err)));
   }
 
   async function write(batch: readonly unknown[][]): Promise<void> {
@@ -155,10 +163,12 @@ export function createResultWriter(
       text += row;
       rows += 1;
       if (text.length >= FLUSH_BYTES) {
+        rowsInText = rows;
         await emit(text);
         text = '';
       }
     }
+    rowsInText = rows;
     await emit(text);
   }
 
@@ -168,6 +178,7 @@ export function createResultWriter(
       return queue;
     },
     isTruncated: () => truncated,
+    progress: () => ({ rows: delivered, sha256: hash.copy().digest('hex') }),
     async end() {
       const closing = queue.then(async () => {
         if (ended) throw new Error('result writer ended twice');
@@ -192,6 +203,20 @@ function rowTooLarge(maxRowBytes: number): WarehouseError {
   return new WarehouseError('warehouse.row_too_large', `refused: a row of the result is larger than ${Math.round(maxRowBytes / 2 ** 20)} MiB; the query was stopped`, {
     rule: 'limits.max_row_bytes',
     hint: 'select fewer or narrower columns (substr, length, a hash), or read large values in parts',
+  });
+}
+
+/**
+ * The reader went away: the query stops (exit 7) and the audit record says so. An error the
+ * output already described (the gateway's frame response: `output.stalled`) is kept.
+ */
+function outputError(err: unknown): Error {
+  if (isHoopqError(err)) return err;
+  const why = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+  return new WarehouseError('output.closed', `the result's reader went away before the result was complete (${why}); the query was cancelled`, {
+    rule: 'output',
+    hint: 'read the whole result, or ask for fewer rows (--max-rows N, LIMIT); the audit record says how many rows were written',
+    cause: err,
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditRecordBody } from '../audit/audit-record.js';
+import type { RunIdentity } from '../identity/run-identity.js';
 
 export function newAuditBody(event: string, now: Date, fields: Partial<AuditRecordBody> = {}): AuditRecordBody {
   return {
@@ -41,4 +42,18 @@ export function fillRefusedCaller(body: AuditRecordBody, error: { details?: Reco
   body.run = caller.run;
   body.token_id = caller.token_id;
   body.subject = caller.subject;
+}
+
+/**
+ * The token fields of a `token.mint` / `token.exchange` record: who, and enough of the
+ * claims (never the token) for `hoopq state init` to rebuild the token list from the log.
+ */
+export function fillTokenFields(body: AuditRecordBody, identity: RunIdentity): void {
+  body.run = identity.run;
+  body.subject = identity.subject;
+  body.token_id = identity.tokenId;
+  body.policy.token_sha256 = identity.policySha256;
+  body.expires_at = new Date(identity.expiresAt * 1000).toISOString();
+  body.max_queries = identity.maxQueries ?? null;
+  body.kid = identity.kid;
 }

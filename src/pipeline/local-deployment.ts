@@ -17,7 +17,7 @@ import type { LocalParts } from './local-parts.js';
 import { findReplayRecord, replayQuery } from './replay-query.js';
 import { exchangeToken, inspectToken, listTokens, mintToken, revokeTokens, rotateHashKey, rotateKeys, type Actor, type TokenParts } from './token-lifecycle.js';
 
-export function createLocalDeployment(config: HoopqConfig, local: LocalParts): Deployment {
+export function createLocalDeployment(config: HoopqConfig, local: Pick<LocalParts, 'parts' | 'state' | 'close'>): Deployment {
   const { parts } = local;
   const t: TokenParts = { parts, state: local.state };
   const actor: Actor = { operator: `operator:${safeUser()}` };

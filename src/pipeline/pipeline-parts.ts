@@ -4,8 +4,9 @@
  * read-only folder), never by mocking modules.
  */
 import type { ApprovalPort } from '../approval/approval-port.js';
-import type { AuditSink } from '../audit/audit-record.js';
+import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
+import type { HoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import type { Policy } from '../policy/policy.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
@@ -13,10 +14,24 @@ import type { Warehouse } from '../warehouse/warehouse.js';
 export interface IdentityPort {
   /** Verifies signature, expiry, revocation; throws AuthError (exit 4). */
   verify(token: string | undefined): Promise<RunIdentity>;
-  /** Atomically counts one query against the run's budget. */
-  consumeBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
-  /** Calls onRevoked (once) when the run or token is revoked from any process; returns a stop function. */
-  watchRevocation(identity: RunIdentity, onRevoked: () => void): () => void;
+  /**
+   * Atomically counts one query against the run's budget (`limit` may be Infinity) and ties
+   * the unit to the query's intent record, which must already be durable: no unit without
+   * a record.
+   */
+  consumeBudget(identity: RunIdentity, limit: number, intent: string): Promise<{ ok: boolean; used: number; limit: number }>;
+  /** Whether the run has a unit left (a read: nothing is spent). */
+  checkBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
+  /** The outcome record of the query with this intent is durable. */
+  settleQuery(intent: string): Promise<void>;
+  /** The outcome record could not be written: keep it so that recovery writes it later. */
+  keepOutcome(intent: string, outcome: AuditRecordBody): Promise<void>;
+  /**
+   * Calls onRevoked (once) when the run or token is revoked from any process, or with
+   * `problem` when revocations can no longer be checked (the state store was lost): fail
+   * closed. Returns a stop function.
+   */
+  watchRevocation(identity: RunIdentity, onRevoked: (why: { problem?: HoopqError }) => void): () => void;
 }
 
 export interface PolicyPort {

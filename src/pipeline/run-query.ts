@@ -2,20 +2,25 @@
  * run-query: the ONE place the stages are called in order, for every entry point.
  *
  *   token -> policy -> warehouse.analyze -> evaluatePolicy -> masks/rewrite -> dry run
- *         -> approval (held: recorded, exit 11) -> budget -> intent record (durable)
+ *         -> approval (held: recorded, exit 11) -> budget check -> intent record (durable)
+ *         -> budget unit spent
  *         -> execute (streamed) -> detectors -> output -> outcome record
  *
  * Invariants:
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
  * - nothing reaches the warehouse before its intent record is durable (fsync'd) in the sink;
  *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
+ * - the budget unit is spent after the intent is durable, tied to it (no unit without a
+ *   record); if the outcome cannot be written once the warehouse has the query, the caller
+ *   hears exit 12 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
+ *   outcome is kept for recovery (recover-outcomes.ts);
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
 import { createHash } from 'node:crypto';
 import { kindsOf, tablesOf, type NameDefaults } from '../analysis/query-analysis.js';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import { AuditWriteError, AuthError, PolicyDeniedError, isHoopqError } from '../errors.js';
+import { AuditWriteError, AuthError, ConfigError, InternalError, OutcomeUnrecordedError, PolicyDeniedError, isHoopqError, type HoopqError } from '../errors.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { redactSql } from '../masking/redact-sql.js';
 import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
@@ -109,6 +114,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
   let stopWatching: (() => void) | undefined;
   let recorded = false;
   let identified = false;
+  // how far the query got: a spent unit stays pending until its outcome is durable; once the
+  // warehouse was asked to run it, a lost outcome is exit 12, never "nothing ran"
+  const reached = { unitSpent: false, executed: false };
   let literals: string[] = [];
   let recordedPolicy: Policy | undefined;
   let releaseSlot: (() => void) | undefined;
@@ -171,13 +179,15 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       return { recordId: body.id, rows: 0, truncated: false, resultSha256: null, dryRun: reported };
     }
 
-    // A query an approval rule matches waits for a person; its attempt is recorded there. The
-    // budget is taken once, by the approval step just before it uses a grant, else here.
-    let budgetTaken = false;
+    // A query an approval rule matches waits for a person; its attempt is recorded there. A
+    // spent budget is refused before any intent: by the approval step just before it uses a
+    // grant (a refused query leaves the grant unused), else here. The unit itself is spent
+    // only after the intent is durable (below).
+    let budgetChecked = false;
     const takeBudget = async () => {
-      if (budgetTaken) return;
-      budgetTaken = true;
-      await consumeBudget(parts, identity, policy);
+      if (budgetChecked) return;
+      budgetChecked = true;
+      await spendBudget(parts, identity, policy, undefined);
     };
     const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started, takeBudget });
     if (approval.pending) {
@@ -194,20 +204,29 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     body.id = newAuditBody('query', parts.now()).id;
     body.intent = intent.id;
     await appendRecord(sink, intent);
+    // The budget unit is spent only now, tied to the durable intent: no unit without a record.
+    await spendBudget(parts, identity, policy, intent.id);
+    reached.unitSpent = true;
 
     const controller = new AbortController();
-    let revoked = false;
-    stopWatching = parts.identity.watchRevocation(identity, () => {
-      revoked = true;
+    let revoked: { problem?: HoopqError } | undefined;
+    stopWatching = parts.identity.watchRevocation(identity, (why) => {
+      revoked = why;
       controller.abort();
     });
     const onCallerAbort = () => controller.abort();
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
     req.progress?.({ stage: 'running', rows: 0, bytesProcessed: estimate?.bytesProcessed });
     try {
+      reached.executed = true;
       const outcome = await streamResult(warehouse, names, checked.statementsToRun, policy, req, controller, body, maxBytesBilled, jobId);
       return { recordId: body.id, ...outcome };
     } catch (err) {
+      if (revoked?.problem) {
+        // revocations can no longer be checked (the state store was lost): fail closed
+        const { problem } = revoked;
+        throw new ConfigError(problem.code, `${problem.message}; the running query was cancelled`, { rule: problem.rule, hint: problem.hint, cause: err });
+      }
       if (revoked) {
         throw new AuthError('token.revoked', `refused: run ${identity.run} was revoked while its query was running; the query was cancelled`, {
           rule: 'token.revoked',
@@ -239,24 +258,46 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       body.rule = error.rule ?? null;
       body.exit_code = error.exitCode;
       recorded = true;
-      try {
-        await appendRecord(sink, finish(body, started));
-      } catch (auditErr) {
-        throw auditErr instanceof AuditWriteError
-          ? new AuditWriteError(auditErr.code, `${auditErr.message} (while recording: ${error.message})`, { hint: auditErr.hint, cause: error })
-          : auditErr;
-      }
+      await recordOutcome(parts, sink, finish(body, started), reached, error);
     }
     throw error;
   } finally {
     stopWatching?.();
-    if (!recorded && sink && body.intent) {
+    try {
       // the success path: the outcome record completes the intent
-      await appendRecord(sink, finish(body, started));
+      if (!recorded && sink && body.intent) await recordOutcome(parts, sink, finish(body, started), reached);
+    } finally {
+      try {
+        await warehouse?.close();
+      } finally {
+        releaseSlot?.(); // the run's turn in the gateway's fair share
+      }
     }
-    await warehouse?.close();
-    releaseSlot?.();
   }
+}
+
+/**
+ * Appends a query's record. For an outcome whose intent is in the log: once the warehouse
+ * was asked to run the query, a failed append is OutcomeUnrecordedError (exit 12: it ran,
+ * do not retry), not exit 8; a spent unit keeps the outcome for recovery, or is settled once
+ * the outcome is durable.
+ */
+async function recordOutcome(parts: PipelineParts, sink: AuditSink, body: AuditRecordBody, reached: { unitSpent: boolean; executed: boolean }, recording?: HoopqError): Promise<void> {
+  const intent = typeof body.intent === 'string' ? body.intent : undefined;
+  try {
+    await appendRecord(sink, body);
+  } catch (err) {
+    if (!(err instanceof AuditWriteError)) throw err;
+    if (intent && reached.unitSpent) await parts.identity.keepOutcome(intent, body).catch(() => undefined);
+    const also = recording ? ` (while recording: ${recording.message})` : '';
+    if (!intent || !reached.executed) throw new AuditWriteError(err.code, `${err.message}${also}`, { hint: err.hint, cause: recording ?? err });
+    throw new OutcomeUnrecordedError('audit.outcome_unrecorded', `the query ran, but its outcome could not be recorded: ${err.message}${also}; do not run it again: its intent record ${intent} is in the audit log`, {
+      rule: 'audit.durable',
+      hint: 'the outcome is written to the audit log as soon as a hoopq process can write it again; fix the audit log\'s disk or location (see the message)',
+      cause: err,
+    });
+  }
+  if (intent && reached.unitSpent) await parts.identity.settleQuery(intent).catch(() => undefined);
 }
 
 async function streamResult(
@@ -307,6 +348,10 @@ async function streamResult(
     }
   } catch (err) {
     await writer.end().catch(() => undefined); // detach the writer from the output before failing
+    // what did reach the output before the failure (a reader that went away, a timeout)
+    const partial = writer.progress();
+    body.rows = partial.rows;
+    body.result_sha256 = partial.sha256;
     throw err;
   }
   const written = await writer.end();
@@ -328,10 +373,11 @@ async function streamResult(
   return { rows: written.rows, truncated, resultSha256: written.sha256, jobId: stats.jobId ?? jobId, bytesProcessed: stats.bytesProcessed };
 }
 
-async function consumeBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy): Promise<void> {
-  const limit = minDefined(policy.limits.maxQueries, identity.maxQueries);
-  if (limit === undefined) return;
-  const budget = await parts.identity.consumeBudget(identity, limit);
+/** With `intent`, spends the run's unit for it; without, only checks that one is left. */
+async function spendBudget(parts: PipelineParts, identity: RunIdentity, policy: Policy, intent: string | undefined): Promise<void> {
+  // every query is counted (and its unit tied to its intent), limited or not
+  const limit = minDefined(policy.limits.maxQueries, identity.maxQueries) ?? Infinity;
+  const budget = intent === undefined ? await parts.identity.checkBudget(identity, limit) : await parts.identity.consumeBudget(identity, limit, intent);
   if (!budget.ok) {
     throw new PolicyDeniedError('policy.budget_spent', `refused: run ${identity.run} has used its budget of ${budget.limit} queries (rule limits.max_queries of policy ${policy.name})`, {
       rule: 'limits.max_queries',
@@ -345,7 +391,7 @@ async function appendRecord(sink: AuditSink, body: AuditRecordBody): Promise<voi
     await sink.append(body);
   } catch (err) {
     if (err instanceof AuditWriteError) throw err;
-    throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}; nothing was run`, { cause: err });
+    throw new AuditWriteError('audit.write_failed', `audit record could not be written: ${(err as Error).message}`, { hint: 'check the audit log location and the disk', cause: err });
   }
 }
 

@@ -21,7 +21,7 @@ import { HASH_KEY_FILE, rotateSecretKey, secretKeyBytes } from '../identity/secr
 import { hashKeyFromSecret } from '../masking/hash-key.js';
 import { join } from 'node:path';
 import type { IssuedToken, StateStore } from '../identity/state-store.js';
-import { newAuditBody } from './audit-body.js';
+import { fillTokenFields, newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { resolveRunPolicy } from './resolve-run-policy.js';
 
@@ -72,8 +72,7 @@ export async function mintToken(t: TokenParts, actor: Actor, input: MintTokenInp
     state: t.state(),
   });
   const body = newAuditBody('token.mint', t.parts.now(), { policy: { name: policy.name, sha256: policy.sha256 }, ...actor.origin });
-  fillToken(body, minted.identity);
-  body.expires_at = new Date(minted.identity.expiresAt * 1000).toISOString();
+  fillTokenFields(body, minted.identity);
   await (await t.parts.audit()).append(body);
   return minted;
 }
@@ -131,7 +130,7 @@ export async function exchangeToken(t: TokenParts, actor: Pick<Actor, 'origin'>,
     await sink.append(body);
     throw err;
   }
-  fillToken(body, minted.identity);
+  fillTokenFields(body, minted.identity);
   body.oidc = { issuer: minted.issuer, rule: minted.ruleIndex + 1 };
   await sink.append(body);
   return minted;
@@ -251,11 +250,4 @@ export async function rotateHashKey(t: TokenParts, actor: Actor): Promise<HashKe
   const rotation: HashKeyRotation = { hash_key: { previous: rotated.previous === null ? null : idOf(rotated.previous), current: idOf(rotated.current) } };
   await (await t.parts.audit()).append(newAuditBody('keys.rotate', t.parts.now(), { rotation: { ...rotation }, subject: actor.operator, ...actor.origin }));
   return rotation;
-}
-
-function fillToken(body: AuditRecordBody, identity: RunIdentity): void {
-  body.run = identity.run;
-  body.subject = identity.subject;
-  body.token_id = identity.tokenId;
-  body.policy.token_sha256 = identity.policySha256;
 }

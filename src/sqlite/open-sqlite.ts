@@ -146,12 +146,52 @@ export function immediateTransaction<T>(db: SqliteDatabase, fn: () => T): T {
   return result;
 }
 
+/**
+ * What kind of failure a SQLite error from either driver is, by SQLite's primary result code
+ * (node:sqlite gives it as `errcode`, better-sqlite3 as a `SQLITE_…` code): callers turn
+ * these into errors that tell the operator the truth (a full disk, a read-only file, a lock
+ * held by another process, a damaged file) instead of "internal error".
+ */
+export type SqliteFailure = 'busy' | 'read_only' | 'full' | 'io' | 'corrupt' | 'cannot_open' | 'permission' | 'other';
+
+const FAILURE_BY_PRIMARY_CODE: Readonly<Record<number, SqliteFailure>> = {
+  3: 'permission', // SQLITE_PERM
+  5: 'busy', // SQLITE_BUSY
+  6: 'busy', // SQLITE_LOCKED
+  8: 'read_only', // SQLITE_READONLY
+  10: 'io', // SQLITE_IOERR
+  11: 'corrupt', // SQLITE_CORRUPT
+  13: 'full', // SQLITE_FULL
+  14: 'cannot_open', // SQLITE_CANTOPEN
+  23: 'permission', // SQLITE_AUTH
+  26: 'corrupt', // SQLITE_NOTADB
+};
+
+const FAILURE_BY_NAME: Readonly<Record<string, SqliteFailure>> = {
+  SQLITE_PERM: 'permission',
+  SQLITE_BUSY: 'busy',
+  SQLITE_LOCKED: 'busy',
+  SQLITE_READONLY: 'read_only',
+  SQLITE_IOERR: 'io',
+  SQLITE_CORRUPT: 'corrupt',
+  SQLITE_FULL: 'full',
+  SQLITE_CANTOPEN: 'cannot_open',
+  SQLITE_AUTH: 'permission',
+  SQLITE_NOTADB: 'corrupt',
+};
+
+/** The kind of a SQLite error, or undefined when `err` is not one. */
+export function sqliteFailureOf(err: unknown): SqliteFailure | undefined {
+  const e = err as { code?: unknown; errcode?: unknown };
+  if (typeof e?.errcode === 'number') return FAILURE_BY_PRIMARY_CODE[e.errcode & 0xff] ?? 'other';
+  if (typeof e?.code === 'string' && e.code.startsWith('SQLITE_')) {
+    const primary = /^SQLITE_[A-Z]+/.exec(e.code)![0];
+    return Object.hasOwn(FAILURE_BY_NAME, primary) ? FAILURE_BY_NAME[primary] : 'other';
+  }
+  return undefined;
+}
+
 /** True for SQLITE_BUSY / SQLITE_LOCKED (any extended code) from either driver. */
 export function isSqliteBusy(err: unknown): boolean {
-  const e = err as { code?: unknown; errcode?: unknown };
-  if (typeof e?.errcode === 'number') {
-    const primary = e.errcode & 0xff;
-    return primary === 5 || primary === 6;
-  }
-  return typeof e?.code === 'string' && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+  return sqliteFailureOf(err) === 'busy';
 }

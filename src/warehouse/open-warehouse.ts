@@ -4,6 +4,7 @@
  */
 import type { WarehouseConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
+import type { EngineCallScope } from './engine-call-gate.js';
 import { openDuckDbWarehouse } from './duckdb/open-duckdb-warehouse.js';
 import { WarmDuckDbOpener } from './duckdb/warm-duckdb-opener.js';
 import { BIGQUERY_DIALECT } from './bigquery/bigquery-dialect.js';
@@ -25,6 +26,8 @@ export interface OpenWarehouseOptions {
   offline?: boolean;
   /** The `hash` mask's key (the deployment's; only the process that masks holds it). */
   hashKey?: HashKey;
+  /** DuckDB: the engine-call gate scope of the run (engine-call-gate.ts); ungated when absent. */
+  engineCalls?: EngineCallScope;
 }
 
 type Opener = (config: WarehouseConfig, options: OpenWarehouseOptions) => Promise<Warehouse>;
@@ -37,7 +40,7 @@ const OPENERS: Record<WarehouseConfig['kind'], Opener> = {
         hint: 'set warehouse.path to the DuckDB database file, e.g. ./warehouse.duckdb',
       });
     }
-    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, memoryLimitBytes: config.maxQueryMemoryBytes, threads: config.queryThreads, hashKey: options.hashKey });
+    return openDuckDbWarehouse({ path: config.path, writable: options.writable, writerWaitMs: options.writerWaitMs, memoryLimitBytes: config.maxQueryMemoryBytes, threads: config.queryThreads, hashKey: options.hashKey, engineCalls: options.engineCalls });
   },
   // loaded on demand: the Google client libraries cost ~0.5 s to import, and most runs use DuckDB
   bigquery: async (config, options) =>

@@ -13,6 +13,8 @@ export const HOOPQ = join(ROOT, 'bin', 'hoopq');
 
 export interface CliResult {
   code: number | null;
+  /** The signal that ended the process (SIGKILL from a fault plan), if any. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -21,6 +23,8 @@ export interface RunOptions {
   input?: string;
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** Node options before the script, e.g. ['--import', hook] for the fault-injection test binary. */
+  nodeArgs?: string[];
 }
 
 /** direct: the CLI runs the pipeline itself; gateway: the agent's CLI talks to `hoopq gateway`. */
@@ -85,7 +89,7 @@ export function hashKeyFormsUnder(keysDir: string, options: { pieces?: boolean }
 }
 
 export function hoopq(args: string[], options: RunOptions = {}): CliResult {
-  const r = spawnSync(process.execPath, [HOOPQ, ...args], {
+  const r = spawnSync(process.execPath, [...(options.nodeArgs ?? []), HOOPQ, ...args], {
     encoding: 'utf8',
     input: options.input ?? '',
     cwd: options.cwd ?? ROOT,
@@ -93,18 +97,18 @@ export function hoopq(args: string[], options: RunOptions = {}): CliResult {
     maxBuffer: 1 << 28,
     timeout: 120_000,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function hoopqAsync(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [HOOPQ, ...args], { cwd: options.cwd ?? ROOT, env: { ...cleanEnv(), ...options.env } });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), HOOPQ, ...args], { cwd: options.cwd ?? ROOT, env: { ...cleanEnv(), ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.stdin.end(options.input ?? '');
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
 }
 

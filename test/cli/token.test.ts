@@ -303,7 +303,15 @@ describe('per-run budget across processes', () => {
     const records = demo.auditRecords().filter((x) => x.event === 'query' && x.run === 'bb-budget-race');
     expect(records.filter((x) => x.decision === 'allow')).toHaveLength(10);
     expect(records.filter((x) => x.decision === 'deny')).toHaveLength(22);
-    expect(demo.auditRecords().filter((x) => x.event === 'query.intent' && x.run === 'bb-budget-race')).toHaveLength(10);
+    // a unit is spent only after its intent is durable: every allowed query has its intent;
+    // queries that found the budget spent before writing one have none, those that lost the
+    // race for the last units after writing theirs end it with the refusal
+    const intents = demo.auditRecords().filter((x) => x.event === 'query.intent' && x.run === 'bb-budget-race');
+    expect(intents.length).toBeGreaterThanOrEqual(10);
+    for (const allowed of records.filter((x) => x.decision === 'allow')) expect(intents.map((i) => i.id)).toContain(allowed.intent);
+    for (const intent of intents) expect(records.filter((x) => x.intent === intent.id)).toHaveLength(1);
+    const listed = JSON.parse(demo.run(['token', 'list', '--format', 'json']).stdout) as Array<{ run: string; queriesStarted: number }>;
+    expect(listed.find((t) => t.run === 'bb-budget-race')?.queriesStarted).toBe(10);
   }, 180_000);
 });
 

@@ -154,7 +154,7 @@ describe('one run cannot take the gateway\'s memory, or delay another run', () =
     const records = ended();
     expect(records).toHaveLength(32);
     expect(records.filter((r) => r.code === 'gateway.busy').length).toBeGreaterThanOrEqual(20);
-    expect(records.every((r) => ['gateway.busy', 'gateway.client_gone', 'warehouse.cancelled'].includes(r.code)), JSON.stringify(records.map((r) => r.code))).toBe(true);
+    expect(records.every((r) => ['gateway.busy', 'output.closed', 'warehouse.cancelled'].includes(r.code)), JSON.stringify(records.map((r) => r.code))).toBe(true);
   }, 120_000);
 });
 

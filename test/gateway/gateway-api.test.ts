@@ -222,7 +222,7 @@ describe('streaming and backpressure', () => {
       expect(rec).toBeDefined();
       expect(rec!.decision).toBe('error');
       // the client's doing, exit 7 — not a bug (it was recorded as `internal`, exit 1)
-      expect(rec).toMatchObject({ code: 'gateway.client_stalled', exit_code: 7, rule: 'gateway.stall_timeout' });
+      expect(rec).toMatchObject({ code: 'output.stalled', exit_code: 7, rule: 'gateway.stall_timeout' });
       socket.destroy();
     } finally {
       expect(await stopProcess(bulk.process)).toBe(0);

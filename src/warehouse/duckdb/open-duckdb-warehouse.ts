@@ -7,17 +7,22 @@
  * - the engine is locked down (duckdb-lockdown.ts) before any connection exists;
  * - DuckDB admits one writing process per file and refuses readers while it writes; a
  *   second opener waits, retrying with backoff, up to `writerWaitMs` (default 10 s), then
- *   fails with WarehouseError `warehouse.busy` (exit 7) instead of hanging or failing at once.
+ *   fails with WarehouseError `warehouse.busy` (exit 7) instead of hanging or failing at once;
+ * - with `engineCalls`, every asynchronous engine call of this warehouse (opening it
+ *   included) goes through that gate scope (gate-duckdb-calls.ts), so long queries cannot
+ *   take all of libuv's pool from other runs and from the process's own file and crypto work.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ConfigError, WarehouseError } from '../../errors.js';
+import type { EngineCallScope } from '../engine-call-gate.js';
 import { isDuckDbLockConflict } from './duckdb-error.js';
 import { duckDbLockdownOptions } from './duckdb-lockdown.js';
 import type { HashKey } from '../../masking/hash-key.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
+import { gateDuckDbCalls } from './gate-duckdb-calls.js';
 import { tryLockInProcess } from './in-process-file-lock.js';
 
 export interface OpenDuckDbWarehouseOptions {
@@ -31,7 +36,12 @@ export interface OpenDuckDbWarehouseOptions {
   threads?: number;
   /** The `hash` mask's key. */
   hashKey?: HashKey;
+  /** The engine-call gate scope of the run this warehouse serves; ungated when absent. */
+  engineCalls?: EngineCallScope;
 }
+
+/** The scope of a warehouse no gate limits. */
+export const UNGATED: EngineCallScope = { run: (call) => call() };
 
 const DEFAULT_WRITER_WAIT_MS = 10_000;
 const FIRST_RETRY_MS = 20;
@@ -40,7 +50,7 @@ const MAX_RETRY_MS = 250;
 export async function openDuckDbWarehouse(options: OpenDuckDbWarehouseOptions): Promise<DuckDbWarehouse> {
   const file = await openDuckDbFile(options);
   try {
-    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file), options.hashKey);
+    return await connectDuckDbWarehouse(file, () => closeDuckDbFile(file), options.hashKey, options.engineCalls);
   } catch (err) {
     closeDuckDbFile(file);
     throw err;
@@ -107,10 +117,12 @@ export function closeDuckDbFile(file: DuckDbFile): void {
  * A warehouse with its own parser and metadata connections on `file`; its close() closes
  * them and then calls `release` (which closes the file, or keeps it open for the next query).
  */
-export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void, hashKey?: HashKey): Promise<DuckDbWarehouse> {
-  const { parser, metadata } = await connectAnalysisPair(file.instance);
+export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => void, hashKey?: HashKey, engineCalls?: EngineCallScope): Promise<DuckDbWarehouse> {
+  const instance = gateDuckDbFor(file, engineCalls);
+  const { parser, metadata } = await connectAnalysisPair(instance);
   return new DuckDbWarehouse({
     ...file,
+    instance,
     parser,
     metadata,
     hashKey,
@@ -123,6 +135,15 @@ export async function connectDuckDbWarehouse(file: DuckDbFile, release: () => vo
       }
     },
   });
+}
+
+/**
+ * The file's instance as one run may use it: every asynchronous engine call through that
+ * run's gate scope (ungated when absent; the wrapper still keeps an interrupt that arrives
+ * between two calls, gate-duckdb-calls.ts).
+ */
+export function gateDuckDbFor(file: DuckDbFile, engineCalls: EngineCallScope | undefined): DuckDBInstance {
+  return gateDuckDbCalls(file.instance, engineCalls ?? UNGATED);
 }
 
 /** The two connections analysis needs: one for the parser, one for catalog lookups. */
@@ -139,11 +160,12 @@ export async function connectAnalysisPair(instance: DuckDBInstance): Promise<{ p
 /** The instance, or null when the file is held by someone else (in or out of this process). */
 async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehouseOptions): Promise<DuckDbFile | null> {
   const { writable } = options;
+  const engineCalls = options.engineCalls ?? UNGATED;
   const releaseLock = tryLockInProcess(lockKey, writable ? 'write' : 'read');
   if (!releaseLock) return null;
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', options.memoryLimitBytes, options.threads));
+    instance = await engineCalls.run(() => DuckDBInstance.create(path, duckDbLockdownOptions(writable ? 'READ_WRITE' : 'READ_ONLY', options.memoryLimitBytes, options.threads)));
   } catch (err) {
     releaseLock();
     if (isDuckDbLockConflict(err)) return null;
@@ -154,7 +176,8 @@ async function tryOpen(path: string, lockKey: string, options: OpenDuckDbWarehou
     });
   }
   try {
-    const connection = await instance.connect();
+    // the file keeps the bare instance: each warehouse on it is gated for the run it serves
+    const connection = await gateDuckDbCalls(instance, engineCalls).connect();
     try {
       return { instance, path, project: await catalogName(connection), writable, releaseLock };
     } finally {

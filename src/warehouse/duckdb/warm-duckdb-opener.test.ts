@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { EngineCallScope } from '../engine-call-gate.js';
 import type { Warehouse } from '../warehouse.js';
 import { drainExecution, statementsOf } from '../warehouse-contract.case.js';
 import { WarmDuckDbOpener } from './warm-duckdb-opener.js';
@@ -148,5 +149,41 @@ describe('WarmDuckDbOpener', () => {
     await again.close();
     o.close();
     expect(otherProcessCanWrite(path)).toBe(true);
+  });
+  it("puts every engine call of a lending through its borrower's gate scope, the pooled analysis pair included", async () => {
+    const path = await createFile('CREATE TABLE t AS SELECT 1 AS a; CREATE TABLE u AS SELECT 2 AS b; CREATE TABLE v AS SELECT 3 AS c');
+    const o = opener(path);
+    const calls = { a: 0, b: 0, writer: 0 };
+    const counting = (run: keyof typeof calls): EngineCallScope => ({
+      run: (call) => {
+        calls[run] += 1;
+        return call();
+      },
+    });
+
+    const first = await o.open({ writable: false, engineCalls: counting('a') });
+    expect(await first.describeTable(`${first.project}.main.t`)).toMatchObject({ columns: [{ name: 'a' }] });
+    expect(await rows(first, 'SELECT a FROM t')).toEqual([[1]]);
+    await first.close();
+    const byA = calls.a;
+    expect(byA).toBeGreaterThan(0);
+    expect(calls.b).toBe(0);
+
+    // the same warm instance and the same pooled parser/metadata pair, lent to another run
+    const second = await o.open({ writable: false, engineCalls: counting('b') });
+    expect(o.instancesOpened).toBe(1);
+    expect(await second.describeTable(`${second.project}.main.u`)).toMatchObject({ columns: [{ name: 'b' }] }); // a catalog lookup on the pooled metadata connection
+    const afterLookup = calls.b;
+    expect(afterLookup).toBeGreaterThan(0);
+    expect(await rows(second, 'SELECT b FROM u')).toEqual([[2]]);
+    expect(calls.b).toBeGreaterThan(afterLookup);
+    await second.close();
+    expect(calls.a).toBe(byA); // nothing of the second run's was counted against the first
+
+    const writer = await o.open({ writable: true, engineCalls: counting('writer') });
+    expect(await rows(writer, 'SELECT c FROM v')).toEqual([[3]]);
+    await writer.close();
+    expect(calls.writer).toBeGreaterThan(0);
+    expect(calls.a).toBe(byA);
   });
 });

@@ -19,14 +19,21 @@
  *   replaced on disk (another inode, size or mtime) retires the instance the same way;
  * - after `idleMs` with no query the instance is closed, so another process that writes
  *   the file (a load job) gets its turn; while queries keep coming it waits, as it would
- *   for any reader.
+ *   for any reader;
+ * - every engine call goes through the gate scope of the run that makes it
+ *   (engine-call-gate.ts): each lending sees the instance through its borrower's scope, a
+ *   pooled analysis pair runs under the scope of the run it is lent to, and opening the
+ *   instance or a writer runs under the scope of the run that asked. Shared as it is, the
+ *   instance never lets one run's long queries take the slots another run's short ones need.
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { EngineCallScope } from '../engine-call-gate.js';
 import { DuckDbCatalog } from './duckdb-catalog.js';
 import { DuckDbWarehouse } from './duckdb-warehouse.js';
-import { closeDuckDbFile, connectAnalysisPair, connectDuckDbWarehouse, openDuckDbFile, openDuckDbWarehouse, warehouseBusy, type DuckDbFile } from './open-duckdb-warehouse.js';
+import { gateDuckDbCalls } from './gate-duckdb-calls.js';
+import { closeDuckDbFile, connectAnalysisPair, connectDuckDbWarehouse, gateDuckDbFor, openDuckDbFile, openDuckDbWarehouse, UNGATED, warehouseBusy, type DuckDbFile } from './open-duckdb-warehouse.js';
 
 export interface WarmDuckDbOptions {
   path: string;
@@ -41,15 +48,19 @@ const DEFAULT_IDLE_MS = 2_000;
 const DEFAULT_WRITER_WAIT_MS = 10_000;
 
 interface AnalysisPair {
+  /** Both gated through `scope`, whichever run that is now (the catalog too: it queries `metadata`). */
   parser: DuckDBConnection;
   metadata: DuckDBConnection;
   catalog: DuckDbCatalog;
+  /** The gate scope of the run the pair is lent to; set at each lending. */
+  scope: EngineCallScope;
 }
 
 /** One open read-only instance and the analysis connections lent out on it. */
 class WarmInstance {
   private readonly idle: AnalysisPair[] = [];
-  private readonly all = new Set<AnalysisPair>();
+  /** Every pair's bare connections, closed with the instance. */
+  private readonly all = new Set<{ parser: DuckDBConnection; metadata: DuckDBConnection }>();
   private leases = 0;
   private retired = false;
   private closed = false;
@@ -70,22 +81,24 @@ class WarmInstance {
    * A warehouse on this instance, or null once it is retired (the caller opens another).
    * The lease is counted before any await, so a writer retiring it meanwhile waits for it.
    */
-  tryLend(): Promise<DuckDbWarehouse> | null {
+  tryLend(engineCalls: EngineCallScope): Promise<DuckDbWarehouse> | null {
     if (this.retired) return null;
     this.leases += 1;
-    return this.lend();
+    return this.lend(engineCalls);
   }
 
-  private async lend(): Promise<DuckDbWarehouse> {
+  private async lend(engineCalls: EngineCallScope): Promise<DuckDbWarehouse> {
     clearTimeout(this.idleTimer);
     let pair: AnalysisPair;
     try {
-      pair = this.idle.pop() ?? (await this.connectPair());
+      pair = this.idle.pop() ?? (await this.connectPair(engineCalls));
     } catch (err) {
       this.giveBack(undefined);
       throw err;
     }
-    return new DuckDbWarehouse({ ...this.file, ...pair, release: () => this.giveBack(pair) });
+    pair.scope = engineCalls;
+    const { parser, metadata, catalog } = pair;
+    return new DuckDbWarehouse({ ...this.file, instance: gateDuckDbFor(this.file, engineCalls), parser, metadata, catalog, release: () => this.giveBack(pair) });
   }
 
   /** No new leases; closes once the last one is given back. */
@@ -94,11 +107,14 @@ class WarmInstance {
     if (this.leases === 0) this.close();
   }
 
-  private async connectPair(): Promise<AnalysisPair> {
-    const { parser, metadata } = await connectAnalysisPair(this.file.instance);
-    const pair = { parser, metadata, catalog: new DuckDbCatalog(metadata, this.file.project) };
-    this.all.add(pair);
-    return pair;
+  private async connectPair(engineCalls: EngineCallScope): Promise<AnalysisPair> {
+    const bare = await engineCalls.run(() => connectAnalysisPair(this.file.instance));
+    this.all.add(bare);
+    // the pair outlives its borrower: its calls go through the scope of whichever run has it now
+    const lent = { scope: engineCalls };
+    const current: EngineCallScope = { run: (call) => lent.scope.run(call) };
+    const metadata = gateDuckDbCalls(bare.metadata, current);
+    return Object.assign(lent, { parser: gateDuckDbCalls(bare.parser, current), metadata, catalog: new DuckDbCatalog(metadata, this.file.project) });
   }
 
   private giveBack(pair: AnalysisPair | undefined): void {
@@ -141,10 +157,12 @@ export class WarmDuckDbOpener {
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
-  async open(options: { writable: boolean; writerWaitMs?: number }): Promise<DuckDbWarehouse> {
+  /** `engineCalls`: the gate scope of the run that borrows (ungated when absent). */
+  async open(options: { writable: boolean; writerWaitMs?: number; engineCalls?: EngineCallScope }): Promise<DuckDbWarehouse> {
     const waitMs = options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS;
-    if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: options.writable, writerWaitMs: waitMs });
-    if (options.writable) return this.openWriter(waitMs);
+    const engineCalls = options.engineCalls ?? UNGATED;
+    if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: options.writable, writerWaitMs: waitMs, engineCalls });
+    if (options.writable) return this.openWriter(waitMs, engineCalls);
     const deadline = Date.now() + waitMs;
     for (;;) {
       // Readers queue behind a writer of this process instead of racing it for the file.
@@ -155,8 +173,8 @@ export class WarmDuckDbOpener {
         await Promise.race([this.writersDone.promise, new Promise((r) => (timer = setTimeout(r, left)))]);
         clearTimeout(timer);
       }
-      if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: false, writerWaitMs: Math.max(0, deadline - Date.now()) });
-      const lease = (await this.warmInstance(Math.max(0, deadline - Date.now()))).tryLend();
+      if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: false, writerWaitMs: Math.max(0, deadline - Date.now()), engineCalls });
+      const lease = (await this.warmInstance(Math.max(0, deadline - Date.now()), engineCalls)).tryLend(engineCalls);
       if (lease) return lease;
       // retired between being found and being asked (a writer came): go round again
     }
@@ -178,7 +196,7 @@ export class WarmDuckDbOpener {
     this.current = undefined;
   }
 
-  private async warmInstance(waitMs: number): Promise<WarmInstance> {
+  private async warmInstance(waitMs: number, engineCalls: EngineCallScope): Promise<WarmInstance> {
     for (;;) {
       const current = this.current;
       if (current && !current.isRetired && current.fingerprint === fingerprintOf(this.path)) return current;
@@ -186,7 +204,7 @@ export class WarmDuckDbOpener {
       if (!this.opening) {
         const opening = (async () => {
           const fingerprint = fingerprintOf(this.path);
-          const file = await openDuckDbFile({ path: this.path, writable: false, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads });
+          const file = await openDuckDbFile({ path: this.path, writable: false, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads, engineCalls });
           this.opened += 1;
           return new WarmInstance(file, fingerprint, this.idleMs, (closed) => {
             if (this.current === closed) this.current = undefined;
@@ -208,7 +226,7 @@ export class WarmDuckDbOpener {
     }
   }
 
-  private async openWriter(waitMs: number): Promise<DuckDbWarehouse> {
+  private async openWriter(waitMs: number, engineCalls: EngineCallScope): Promise<DuckDbWarehouse> {
     if (this.writers++ === 0) {
       let resolveDone!: () => void;
       const promise = new Promise<void>((r) => (resolveDone = r));
@@ -227,7 +245,7 @@ export class WarmDuckDbOpener {
       if (this.opening) await this.opening.catch(() => undefined);
       this.retireCurrent(); // the one a reader was opening meanwhile
 
-      const file = await openDuckDbFile({ path: this.path, writable: true, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads });
+      const file = await openDuckDbFile({ path: this.path, writable: true, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads, engineCalls });
       let released = false;
       return await connectDuckDbWarehouse(file, () => {
         if (released) return;
@@ -237,7 +255,7 @@ export class WarmDuckDbOpener {
         } finally {
           done();
         }
-      }).catch((err) => {
+      }, undefined, engineCalls).catch((err) => {
         closeDuckDbFile(file);
         throw err;
       });
