@@ -132,6 +132,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         // the hash mask's key never leaves this process; only a policy with masks needs it
         hashKey: policy && Object.keys(policy.columns).length > 0 ? getHashKey() : undefined,
         engineCalls: options.engineCalls?.scope(identity?.run ?? ''),
+        run: identity?.run,
       }),
     audit: () =>
       (sink ??= openSink().then(async (s) => {

@@ -28,6 +28,11 @@ export interface OpenWarehouseOptions {
   hashKey?: HashKey;
   /** DuckDB: the engine-call gate scope of the run (engine-call-gate.ts); ungated when absent. */
   engineCalls?: EngineCallScope;
+  /**
+   * DuckDB in a long-lived process: the run the warehouse serves. Each run reads through a warm
+   * instance of its own, so DuckDB's memory_limit (one per instance) bounds one run, not everyone.
+   */
+  run?: string;
 }
 
 type Opener = (config: WarehouseConfig, options: OpenWarehouseOptions) => Promise<Warehouse>;

@@ -88,7 +88,7 @@ async function responsivenessOnce(): Promise<{ health: number; select: number }>
   const t1 = performance.now();
   const res = await query(other.token, 'SELECT 1 AS one');
   const text = await res.text();
-  expect(res.status).toBe(200);
+  expect(res.status, text).toBe(200);
   expect(text).toContain('{"one":1}'); // in a data frame; the end frame says it succeeded
   expect(text).toContain('"ok":true');
   return { health: health_ms, select: performance.now() - t1 };

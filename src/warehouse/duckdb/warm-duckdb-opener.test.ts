@@ -67,6 +67,22 @@ describe('WarmDuckDbOpener', () => {
     expect(o.instancesOpened).toBe(1);
   });
 
+  it("gives each run an instance of its own, so one run's memory use cannot fail another run's query", async () => {
+    const path = await createFile();
+    const o = new WarmDuckDbOpener({ path, memoryLimitBytes: 32 * 2 ** 20 });
+    openers.push(o);
+    // DuckDB's memory_limit holds per instance: separate instances keep runs' budgets apart
+    // (the gateway's abuse suite shows one run's wide rows no longer fail another's SELECT 1)
+    const hostile = await o.open({ writable: false, run: 'hostile' });
+    expect(await rows(hostile, 'SELECT a FROM t')).toEqual([[1]]);
+    const again = await o.open({ writable: false, run: 'hostile' }); // the same run: the same instance
+    expect(o.instancesOpened).toBe(1);
+    const other = await o.open({ writable: false, run: 'innocent' });
+    expect(o.instancesOpened).toBe(2);
+    expect(await rows(other, 'SELECT a FROM t')).toEqual([[1]]);
+    await Promise.all([hostile.close(), again.close(), other.close()]);
+  });
+
   it('is locked down like any instance: file access, ATTACH, settings all fail on a lent warehouse', async () => {
     const o = opener(await createFile());
     const w = await o.open({ writable: false });

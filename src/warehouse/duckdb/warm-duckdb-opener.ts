@@ -1,7 +1,11 @@
 /**
- * The embedded warehouse for a long-lived process (the gateway, `hoopq mcp`): ONE read-only
- * instance, opened on the first query and lent to every query after it, instead of opening
- * the file (~20 ms) and reading the engine's facts (~35 ms) per query.
+ * The embedded warehouse for a long-lived process (the gateway, `hoopq mcp`): a read-only
+ * instance per run, opened on the run's first query and lent to every query of the run after
+ * it, instead of opening the file (~20 ms) and reading the engine's facts (~35 ms) per query.
+ * Per run, because DuckDB's `memory_limit` (warehouse.max_query_memory) holds per instance:
+ * one shared instance let one run's wide rows use up the limit and fail every other run's
+ * `SELECT 1` with "Out of Memory" (the abuse suite caught it). A run runs at most a few
+ * queries at once in a gateway (fair share), so the bound is per run and its queries share it.
  *
  * Input: the warehouse file. Output: `open({ writable })` -> a DuckDbWarehouse whose close()
  * gives its connections back. Invariants:
@@ -145,8 +149,9 @@ class WarmInstance {
 export class WarmDuckDbOpener {
   private readonly path: string;
   private readonly idleMs: number;
-  private current: WarmInstance | undefined;
-  private opening: Promise<WarmInstance> | undefined;
+  /** The warm instance of each run ('' for callers that name none). */
+  private readonly instances = new Map<string, WarmInstance>();
+  private readonly openings = new Map<string, Promise<WarmInstance>>();
   private writers = 0;
   private writersDone: { promise: Promise<void>; resolve: () => void } | undefined;
   private closed = false;
@@ -158,7 +163,7 @@ export class WarmDuckDbOpener {
   }
 
   /** `engineCalls`: the gate scope of the run that borrows (ungated when absent). */
-  async open(options: { writable: boolean; writerWaitMs?: number; engineCalls?: EngineCallScope }): Promise<DuckDbWarehouse> {
+  async open(options: { writable: boolean; writerWaitMs?: number; engineCalls?: EngineCallScope; run?: string }): Promise<DuckDbWarehouse> {
     const waitMs = options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS;
     const engineCalls = options.engineCalls ?? UNGATED;
     if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: options.writable, writerWaitMs: waitMs, engineCalls });
@@ -174,55 +179,61 @@ export class WarmDuckDbOpener {
         clearTimeout(timer);
       }
       if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: false, writerWaitMs: Math.max(0, deadline - Date.now()), engineCalls });
-      const lease = (await this.warmInstance(Math.max(0, deadline - Date.now()), engineCalls)).tryLend(engineCalls);
+      const lease = (await this.warmInstance(options.run ?? '', Math.max(0, deadline - Date.now()), engineCalls)).tryLend(engineCalls);
       if (lease) return lease;
       // retired between being found and being asked (a writer came): go round again
     }
   }
 
-  /** How many read-only instances this opener has opened so far (1 while it stays warm). */
+  /** How many read-only instances this opener has opened so far (1 per run while it stays warm). */
   get instancesOpened(): number {
     return this.opened;
   }
 
-  /** Retires the instance; it closes once the queries still using it have finished. */
+  /** Retires every instance; each closes once the queries still using it have finished. */
   close(): void {
     this.closed = true;
-    this.retireCurrent();
+    this.retireAll();
   }
 
-  private retireCurrent(): void {
-    this.current?.retire();
-    this.current = undefined;
+  private retireAll(): void {
+    for (const instance of this.instances.values()) instance.retire();
+    this.instances.clear();
   }
 
-  private async warmInstance(waitMs: number, engineCalls: EngineCallScope): Promise<WarmInstance> {
+  private retire(run: string): void {
+    this.instances.get(run)?.retire();
+    this.instances.delete(run);
+  }
+
+  private async warmInstance(run: string, waitMs: number, engineCalls: EngineCallScope): Promise<WarmInstance> {
     for (;;) {
-      const current = this.current;
+      const current = this.instances.get(run);
       if (current && !current.isRetired && current.fingerprint === fingerprintOf(this.path)) return current;
-      if (current) this.retireCurrent();
-      if (!this.opening) {
+      if (current) this.retire(run);
+      const pending = this.openings.get(run);
+      if (!pending) {
         const opening = (async () => {
           const fingerprint = fingerprintOf(this.path);
           const file = await openDuckDbFile({ path: this.path, writable: false, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads, engineCalls });
           this.opened += 1;
           return new WarmInstance(file, fingerprint, this.idleMs, (closed) => {
-            if (this.current === closed) this.current = undefined;
+            if (this.instances.get(run) === closed) this.instances.delete(run);
           });
         })();
-        this.opening = opening;
+        this.openings.set(run, opening);
         let opened: WarmInstance;
         try {
           opened = await opening;
         } finally {
-          this.opening = undefined;
+          this.openings.delete(run);
         }
-        this.current = opened;
-        if (this.closed) opened.retire(); // closed while it opened: the caller goes cold
+        this.instances.set(run, opened);
+        if (this.closed || this.writersDone) opened.retire(); // closed, or a writer came, while it opened: the caller goes round again
         return opened;
       }
-      // another query is opening it: share that instance (or, if it failed, try ourselves)
-      await this.opening.catch(() => undefined);
+      // another query of the run is opening it: share that instance (or, if it failed, try ourselves)
+      await pending.catch(() => undefined);
     }
   }
 
@@ -240,10 +251,10 @@ export class WarmDuckDbOpener {
       }
     };
     try {
-      // the read lock of our own instance would keep the writer out: hand it back first
-      this.retireCurrent();
-      if (this.opening) await this.opening.catch(() => undefined);
-      this.retireCurrent(); // the one a reader was opening meanwhile
+      // the read locks of our own instances would keep the writer out: hand them back first
+      this.retireAll();
+      await Promise.all([...this.openings.values()].map((o) => o.catch(() => undefined)));
+      this.retireAll(); // those readers were opening meanwhile
 
       const file = await openDuckDbFile({ path: this.path, writable: true, writerWaitMs: waitMs, memoryLimitBytes: this.options.memoryLimitBytes, threads: this.options.threads, engineCalls });
       let released = false;
