@@ -28,10 +28,11 @@ export function duckDbLockdownOptions(
   threads: number = DEFAULT_QUERY_THREADS,
 ): Record<string, string> {
   return {
-    // Each query gets an instance of its own, and this bounds it: measured on 1.5, a result
-    // chunk of 1,000 one-megabyte strings takes 1.5 GB of native memory before hoopq sees a
-    // row; under the limit DuckDB fails the query with "Out of Memory Error" instead (exit 7,
-    // warehouse.memory_exceeded), so one query cannot take the gateway's memory.
+    // Each query (CLI) or run (gateway, warm-duckdb-opener.ts) gets an instance of its own,
+    // and this bounds it: measured on 1.5, a result chunk of 1,000 one-megabyte strings takes
+    // 1.5 GB of native memory before hoopq sees a row; under the limit DuckDB fails the query
+    // with "Out of Memory Error" instead (exit 7, warehouse.memory_exceeded), so one run
+    // cannot take the gateway's memory.
     memory_limit: `${Math.floor(memoryLimitBytes)}B`,
     // DuckDB's default is a thread per core for every instance, i.e. every query: two heavy
     // queries of one run then took all the cores from everyone else. One thread each keeps a
