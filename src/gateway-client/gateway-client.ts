@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { AuthError, WarehouseError, type HoopqError } from '../errors.js';
 import type { TableListing } from '../pipeline/list-tables.js';
 import type { TableDescription } from '../pipeline/describe-table.js';
+import { drained } from '../output/drained.js';
 import { badResponse, errorFromJson } from './error-from-json.js';
 import { FRAMES_CONTENT_TYPE, FrameDecoder, FrameProtocolError } from './frame-protocol.js';
 
@@ -81,23 +82,13 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
           res.pause();
           // a reader that goes away (`| head -1`) never drains: stop at once rather than wait
           // on a paused response until the gateway closes the idle connection (65 s)
-          const forget = () => {
-            out.off('drain', drained);
-            out.off('close', gone);
-            out.off('error', gone);
-          };
-          const drained = () => {
-            forget();
-            waiting = false;
-            res.resume();
-          };
-          const gone = () => {
-            forget();
-            fail(readerGone());
-          };
-          out.on('drain', drained);
-          out.on('close', gone);
-          out.on('error', gone);
+          drained(out).then(
+            () => {
+              waiting = false;
+              res.resume();
+            },
+            (err: NodeJS.ErrnoException) => fail(readerGone(err)),
+          );
         }
       },
       notice,
@@ -109,7 +100,7 @@ export async function requestFrames(url: URL, bearer: string | undefined, body: 
       },
     });
     let failed = false;
-    const fail = (err: Error) => {
+    const fail = (err: HoopqError) => {
       if (failed) return;
       failed = true;
       res.destroy();

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { UsageError, WarehouseError, isHoopqError } from '../errors.js';
 import type { ResultColumn } from '../warehouse/warehouse.js';
 import { createCsvEncoder } from './csv-encoder.js';
+import { drained } from './drained.js';
 import { createJsonEncoder, createPrettyJsonEncoder } from './json-encoder.js';
 import { createNdjsonEncoder } from './ndjson-encoder.js';
 import { PRETTY_ROW_CAP, createPrettyTableEncoder } from './pretty-table-encoder.js';
@@ -217,31 +218,5 @@ function outputError(err: unknown): Error {
     rule: 'output',
     hint: 'read the whole result, or ask for fewer rows (--max-rows N, LIMIT); the audit record says how many rows were written',
     cause: err,
-  });
-}
-
-/** Resolves on 'drain'; rejects if the stream errors or closes first, so a gone reader cannot hang us. */
-function drained(out: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      out.off('drain', onDrain);
-      out.off('error', onError);
-      out.off('close', onClose);
-    };
-    const onDrain = () => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('output stream closed before the result was complete'));
-    };
-    out.on('drain', onDrain);
-    out.on('error', onError);
-    out.on('close', onClose);
   });
 }
