@@ -83,6 +83,20 @@ describe('WarmDuckDbOpener', () => {
     await Promise.all([hostile.close(), again.close(), other.close()]);
   });
 
+  it('once closed, opens an instance per query with the same memory limit and threads', async () => {
+    const o = new WarmDuckDbOpener({ path: await createFile(), memoryLimitBytes: 32 * 2 ** 20, threads: 1 });
+    openers.push(o);
+    const settings = "SELECT current_setting('memory_limit'), current_setting('threads')::INTEGER";
+    const warm = await o.open({ writable: false });
+    const expected = await rows(warm, settings);
+    expect(expected[0]![1]).toBe(1);
+    await warm.close();
+    o.close();
+    const cold = await o.open({ writable: false });
+    expect(await rows(cold, settings)).toEqual(expected);
+    await cold.close();
+  });
+
   it('is locked down like any instance: file access, ATTACH, settings all fail on a lent warehouse', async () => {
     const o = opener(await createFile());
     const w = await o.open({ writable: false });

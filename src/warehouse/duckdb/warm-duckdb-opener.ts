@@ -166,7 +166,7 @@ export class WarmDuckDbOpener {
   async open(options: { writable: boolean; writerWaitMs?: number; engineCalls?: EngineCallScope; run?: string }): Promise<DuckDbWarehouse> {
     const waitMs = options.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS;
     const engineCalls = options.engineCalls ?? UNGATED;
-    if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: options.writable, writerWaitMs: waitMs, engineCalls });
+    if (this.closed) return this.openCold(options.writable, waitMs, engineCalls);
     if (options.writable) return this.openWriter(waitMs, engineCalls);
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -178,11 +178,17 @@ export class WarmDuckDbOpener {
         await Promise.race([this.writersDone.promise, new Promise((r) => (timer = setTimeout(r, left)))]);
         clearTimeout(timer);
       }
-      if (this.closed) return openDuckDbWarehouse({ path: this.path, writable: false, writerWaitMs: Math.max(0, deadline - Date.now()), engineCalls });
+      if (this.closed) return this.openCold(false, Math.max(0, deadline - Date.now()), engineCalls);
       const lease = (await this.warmInstance(options.run ?? '', Math.max(0, deadline - Date.now()), engineCalls)).tryLend(engineCalls);
       if (lease) return lease;
       // retired between being found and being asked (a writer came): go round again
     }
+  }
+
+  /** Once closed: an instance for this one query, bounded like every instance this opener opens. */
+  private openCold(writable: boolean, writerWaitMs: number, engineCalls: EngineCallScope): Promise<DuckDbWarehouse> {
+    const { memoryLimitBytes, threads } = this.options;
+    return openDuckDbWarehouse({ path: this.path, writable, writerWaitMs, memoryLimitBytes, threads, engineCalls });
   }
 
   /** How many read-only instances this opener has opened so far (1 per run while it stays warm). */
