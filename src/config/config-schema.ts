@@ -52,9 +52,9 @@ export const configSchema = z
   .object({
     warehouse: z.discriminatedUnion('kind', [duckdbWarehouse, bigqueryWarehouse]).describe('where queries run: kind duckdb or bigquery'),
     policies: z.string().min(1).default('./policies').describe('a folder of policy files, NAME.yaml each'),
-    audit: z.string().min(1).default('./audit.jsonl').describe('the audit sink: a file path, or the http(s) URL of a gateway'),
+    audit: z.string().min(1).default('./audit.jsonl').describe('the audit sink: a file path, the http(s) URL of a gateway, or a postgres:// URL (a log shared by gateway replicas)'),
     keys: z.string().min(1).default('./.hoopq/keys').describe('where signing keys live (created when first needed)'),
-    state: z.string().min(1).optional().describe('the SQLite state store; default: state.db beside the keys folder'),
+    state: z.string().min(1).optional().describe('the SQLite state store (default: state.db beside the keys folder), or a postgres:// URL shared by gateway replicas'),
     gateway: z.string().url().optional().describe('forward queries to this gateway (remote mode)'),
     audit_checkpoint_every: z.number().int().min(1).max(1_000_000).optional().describe('a signed audit checkpoint every N records; default 100'),
     approvals: approvalsConfigSchema.optional().describe('where requests for approval are announced (docs/approvals.md)'),

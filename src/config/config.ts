@@ -33,11 +33,16 @@ export interface HoopqConfig {
   dir: string;
   warehouse: WarehouseConfig;
   policiesDir: string;
-  /** A file path, or an http(s) URL of a gateway. */
-  audit: { kind: 'file'; path: string } | { kind: 'gateway'; url: string };
+  /** A file path, an http(s) URL of a gateway, or a PostgreSQL database shared by replicas. */
+  audit: { kind: 'file'; path: string } | { kind: 'gateway'; url: string } | { kind: 'postgres'; url: string };
   keysDir: string;
-  /** SQLite state store for tokens, revocations and budgets. */
+  /**
+   * SQLite state store for tokens, revocations and budgets; with `statePostgres`, it keeps only
+   * this replica's approval requests and personal operator keys.
+   */
   statePath: string;
+  /** `state: postgres://…`: tokens, revocations, budgets and pending outcomes shared by replicas. */
+  statePostgres?: string;
   /** Remote mode: forward queries to this gateway. */
   gateway?: string;
   /** Signed audit checkpoint every N records. */

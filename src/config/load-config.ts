@@ -9,6 +9,7 @@ import { configSchema } from './config-schema.js';
 import { checkWebhookUrl } from '../approval/approvals-config.js';
 import { consoleOrigin } from '../console/console-config.js';
 import { parseBytes, parseDuration } from './units.js';
+import { isPostgresUrl, postgresUrl } from './postgres-url.js';
 import { fail, readYamlFile, validateYaml, type YamlFile } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
@@ -18,6 +19,8 @@ export function loadConfig(path: string): HoopqConfig {
   const at = (p: string) => resolve(dir, p);
   const w = raw.warehouse;
   const isUrl = /^https?:\/\//.test(raw.audit);
+  const auditPg = isPostgresUrl(raw.audit) ? postgresUrl(raw.audit, (m, h) => fail(file, ['audit'], 'configuration', m, h)) : undefined;
+  const statePg = raw.state && isPostgresUrl(raw.state) ? postgresUrl(raw.state, (m, h) => fail(file, ['state'], 'configuration', m, h)) : undefined;
   const keysDir = at(raw.keys);
   return {
     file: resolve(path),
@@ -44,9 +47,10 @@ export function loadConfig(path: string): HoopqConfig {
             defaultDataset: w.default_dataset,
           },
     policiesDir: at(raw.policies),
-    audit: isUrl ? { kind: 'gateway', url: raw.audit } : { kind: 'file', path: at(raw.audit) },
+    audit: auditPg ? { kind: 'postgres', url: auditPg } : isUrl ? { kind: 'gateway', url: raw.audit } : { kind: 'file', path: at(raw.audit) },
     keysDir,
-    statePath: raw.state ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
+    statePath: raw.state && !statePg ? at(raw.state) : resolve(keysDir, '..', 'state.db'),
+    ...(statePg ? { statePostgres: statePg } : {}),
     gateway: raw.gateway,
     checkpointEvery: raw.audit_checkpoint_every ?? 100,
     approvals: {
