@@ -58,6 +58,11 @@ export function registerStateCommands(program: Command, _state: CliState): void 
     .action(async (opts: { empty?: boolean; force?: boolean }, cmd: Command) => {
       const ctx = loadCliContext(cmd);
       try {
+        if (ctx.config.statePostgres) {
+          throw new UsageError('state.init_postgres', 'hoopq state init rebuilds a SQLite state store; this deployment keeps its state in PostgreSQL (state: in hoopq.yaml)', {
+            hint: "restore the database from its backups (docs/gateway.md \"Replicas on PostgreSQL\"); the replicas refuse every query while the database is not the one they anchored",
+          });
+        }
         const current = openCurrent(ctx);
         if (current.ok && !opts.force) {
           process.stdout.write(JSON.stringify({ ok: true, changed: false, file: ctx.config.statePath, store_id: current.storeId, note: 'the store is healthy; nothing to do (--force rebuilds it anyway)' }) + '\n');

@@ -33,6 +33,7 @@ import { immediateTransaction, isSqliteBusy, openSqlite, type SqliteDatabase, ty
 import { ConfigError, InternalError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from './run-identity.js';
 import { newStateStoreId, readStateAnchor, writeStateAnchor, type StateAnchor } from './state-anchor.js';
+import { RevocationWatchers } from './revocation-watchers.js';
 import { missingStore, replacedStore, stateError, unanchored } from './state-store-errors.js';
 
 export type RevocationKind = 'run' | 'token';
@@ -113,8 +114,6 @@ export interface StateHealth {
   problem?: ConfigError;
 }
 
-/** How long a watcher tolerates an unreadable store before failing closed. */
-const WATCH_ERROR_GRACE_MS = 2_000;
 /** How often operations re-check that the file on disk is still the anchored store. */
 export const HEALTH_CHECK_MS = 250;
 const SCHEMA_VERSION = 2;
@@ -170,8 +169,8 @@ export function defaultStatePath(keysDir: string): string {
   return path.join(path.dirname(path.resolve(keysDir)), 'state.db');
 }
 
-export function openStateStore(file: string, options: StateStoreOptions = {}): StateStore {
-  return new StateStore(file, options);
+export function openStateStore(file: string, options: StateStoreOptions = {}): SqliteStateStore {
+  return new SqliteStateStore(file, options);
 }
 
 /** One open connection to the store file, with the file's identity on disk when opened. */
@@ -183,7 +182,40 @@ interface Connection {
   storeId: string;
 }
 
-export class StateStore {
+/**
+ * What the rest of hoopq uses of a state store: the SQLite file below (the embedded default)
+ * and PostgreSQL shared by gateway replicas (src/postgres/pg-state-store.ts) both give it.
+ */
+export interface StateStore {
+  /** Where the store is, for messages (a file path, or a postgres:// URL without password). */
+  readonly file: string;
+  /** The file that names the store this deployment uses (state-anchor.ts), when there is one. */
+  readonly anchorFile?: string;
+  /** Set when this open created the store or gave a legacy store its id (record it in the audit log). */
+  readonly init: StateStoreInit | undefined;
+  readonly storeId: string;
+  recordIssuedToken(identity: RunIdentity): void;
+  listActiveTokens(now?: Date): IssuedToken[];
+  revokeRun(run: string, reason?: string | null, now?: Date): RevocationResult;
+  revokeToken(tokenId: string, reason?: string | null, now?: Date): RevocationResult;
+  findRevocation(identity: Pick<RunIdentity, 'tokenId' | 'run'>): Revocation | undefined;
+  isRevoked(identity: Pick<RunIdentity, 'tokenId' | 'run'>): boolean;
+  isRunRevoked(run: string): boolean;
+  consumeQueryBudget(run: string, limit: number, unit?: QueryUnit): QueryBudget;
+  queriesStarted(run: string): number;
+  settleQuery(intent: string): void;
+  keepOutcome(intent: string, outcome: string): void;
+  pendingOutcomes(): PendingOutcome[];
+  forgetPending(intent: string): void;
+  importState(state: { tokens: RunIdentity[]; revocations: Array<Revocation & { at: Date }>; queriesStarted: Map<string, number> }): void;
+  watchRevocation(identity: Pick<RunIdentity, 'tokenId' | 'run'>, onRevoked: (revocation: Revocation) => void, intervalMs?: number): () => void;
+  checkHealth(): StateHealth;
+  startMonitor(intervalMs?: number): () => void;
+  health(): StateHealth;
+  close(): void;
+}
+
+export class SqliteStateStore implements StateStore {
   readonly file: string;
   readonly anchorFile: string | undefined;
   /** Set when this open created the store or gave a legacy store its id (record it in the audit log). */
@@ -192,7 +224,11 @@ export class StateStore {
   private connection: Connection;
   private problem: ConfigError | undefined;
   private checkedAt = 0;
-  private readonly watchers = new Set<{ stop: () => void; lost: (problem: ConfigError) => void }>();
+  private readonly watchers = new RevocationWatchers({
+    findRevocation: (identity) => this.findRevocation(identity),
+    currentProblem: () => this.problem,
+    failureOf: (err) => stateError(this.file, 'check revocations', err, this.busyTimeoutMs),
+  });
   private monitor: NodeJS.Timeout | undefined;
 
   constructor(file: string, options: StateStoreOptions = {}) {
@@ -386,50 +422,10 @@ export class StateStore {
    * appears (in any process). Returns a function that stops watching. The poll is one
    * primary-key lookup. If the store stops being the anchored one (deleted, replaced,
    * damaged) the watcher fires at once with that reason; if it cannot be read for 2 s it
-   * fails closed too.
+   * fails closed too (revocation-watchers.ts).
    */
-  watchRevocation(
-    identity: Pick<RunIdentity, 'tokenId' | 'run'>,
-    onRevoked: (revocation: Revocation) => void,
-    intervalMs = 250,
-  ): () => void {
-    let stopped = false;
-    let failingSince: number | undefined;
-    const failClosed = (reason: string, problem?: ConfigError): Revocation => ({ kind: 'run', value: identity.run, revokedAt: new Date().toISOString(), reason, problem });
-    const watcher = {
-      stop: () => {
-        stopped = true;
-        clearInterval(timer);
-        this.watchers.delete(watcher);
-      },
-      lost: (problem: ConfigError) => fire(failClosed(`${problem.message}; failing closed`, problem)),
-    };
-    const fire = (revocation: Revocation) => {
-      if (stopped) return;
-      watcher.stop();
-      onRevoked(revocation);
-    };
-    const check = () => {
-      if (stopped) return;
-      try {
-        const found = this.findRevocation(identity);
-        failingSince = undefined;
-        if (found) fire(found);
-      } catch (err) {
-        if (this.problem) return fire(failClosed(`${this.problem.message}; failing closed`, this.problem));
-        failingSince ??= Date.now();
-        if (Date.now() - failingSince >= WATCH_ERROR_GRACE_MS) {
-          const problem = isHoopqError(err) && err instanceof ConfigError ? err : stateError(this.file, 'check revocations', err, this.busyTimeoutMs);
-          fire(failClosed(`revocation state unreadable for ${WATCH_ERROR_GRACE_MS} ms (${(err as Error).message}); failing closed`, problem));
-        }
-      }
-    };
-    const timer = setInterval(check, intervalMs);
-    // A forgotten watcher must not keep a CLI process alive; the running query does that.
-    timer.unref();
-    this.watchers.add(watcher);
-    setImmediate(check);
-    return watcher.stop;
+  watchRevocation(identity: Pick<RunIdentity, 'tokenId' | 'run'>, onRevoked: (revocation: Revocation) => void, intervalMs = 250): () => void {
+    return this.watchers.watch(identity, onRevoked, intervalMs);
   }
 
   /**
@@ -473,7 +469,7 @@ export class StateStore {
     } catch (err) {
       const problem = isHoopqError(err) && err instanceof ConfigError ? err : stateError(this.file, 'check the store', err);
       this.problem = problem;
-      for (const watcher of [...this.watchers]) watcher.lost(problem);
+      this.watchers.lost(problem);
       return { ok: false, storeId: null, problem };
     }
   }
@@ -494,7 +490,7 @@ export class StateStore {
 
   close(): void {
     clearInterval(this.monitor);
-    for (const watcher of [...this.watchers]) watcher.stop();
+    this.watchers.stopAll();
     closeQuietly(this.connection.db);
   }
 

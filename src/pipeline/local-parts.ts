@@ -21,6 +21,7 @@ import type { HoopqConfig } from '../config/config.js';
 import { stateAnchorPath } from '../identity/state-anchor.js';
 import { stateError } from '../identity/state-store-errors.js';
 import { openStateStore, thisProcessUnit, type StateStore } from '../identity/state-store.js';
+import { openPgStateStore, pgStateAnchorPath } from '../postgres/pg-state-store.js';
 import { VerifiedTokenCache, verifyRunToken } from '../identity/run-token.js';
 import type { PublicKeyCache } from '../identity/signing-keys.js';
 import { createReloadingPolicyPort } from '../policy/reloading-policy-port.js';
@@ -60,7 +61,13 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   let sink: Promise<AuditSink> | undefined;
   let initRecorded = false;
   const logPath = config.audit.kind === 'file' ? config.audit.path : null;
-  const getState = () => (state ??= openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) }));
+  const openSqliteState = () => openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) });
+  // state: postgres://… — tokens, revocations and budgets shared by every replica
+  const getState = () =>
+    (state ??= config.statePostgres ? openPgStateStore(config.statePostgres, { anchorFile: pgStateAnchorPath(config.keysDir) }) : openSqliteState());
+  // approval requests and operator keys stay in the SQLite file (this replica's own, with PostgreSQL)
+  let fileState: StateStore | undefined;
+  const getFileState = () => (config.statePostgres ? (fileState ??= openSqliteState()) : getState());
   const warehouses = createWarehouseOpener(config.warehouse);
   const keyCache: PublicKeyCache = new Map();
   const verified = new VerifiedTokenCache();
@@ -70,14 +77,15 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   // In the state store's file, so used only while it is the anchored store (a lost or
   // replaced file holds no approvals or operator keys anyone may trust); opened after it,
   // since it creates the shared file and its WAL mode.
-  const approvals = inStateFile(getState, openApprovalStore);
-  const operators = inStateFile(getState, openOperatorStore);
+  const approvals = inStateFile(getFileState, openApprovalStore);
+  const operators = inStateFile(getFileState, openOperatorStore);
 
   const openSink = (): Promise<AuditSink> => {
     if (config.audit.kind === 'gateway') {
       // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
       return openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) });
     }
+    if (config.audit.kind === 'postgres') return Promise.reject(new Error('audit: postgres:// is not wired yet'));
     return openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness }, onGroupCommit: options.onAuditGroupCommit });
   };
 
@@ -97,7 +105,8 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   /** Outcomes earlier queries could not write; best effort (the next process tries again). */
   const recover = async (s: AuditSink): Promise<number> => {
     // only where a store exists: a command that never needed one (audit list) must not create it
-    if (!state && !existsSync(config.statePath)) return 0;
+    // (with PostgreSQL: where this process opened the store for its own work)
+    if (!state && (config.statePostgres !== undefined || !existsSync(config.statePath))) return 0;
     try {
       return await recoverOutcomes(getState(), s, logPath);
     } catch {
@@ -161,14 +170,16 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
     async close() {
       // a store created by a command that wrote no record of its own is recorded now
       if (state?.init && !initRecorded) await parts.audit().then(recordStateInit).catch(() => undefined);
-      const [s, st] = [sink, state];
+      const [s, st, fst] = [sink, state, fileState];
       sink = undefined;
       state = undefined;
+      fileState = undefined;
       warehouses.close();
       if (s) await (await s).close();
       approvals.close();
       operators.close();
       st?.close();
+      fst?.close();
     },
   };
 }
