@@ -86,7 +86,10 @@ export class PgStateStore implements StateStore {
   readonly init: StateStoreInit | undefined;
   private readonly db: PgSync;
   private readonly id: string;
+  /** Set while the database is not the anchored store: every watcher fails closed at once. */
   private problem: ConfigError | undefined;
+  /** The last check's failure of any kind (what readiness and operations report until the next check). */
+  private lastFailure: ConfigError | undefined;
   private checkedAt = 0;
   private monitor: NodeJS.Timeout | undefined;
   private readonly watchers = new RevocationWatchers({
@@ -284,9 +287,11 @@ export class PgStateStore implements StateStore {
         if (anchor && anchor.store_id !== this.id) throw this.replaced(this.id, anchor.store_id);
       }
       this.problem = undefined;
+      this.lastFailure = undefined;
       return { ok: true, storeId: this.id };
     } catch (err) {
       const problem = isHoopqError(err) && err instanceof ConfigError ? err : this.failure('check the store', err);
+      this.lastFailure = problem;
       // an unreachable server is a failure of each operation (watchers allow it 2 s); a
       // database that is not the anchored store fails every watcher closed at once
       if (problem.code === 'state.replaced') {
@@ -306,7 +311,7 @@ export class PgStateStore implements StateStore {
 
   health(): StateHealth {
     if (Date.now() - this.checkedAt >= HEALTH_CHECK_MS) return this.checkHealth();
-    return this.problem ? { ok: false, storeId: null, problem: this.problem } : { ok: true, storeId: this.id };
+    return this.lastFailure ? { ok: false, storeId: null, problem: this.lastFailure } : { ok: true, storeId: this.id };
   }
 
   close(): void {

@@ -142,4 +142,30 @@ describe.skipIf(!HAS_POSTGRES)('gateway replicas on PostgreSQL', () => {
     expect(verify.code).toBe(0);
     replicas = replicas.filter((x) => x !== victim);
   });
+
+  it('a database that cannot be reached: every replica refuses queries (exit 3) and is not ready, so a balancer sends no traffic', async () => {
+    const token = demo.mint('analyst-agent', 'run-down');
+    const name = new URL(stateUrl).pathname.slice(1);
+    const admin = stateUrl.replace(`/${name}`, '/postgres');
+    await server.sql(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    await server.sql(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+    try {
+      for (const r of replicas) {
+        const q = await agent(r, ['query', 'SELECT 1'], token);
+        expect(q.code, q.stderr).toBe(3);
+        expect(q.stderr).toMatch(/state store/);
+        const deadline = Date.now() + 10_000;
+        let status = 0;
+        while (Date.now() < deadline && (status = (await fetch(r.url + '/readyz')).status) !== 503) await sleep(100);
+        expect(status).toBe(503);
+      }
+    } finally {
+      await server.sql(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    }
+    // and back: the next query runs once the database answers again
+    const deadline = Date.now() + 10_000;
+    let again = await agent(replicas[0]!, ['query', 'SELECT 1'], token);
+    while (again.code !== 0 && Date.now() < deadline) again = await agent(replicas[0]!, ['query', 'SELECT 1'], token);
+    expect(again.code, again.stderr).toBe(0);
+  });
 });
