@@ -33,18 +33,26 @@ export function evaluateApproval(input: ApprovalInput): MatchedApprovalRule[] {
   const { policy, lifted } = input;
   const rules = policy.approval?.rules ?? [];
   const lifts = Object.keys(lifted).length > 0;
-  if (lifts && !rules.some((r) => r.unmask)) {
-    throw new PolicyDeniedError('policy.unmask_not_allowed', `refused: lifting the masks of ${Object.keys(lifted).sort().join(', ')} is not allowed by policy ${policy.name} (rule columns: no approval rule with unmask: true)`, {
-      rule: 'columns',
-      hint: 'run the query without --unmask to get the masked values; the operator can add an approval rule with unmask: true',
-    });
-  }
+  assertUnmaskAllowed(policy, lifted);
   const matched: MatchedApprovalRule[] = [];
   for (const rule of rules) {
     const why = matchRule(rule, input, lifts);
     if (why !== undefined) matched.push({ rule: rule.name, why });
   }
   return matched;
+}
+
+/**
+ * Lifting masks (`--unmask`) is possible only through an approval rule with `unmask: true`;
+ * without one the request is refused (exit 5), for a dry run too (its answer must be the
+ * real query's).
+ */
+export function assertUnmaskAllowed(policy: ApprovalInput['policy'], lifted: Record<string, string>): void {
+  if (Object.keys(lifted).length === 0 || (policy.approval?.rules ?? []).some((r) => r.unmask)) return;
+  throw new PolicyDeniedError('policy.unmask_not_allowed', `refused: lifting the masks of ${Object.keys(lifted).sort().join(', ')} is not allowed by policy ${policy.name} (rule columns: no approval rule with unmask: true)`, {
+    rule: 'columns',
+    hint: 'run the query without --unmask to get the masked values; the operator can add an approval rule with unmask: true',
+  });
 }
 
 /** Every condition the rule states must hold; returns why, or undefined when the rule does not match. */

@@ -30,6 +30,7 @@ import { createResultWriter, type OutputFormat } from '../output/create-result-w
 import type { Policy } from '../policy/policy.js';
 import type { QueryParameter, ResultColumn, Warehouse } from '../warehouse/warehouse.js';
 import { parseQueryParameters } from '../warehouse/query-parameter-type.js';
+import { assertUnmaskAllowed } from '../approval/evaluate-approval.js';
 import { settleApproval } from '../approval/settle-approval.js';
 import { fillRefusedCaller, newAuditBody } from './audit-body.js';
 import { CheckProgress, checkQuery } from './check-query.js';
@@ -171,6 +172,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     if (estimate) await crossCheckDryRun(estimate, checked, policy, warehouse);
 
     if (req.dryRun) {
+      // what the real query would be told about --unmask, the dry run is told too
+      assertUnmaskAllowed(policy, checked.lifted);
       const reported = estimate ?? { referencedTables: tablesOf(checked.analysis).read };
       body.warehouse.bytes_processed = reported.bytesProcessed ?? null;
       body.rows = 0;

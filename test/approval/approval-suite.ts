@@ -249,6 +249,11 @@ export function defineApprovalSuite(mode: Mode): void {
       const refused = await query(demo.mint('analyst-agent', 'unmask-1'), 'SELECT ssn FROM crm.customers LIMIT 1', ['--unmask', '*', '--justification', 'x']);
       expect(refused.code).toBe(5);
       expect(refused.stderr).toContain('rule columns: no approval rule with unmask: true');
+      // a dry run gets the real query's answer, not "would run"
+      const dry = await query(demo.mint('analyst-agent', 'unmask-dry'), 'SELECT ssn FROM crm.customers LIMIT 1', ['--unmask', '*', '--justification', 'x', '--dry-run']);
+      expect(dry.code).toBe(5);
+      expect(dry.stderr).toContain('rule columns: no approval rule with unmask: true');
+      expect(demo.auditRecords().filter((x) => x.run === 'unmask-dry' && x.event !== 'token.mint').map((x) => [x.event, x.decision, x.code])).toEqual([['query.dry_run', 'deny', 'policy.unmask_not_allowed']]);
       const token = demo.mint('held-unmask', 'unmask-2');
       const masked = await query(token, 'SELECT ssn FROM crm.customers ORDER BY id LIMIT 1');
       expect(masked.code).toBe(0);
