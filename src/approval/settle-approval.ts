@@ -48,9 +48,11 @@ export interface ApprovalContext {
   /**
    * Refuses when the run has no query of its budget (limits.max_queries) left; spends nothing
    * (the unit is spent once the intent is durable). Called before a grant's run is taken, so a
-   * query the budget refuses leaves its approval unused.
+   * query the budget refuses leaves its approval unused — except when two queries of one run
+   * race for its last unit: both pass this check, and the one that then loses the unit is
+   * refused after taking a run of its grant (the approval has one run fewer, never one more).
    */
-  takeBudget(): Promise<void>;
+  checkBudgetLeft(): Promise<void>;
 }
 
 export async function settleApproval(parts: PipelineParts, ctx: ApprovalContext): Promise<{ pending?: ApprovalPendingError }> {
@@ -91,7 +93,7 @@ export async function settleApproval(parts: PipelineParts, ctx: ApprovalContext)
       });
     }
     if (last.status === 'approved' && last.planSha256 === planSha256 && hasRunLeft(last, now)) {
-      await ctx.takeBudget();
+      await ctx.checkBudgetLeft();
       const use = store.useGrant(last.id, now);
       if (use.ok) {
         ctx.body.approval = { id: last.id, use: use.use, of: use.of, approved_by: last.decidedBy };

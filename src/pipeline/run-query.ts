@@ -187,17 +187,17 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     // grant (a refused query leaves the grant unused), else here. The unit itself is spent
     // only after the intent is durable (below).
     let budgetChecked = false;
-    const takeBudget = async () => {
+    const checkBudgetLeft = async () => {
       if (budgetChecked) return;
       budgetChecked = true;
       await spendBudget(parts, identity, policy, undefined);
     };
-    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started, takeBudget });
+    const approval = await settleApproval(parts, { sink, body, identity, policy, checked, sql: req.sql, params: req.params, unmask: req.unmask, bytesEstimate: estimate?.bytesProcessed ?? null, startedMs: started, checkBudgetLeft });
     if (approval.pending) {
       recorded = true;
       throw approval.pending;
     }
-    await takeBudget();
+    await checkBudgetLeft();
 
     // Intent before execution: durable before the warehouse sees the query, and naming the
     // job it will be (engines with jobs), so no record about the job lacks its id.
