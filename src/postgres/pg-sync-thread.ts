@@ -75,7 +75,7 @@ async function answer(request: SyncRequest): Promise<SyncAnswer> {
     return { id: request.id, ok: true, results };
   } catch (err) {
     // a session in an unknown state is not reused
-    if (c && (!(err as { code?: string }).code || (err as Error).message.includes('timeout'))) {
+    if (c && (!/^[0-9A-Z]{5}$/.test((err as { code?: string }).code ?? '') || (err as Error).message.includes('timeout'))) {
       client = undefined;
       void c.end().catch(() => undefined);
     }

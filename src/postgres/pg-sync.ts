@@ -8,7 +8,8 @@
  * Input: a postgres:// URL. Output: `run(steps)` returns each statement's rows, or throws
  * PgSyncError (with the SQLSTATE when the server gave one). A call that gets no answer within
  * `callTimeoutMs` throws, and the thread is replaced (its late answer is never read as
- * another call's). `onNotify(channels, fn)` calls fn on this thread's event loop whenever
+ * another call's). A server that could not be reached is not asked again for a second:
+ * calls in between fail at once with the same error (the caller refuses either way). `onNotify(channels, fn)` calls fn on this thread's event loop whenever
  * one of the channels is notified (LISTEN on a second session), or when the listening
  * session reconnected and something may have been missed.
  */
@@ -16,6 +17,14 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { SyncAnswer, SyncRequest, SyncThreadData } from './pg-sync-thread.js';
+
+/** A SQLSTATE: the server answered (with an error). */
+export function isSqlState(code: string | undefined): boolean {
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** How long a server that could not be reached is not asked again. */
+const BACKOFF_MS = 1_000;
 
 export class PgSyncError extends Error {
   constructor(
@@ -58,6 +67,8 @@ export class PgSync {
   private flag: Int32Array | undefined;
   private nextId = 1;
   private closed = false;
+  /** The last failure to reach the server, and when: calls within BACKOFF_MS fail at once with it. */
+  private unreachable: { error: PgSyncError; at: number } | undefined;
   private readonly connectTimeoutMs: number;
   private readonly statementTimeoutMs: number;
   private readonly callTimeoutMs: number;
@@ -66,14 +77,31 @@ export class PgSync {
     readonly url: string,
     private readonly options: PgSyncOptions = {},
   ) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.statementTimeoutMs = options.statementTimeoutMs ?? 5_000;
     this.callTimeoutMs = options.callTimeoutMs ?? this.connectTimeoutMs + this.statementTimeoutMs + 2_000;
   }
 
   /** Runs the statements (in one transaction when `transaction`), blocking until answered. */
   run(steps: PgStep[], transaction = steps.length > 1): Array<{ rows: Record<string, unknown>[]; rowCount: number }> {
     if (this.closed) throw new PgSyncError('the PostgreSQL connection is closed');
+    // A server that could not be reached is not asked again for BACKOFF_MS: every call would
+    // block this thread (the gateway's event loop) for the connect timeout, and the answer is
+    // the same refusal anyway.
+    if (this.unreachable && Date.now() - this.unreachable.at < BACKOFF_MS) throw this.unreachable.error;
+    try {
+      const results = this.call(steps, transaction);
+      this.unreachable = undefined;
+      return results;
+    } catch (err) {
+      const error = err as PgSyncError;
+      // no SQLSTATE (five characters; ECONNREFUSED and friends are not): the server was not reached
+      if (!isSqlState(error.code)) this.unreachable = { error, at: Date.now() };
+      throw err;
+    }
+  }
+
+  private call(steps: PgStep[], transaction: boolean): Array<{ rows: Record<string, unknown>[]; rowCount: number }> {
     const { port, flag } = this.start();
     const id = this.nextId++;
     const request: SyncRequest = { id, steps, transaction };
