@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../cli/cli-harness.js';
-import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../fakes/postgres-server.js';
+import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../fakes/postgres-server.mjs';
 import { openPgStateStore, type PgStateStore } from '../../src/postgres/pg-state-store.js';
 import type { Revocation } from '../../src/identity/state-store.js';
 import type { RunIdentity } from '../../src/identity/run-identity.js';

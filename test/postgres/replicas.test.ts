@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemo, hoopq, hoopqAsync, startGatewayProcess, stopProcess, type Demo, type GatewayProcess } from '../cli/cli-harness.js';
-import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../fakes/postgres-server.js';
+import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../fakes/postgres-server.mjs';
 
 let server: PostgresServer;
 let demo: Demo;

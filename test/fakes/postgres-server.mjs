@@ -9,14 +9,15 @@
  * skipped and say so, except under CI, where .ci/run installs the package and a missing
  * server is a failure.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-function findBin(): string | undefined {
+/** @returns {string | undefined} */
+function findBin() {
   if (process.env.HOOPQ_PG_BIN) return process.env.HOOPQ_PG_BIN;
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
@@ -33,22 +34,21 @@ if (!HAS_POSTGRES) {
   process.stderr.write("hoopq tests: no PostgreSQL server (apt-get install postgresql); the replica tests on PostgreSQL are skipped\n");
 }
 
-export interface PostgresServer {
-  port: number;
-  /** A new empty database on this server, as a postgres:// URL (no password: trust on 127.0.0.1). */
-  createDatabase(name?: string): Promise<string>;
-  /** Runs SQL as the superuser against a database of this server. */
-  sql(url: string, text: string, params?: unknown[]): Promise<pg.QueryResult>;
-  /** Stops the server (fast shutdown) and removes its data directory. */
-  stop(): Promise<void>;
-}
+/**
+ * @typedef {object} PostgresServer
+ * @property {number} port
+ * @property {(name?: string) => Promise<string>} createDatabase a new empty database on this server, as a postgres:// URL (no password: trust on 127.0.0.1)
+ * @property {(url: string, text: string, params?: unknown[]) => Promise<import('pg').QueryResult>} sql runs SQL as the superuser against a database of this server
+ * @property {() => Promise<void>} stop stops the server (fast shutdown) and removes its data directory
+ */
 
-async function freePort(): Promise<number> {
+/** @returns {Promise<number>} */
+async function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
+      const port = /** @type {{ port: number }} */ (server.address()).port;
       server.close(() => resolve(port));
     });
   });
@@ -56,7 +56,8 @@ async function freePort(): Promise<number> {
 
 let databases = 0;
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** @returns {Promise<PostgresServer>} */
+export async function startPostgres() {
   if (!PG_BIN) throw new Error('no PostgreSQL binaries');
   const asRoot = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'hoopq-pg-'));
@@ -68,12 +69,13 @@ export async function startPostgres(): Promise<PostgresServer> {
     chownSync(dir, uid, gid);
     chmodSync(dir, 0o700);
   }
-  const run = (bin: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]] : [join(PG_BIN, bin), args]) as [string, string[]];
+  /** @type {(bin: string, args: string[]) => [string, string[]]} */
+  const run = (bin, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]] : [join(PG_BIN, bin), args]);
   const [initCmd, initArgs] = run('initdb', ['-D', data, '-A', 'trust', '-U', user, '--no-sync', '-E', 'UTF8', '--locale=C']);
   execFileSync(initCmd, initArgs, { stdio: 'pipe' });
   const port = await freePort();
   const [cmd, args] = run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${data}`, '-c', 'fsync=on', '-c', 'max_connections=200']);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d) => (log = (log + d.toString()).slice(-4000)));
   const admin = `postgres://${user}@127.0.0.1:${port}/postgres`;
@@ -88,12 +90,13 @@ export async function startPostgres(): Promise<PostgresServer> {
       await client.end().catch(() => undefined);
       if (child.exitCode !== null || Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+        throw new Error(`PostgreSQL did not start: ${/** @type {Error} */ (err).message}\n${log}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const sql = async (url: string, text: string, params?: unknown[]) => {
+  /** @type {(url: string, text: string, params?: unknown[]) => Promise<import('pg').QueryResult>} */
+  const sql = async (url, text, params) => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
