@@ -72,6 +72,10 @@ export const configSchema = z
       .strict()
       .optional()
       .describe('keyless CI exchange (docs/identity.md)'),
+    postgres: z
+      .union([z.string().min(1), z.object({ url: z.string().min(1).describe('the postgres:// URL (no password: PGPASSWORD or ~/.pgpass)') }).strict()])
+      .optional()
+      .describe('one PostgreSQL database for both the state store and the audit log, shared by gateway replicas: the same as giving its URL to state: and audit:'),
     audit_witness: z.string().min(1).optional().describe('a second file (on another file system or host) that receives a copy of every signed audit checkpoint; audit verify compares the log with it'),
   })
   .strict()

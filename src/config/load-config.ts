@@ -9,7 +9,7 @@ import { configSchema } from './config-schema.js';
 import { checkWebhookUrl } from '../approval/approvals-config.js';
 import { consoleOrigin } from '../console/console-config.js';
 import { parseBytes, parseDuration } from './units.js';
-import { isPostgresUrl, postgresUrl } from './postgres-url.js';
+import { describePostgresUrl, isPostgresUrl, postgresUrl } from './postgres-url.js';
 import { fail, readYamlFile, validateYaml, type YamlFile } from './yaml-file.js';
 
 export function loadConfig(path: string): HoopqConfig {
@@ -19,8 +19,21 @@ export function loadConfig(path: string): HoopqConfig {
   const at = (p: string) => resolve(dir, p);
   const w = raw.warehouse;
   const isUrl = /^https?:\/\//.test(raw.audit);
-  const auditPg = isPostgresUrl(raw.audit) ? postgresUrl(raw.audit, (m, h) => fail(file, ['audit'], 'configuration', m, h)) : undefined;
-  const statePg = raw.state && isPostgresUrl(raw.state) ? postgresUrl(raw.state, (m, h) => fail(file, ['state'], 'configuration', m, h)) : undefined;
+  // `postgres:` names one database for both; state: or audit: beside it must name the same one
+  const both = raw.postgres === undefined ? undefined : typeof raw.postgres === 'string' ? raw.postgres : raw.postgres.url;
+  if (both !== undefined) {
+    const where = typeof raw.postgres === 'string' ? ['postgres'] : ['postgres', 'url'];
+    if (!isPostgresUrl(both)) fail(file, where, 'configuration', 'is not a postgres:// URL', 'write e.g. postgres://hoopq@db.internal:5432/hoopq');
+    for (const key of ['state', 'audit'] as const) {
+      if (file.doc.has(key) && raw[key] !== both) {
+        fail(file, [key], 'configuration', `conflicts with postgres: (which puts the ${key === 'state' ? 'state store' : 'audit log'} in ${describePostgresUrl(both)})`, `remove ${key}: or the postgres: section`);
+      }
+    }
+  }
+  const auditText = both ?? raw.audit;
+  const stateText = both ?? raw.state;
+  const auditPg = isPostgresUrl(auditText) ? postgresUrl(auditText, (m, h) => fail(file, both ? ['postgres'] : ['audit'], 'configuration', m, h)) : undefined;
+  const statePg = stateText && isPostgresUrl(stateText) ? postgresUrl(stateText, (m, h) => fail(file, both ? ['postgres'] : ['state'], 'configuration', m, h)) : undefined;
   const keysDir = at(raw.keys);
   return {
     file: resolve(path),
