@@ -34,11 +34,12 @@ export function pgAuditError(database: string, action: string, err: unknown): Au
   let what: string;
   let hint: string;
   let errorCode = 'audit.write_failed';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || /timeout|terminated|Connection ended/i.test(reason)) {
+  const sqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || (!sqlState && /timeout|terminated|Connection ended/i.test(reason))) {
     what = `the database cannot be reached (${code ?? reason})`;
     hint = unreachable;
     errorCode = 'audit.unreachable';
-  } else if (code === '28P01' || code === '28000' || /password|SASL|SCRAM/i.test(reason)) {
+  } else if (code === '28P01' || code === '28000' || (!sqlState && /password|SASL|SCRAM/i.test(reason))) {
     what = `authentication failed (${reason})`;
     hint = `give the password of ${user} in PGPASSWORD or ~/.pgpass (mode 0600), never in hoopq.yaml, and check pg_hba.conf allows this host; nothing was run`;
     errorCode = 'audit.auth_failed';
