@@ -59,18 +59,20 @@ export function requireAuditRecordOf(source: AuditLogSource, id: string): Promis
 }
 
 /** verifyAuditLog over the log or its copy; a copy's report names the database, not the temporary files. */
-export async function verifyAuditLogOf(source: AuditLogSource, options: VerifyOptions = {}): Promise<VerifyReport> {
-  if (source.kind === 'file') return verifyAuditLog(source.path, options);
+export function verifyAuditLogOf(source: AuditLogSource, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return withAuditLogFile(source, (log) => verifyAuditLogAt(source, log, options));
+}
+
+/** verifyAuditLog over `log`, the path withAuditLogFile gave for `source`; the report names the source. */
+export async function verifyAuditLogAt(source: AuditLogSource, log: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const report = await verifyAuditLog(log, options);
+  if (source.kind === 'file') return report;
   const name = describeAuditLog(source);
-  return withAuditLogFile(source, async (log) => {
-    const report = await verifyAuditLog(log, options);
-    const renames: Array<[string, string]> = [
-      [checkpointsPathFor(log), `${name} ${AUDIT_CHECKPOINTS_TABLE}`],
-      [log, name],
-      [path.basename(checkpointsPathFor(log)), AUDIT_CHECKPOINTS_TABLE],
-    ];
-    return relabel(report, renames);
-  });
+  return relabel(report, [
+    [checkpointsPathFor(log), `${name} ${AUDIT_CHECKPOINTS_TABLE}`],
+    [log, name],
+    [path.basename(checkpointsPathFor(log)), AUDIT_CHECKPOINTS_TABLE],
+  ]);
 }
 
 function relabel<T>(value: T, renames: Array<[string, string]>): T {
