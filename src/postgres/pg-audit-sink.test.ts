@@ -204,6 +204,31 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     expect((await verifyAuditLogOf({ kind: 'postgres', url }, { keyDir })).ok).toBe(true);
   });
 
+  it('a role granted only SELECT and INSERT appends to tables the owner created, and can neither delete nor drop the trigger', async () => {
+    const owner = await open();
+    await owner.append(body('by-owner'));
+    await owner.close();
+    const role = `hoopq_writer_${process.pid}_${Date.now()}`;
+    await server.sql(url, `CREATE ROLE ${role} LOGIN; GRANT SELECT, INSERT ON hoopq_audit_log, hoopq_audit_checkpoints TO ${role}`);
+    const asRole = new URL(url);
+    asRole.username = role;
+    const sink = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir, every: 100 } });
+    expect((await sink.append(body('by-role'))).seq).toBe(2);
+    await sink.close();
+    for (const sql of ['DELETE FROM hoopq_audit_log', 'DROP TRIGGER hoopq_audit_append_only ON hoopq_audit_log']) {
+      await expect(server.sql(asRole.toString(), sql)).rejects.toThrow(/permission denied|must be owner|append-only/);
+    }
+    expect((await verifyAuditLogOf({ kind: 'postgres', url: asRole.toString() }, { keyDir })).ok).toBe(true);
+    // and one with INSERT withheld is refused with what to grant
+    await server.sql(url, `REVOKE INSERT ON hoopq_audit_log FROM ${role}`);
+    const refused = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir, every: 100 } });
+    const err = await refused.append(body('refused')).catch((e) => e);
+    await refused.close();
+    expect(err).toBeInstanceOf(AuditWriteError);
+    expect(err.code).toBe('audit.permission_denied');
+    expect(err.hint).toMatch(/grant .* SELECT and INSERT/i);
+  });
+
   it('an unreachable server is an AuditWriteError (exit 8) naming the database, never a password', async () => {
     const dead = `postgres://hoopq@127.0.0.1:1/audit`;
     const err = await openPgAuditSink(dead, { checkpoint: { keyDir, every: 100 }, connectTimeoutMs: 2000 }).catch((e) => e);
