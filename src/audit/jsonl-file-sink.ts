@@ -29,7 +29,8 @@ import { appendCheckpoint, checkpointsPathFor, readLastCheckpointSeq, signCheckp
 import { serializeAuditRecord } from './hash-record.js';
 import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-head.js';
 import { sqliteFailureOf } from '../sqlite/open-sqlite.js';
-import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, recordContent, type SinkCheckpointOptions, type SinkCheckpointing as SharedCheckpointing } from './sink-checkpointing.js';
+import { GroupCommitQueue, type PendingAppend } from './group-commit.js';
+import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, type SinkCheckpointOptions, type SinkCheckpointing as SharedCheckpointing } from './sink-checkpointing.js';
 import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
@@ -55,21 +56,9 @@ interface SinkCheckpointing extends SharedCheckpointing {
   path: string;
 }
 
-/** One append waiting for the group commit that makes it durable. */
-interface PendingAppend {
-  content: Record<string, unknown>;
-  resolve(record: AuditRecord): void;
-  reject(err: unknown): void;
-}
-
-/** Records per write+fsync at most: bounds one write's size and the time the lock is held. */
-const MAX_GROUP = 512;
-
 export class JsonlFileSink implements AuditSink {
-  private closed = false;
   private appended = 0;
-  private readonly pending: PendingAppend[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly queue: GroupCommitQueue;
   /** What the file looked like right after this sink's last successful commit. */
   private ownHead: { stat: fs.Stats; seq: number; hash: string } | undefined;
 
@@ -80,7 +69,14 @@ export class JsonlFileSink implements AuditSink {
     private readonly now: () => Date,
     private readonly disk: AuditDisk = NODE_DISK,
     private readonly onGroupCommit: (records: number) => void = () => {},
-  ) {}
+  ) {
+    this.queue = new GroupCommitQueue(path, (take) =>
+      this.underLock('append', () => {
+        // taken once the lock is ours: appends that came while we waited for it join too
+        this.commitLocked(take());
+      }),
+    );
+  }
 
   /**
    * Group commit: the appends of one turn of the event loop (concurrent queries) wait for
@@ -90,24 +86,12 @@ export class JsonlFileSink implements AuditSink {
    * again, so no caller runs on a record that may not be durable.
    */
   append(body: AuditRecordBody): Promise<AuditRecord> {
-    if (this.closed) return Promise.reject(auditWriteError(this.path, 'the sink is closed', 'audit.sink_closed'));
-    let content: Record<string, unknown>;
-    try {
-      content = recordContent(body, this.path);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.pending.push({ content, resolve, reject });
-      this.draining ??= this.drain();
-    });
+    return this.queue.append(body);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!(await this.queue.close())) return;
     try {
-      await this.draining;
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
         // Best effort: the records are durable; without this checkpoint they are only not yet
@@ -127,26 +111,6 @@ export class JsonlFileSink implements AuditSink {
     } finally {
       this.lock.close();
     }
-  }
-
-  /** Commits groups until nobody waits; `draining` is cleared in the same tick the queue is seen empty. */
-  private async drain(): Promise<void> {
-    // let the appends of this turn of the event loop (concurrent queries) join the first group
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.pending.length > 0) {
-      let group: PendingAppend[] = [];
-      try {
-        await this.underLock('append', () => {
-          // taken once the lock is ours: appends that came while we waited for it join too
-          group = this.pending.splice(0, MAX_GROUP);
-          this.commitLocked(group);
-        });
-      } catch (err) {
-        if (group.length === 0) group = this.pending.splice(0, MAX_GROUP); // the lock was never ours
-        for (const waiter of group) waiter.reject(err);
-      }
-    }
-    this.draining = undefined;
   }
 
   private commitLocked(group: PendingAppend[]): void {

@@ -14,7 +14,7 @@ import { listAuditRecordsOf, verifyAuditLogOf } from '../audit/audit-log-source.
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
-const child = path.join(here, 'pg-append-child.fixture.mjs');
+const child = path.join(here, '..', 'audit', 'append-child.fixture.mjs');
 let buildDir: string;
 let keyDir: string;
 let server: PostgresServer;
@@ -44,7 +44,7 @@ interface Writer {
 }
 
 function startWriter(url: string, count: number | 'loop', tag: string, burst = 1): Writer {
-  const proc = spawn(process.execPath, [child, buildDir, url, keyDir, String(count), tag, String(burst)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [child, buildDir, url, keyDir, String(count), tag, '0', '', String(burst)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acked: string[] = [];
   let stderr = '';
   let buffered = '';

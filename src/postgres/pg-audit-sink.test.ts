@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../../test/fakes/postgres-server.js';
 import type { AuditRecordBody } from '../audit/audit-record.js';
+import { sampleAuditBody } from '../audit/audit-record.case.js';
 import { verifyAuditLogOf, listAuditRecordsOf } from '../audit/audit-log-source.js';
 import { readLastCheckpoint } from '../audit/checkpoint.js';
 import { AuditWriteError } from '../errors.js';
@@ -32,28 +33,9 @@ beforeEach(async () => {
   fs.chmodSync(keyDir, 0o700);
 });
 
-export function body(tag: string, extra: Partial<AuditRecordBody> = {}): AuditRecordBody {
-  return {
-    id: `${tag}-${randomUUID()}`,
-    time: new Date().toISOString(),
-    event: 'query',
-    run: 'r1',
-    subject: 'test',
-    token_id: null,
-    policy: { name: 'analyst', sha256: null },
-    justification: null,
-    sql: `SELECT '${tag}' /* é ☃ */`,
-    statements: ['select'],
-    tables: { read: [], write: [] },
-    decision: 'allow',
-    reason: null,
-    masked: { columns: {}, detected: {} },
-    warehouse: { kind: 'duckdb', job_id: null, bytes_processed: null },
-    rows: 1,
-    result_sha256: null,
-    duration_ms: 1,
-    ...extra,
-  };
+/** A complete record body with a recognisable id (and non-ASCII SQL: the stored line is UTF-8). */
+function body(tag: string, extra: Partial<AuditRecordBody> = {}): AuditRecordBody {
+  return sampleAuditBody({ id: `${tag}-${randomUUID()}`, sql: `SELECT '${tag}' /* é ☃ */`, ...extra });
 }
 
 const open = (options: PgAuditSinkOptions = {}) => openPgAuditSink(url, { checkpoint: { keyDir, every: 100 }, ...options });

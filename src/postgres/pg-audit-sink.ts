@@ -22,9 +22,10 @@ import pg from 'pg';
 import type { AuditRecord, AuditRecordBody, AuditSink } from '../audit/audit-record.js';
 import { parseCheckpointLine, readLastCheckpointSeq, signCheckpoint, type AuditCheckpoint } from '../audit/checkpoint.js';
 import { canonicalJson } from '../audit/canonical-json.js';
+import { GroupCommitQueue, type PendingAppend } from '../audit/group-commit.js';
 import type { IntentOutcomeState } from '../audit/find-outcome-of-intent.js';
 import { GENESIS_PREV, isSha256Hex, serializeAuditRecord } from '../audit/hash-record.js';
-import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, recordContent, type SinkCheckpointing, type SinkCheckpointOptions } from '../audit/sink-checkpointing.js';
+import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, type SinkCheckpointing, type SinkCheckpointOptions } from '../audit/sink-checkpointing.js';
 import { describePostgresUrl } from '../config/postgres-url.js';
 import { isHoopqError } from '../errors.js';
 import { pgAuditError } from './pg-audit-error.js';
@@ -44,14 +45,6 @@ export interface PgAuditSinkOptions {
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Records per transaction at most: bounds one statement's size and the time the lock is held. */
-const MAX_GROUP = 512;
-
-interface PendingAppend {
-  content: Record<string, unknown>;
-  resolve(record: AuditRecord): void;
-  reject(err: unknown): void;
-}
 
 interface Head {
   seq: number;
@@ -72,10 +65,8 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::tex
 const INSERT_CHECKPOINT_SQL = `INSERT INTO ${AUDIT_CHECKPOINTS_TABLE} (seq, line) VALUES ($1, $2)`;
 
 export class PgAuditSink implements AuditSink {
-  private closed = false;
   private appended = 0;
-  private readonly pending: PendingAppend[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly queue: GroupCommitQueue;
 
   constructor(
     /** The database as messages name it (no password). */
@@ -85,31 +76,21 @@ export class PgAuditSink implements AuditSink {
     private readonly lockTimeoutMs: number,
     private readonly now: () => Date,
     private readonly onGroupCommit: (records: number) => void = () => {},
-  ) {}
+  ) {
+    this.queue = new GroupCommitQueue(database, (take) => this.commitGroup(take()));
+  }
 
   /**
    * Group commit: the appends of one turn of the event loop share one transaction; those that
    * arrive while it runs join the next. Each resolves after the COMMIT that covers it.
    */
   append(body: AuditRecordBody): Promise<AuditRecord> {
-    if (this.closed) return Promise.reject(auditWriteError(this.database, 'the sink is closed', 'audit.sink_closed'));
-    let content: Record<string, unknown>;
-    try {
-      content = recordContent(body, this.database);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.pending.push({ content, resolve, reject });
-      this.draining ??= this.drain();
-    });
+    return this.queue.append(body);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!(await this.queue.close())) return;
     try {
-      await this.draining;
       const cp = this.checkpoint;
       if (cp && this.appended > 0) {
         // Best effort, as for the file: the records are committed; without this checkpoint they
@@ -159,27 +140,8 @@ export class PgAuditSink implements AuditSink {
     return rows[0].outcome ? 'outcome' : rows[0].intent ? 'intent-only' : 'no-intent';
   }
 
-  /** Commits groups until nobody waits; `draining` is cleared in the same tick the queue is seen empty. */
-  private async drain(): Promise<void> {
-    // let the appends of this turn of the event loop (concurrent queries) join the first group
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.pending.length > 0) {
-      const group = this.pending.splice(0, MAX_GROUP);
-      try {
-        const { done, signed } = await this.commitGroup(group);
-        this.appended += done.length;
-        // after COMMIT: a witness never holds a checkpoint of records that were rolled back
-        if (signed && this.checkpoint?.witness) appendToWitness(this.checkpoint.witness, signed);
-        this.onGroupCommit(done.length);
-        for (const [waiter, record] of done) waiter.resolve(record);
-      } catch (err) {
-        for (const waiter of group) waiter.reject(err);
-      }
-    }
-    this.draining = undefined;
-  }
-
-  private async commitGroup(group: PendingAppend[]): Promise<{ done: Array<[PendingAppend, AuditRecord]>; signed: AuditCheckpoint | null }> {
+  /** One transaction for the group; then the witness, and each append resolves. */
+  private async commitGroup(group: PendingAppend[]): Promise<void> {
     const done: Array<[PendingAppend, AuditRecord]> = [];
     let signed: AuditCheckpoint | null = null;
     await this.transaction('append', async (client) => {
@@ -216,7 +178,11 @@ export class PgAuditSink implements AuditSink {
       // checkpoint covers), then each multiple of `every` passed: in this same transaction
       if (cp && isCheckpointDue(head.lastCheckpointSeq, seq, cp.every)) signed = await this.insertCheckpoint(client, seq, prev, endBytes);
     });
-    return { done, signed };
+    this.appended += done.length;
+    // after COMMIT: a witness never holds a checkpoint of records that were rolled back
+    if (signed && this.checkpoint?.witness) appendToWitness(this.checkpoint.witness, signed);
+    this.onGroupCommit(done.length);
+    for (const [waiter, record] of done) waiter.resolve(record);
   }
 
   private async insertCheckpoint(client: pg.PoolClient, seq: number, hash: string, logSizeBytes: number): Promise<AuditCheckpoint> {
