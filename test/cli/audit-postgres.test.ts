@@ -4,14 +4,15 @@
  * they print for the same records in a file; `audit verify` proves the chain and checkpoints
  * over the database and catches tampering by the table owner (trigger dropped), including a
  * cut of records and checkpoints together when a witness file is kept; a database that cannot
- * be reached refuses the query (exit 8) before anything runs.
+ * be reached refuses the query (exit 8) before anything runs. The gateway serves the newest
+ * checkpoint and the operator's audit commands from the database; `state init` rebuilds from it.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../fakes/postgres-server.js';
-import { createDemo, readDemoRows, startGatewayProcess, stopProcess, type Demo } from './cli-harness.js';
+import { createDemo, hoopq, readDemoRows, startGatewayProcess, stopProcess, type Demo } from './cli-harness.js';
 
 const J = { HOOPQ_JUSTIFICATION: 'postgres audit test' };
 
@@ -140,26 +141,54 @@ describe.skipIf(!HAS_POSTGRES)('an audit log in PostgreSQL', () => {
     }
   });
 
-  it('the gateway serves the newest checkpoint from the database (GET /v1/audit/checkpoint)', async () => {
-    expect(query('SELECT 1 AS n').code).toBe(0);
+  it('the gateway serves the newest checkpoint from the database, and the operator reads and verifies the log through it', async () => {
+    for (let i = 0; i < 2; i++) expect(query(`SELECT ${i} AS n`).code).toBe(0);
     const gw = await startGatewayProcess(demo.dir, config);
+    const agentDir = mkdtempSync(join(tmpdir(), 'hoopq-pgop-'));
     try {
       const res = await fetch(`${gw.url}/v1/audit/checkpoint`);
       expect(res.status).toBe(200);
       const served = (await res.text()).trim();
       const newest = (await rows('SELECT line FROM hoopq_audit_checkpoints ORDER BY seq DESC, n DESC LIMIT 1'))[0].line;
       expect(served).toBe(newest);
+      // the operator with only the gateway's URL and the operator key: same output as on the host
+      const env = { HOOPQ_GATEWAY: gw.url, HOOPQ_OPERATOR_KEY: readFileSync(join(demo.dir, '.hoopq', 'keys', 'operator.key'), 'utf8').trim() };
+      for (const args of [['audit', 'list', '--format', 'jsonl'], ['audit', 'export', '--format', 'ocsf']]) {
+        const remote = hoopq(args, { cwd: agentDir, env });
+        expect(remote.code, remote.stderr).toBe(0);
+        expect(remote.stdout).toBe(run(args).stdout);
+      }
+      const verified = hoopq(['audit', 'verify'], { cwd: agentDir, env });
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/^ok postgres:\/\/\S+: \d+ records, chain intact/);
     } finally {
       await stopProcess(gw.process);
+      rmSync(agentDir, { recursive: true, force: true });
     }
+  });
+
+  it('hoopq state init rebuilds a lost state store from the log in PostgreSQL: a revoked run stays revoked', async () => {
+    const revoked = run(['token', 'mint', '--policy', 'analyst-agent', '--run', 'pg-revoked']).stdout.trim();
+    expect(run(['token', 'revoke', '--run', 'pg-revoked']).code).toBe(0);
+    for (const f of readdirSync(join(demo.dir, '.hoopq'))) if (f.startsWith('state.db')) rmSync(join(demo.dir, '.hoopq', f));
+    const init = run(['state', 'init']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ ok: true, restored: { revocations: 1 } });
+    const r = run(['query', '--format', 'json', 'SELECT 1 AS n'], { ...J, HOOPQ_TOKEN: revoked });
+    expect(r.code).toBe(4);
+    // a log edited in the database is not used to rebuild who is revoked
+    await server.sql(url, `DROP TRIGGER hoopq_audit_append_only ON hoopq_audit_log; UPDATE hoopq_audit_log SET line = replace(line, 'pg-revoked', 'pg-xxxxxxx') WHERE line LIKE '%"event":"token.revoke"%'`);
+    const refused = run(['state', 'init', '--force']);
+    expect(refused.code).toBe(9);
+    expect(refused.stderr).toMatch(/rebuilt only from a log that verifies/);
   });
 
   // last: it stops the server
   it('a database that cannot be reached refuses the query with exit 8, and nothing runs', async () => {
-    const writer = demo.mint('scratch-writer', 'pg-audit-down');
+    const writer = run(['token', 'mint', '--policy', 'scratch-writer', '--run', 'pg-audit-down']).stdout.trim();
     const dead = join(demo.dir, 'hoopq-pg-dead.yaml');
     writeFileSync(dead, readFileSync(config, 'utf8'));
-    expect(query('SELECT 1 AS n').code).toBe(0);
+    expect(run(['query', 'SELECT 1 AS n'], { ...J, HOOPQ_TOKEN: writer }).code).toBe(0);
     await stopServerNow();
     const r = demo.run(['query', '--format', 'json', 'CREATE TABLE scratch.must_not_exist AS SELECT 1 AS x'], { env: { HOOPQ_CONFIG: dead, HOOPQ_TOKEN: writer } });
     expect(r.code).toBe(8);
