@@ -29,7 +29,7 @@ const FLUSH_BYTES = 1 << 20;
 export async function copyPgAuditLog(url: string, dir: string, connectTimeoutMs = 10_000): Promise<{ log: string; checkpoints: string }> {
   const log = path.join(dir, COPIED_LOG_NAME);
   const checkpoints = `${log}.checkpoints`;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'hoopq audit read' });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, query_timeout: 120_000, keepAlive: true, application_name: 'hoopq audit read' });
   client.on('error', () => undefined);
   try {
     await client.connect();

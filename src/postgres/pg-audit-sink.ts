@@ -45,6 +45,8 @@ export interface PgAuditSinkOptions {
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** How much longer than the lock timeout a statement may take before the client gives up on it. */
+const QUERY_DEADLINE_MARGIN_MS = 30_000;
 
 interface Head {
   seq: number;
@@ -252,9 +254,21 @@ async function readHead(client: pg.PoolClient): Promise<Head> {
   return { seq: Number(row.seq), hash: isSha256Hex(row.hash) ? row.hash : String(row.hash), endBytes: Number(row.end_bytes), lastCheckpointSeq };
 }
 
-/** A pool for a postgres:// URL (passwords come from PGPASSWORD or ~/.pgpass, as for libpq). */
-export function createAuditPool(url: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, max = 4): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, idleTimeoutMillis: 30_000, max, application_name: 'hoopq audit' });
+/**
+ * A pool for a postgres:// URL (passwords come from PGPASSWORD or ~/.pgpass, as for libpq).
+ * Every statement has a client-side deadline past the lock timeout, so a server that stops
+ * answering without closing the connection fails the append (exit 8) instead of hanging it.
+ */
+function createAuditPool(url: string, connectTimeoutMs: number, lockTimeoutMs: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    query_timeout: lockTimeoutMs + QUERY_DEADLINE_MARGIN_MS,
+    keepAlive: true,
+    idleTimeoutMillis: 30_000,
+    max: 4,
+    application_name: 'hoopq audit',
+  });
   // an idle connection the server dropped: the next use gets a new one (or fails, and says so)
   pool.on('error', () => undefined);
   return pool;
@@ -268,7 +282,8 @@ export function createAuditPool(url: string, connectTimeoutMs = DEFAULT_CONNECT_
 export async function openPgAuditSink(url: string, options: PgAuditSinkOptions = {}): Promise<PgAuditSink> {
   const database = describePostgresUrl(url);
   const checkpoint = options.checkpoint ? openSinkCheckpointing(options.checkpoint, database) : null;
-  const pool = createAuditPool(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const pool = createAuditPool(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, lockTimeoutMs);
   let client: pg.PoolClient | undefined;
   try {
     try {
@@ -294,5 +309,5 @@ export async function openPgAuditSink(url: string, options: PgAuditSinkOptions =
   } finally {
     client?.release();
   }
-  return new PgAuditSink(database, pool, checkpoint, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, options.now ?? (() => new Date()), options.onGroupCommit);
+  return new PgAuditSink(database, pool, checkpoint, lockTimeoutMs, options.now ?? (() => new Date()), options.onGroupCommit);
 }
