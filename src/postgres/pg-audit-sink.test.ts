@@ -102,6 +102,16 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     await sink.close();
   });
 
+  it('a record that cannot be canonicalised fails alone; the rest of its group is committed', async () => {
+    const sink = await open();
+    const [bad, good] = await Promise.allSettled([sink.append(body('nan', { duration_ms: Number.NaN })), sink.append(body('good'))]);
+    await sink.close();
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'audit.invalid_record', exitCode: 8 });
+    expect(good.status === 'fulfilled' && good.value.seq).toBe(1);
+    expect(await rows('SELECT count(*)::int AS n FROM hoopq_audit_log')).toEqual([{ n: 1 }]);
+  });
+
   it('runs every transaction with synchronous_commit on, whatever the database default', async () => {
     await server.sql(url, `ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET synchronous_commit = off`);
     const sink = await open();

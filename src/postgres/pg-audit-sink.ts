@@ -147,7 +147,6 @@ export class PgAuditSink implements AuditSink {
     const done: Array<[PendingAppend, AuditRecord]> = [];
     let signed: AuditCheckpoint | null = null;
     await this.transaction('append', async (client) => {
-      done.length = 0;
       const head = await readHead(client);
       if (head.seq === 0) this.refuseIfLogWasReplaced(head);
       let { seq, hash: prev, endBytes } = head;
@@ -180,6 +179,7 @@ export class PgAuditSink implements AuditSink {
       // checkpoint covers), then each multiple of `every` passed: in this same transaction
       if (cp && isCheckpointDue(head.lastCheckpointSeq, seq, cp.every)) signed = await this.insertCheckpoint(client, seq, prev, endBytes);
     });
+    if (done.length === 0) return;
     this.appended += done.length;
     // after COMMIT: a witness never holds a checkpoint of records that were rolled back
     if (signed && this.checkpoint?.witness) appendToWitness(this.checkpoint.witness, signed);
