@@ -1,4 +1,5 @@
-// A writer process for the multi-process audit tests (jsonl-file-sink.processes.test.ts).
+// A writer process for the multi-process audit tests (jsonl-file-sink.processes.test.ts, and
+// src/postgres/pg-audit-sink.processes.test.ts when LOG is a postgres:// URL).
 // usage: node append-child.fixture.mjs BUILD_DIR LOG KEY_DIR COUNT|loop TAG [SQL_BYTES] [pause-mid-write] [BURST]
 // Appends through the real sink compiled into BUILD_DIR and prints "ACK <seq> <id>" on stdout
 // after each append resolved (the record is durable), so the parent knows what was acknowledged.
@@ -24,8 +25,9 @@ if (mode === 'pause-mid-write') {
     process.exit(3); // not reached: the parent kills first
   };
 }
-const { openJsonlFileSink } = await import(pathToFileURL(join(buildDir, 'audit', 'jsonl-file-sink.js')).href);
-const sink = await openJsonlFileSink(log, { checkpoint: { keyDir, every: 100 } });
+const sink = log.startsWith('postgres://')
+  ? await (await import(pathToFileURL(join(buildDir, 'postgres', 'pg-audit-sink.js')).href)).openPgAuditSink(log, { checkpoint: { keyDir, every: 10 } })
+  : await (await import(pathToFileURL(join(buildDir, 'audit', 'jsonl-file-sink.js')).href)).openJsonlFileSink(log, { checkpoint: { keyDir, every: 100 } });
 const padding = 'x'.repeat(Number(sqlBytes));
 const limit = count === 'loop' ? Infinity : Number(count);
 const appendOne = async (i) => {

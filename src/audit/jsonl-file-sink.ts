@@ -22,14 +22,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AuditWriteError, ConfigError, isHoopqError } from '../errors.js';
+import { isHoopqError, type AuditWriteError } from '../errors.js';
 import { RECOVERED_EVENT, type AuditRecord, type AuditRecordBody, type AuditSink } from './audit-record.js';
 import { openAuditLock, LockTimeoutError, type AuditLock } from './audit-lock.js';
 import { appendCheckpoint, checkpointsPathFor, readLastCheckpointSeq, signCheckpoint } from './checkpoint.js';
-import { loadOrCreateCheckpointKey, type CheckpointSigningKey } from './checkpoint-key.js';
 import { serializeAuditRecord } from './hash-record.js';
 import { readLogHead, TornTailTooLargeError, type LogHead } from './read-log-head.js';
 import { sqliteFailureOf } from '../sqlite/open-sqlite.js';
+import { GroupCommitQueue, type PendingAppend } from './group-commit.js';
+import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, type SinkCheckpointOptions, type SinkCheckpointing as SharedCheckpointing } from './sink-checkpointing.js';
 import { syncDir } from './sync-directory.js';
 
 export interface JsonlFileSinkOptions {
@@ -38,7 +39,7 @@ export interface JsonlFileSinkOptions {
    * `witness`, each checkpoint is also appended to that file (another file system or host), so
    * cutting the log and its `.checkpoints` file together is still detected.
    */
-  checkpoint?: { keyDir: string; every: number; witness?: string };
+  checkpoint?: SinkCheckpointOptions;
   /** How long to wait for other writers before failing (default 30 s). */
   lockTimeoutMs?: number;
   now?: () => Date;
@@ -50,28 +51,14 @@ export interface JsonlFileSinkOptions {
 
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
-interface SinkCheckpointing {
-  key: CheckpointSigningKey;
-  every: number;
+interface SinkCheckpointing extends SharedCheckpointing {
+  /** `<log>.checkpoints` */
   path: string;
-  witness?: string;
 }
-
-/** One append waiting for the group commit that makes it durable. */
-interface PendingAppend {
-  content: Record<string, unknown>;
-  resolve(record: AuditRecord): void;
-  reject(err: unknown): void;
-}
-
-/** Records per write+fsync at most: bounds one write's size and the time the lock is held. */
-const MAX_GROUP = 512;
 
 export class JsonlFileSink implements AuditSink {
-  private closed = false;
   private appended = 0;
-  private readonly pending: PendingAppend[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly queue: GroupCommitQueue;
   /** What the file looked like right after this sink's last successful commit. */
   private ownHead: { stat: fs.Stats; seq: number; hash: string } | undefined;
 
@@ -82,7 +69,14 @@ export class JsonlFileSink implements AuditSink {
     private readonly now: () => Date,
     private readonly disk: AuditDisk = NODE_DISK,
     private readonly onGroupCommit: (records: number) => void = () => {},
-  ) {}
+  ) {
+    this.queue = new GroupCommitQueue(path, (take) =>
+      this.underLock('append', () => {
+        // taken once the lock is ours: appends that came while we waited for it join too
+        this.commitLocked(take());
+      }),
+    );
+  }
 
   /**
    * Group commit: the appends of one turn of the event loop (concurrent queries) wait for
@@ -92,24 +86,12 @@ export class JsonlFileSink implements AuditSink {
    * again, so no caller runs on a record that may not be durable.
    */
   append(body: AuditRecordBody): Promise<AuditRecord> {
-    if (this.closed) return Promise.reject(writeError(this.path, 'the sink is closed', 'audit.sink_closed'));
-    let content: Record<string, unknown>;
-    try {
-      content = recordContent(body, this.path);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.pending.push({ content, resolve, reject });
-      this.draining ??= this.drain();
-    });
+    return this.queue.append(body);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!(await this.queue.close())) return;
     try {
-      await this.draining;
       if (this.checkpoint && this.appended > 0) {
         const cp = this.checkpoint;
         // Best effort: the records are durable; without this checkpoint they are only not yet
@@ -129,26 +111,6 @@ export class JsonlFileSink implements AuditSink {
     } finally {
       this.lock.close();
     }
-  }
-
-  /** Commits groups until nobody waits; `draining` is cleared in the same tick the queue is seen empty. */
-  private async drain(): Promise<void> {
-    // let the appends of this turn of the event loop (concurrent queries) join the first group
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.pending.length > 0) {
-      let group: PendingAppend[] = [];
-      try {
-        await this.underLock('append', () => {
-          // taken once the lock is ours: appends that came while we waited for it join too
-          group = this.pending.splice(0, MAX_GROUP);
-          this.commitLocked(group);
-        });
-      } catch (err) {
-        if (group.length === 0) group = this.pending.splice(0, MAX_GROUP); // the lock was never ours
-        for (const waiter of group) waiter.reject(err);
-      }
-    }
-    this.draining = undefined;
   }
 
   private commitLocked(group: PendingAppend[]): void {
@@ -194,7 +156,7 @@ export class JsonlFileSink implements AuditSink {
       // close, retries. A witness that cannot be written still refuses (audit.witness).
       if (cp) {
         const last = readQuietly(() => readLastCheckpointSeq(cp.path));
-        if (last !== undefined && (last === 0 || Math.floor(seq / cp.every) > Math.floor(last / cp.every))) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
+        if (last !== undefined && isCheckpointDue(last, seq, cp.every)) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
       }
       this.onGroupCommit(done.length);
       for (const [waiter, record] of done) waiter.resolve(record);
@@ -220,13 +182,7 @@ export class JsonlFileSink implements AuditSink {
     const cp = this.checkpoint!;
     const signed = signCheckpoint(cp.key, { seq, hash, logSizeBytes }, this.now());
     tryQuietly(() => appendCheckpoint(cp.path, signed));
-    if (cp.witness) {
-      try {
-        appendCheckpoint(cp.witness, signed);
-      } catch (err) {
-        throw writeError(cp.witness, `the checkpoint witness cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'audit.witness', 'make the witness file writable (audit_witness in hoopq.yaml); queries are refused until it is', err);
-      }
-    }
+    if (cp.witness) appendToWitness(cp.witness, signed);
   }
 
   /**
@@ -238,7 +194,7 @@ export class JsonlFileSink implements AuditSink {
     const { path: own, witness } = this.checkpoint;
     const [covered, where] = [[readLastCheckpointSeq(own), own] as const, ...(witness ? [[readLastCheckpointSeq(witness), witness] as const] : [])].reduce((a, b) => (b[0] > a[0] ? b : a));
     if (covered > 0) {
-      throw writeError(this.path, `the log is empty but ${where} has signed checkpoints up to seq ${covered}: it was deleted or replaced`, 'audit.log_replaced', 'restore the log from backup (hoopq audit verify checks it), or move the old log, its .checkpoints and .torn-* files away to start a new one');
+      throw auditWriteError(this.path, `the log is empty but ${where} has signed checkpoints up to seq ${covered}: it was deleted or replaced`, 'audit.log_replaced', 'restore the log from backup (hoopq audit verify checks it), or move the old log, its .checkpoints and .torn-* files away to start a new one');
     }
   }
 
@@ -298,10 +254,10 @@ export class JsonlFileSink implements AuditSink {
     } catch (err) {
       if (isHoopqError(err)) throw err;
       if (err instanceof LockTimeoutError) {
-        throw writeError(this.path, err.message, 'audit.lock_timeout', 'another hoopq process is stuck while appending; find it (fuser/lsof on the .lock.db file) or retry', err);
+        throw auditWriteError(this.path, err.message, 'audit.lock_timeout', 'another hoopq process is stuck while appending; find it (fuser/lsof on the .lock.db file) or retry', err);
       }
       if (err instanceof TornTailTooLargeError) {
-        throw writeError(this.path, err.message, 'audit.log_corrupt', 'run hoopq audit verify to see where the log breaks; restore it from backup', err);
+        throw auditWriteError(this.path, err.message, 'audit.log_corrupt', 'run hoopq audit verify to see where the log breaks; restore it from backup', err);
       }
       throw ioError(this.path, what, err);
     }
@@ -321,21 +277,9 @@ export async function openJsonlFileSink(logPath: string, options: JsonlFileSinkO
   } catch (err) {
     throw ioError(file, 'open', err);
   }
-  let checkpoint: SinkCheckpointing | null = null;
-  if (options.checkpoint) {
-    const every = options.checkpoint.every;
-    if (!Number.isSafeInteger(every) || every < 1) throw writeError(file, `checkpoint every ${every} records is not a positive integer`, 'audit.checkpoint_every');
-    const witness = options.checkpoint.witness ? path.resolve(options.checkpoint.witness) : undefined;
-    if (witness === file || witness === checkpointsPathFor(file)) throw writeError(file, `the checkpoint witness ${witness} is the log or its checkpoints file`, 'audit.witness', 'give audit_witness a file on another file system or host');
-    if (witness) {
-      try {
-        fs.closeSync(fs.openSync(witness, 'a', 0o600));
-      } catch (err) {
-        throw writeError(witness, `the checkpoint witness cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'audit.witness', 'point audit_witness in hoopq.yaml at a writable file on another file system or host');
-      }
-    }
-    checkpoint = { key: loadCheckpointKey(options.checkpoint.keyDir, file), every, path: checkpointsPathFor(file), witness };
-  }
+  const checkpoint: SinkCheckpointing | null = options.checkpoint
+    ? { ...openSinkCheckpointing(options.checkpoint, file, [file, checkpointsPathFor(file)]), path: checkpointsPathFor(file) }
+    : null;
   let lock: AuditLock;
   try {
     lock = openAuditLock(`${file}.lock.db`, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
@@ -343,29 +287,6 @@ export async function openJsonlFileSink(logPath: string, options: JsonlFileSinkO
     throw ioError(`${file}.lock.db`, 'open the lock database', err);
   }
   return new JsonlFileSink(file, lock, checkpoint, options.now ?? (() => new Date()), options.disk, options.onGroupCommit);
-}
-
-/** Key files that cannot be created or written are an audit failure; loose permissions stay a ConfigError. */
-function loadCheckpointKey(keyDir: string, logPath: string): CheckpointSigningKey {
-  try {
-    return loadOrCreateCheckpointKey(keyDir);
-  } catch (err) {
-    if (err instanceof ConfigError && (err.code === 'audit.key_dir' || err.code === 'audit.key_write')) {
-      throw writeError(logPath, `its checkpoint key cannot be stored: ${err.message}`, 'audit.key_write', err.hint, err);
-    }
-    throw err;
-  }
-}
-
-/** The body as it is hashed: seq/prev/hash are the sink's to assign; a few fields must be sound. */
-function recordContent(body: AuditRecordBody, logPath: string): Record<string, unknown> {
-  const { seq: _seq, prev: _prev, hash: _hash, ...content } = body as AuditRecordBody & { seq?: unknown; prev?: unknown; hash?: unknown };
-  if (typeof content.id !== 'string' || content.id === '') throw writeError(logPath, 'the record has no id', 'audit.invalid_record');
-  if (typeof content.event !== 'string' || content.event === '') throw writeError(logPath, 'the record has no event', 'audit.invalid_record');
-  if (typeof content.time !== 'string' || Number.isNaN(Date.parse(content.time))) throw writeError(logPath, `the record's time ${JSON.stringify(content.time)} is not an RFC 3339 time`, 'audit.invalid_record');
-  // log.recovered is the sink's own statement about the file; a caller may not make it
-  if (content.event === RECOVERED_EVENT) throw writeError(logPath, `the event ${RECOVERED_EVENT} is reserved for the sink`, 'audit.invalid_record');
-  return content;
 }
 
 /**
@@ -423,13 +344,9 @@ function writeAll(fd: number, bytes: Buffer): void {
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
 }
 
-function writeError(file: string, message: string, code: string, hint = 'fix the audit log location (audit: in hoopq.yaml); nothing was run', cause?: unknown): AuditWriteError {
-  return new AuditWriteError(code, `cannot write the audit log ${file}: ${message}`, { rule: 'audit.durable', hint, cause });
-}
-
 function ioError(file: string, action: string, err: unknown): AuditWriteError {
   if (err instanceof TypeError) {
-    return writeError(file, `the record cannot be written as canonical JSON: ${err.message}`, 'audit.invalid_record', 'this is a bug in the caller: report it', err);
+    return auditWriteError(file, `the record cannot be written as canonical JSON: ${err.message}`, 'audit.invalid_record', 'this is a bug in the caller: report it', err);
   }
   // the append lock is a SQLite database: its "database or disk is full" is the same full disk
   const failure = sqliteFailureOf(err);
@@ -447,5 +364,5 @@ function ioError(file: string, action: string, err: unknown): AuditWriteError {
     EIO: ['an I/O error occurred', 'check the disk; nothing was run'],
   };
   const [what, hint] = (code && known[code]) || [reason, 'check the audit log location and the disk; nothing was run'];
-  return writeError(file, `${action} failed: ${what}${code && known[code] ? ` (${code})` : ''}`, 'audit.write_failed', hint, err);
+  return auditWriteError(file, `${action} failed: ${what}${code && known[code] ? ` (${code})` : ''}`, 'audit.write_failed', hint, err);
 }

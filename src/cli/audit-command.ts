@@ -12,7 +12,8 @@ import { loadOrCreateSqlSealKey, unsealRecord } from '../audit/seal-sql.js';
 import { terminalJson, terminalText } from '../output/terminal-text.js';
 import { listAuditRecords, requireAuditRecord, type AuditFilter } from '../audit/read-audit-log.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
-import { verifyAuditLog, verifyReportToError, type VerifyReport } from '../audit/verify-audit-log.js';
+import { verifyAuditLogOf, type AuditLogSource } from '../audit/audit-log-source.js';
+import { verifyReportToError, type VerifyReport } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { AuditVisitor } from '../pipeline/deployment.js';
 import { loadCliContext } from './cli-context.js';
@@ -53,11 +54,11 @@ export function registerAuditCommands(program: Command, state: CliState): void {
       let report: VerifyReport;
       try {
         if (opts.file !== undefined || opts.keys !== undefined) {
-          const { path, keyDir } = opts.keys ? { path: logLocation(cmd, opts.file, false).path, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
+          const { source, keyDir } = opts.keys ? { source: logLocation(cmd, opts.file, false).source, keyDir: resolve(opts.keys) } : logLocation(cmd, opts.file);
           if (opts.keys && !existsSync(keyDir!)) throw new UsageError('usage.keys_dir', `--keys ${opts.keys}: no such folder`, { hint: 'give the folder that holds audit-checkpoint-<kid>.pub' });
           const witnessSource = opts.witness ?? (opts.file ? undefined : configuredWitness(cmd));
           const witness = witnessSource === undefined ? undefined : await readCheckpointWitness(witnessSource);
-          report = await verifyAuditLog(path, { keyDir, signatures, witness, allowNoCheckpoint, onRecords });
+          report = await verifyAuditLogOf(source, { keyDir, signatures, witness, allowNoCheckpoint, onRecords });
         } else {
           // the deployment's own log, verified where it lies (through a gateway: by the gateway, against its audit_witness)
           report = await withDeployment(cmd, (deployment) => deployment.verifyAudit({ signatures, witness: opts.witness, allowNoCheckpoint, onRecords }));
@@ -157,22 +158,22 @@ async function visitRecords(cmd: Command, file: string | undefined, filter: Audi
   await withDeployment(cmd, (deployment) => deployment.visitAuditRecords(filter, visit));
 }
 
-function logLocation(cmd: Command, file: string | undefined, wantKeys = true): { path: string; keyDir: string | undefined } {
-  if (file && !wantKeys) return { path: file, keyDir: undefined };
+function logLocation(cmd: Command, file: string | undefined, wantKeys = true): { source: AuditLogSource; keyDir: string | undefined } {
+  if (file && !wantKeys) return { source: { kind: 'file', path: file }, keyDir: undefined };
   if (file) {
     // a log given by path: checkpoints are verified with the configured key when a config is at hand
     try {
       const ctx = loadCliContext(cmd);
-      return { path: file, keyDir: ctx.config.keysDir };
+      return { source: { kind: 'file', path: file }, keyDir: ctx.config.keysDir };
     } catch {
-      return { path: file, keyDir: undefined };
+      return { source: { kind: 'file', path: file }, keyDir: undefined };
     }
   }
   const ctx = loadCliContext(cmd);
-  if (ctx.config.audit.kind !== 'file') {
+  if (ctx.config.audit.kind === 'gateway') {
     throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${ctx.config.audit.url}`, { hint: 'run hoopq audit on the gateway host, or pass --file' });
   }
-  return { path: ctx.config.audit.path, keyDir: ctx.config.keysDir };
+  return { source: ctx.config.audit, keyDir: ctx.config.keysDir };
 }
 
 function configuredWitness(cmd: Command): string | undefined {

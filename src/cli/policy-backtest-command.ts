@@ -5,6 +5,7 @@
  * policy. By default the records of the policy with NEW's name are replayed (every query's,
  * when the log holds none of that name: a new policy).
  */
+import { describeAuditLog, withAuditLogFile, type AuditLogSource } from '../audit/audit-log-source.js';
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -58,36 +59,39 @@ export function registerPolicyBacktestCommand(policy: Command): void {
       const ctx = loadCliContext(cmd);
       try {
         const proposed = proposedPolicy(ctx.parts, opts.policy!);
-        const logPath = opts.file !== undefined ? resolve(opts.file) : configuredLog(ctx.parts);
-        if (!existsSync(logPath)) throw new UsageError('usage.no_audit_log', `no audit log at ${logPath}`, { hint: 'pass --file AUDIT.jsonl, or run queries first' });
-        const warehouses: MemoizingWarehouse[] = [];
-        try {
-          for (let i = 0; i < jobs; i++) warehouses.push(new MemoizingWarehouse(await ctx.parts.openWarehouse({ writable: false, policy: proposed })));
-          let replayed = 0;
-          const line = createProgressLine(process.stderr, {
-            label: 'policy backtest',
-            enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
-            detail: () => `${formatCount(replayed, 'query', 'queries')} replayed`,
-          });
-          const report = await backtestPolicy({
-            onReplayed: (n) => void (replayed = n),
-            logPath,
-            policy: proposed,
-            warehouses,
-            names: nameDefaultsFor(ctx.config, warehouses[0]!),
-            sealKey: readSqlSealKey(ctx.config.keysDir),
-            recordedPolicy: opts.allPolicies ? null : (opts.recordedPolicy ?? proposed.name),
-            allWhenNoRecords: !opts.allPolicies && opts.recordedPolicy === undefined,
-            since,
-            run: opts.run,
-          }).finally(() => line.stop());
-          process.stdout.write(opts.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatBacktestText(report));
-          if (report.skipped.sealed_sql_unreadable > 0) {
-            process.stderr.write(`hoopq: note: ${report.skipped.sealed_sql_unreadable} record(s) with sealed SQL were skipped: the sealing key of this deployment (${ctx.config.keysDir}/audit-sql.key) is missing or is not the one they were sealed with\n`);
+        const source: AuditLogSource = opts.file !== undefined ? { kind: 'file', path: resolve(opts.file) } : configuredLog(ctx.parts);
+        await withAuditLogFile(source, async (logPath) => {
+          if (!existsSync(logPath)) throw new UsageError('usage.no_audit_log', `no audit log at ${describeAuditLog(source)}`, { hint: 'pass --file AUDIT.jsonl, or run queries first' });
+          const warehouses: MemoizingWarehouse[] = [];
+          try {
+            for (let i = 0; i < jobs; i++) warehouses.push(new MemoizingWarehouse(await ctx.parts.openWarehouse({ writable: false, policy: proposed })));
+            let replayed = 0;
+            const line = createProgressLine(process.stderr, {
+              label: 'policy backtest',
+              enabled: progressWanted(process.stderr, cmd.optsWithGlobals().quiet) && opts.format !== 'json',
+              detail: () => `${formatCount(replayed, 'query', 'queries')} replayed`,
+            });
+            const report = await backtestPolicy({
+              onReplayed: (n) => void (replayed = n),
+              logPath,
+              logName: describeAuditLog(source),
+              policy: proposed,
+              warehouses,
+              names: nameDefaultsFor(ctx.config, warehouses[0]!),
+              sealKey: readSqlSealKey(ctx.config.keysDir),
+              recordedPolicy: opts.allPolicies ? null : (opts.recordedPolicy ?? proposed.name),
+              allWhenNoRecords: !opts.allPolicies && opts.recordedPolicy === undefined,
+              since,
+              run: opts.run,
+            }).finally(() => line.stop());
+            process.stdout.write(opts.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatBacktestText(report));
+            if (report.skipped.sealed_sql_unreadable > 0) {
+              process.stderr.write(`hoopq: note: ${report.skipped.sealed_sql_unreadable} record(s) with sealed SQL were skipped: the sealing key of this deployment (${ctx.config.keysDir}/audit-sql.key) is missing or is not the one they were sealed with\n`);
+            }
+          } finally {
+            for (const w of warehouses) await w.close();
           }
-        } finally {
-          for (const w of warehouses) await w.close();
-        }
+        });
       } finally {
         await ctx.close();
       }
@@ -108,10 +112,10 @@ function proposedPolicy(parts: PipelineParts, given: string): Policy {
   return configured;
 }
 
-function configuredLog(parts: PipelineParts): string {
+function configuredLog(parts: PipelineParts): AuditLogSource {
   const audit = parts.config.audit;
-  if (audit.kind !== 'file') {
+  if (audit.kind === 'gateway') {
     throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${audit.url}`, { hint: 'run the backtest on the gateway host, or pass --file with a copy of the log' });
   }
-  return audit.path;
+  return audit;
 }

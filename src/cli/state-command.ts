@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { listAuditRecords } from '../audit/read-audit-log.js';
-import { verifyAuditLog, verifyReportToError } from '../audit/verify-audit-log.js';
+import { verifyAuditLogAt, withAuditLogFile } from '../audit/audit-log-source.js';
+import { verifyReportToError } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError, isHoopqError } from '../errors.js';
 import { rebuildStateFromAudit, type RebuiltState } from '../identity/rebuild-state-store.js';
 import { readStateAnchor, stateAnchorPath, writeStateAnchor } from '../identity/state-anchor.js';
@@ -123,18 +124,21 @@ function emptyState(): RebuiltState {
 
 /** The state the audit log records, from a log that verifies (a tampered log must not decide who is revoked). */
 async function readStateFromLog(ctx: CliContext): Promise<RebuiltState> {
-  if (ctx.config.audit.kind !== 'file') {
+  const audit = ctx.config.audit;
+  if (audit.kind === 'gateway') {
     throw new UsageError('state.init_remote_log', 'cannot rebuild the state store here: the audit log is kept by a gateway (audit: in hoopq.yaml is a URL)', {
       hint: 'run hoopq state init on the gateway\'s host, or pass --empty to start from an empty store (revocations are then not restored)',
     });
   }
-  const logPath = ctx.config.audit.path;
-  const report = await verifyAuditLog(logPath, { keyDir: ctx.config.keysDir });
-  if (!report.ok) {
-    const err = verifyReportToError(report, logPath);
-    throw Object.assign(err, { hint: `${err.hint}; the state store is rebuilt only from a log that verifies (--empty starts from an empty store instead)` });
-  }
-  return rebuildStateFromAudit(listAuditRecords(logPath));
+  // one copy of a PostgreSQL log is both verified and read: what is rebuilt is what verified
+  return withAuditLogFile(audit, async (logPath) => {
+    const report = await verifyAuditLogAt(audit, logPath, { keyDir: ctx.config.keysDir });
+    if (!report.ok) {
+      const err = verifyReportToError(report);
+      throw Object.assign(err, { hint: `${err.hint}; the state store is rebuilt only from a log that verifies (--empty starts from an empty store instead)` });
+    }
+    return rebuildStateFromAudit(listAuditRecords(logPath));
+  });
 }
 
 /**

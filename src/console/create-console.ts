@@ -20,7 +20,8 @@ import type { ApprovalRequest } from '../approval/approval-store.js';
 import { reviewApproval } from '../approval/review-approval.js';
 import type { AuditRecord } from '../audit/audit-record.js';
 import { findAuditRecord } from '../audit/read-audit-log.js';
-import { verifyAuditLog } from '../audit/verify-audit-log.js';
+import { verifyAuditLogOf, withAuditLogFile, type AuditLogSource } from '../audit/audit-log-source.js';
+import { PgAuditSink } from '../postgres/pg-audit-sink.js';
 import { parseDuration } from '../config/units.js';
 import { AuthError, isHoopqError, PolicyDeniedError, UsageError, type HoopqError } from '../errors.js';
 import { approvalsOf } from '../gateway/approval-routes.js';
@@ -58,7 +59,10 @@ const MAX_FORM_BYTES = 64 * 1024;
 
 export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqConsole {
   const config = gateway.config.console!;
-  const logPath = gateway.config.audit.kind === 'file' ? gateway.config.audit.path : undefined;
+  const auditLog = gateway.config.audit;
+  const logPath = auditLog.kind === 'file' ? auditLog.path : undefined;
+  // the live feed tails a local file; a log in PostgreSQL is read (and verified) through a copy
+  const logSource: AuditLogSource | undefined = auditLog.kind === 'gateway' ? undefined : auditLog;
   const feed = logPath ? new AuditFeed(logPath) : undefined;
   feed?.start();
   const sessions = new ConsoleSessions(config.sessionTtlMs, options.secureCookies);
@@ -224,16 +228,25 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
   }
 
   async function verification(): Promise<{ ok: boolean; text: string }> {
-    if (!logPath) return { ok: false, text: 'the audit sink is not a local file' };
-    const st = statSync(logPath);
-    const key = `${st.size}:${st.mtimeMs}`;
+    if (!logSource) return { ok: false, text: 'the audit log is kept by another gateway' };
+    const key = await logVersion(logSource);
     if (verifyCache?.key === key) return verifyCache.result;
-    const report = await verifyAuditLog(logPath, { keyDir: gateway.config.keysDir, signatures: 'latest' });
+    const report = await verifyAuditLogOf(logSource, { keyDir: gateway.config.keysDir, signatures: 'latest' });
     const result = report.ok
       ? { ok: true, text: `${report.records} records, chain intact, ${report.checkpoints.verified} signed checkpoint(s) verified` }
       : { ok: false, text: `first bad line ${report.firstBad?.line}: ${report.firstBad?.problem}` };
     verifyCache = { key, result };
     return result;
+  }
+
+  /** Changes whenever the log does: the file's size and time, or the database's head. */
+  async function logVersion(source: AuditLogSource): Promise<string> {
+    if (source.kind === 'file') {
+      const st = statSync(source.path);
+      return `${st.size}:${st.mtimeMs}`;
+    }
+    const sink = await gateway.parts.audit();
+    return sink instanceof PgAuditSink ? sink.headKey() : String(Date.now());
   }
 
   function backTo(ctx: RequestContext): string {
@@ -309,7 +322,7 @@ export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqC
     '/console/record': {
       GET: route(async (ctx, s) => {
         const id = ctx.url.searchParams.get('id') ?? '';
-        const record = (id && id.length <= 100 && (feed?.get(id) ?? (logPath ? await findAuditRecord(logPath, id) : undefined))) || undefined;
+        const record = (id && id.length <= 100 && (feed?.get(id) ?? (logSource ? await withAuditLogFile(logSource, (log) => findAuditRecord(log, id)) : undefined))) || undefined;
         if (!record) throw new UsageError('gateway.not_found', `no audit record ${id.slice(0, 100)}`);
         sendPage(ctx, 200, layout(`Record ${record.seq}`, s, recordPage(record, shownSql(record), feed?.related(record) ?? [], await verification())));
       }, 'session'),

@@ -11,9 +11,8 @@
  * The log read is always the gateway's own (a copy elsewhere is verified where it lies).
  */
 import { z } from 'zod';
-import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
+import { listAuditRecordsOf, requireAuditRecordOf, verifyAuditLogOf, withAuditLogFile, type AuditLogSource } from '../audit/audit-log-source.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
-import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { findReplayRecord, replayQuery } from '../pipeline/replay-query.js';
 import { mintToken, rotateHashKey, rotateKeys } from '../pipeline/token-lifecycle.js';
@@ -48,12 +47,12 @@ export async function handleRotateKeys(gateway: Gateway, ctx: RequestContext): P
 export async function handleAuditList(gateway: Gateway, ctx: RequestContext): Promise<void> {
   authenticateOperator(gateway, ctx);
   const body = await readJsonBody(ctx.req, listSchema, SMALL);
-  const path = logPath(gateway);
+  const source = logSource(gateway);
   const frames = createFrameResponse(ctx.res, { stallTimeoutMs: gateway.limits.stallTimeoutMs });
   ctx.frames = frames;
   let records = 0;
   const filter = { ...body, since: body.since ? new Date(body.since) : undefined, until: body.until ? new Date(body.until) : undefined };
-  for await (const record of listAuditRecords(path, filter)) {
+  for await (const record of listAuditRecordsOf(source, filter)) {
     records++;
     // one record per line, as `audit list --format jsonl` prints it
     if (!frames.out.write(JSON.stringify(record) + '\n')) await drained(frames.out, ctx.signal);
@@ -67,7 +66,7 @@ export async function handleAuditRecord(gateway: Gateway, ctx: RequestContext): 
   if (id === '' || id.length > 200 || [...ctx.url.searchParams.keys()].some((k) => k !== 'id')) {
     throw new UsageError('gateway.bad_request', 'refused the request: give exactly ?id=RECORD_ID', { rule: 'gateway.query_parameters', hint: 'see docs/gateway.md' });
   }
-  sendJson(ctx.res, 200, { record: await requireAuditRecord(logPath(gateway), id) });
+  sendJson(ctx.res, 200, { record: await requireAuditRecordOf(logSource(gateway), id) });
 }
 
 /** 200 with the report whether or not the log verifies: the CLI turns a failed report into exit 9, as in direct mode. */
@@ -75,14 +74,14 @@ export async function handleAuditVerify(gateway: Gateway, ctx: RequestContext): 
   authenticateOperator(gateway, ctx);
   const body = await readJsonBody(ctx.req, verifySchema, SMALL);
   const witness = gateway.config.auditWitness === undefined ? undefined : await readCheckpointWitness(gateway.config.auditWitness);
-  const report = await verifyAuditLog(logPath(gateway), { keyDir: gateway.config.keysDir, signatures: body.signatures ?? 'all', witness, allowNoCheckpoint: body.allow_no_checkpoint ?? false });
+  const report = await verifyAuditLogOf(logSource(gateway), { keyDir: gateway.config.keysDir, signatures: body.signatures ?? 'all', witness, allowNoCheckpoint: body.allow_no_checkpoint ?? false });
   sendJson(ctx.res, 200, { report });
 }
 
 export async function handleReplay(gateway: Gateway, ctx: RequestContext): Promise<void> {
   const actor = authenticateOperator(gateway, ctx);
   const body = await readJsonBody(ctx.req, replaySchema, SMALL);
-  const record = await findReplayRecord(logPath(gateway), body.id);
+  const record = await withAuditLogFile(logSource(gateway), (log) => findReplayRecord(log, body.id));
   const report = await replayQuery(gateway.parts, record, {
     execute: body.execute ?? false,
     mintToken: async (policy, run) => (await mintToken(gateway, actor, { policy, run, subject: `replay:${record.id}`, ttlSeconds: 600 })).token,
@@ -90,10 +89,10 @@ export async function handleReplay(gateway: Gateway, ctx: RequestContext): Promi
   sendJson(ctx.res, 200, { report });
 }
 
-function logPath(gateway: Gateway): string {
+function logSource(gateway: Gateway): AuditLogSource {
   const audit = gateway.config.audit;
-  if (audit.kind !== 'file') throw new ConfigError('config.audit_remote', `this gateway's audit log is kept by ${audit.url}`, { hint: 'ask the gateway that keeps the log' });
-  return audit.path;
+  if (audit.kind === 'gateway') throw new ConfigError('config.audit_remote', `this gateway's audit log is kept by ${audit.url}`, { hint: 'ask the gateway that keeps the log' });
+  return audit;
 }
 
 function drained(out: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {

@@ -38,6 +38,8 @@ export interface BacktestScope {
 
 export interface BacktestInput extends BacktestScope {
   logPath: string;
+  /** How the report names the log, when logPath is a temporary copy (a log in PostgreSQL). */
+  logName?: string;
   policy: Policy;
   /**
    * Read-only warehouses on the same catalog (memoizing ones: see memoizing-warehouse.ts);
@@ -349,7 +351,7 @@ interface Replay {
 function emptyReport(input: BacktestInput): BacktestReport {
   return {
     policy: { name: input.policy.name, file: input.policy.file, sha256: input.policy.sha256 },
-    log: input.logPath,
+    log: input.logName ?? input.logPath,
     scope: { recorded_policy: input.recordedPolicy, since: input.since?.toISOString() ?? null, run: input.run ?? null },
     replayed: 0,
     distinct_sql: 0,

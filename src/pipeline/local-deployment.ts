@@ -4,9 +4,8 @@
  * the gateway's routes call the same functions over the gateway's parts.
  */
 import { userInfo } from 'node:os';
-import { listAuditRecords, requireAuditRecord } from '../audit/read-audit-log.js';
+import { listAuditRecordsOf, requireAuditRecordOf, verifyAuditLogOf, withAuditLogFile, type AuditLogSource } from '../audit/audit-log-source.js';
 import { readCheckpointWitness } from '../audit/read-checkpoint-witness.js';
-import { verifyAuditLog } from '../audit/verify-audit-log.js';
 import type { HoopqConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { Deployment } from './deployment.js';
@@ -21,11 +20,11 @@ export function createLocalDeployment(config: HoopqConfig, local: Pick<LocalPart
   const { parts } = local;
   const t: TokenParts = { parts, state: local.state };
   const actor: Actor = { operator: `operator:${safeUser()}` };
-  const logPath = (what: string): string => {
-    if (config.audit.kind !== 'file') {
+  const logSource = (what: string): AuditLogSource => {
+    if (config.audit.kind === 'gateway') {
       throw new ConfigError('config.audit_remote', `the audit log is kept by the gateway at ${config.audit.url}`, { hint: `run ${what} on the gateway host or with HOOPQ_GATEWAY set, or pass --file` });
     }
-    return config.audit.path;
+    return config.audit;
   };
   return {
     // a what-if under a named policy needs no token here: reading the config is the authority
@@ -48,16 +47,16 @@ export function createLocalDeployment(config: HoopqConfig, local: Pick<LocalPart
     rotateHashKey: () => rotateHashKey(t, actor),
 
     async visitAuditRecords(filter, visit) {
-      for await (const r of listAuditRecords(logPath('hoopq audit'), filter)) await visit(r);
+      for await (const r of listAuditRecordsOf(logSource('hoopq audit'), filter)) await visit(r);
     },
-    findAuditRecord: (id) => requireAuditRecord(logPath('hoopq audit'), id),
+    findAuditRecord: (id) => requireAuditRecordOf(logSource('hoopq audit'), id),
     async verifyAudit(options) {
       const source = options.witness ?? config.auditWitness;
       const witness = source === undefined ? undefined : await readCheckpointWitness(source);
-      return verifyAuditLog(logPath('hoopq audit verify'), { keyDir: config.keysDir, signatures: options.signatures, witness, allowNoCheckpoint: options.allowNoCheckpoint, onRecords: options.onRecords });
+      return verifyAuditLogOf(logSource('hoopq audit verify'), { keyDir: config.keysDir, signatures: options.signatures, witness, allowNoCheckpoint: options.allowNoCheckpoint, onRecords: options.onRecords });
     },
     async replay(id, options) {
-      const record = await findReplayRecord(logPath('hoopq replay'), id);
+      const record = await withAuditLogFile(logSource('hoopq replay'), (log) => findReplayRecord(log, id));
       return replayQuery(parts, record, {
         execute: options.execute,
         mintToken: async (policy, run) => (await mintToken(t, actor, { policy, run, subject: `replay:${record.id}`, ttlSeconds: 600 })).token,

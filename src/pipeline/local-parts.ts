@@ -14,6 +14,7 @@ import { openApprovalStore } from '../approval/approval-store.js';
 import { notifyWebhooks } from '../approval/notify-webhooks.js';
 import { openOperatorStore, type OperatorStore } from '../operator/operator-store.js';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
+import { findOutcomeOfIntent } from '../audit/find-outcome-of-intent.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
@@ -31,7 +32,8 @@ import type { EngineCallGate } from '../warehouse/engine-call-gate.js';
 import { createWarehouseOpener } from '../warehouse/open-warehouse.js';
 import { newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
-import { recoverOutcomes } from './recover-outcomes.js';
+import { openPgAuditSink, PgAuditSink } from '../postgres/pg-audit-sink.js';
+import { recoverOutcomes, type OutcomeFinder } from './recover-outcomes.js';
 
 export interface LocalParts {
   parts: PipelineParts;
@@ -52,7 +54,7 @@ function consoleLink(config: HoopqConfig, path: string): string | undefined {
 export interface LocalPartsOptions {
   /** Limits the process's concurrent engine calls (gateway, MCP: many queries in one process). */
   engineCalls?: EngineCallGate;
-  /** Records per audit group commit (a local JSONL sink only): the gateway's metrics. */
+  /** Records per audit group commit (a JSONL file or PostgreSQL sink): the gateway's metrics. */
   onAuditGroupCommit?: (records: number) => void;
 }
 
@@ -60,7 +62,10 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
   let initRecorded = false;
+  // outcome recovery reads the log back, so no outcome is written twice (a gateway sink: no read-back)
   const logPath = config.audit.kind === 'file' ? config.audit.path : null;
+  const findOutcome = (s: AuditSink): OutcomeFinder | null =>
+    logPath !== null ? (intent) => findOutcomeOfIntent(logPath, intent) : s instanceof PgAuditSink ? (intent) => s.findOutcomeOfIntent(intent) : null;
   const openSqliteState = () => openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) });
   // state: postgres://… — tokens, revocations and budgets shared by every replica
   const getState = () =>
@@ -85,8 +90,9 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
       // the gateway chains and fsyncs; its audit-writer key is kept beside our signing keys
       return openGatewayAuditSink(config.audit.url, { keyFile: join(config.keysDir, AUDIT_WRITER_KEY_FILE) });
     }
-    if (config.audit.kind === 'postgres') return Promise.reject(new Error('audit: postgres:// is not wired yet'));
-    return openJsonlFileSink(config.audit.path, { checkpoint: { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness }, onGroupCommit: options.onAuditGroupCommit });
+    const checkpoint = { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness };
+    if (config.audit.kind === 'postgres') return openPgAuditSink(config.audit.url, { checkpoint, onGroupCommit: options.onAuditGroupCommit });
+    return openJsonlFileSink(config.audit.path, { checkpoint, onGroupCommit: options.onAuditGroupCommit });
   };
 
   /** The audit record of a store this process created, once (evidence; the anchor enforces). */
@@ -108,7 +114,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
     // (with PostgreSQL: where this process opened the store for its own work)
     if (!state && (config.statePostgres !== undefined || !existsSync(config.statePath))) return 0;
     try {
-      return await recoverOutcomes(getState(), s, logPath);
+      return await recoverOutcomes(getState(), s, findOutcome(s));
     } catch {
       return 0; // a store that cannot be used refuses the query itself, with its reason
     }
