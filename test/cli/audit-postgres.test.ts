@@ -48,21 +48,6 @@ beforeEach(async () => {
   writeFileSync(config, readFileSync(demo.config, 'utf8').replace(/^audit: .*$/m, `audit: ${url}`));
 });
 
-/** Fast shutdown of the postmaster itself (its pid from postmaster.pid), waiting until it is gone. */
-async function stopServerNow(): Promise<void> {
-  const [{ dir }] = await rows("SELECT current_setting('data_directory') AS dir");
-  const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  process.kill(pid, 'SIGINT');
-  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 50))) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-  }
-  throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
-}
-
 describe.skipIf(!HAS_POSTGRES)('an audit log in PostgreSQL', () => {
   it('records queries, verifies (exit 0), and audit list/show/export print what they print for the same log in a file', async () => {
     for (let i = 0; i < 3; i++) expect(query(`SELECT ${i} AS n`).code).toBe(0);
@@ -189,7 +174,7 @@ describe.skipIf(!HAS_POSTGRES)('an audit log in PostgreSQL', () => {
     const dead = join(demo.dir, 'hoopq-pg-dead.yaml');
     writeFileSync(dead, readFileSync(config, 'utf8'));
     expect(run(['query', 'SELECT 1 AS n'], { ...J, HOOPQ_TOKEN: writer }).code).toBe(0);
-    await stopServerNow();
+    await server.stop();
     const r = demo.run(['query', '--format', 'json', 'CREATE TABLE scratch.must_not_exist AS SELECT 1 AS x'], { env: { HOOPQ_CONFIG: dead, HOOPQ_TOKEN: writer } });
     expect(r.code).toBe(8);
     expect(r.stdout).toBe('');

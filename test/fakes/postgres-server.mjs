@@ -10,11 +10,25 @@
  * server is a failure.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+
+/**
+ * The postmaster's pid, from the first line of `postmaster.pid` in its data directory.
+ * @param {string} data
+ * @returns {number | undefined}
+ */
+function postmasterPid(data) {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** @returns {string | undefined} */
 function findBin() {
@@ -113,11 +127,24 @@ export async function startPostgres() {
     },
     sql,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT');
+        // as root `child` is runuser, which does not pass SIGINT on (its postgres would be left
+        // running, orphaned, on a deleted data directory): signal the postmaster itself
+        const postmaster = postmasterPid(data) ?? child.pid;
+        const signal = (/** @type {NodeJS.Signals} */ sig) => {
+          try {
+            if (postmaster !== undefined) process.kill(postmaster, sig);
+          } catch {
+            // already gone
+          }
+        };
+        signal('SIGINT');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
+        if (child.exitCode === null && child.signalCode === null) {
+          signal('SIGKILL');
+          child.kill('SIGKILL');
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     },
