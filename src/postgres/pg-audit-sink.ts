@@ -60,9 +60,13 @@ SELECT l.seq, l.hash, l.end_bytes, (SELECT coalesce(max(seq), 0) FROM ${AUDIT_CH
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (SELECT seq, hash, end_bytes FROM ${AUDIT_LOG_TABLE} ORDER BY seq DESC LIMIT 1) AS l ON true`;
 
+/** The group's records and, when one is due ($8 not null), its checkpoint: one statement, one round trip. */
 const INSERT_SQL = `
-INSERT INTO ${AUDIT_LOG_TABLE} (seq, hash, line, end_bytes, id, intent)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])`;
+WITH records AS (
+  INSERT INTO ${AUDIT_LOG_TABLE} (seq, hash, line, end_bytes, id, intent)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+)
+INSERT INTO ${AUDIT_CHECKPOINTS_TABLE} (seq, line) SELECT $7::bigint, $8::text WHERE $8::text IS NOT NULL`;
 
 const INSERT_CHECKPOINT_SQL = `INSERT INTO ${AUDIT_CHECKPOINTS_TABLE} (seq, line) VALUES ($1, $2)`;
 
@@ -98,8 +102,7 @@ export class PgAuditSink implements AuditSink {
         // Best effort, as for the file: the records are committed; without this checkpoint they
         // are only not yet covered by a signature, and the next writer's checkpoint covers them.
         let signed: AuditCheckpoint | null = null;
-        await this.transaction('checkpoint', async (client) => {
-          const head = await readHead(client);
+        await this.transaction('checkpoint', async (client, head) => {
           if (head.seq > head.lastCheckpointSeq) signed = await this.insertCheckpoint(client, head.seq, head.hash, head.endBytes);
         }).catch(() => undefined);
         if (signed && cp.witness) {
@@ -146,8 +149,7 @@ export class PgAuditSink implements AuditSink {
   private async commitGroup(group: PendingAppend[]): Promise<void> {
     const done: Array<[PendingAppend, AuditRecord]> = [];
     let signed: AuditCheckpoint | null = null;
-    await this.transaction('append', async (client) => {
-      const head = await readHead(client);
+    await this.transaction('append', async (client, head) => {
       if (head.seq === 0) this.refuseIfLogWasReplaced(head);
       let { seq, hash: prev, endBytes } = head;
       const columns: [number[], string[], string[], number[], string[], Array<string | null>] = [[], [], [], [], [], []];
@@ -173,11 +175,11 @@ export class PgAuditSink implements AuditSink {
         done.push([waiter, record]);
       }
       if (done.length === 0) return;
-      await client.query(INSERT_SQL, columns);
       const cp = this.checkpoint;
       // the first record of a log is signed at once (`audit verify` refuses records that no
       // checkpoint covers), then each multiple of `every` passed: in this same transaction
-      if (cp && isCheckpointDue(head.lastCheckpointSeq, seq, cp.every)) signed = await this.insertCheckpoint(client, seq, prev, endBytes);
+      if (cp && isCheckpointDue(head.lastCheckpointSeq, seq, cp.every)) signed = signCheckpoint(cp.key, { seq, hash: prev, logSizeBytes: endBytes }, this.now());
+      await client.query(INSERT_SQL, [...columns, seq, signed ? canonicalJson(signed) : null]);
     });
     if (done.length === 0) return;
     this.appended += done.length;
@@ -211,8 +213,11 @@ export class PgAuditSink implements AuditSink {
     }
   }
 
-  /** BEGIN, the session settings and the append lock, fn, COMMIT; any failure rolls back and is an AuditWriteError. */
-  private async transaction(what: string, fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  /**
+   * BEGIN, the session settings, the append lock and the head (one round trip), fn, COMMIT;
+   * any failure rolls back and is an AuditWriteError.
+   */
+  private async transaction(what: string, fn: (client: pg.PoolClient, head: Head) => Promise<void>): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -221,10 +226,10 @@ export class PgAuditSink implements AuditSink {
     }
     let broken: unknown;
     try {
-      await client.query(
-        `BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.lockTimeoutMs))}; SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${AUDIT_APPEND_LOCK})`,
-      );
-      await fn(client);
+      const results = (await client.query(
+        `BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.lockTimeoutMs))}; SELECT pg_advisory_xact_lock(${ADVISORY_NAMESPACE}, ${AUDIT_APPEND_LOCK}); ${HEAD_SQL}`,
+      )) as unknown as pg.QueryResult[];
+      await fn(client, headOf(results[results.length - 1].rows[0] as HeadRow));
       await client.query('COMMIT');
     } catch (err) {
       broken = err;
@@ -246,8 +251,14 @@ export class PgAuditSink implements AuditSink {
   }
 }
 
-async function readHead(client: pg.PoolClient): Promise<Head> {
-  const row = (await client.query(HEAD_SQL)).rows[0] as { seq: string | null; hash: string | null; end_bytes: string | null; checkpoint_seq: string };
+interface HeadRow {
+  seq: string | null;
+  hash: string | null;
+  end_bytes: string | null;
+  checkpoint_seq: string;
+}
+
+function headOf(row: HeadRow): Head {
   const lastCheckpointSeq = Number(row.checkpoint_seq);
   if (row.seq === null) return { seq: 0, hash: GENESIS_PREV, endBytes: 0, lastCheckpointSeq };
   // whatever head is there is extended, as with the file: judging it is verification's job
