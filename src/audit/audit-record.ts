@@ -54,6 +54,8 @@ export interface AuditSink {
    */
   append(body: AuditRecordBody): Promise<AuditRecord>;
   close(): Promise<void>;
+  /** Readiness of a sink behind a server (PostgreSQL): rejects while it cannot be reached. */
+  ping?(): Promise<void>;
 }
 
 /** The sink's own record: a writer was killed mid-write and the torn bytes were moved aside. */

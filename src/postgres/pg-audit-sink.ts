@@ -118,6 +118,11 @@ export class PgAuditSink implements AuditSink {
     }
   }
 
+  /** Readiness: the database answers now (AuditWriteError, exit 8, when it does not). */
+  async ping(): Promise<void> {
+    await this.query('reach the database', 'SELECT 1');
+  }
+
   /** The newest signed checkpoint in the database (GET /v1/audit/checkpoint), or null. */
   async newestCheckpoint(): Promise<AuditCheckpoint | null> {
     const rows = await this.query('read the newest checkpoint', `SELECT line FROM ${AUDIT_CHECKPOINTS_TABLE} ORDER BY seq DESC, n DESC LIMIT 1`);
