@@ -64,12 +64,16 @@ async function answer(request: SyncRequest): Promise<SyncAnswer> {
     if (request.transaction) await c.query('BEGIN');
     try {
       for (const step of request.steps) {
-        const r = await c.query(step.sql, step.params);
-        results.push({ rows: r.rows, rowCount: r.rowCount ?? 0 });
+        const answered = (await c.query(step.sql, step.params)) as pg.QueryResult | pg.QueryResult[];
+        // a text of several statements (no parameters) answers each: its last one counts
+        const r = Array.isArray(answered) ? answered[answered.length - 1]! : answered;
+        results.push({ rows: r.rows ?? [], rowCount: r.rowCount ?? 0 });
       }
       if (request.transaction) await c.query('COMMIT');
     } catch (err) {
-      if (request.transaction) await c.query('ROLLBACK').catch(() => undefined);
+      // also after a failed text that began its own transaction: the session must not stay in
+      // an aborted one (a ROLLBACK outside a transaction only warns)
+      await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
     return { id: request.id, ok: true, results };

@@ -178,6 +178,31 @@ describe.skipIf(!HAS_POSTGRES)('PostgreSQL state store', () => {
     }
   });
 
+  it('settling takes any id as data, and a failed settle leaves the session usable', async () => {
+    const url = await server.createDatabase();
+    const store = openPgStateStore(url);
+    try {
+      const odd = "x'); DROP TABLE hoopq_revocations; --";
+      expect(store.consumeQueryBudget('run-odd', 10, { intent: odd, host: 'h', pid: 1 }).ok).toBe(true);
+      store.settleQuery(odd);
+      expect(store.pendingOutcomes()).toEqual([]);
+      expect((await server.sql(url, "SELECT to_regclass('hoopq_revocations') IS NOT NULL AS present")).rows[0].present).toBe(true);
+      // a settle that fails inside its transaction (here a trigger refuses the delete) must not
+      // leave the session in an aborted transaction for the next call
+      await server.sql(url, "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$ LANGUAGE plpgsql");
+      await server.sql(url, 'CREATE TRIGGER refuse BEFORE DELETE ON hoopq_pending_outcomes FOR EACH ROW EXECUTE FUNCTION refuse()');
+      expect(store.consumeQueryBudget('run-after', 10, { intent: 'held', host: 'h', pid: 1 }).ok).toBe(true);
+      expect(() => store.settleQuery('held')).toThrow(expect.objectContaining({ exitCode: 3 }));
+      await server.sql(url, 'DROP TRIGGER refuse ON hoopq_pending_outcomes');
+      expect(store.consumeQueryBudget('run-after', 10).ok).toBe(true);
+      expect(store.queriesStarted('run-after')).toBe(2);
+      store.settleQuery('held');
+      expect(store.pendingOutcomes()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('the compiled thread is where the store looks for it', () => {
     expect(existsSync(join(ROOT, 'dist', 'postgres', 'pg-sync-thread.js'))).toBe(true);
   });
