@@ -39,7 +39,7 @@ function identity(overrides: Partial<RunIdentity> = {}): RunIdentity {
  * without depending on the rest of the tree compiling.
  */
 function buildForChildren(outDir: string): string {
-  for (const relative of ['identity/state-store.ts', 'identity/state-store-errors.ts', 'identity/state-anchor.ts', 'identity/revocation-watchers.ts', 'audit/sync-directory.ts', 'sqlite/open-sqlite.ts', 'errors.ts']) {
+  for (const relative of ['identity/state-store.ts', 'identity/state-store-errors.ts', 'identity/state-anchor.ts', 'identity/revocation-watchers.ts', 'identity/store-health.ts', 'audit/sync-directory.ts', 'sqlite/open-sqlite.ts', 'errors.ts']) {
     const source = fs.readFileSync(path.join(repo, 'src', relative), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },

@@ -34,6 +34,7 @@ import { ConfigError, InternalError, isHoopqError } from '../errors.js';
 import type { RunIdentity } from './run-identity.js';
 import { newStateStoreId, readStateAnchor, writeStateAnchor, type StateAnchor } from './state-anchor.js';
 import { RevocationWatchers } from './revocation-watchers.js';
+import { StoreHealth } from './store-health.js';
 import { missingStore, replacedStore, stateError, unanchored } from './state-store-errors.js';
 
 export type RevocationKind = 'run' | 'token';
@@ -114,8 +115,6 @@ export interface StateHealth {
   problem?: ConfigError;
 }
 
-/** How often operations re-check that the file on disk is still the anchored store. */
-export const HEALTH_CHECK_MS = 250;
 const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
@@ -223,13 +222,15 @@ export class SqliteStateStore implements StateStore {
   private readonly busyTimeoutMs: number;
   private connection: Connection;
   private problem: ConfigError | undefined;
-  private checkedAt = 0;
+  private readonly healthCheck = new StoreHealth(
+    () => this.checkHealth(),
+    () => (this.problem ? { ok: false, storeId: null, problem: this.problem } : { ok: true, storeId: this.connection.storeId }),
+  );
   private readonly watchers = new RevocationWatchers({
     findRevocation: (identity) => this.findRevocation(identity),
     currentProblem: () => this.problem,
     failureOf: (err) => stateError(this.file, 'check revocations', err, this.busyTimeoutMs),
   });
-  private monitor: NodeJS.Timeout | undefined;
 
   constructor(file: string, options: StateStoreOptions = {}) {
     this.file = path.resolve(file);
@@ -245,7 +246,7 @@ export class SqliteStateStore implements StateStore {
       throw err;
     }
     this.connection = opened;
-    this.checkedAt = Date.now();
+    this.healthCheck.checked();
   }
 
   /** The store's id (the anchor names it). */
@@ -434,7 +435,7 @@ export class SqliteStateStore implements StateStore {
    * reopened here. Cheap: a stat, the anchor, and one read on a fresh connection.
    */
   checkHealth(): StateHealth {
-    this.checkedAt = Date.now();
+    this.healthCheck.checked();
     if (!this.anchorFile) return { ok: true, storeId: this.connection.storeId };
     try {
       const anchor = readStateAnchor(this.anchorFile);
@@ -476,34 +477,23 @@ export class SqliteStateStore implements StateStore {
 
   /** Re-checks health every `intervalMs` in the background (a gateway), so readiness and watchers learn of a lost store without a request. */
   startMonitor(intervalMs = 500): () => void {
-    clearInterval(this.monitor);
-    this.monitor = setInterval(() => this.checkHealth(), intervalMs);
-    this.monitor.unref();
-    return () => clearInterval(this.monitor);
+    return this.healthCheck.startMonitor(intervalMs);
   }
 
   /** The last verdict, re-checked if older than HEALTH_CHECK_MS. */
   health(): StateHealth {
-    if (Date.now() - this.checkedAt >= HEALTH_CHECK_MS) return this.checkHealth();
-    return this.problem ? { ok: false, storeId: null, problem: this.problem } : { ok: true, storeId: this.connection.storeId };
+    return this.healthCheck.current();
   }
 
   close(): void {
-    clearInterval(this.monitor);
+    this.healthCheck.stopMonitor();
     this.watchers.stopAll();
     closeQuietly(this.connection.db);
   }
 
   /** Runs one operation on a healthy store; every failure becomes a ConfigError that tells the truth. */
   private use<T>(what: string, fn: () => T): T {
-    const health = this.health();
-    if (!health.ok) throw health.problem!;
-    try {
-      return fn();
-    } catch (err) {
-      if (isHoopqError(err)) throw err;
-      throw stateError(this.file, what, err, this.busyTimeoutMs);
-    }
+    return this.healthCheck.use(fn, (err) => stateError(this.file, what, err, this.busyTimeoutMs));
   }
 
   private startedIn(run: string): number {

@@ -26,6 +26,7 @@ import { ConfigError, InternalError, isHoopqError } from '../errors.js';
 import { describePostgresUrl } from '../config/postgres-url.js';
 import type { RunIdentity } from '../identity/run-identity.js';
 import { RevocationWatchers } from '../identity/revocation-watchers.js';
+import { StoreHealth } from '../identity/store-health.js';
 import { newStateStoreId, readStateAnchor, writeStateAnchor } from '../identity/state-anchor.js';
 import type {
   IssuedToken,
@@ -39,7 +40,6 @@ import type {
   StateStore,
   StateStoreInit,
 } from '../identity/state-store.js';
-import { HEALTH_CHECK_MS } from '../identity/state-store.js';
 import { PgSync, PgSyncError, type PgStep } from './pg-sync.js';
 
 /** The anchor of a PostgreSQL store, beside the SQLite store's (which then keeps only approvals and operator keys). */
@@ -91,8 +91,10 @@ export class PgStateStore implements StateStore {
   private problem: ConfigError | undefined;
   /** The last check's failure of any kind (what readiness and operations report until the next check). */
   private lastFailure: ConfigError | undefined;
-  private checkedAt = 0;
-  private monitor: NodeJS.Timeout | undefined;
+  private readonly healthCheck = new StoreHealth(
+    () => this.checkHealth(),
+    () => (this.lastFailure ? { ok: false, storeId: null, problem: this.lastFailure } : { ok: true, storeId: this.id }),
+  );
   private readonly watchers = new RevocationWatchers({
     findRevocation: (identity) => this.findRevocation(identity),
     currentProblem: () => this.problem,
@@ -117,7 +119,7 @@ export class PgStateStore implements StateStore {
       this.db.close();
       throw isHoopqError(err) ? err : this.failure('open the store', err);
     }
-    this.checkedAt = Date.now();
+    this.healthCheck.checked();
   }
 
   get storeId(): string {
@@ -279,7 +281,7 @@ export class PgStateStore implements StateStore {
 
   /** Checks now that the database answers and is the anchored store. One round trip. */
   checkHealth(): StateHealth {
-    this.checkedAt = Date.now();
+    this.healthCheck.checked();
     try {
       const rows = this.db.query("SELECT value FROM hoopq_meta WHERE key = 'store_id'");
       const found = rows[0] ? String(rows[0].value) : null;
@@ -305,32 +307,21 @@ export class PgStateStore implements StateStore {
   }
 
   startMonitor(intervalMs = 500): () => void {
-    clearInterval(this.monitor);
-    this.monitor = setInterval(() => this.checkHealth(), intervalMs);
-    this.monitor.unref();
-    return () => clearInterval(this.monitor);
+    return this.healthCheck.startMonitor(intervalMs);
   }
 
   health(): StateHealth {
-    if (Date.now() - this.checkedAt >= HEALTH_CHECK_MS) return this.checkHealth();
-    return this.lastFailure ? { ok: false, storeId: null, problem: this.lastFailure } : { ok: true, storeId: this.id };
+    return this.healthCheck.current();
   }
 
   close(): void {
-    clearInterval(this.monitor);
+    this.healthCheck.stopMonitor();
     this.watchers.stopAll();
     this.db.close();
   }
 
   private use<T>(what: string, fn: () => T): T {
-    const health = this.health();
-    if (!health.ok) throw health.problem!;
-    try {
-      return fn();
-    } catch (err) {
-      if (isHoopqError(err)) throw err;
-      throw this.failure(what, err);
-    }
+    return this.healthCheck.use(fn, (err) => this.failure(what, err));
   }
 
   private revoke(kind: RevocationKind, value: string, reason: string | null, now: Date, countSql: string): RevocationResult {
