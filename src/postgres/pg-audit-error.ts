@@ -5,6 +5,7 @@
  */
 import type { AuditWriteError } from '../errors.js';
 import { auditWriteError } from '../audit/sink-checkpointing.js';
+import { isSqlState } from './sql-state.js';
 
 /** SQLSTATE or Node error code of a node-postgres failure (an AggregateError's first cause for a refused connection). */
 export function pgErrorCode(err: unknown): string | undefined {
@@ -34,7 +35,7 @@ export function pgAuditError(database: string, action: string, err: unknown): Au
   let what: string;
   let hint: string;
   let errorCode = 'audit.write_failed';
-  const sqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+  const sqlState = isSqlState(code);
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || (!sqlState && /timeout|terminated|Connection ended/i.test(reason))) {
     what = `the database cannot be reached (${code ?? reason})`;
     hint = unreachable;

@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
+import { isSqlState } from './sql-state.js';
 
 export interface SyncRequest {
   id: number;
@@ -79,7 +80,7 @@ async function answer(request: SyncRequest): Promise<SyncAnswer> {
     return { id: request.id, ok: true, results };
   } catch (err) {
     // a session in an unknown state is not reused
-    if (c && (!/^[0-9A-Z]{5}$/.test((err as { code?: string }).code ?? '') || (err as Error).message.includes('timeout'))) {
+    if (c && (!isSqlState((err as { code?: string }).code) || (err as Error).message.includes('timeout'))) {
       client = undefined;
       void c.end().catch(() => undefined);
     }

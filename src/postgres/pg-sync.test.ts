@@ -7,7 +7,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PgSync, isSqlState } from './pg-sync.js';
+import { PgSync } from './pg-sync.js';
+import { isSqlState } from './sql-state.js';
 
 let server: Server;
 let port: number;

@@ -16,12 +16,8 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { isSqlState } from './sql-state.js';
 import type { SyncAnswer, SyncRequest, SyncThreadData } from './pg-sync-thread.js';
-
-/** A SQLSTATE: the server answered (with an error). */
-export function isSqlState(code: string | undefined): boolean {
-  return code !== undefined && /^[0-9A-Z]{5}$/.test(code);
-}
 
 /** How long a server that could not be reached is not asked again. */
 const BACKOFF_MS = 1_000;
