@@ -1,3 +1,5 @@
+import type { IntentOutcomeState } from './find-outcome-of-intent.js';
+
 /**
  * The audit record (docs/reference.md "Audit record fields"). Every field of the contract is present on
  * every `query` record (null where it does not apply), so a reader never has to guess.
@@ -56,6 +58,11 @@ export interface AuditSink {
   close(): Promise<void>;
   /** Readiness of a sink behind a server (PostgreSQL): rejects while it cannot be reached. */
   ping?(): Promise<void>;
+  /**
+   * Whether the log holds an outcome for an intent record (outcome recovery's read-back, so no
+   * outcome is written twice); absent where the log cannot be read back (a gateway's sink).
+   */
+  findOutcomeOfIntent?(intentId: string): IntentOutcomeState | Promise<IntentOutcomeState>;
 }
 
 /** The sink's own record: a writer was killed mid-write and the torn bytes were moved aside. */

@@ -32,6 +32,7 @@ import { sqliteFailureOf } from '../sqlite/open-sqlite.js';
 import { GroupCommitQueue, type PendingAppend } from './group-commit.js';
 import { appendToWitness, auditWriteError, isCheckpointDue, openSinkCheckpointing, type SinkCheckpointOptions, type SinkCheckpointing as SharedCheckpointing } from './sink-checkpointing.js';
 import { syncDir } from './sync-directory.js';
+import { findOutcomeOfIntent, type IntentOutcomeState } from './find-outcome-of-intent.js';
 
 export interface JsonlFileSinkOptions {
   /**
@@ -87,6 +88,12 @@ export class JsonlFileSink implements AuditSink {
    */
   append(body: AuditRecordBody): Promise<AuditRecord> {
     return this.queue.append(body);
+  }
+
+
+  /** Whether the log holds an outcome for an intent: read back from the file's end. */
+  findOutcomeOfIntent(intentId: string): IntentOutcomeState {
+    return findOutcomeOfIntent(this.path, intentId);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,6 @@ import { openApprovalStore } from '../approval/approval-store.js';
 import { notifyWebhooks } from '../approval/notify-webhooks.js';
 import { openOperatorStore, type OperatorStore } from '../operator/operator-store.js';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
-import { findOutcomeOfIntent } from '../audit/find-outcome-of-intent.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
@@ -32,8 +31,8 @@ import type { EngineCallGate } from '../warehouse/engine-call-gate.js';
 import { createWarehouseOpener } from '../warehouse/open-warehouse.js';
 import { newAuditBody } from './audit-body.js';
 import type { PipelineParts } from './pipeline-parts.js';
-import { openPgAuditSink, PgAuditSink } from '../postgres/pg-audit-sink.js';
-import { recoverOutcomes, type OutcomeFinder } from './recover-outcomes.js';
+import { openPgAuditSink } from '../postgres/pg-audit-sink.js';
+import { recoverOutcomes } from './recover-outcomes.js';
 
 export interface LocalParts {
   parts: PipelineParts;
@@ -62,10 +61,6 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   let state: StateStore | undefined;
   let sink: Promise<AuditSink> | undefined;
   let initRecorded = false;
-  // outcome recovery reads the log back, so no outcome is written twice (a gateway sink: no read-back)
-  const logPath = config.audit.kind === 'file' ? config.audit.path : null;
-  const findOutcome = (s: AuditSink): OutcomeFinder | null =>
-    logPath !== null ? (intent) => findOutcomeOfIntent(logPath, intent) : s instanceof PgAuditSink ? (intent) => s.findOutcomeOfIntent(intent) : null;
   const openSqliteState = () => openStateStore(config.statePath, { anchorFile: stateAnchorPath(config.keysDir) });
   // state: postgres://… — tokens, revocations and budgets shared by every replica
   const getState = () =>
@@ -114,7 +109,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
     // (with PostgreSQL: where this process opened the store for its own work)
     if (!state && (config.statePostgres !== undefined || !existsSync(config.statePath))) return 0;
     try {
-      return await recoverOutcomes(getState(), s, findOutcome(s));
+      return await recoverOutcomes(getState(), s);
     } catch {
       return 0; // a store that cannot be used refuses the query itself, with its reason
     }

@@ -13,28 +13,25 @@
  * Before appending it reads the log back to the intent: an outcome already there (the
  * process died after writing it, before settling its unit) is not written twice.
  *
- * Input: the state store, the sink, how to read the log back (null for a remote sink: none).
+ * Input: the state store and the sink (which reads its log back, where it can: a file or
+ * PostgreSQL; a gateway's sink cannot, and its outcome is written without the read-back).
  * Output: how many outcomes were written. Invariants: never two outcomes for one intent
  * from recovery; units of processes still alive on this host, and units of other hosts, are
  * left alone (docs/audit.md "Outcomes written later").
  */
 import os from 'node:os';
 import type { AuditRecordBody, AuditSink } from '../audit/audit-record.js';
-import type { IntentOutcomeState } from '../audit/find-outcome-of-intent.js';
 import type { PendingOutcome, StateStore } from '../identity/state-store.js';
 import { newAuditBody } from './audit-body.js';
 
-/** Whether the log holds an outcome for an intent (the file read from its end, or a PostgreSQL lookup). */
-export type OutcomeFinder = (intentId: string) => IntentOutcomeState | Promise<IntentOutcomeState>;
-
-export async function recoverOutcomes(state: StateStore, sink: AuditSink, findOutcome: OutcomeFinder | null, now: () => Date = () => new Date()): Promise<number> {
+export async function recoverOutcomes(state: StateStore, sink: AuditSink, now: () => Date = () => new Date()): Promise<number> {
   const host = os.hostname();
   let written = 0;
   for (const pending of state.pendingOutcomes()) {
     if (pending.host !== host) continue;
     // this process's own units are queries still running, unless it kept their outcome
     if (pending.pid === process.pid ? pending.outcome === null : isAlive(pending.pid)) continue;
-    const found = findOutcome === null ? 'intent-only' : await findOutcome(pending.intent);
+    const found = sink.findOutcomeOfIntent ? await sink.findOutcomeOfIntent(pending.intent) : 'intent-only';
     if (found !== 'outcome') {
       await sink.append(recoveredOutcome(pending, now()));
       written += 1;
