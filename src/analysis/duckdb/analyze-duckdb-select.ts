@@ -8,6 +8,7 @@ import { AnalysisError } from '../../errors.js';
 import type { NameDefaults, ViewExpansion } from '../query-analysis.js';
 import { collectDuckDbTableReferences, type CollectOptions, type DuckDbSelectFindings, type DuckDbTableReference } from './collect-duckdb-table-references.js';
 import type { DuckDbNameResolver } from './duckdb-name-resolver.js';
+import type { DuckDbParseTrees } from './duckdb-parse-trees.js';
 import { extractDuckDbViewBody } from './extract-duckdb-view-body.js';
 import { serializeDuckDbSelect, type DuckDbSelectTree } from './serialize-duckdb-select.js';
 
@@ -31,6 +32,8 @@ export interface DuckDbSelectAnalysis {
 
 export interface DuckDbSelectEnv {
   parser: DuckDBConnection;
+  /** DuckDB's parse trees of the texts analysed (one batch per analysis where it can). */
+  trees: DuckDbParseTrees;
   resolver: DuckDbNameResolver;
   /**
    * The session's name defaults (the search path the statement runs under). DuckDB binds a
@@ -46,7 +49,7 @@ export async function analyzeDuckDbSelect(
   options: CollectOptions = {},
   stack: readonly string[] = [],
 ): Promise<DuckDbSelectAnalysis> {
-  const tree = await serializeDuckDbSelect(text, env.parser);
+  const tree = await serializeDuckDbSelect(text, env.trees);
   const findings = collectDuckDbTableReferences(tree, options);
   for (const fn of findings.functions) {
     if (env.resolver.facts.userFunctions.has(fn)) {

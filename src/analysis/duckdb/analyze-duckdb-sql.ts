@@ -21,6 +21,7 @@ import { classifyDuckDbStatement } from './classify-duckdb-statement.js';
 import { DuckDbNameResolver } from './duckdb-name-resolver.js';
 import { readDuckDbEngineFacts } from './read-duckdb-engine-facts.js';
 import { readDuckDbScript, type DuckDbStatementText } from './read-duckdb-script.js';
+import { DuckDbParseTrees } from './duckdb-parse-trees.js';
 
 export interface DuckDbAnalysisContext {
   parser: DuckDBConnection;
@@ -29,10 +30,11 @@ export interface DuckDbAnalysisContext {
 }
 
 export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext): Promise<QueryAnalysis> {
-  const script = await readDuckDbScript(sql, ctx.parser);
+  const trees = new DuckDbParseTrees(ctx.parser);
+  const script = await readDuckDbScript(sql, trees);
   const literals = { spans: script.literalSpans, comments: script.commentSpans, values: script.literalValues };
   try {
-    return await analyzeStatements(script.statements, ctx, literals);
+    return await analyzeStatements(script.statements, ctx, literals, trees);
   } catch (err) {
     // the lexing was checked: a refusal from here on may still show the SQL, redacted
     if (err instanceof AnalysisError && !err.sqlLiterals) err.sqlLiterals = literals;
@@ -40,9 +42,9 @@ export async function analyzeDuckDbSql(sql: string, ctx: DuckDbAnalysisContext):
   }
 }
 
-async function analyzeStatements(pieces: DuckDbStatementText[], ctx: DuckDbAnalysisContext, literals: SqlLiterals): Promise<QueryAnalysis> {
+async function analyzeStatements(pieces: DuckDbStatementText[], ctx: DuckDbAnalysisContext, literals: SqlLiterals, trees: DuckDbParseTrees): Promise<QueryAnalysis> {
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
-  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver, session: ctx.names };
+  const env: DuckDbSelectEnv = { parser: ctx.parser, trees, resolver, session: ctx.names };
   const statements: StatementAnalysis[] = [];
   for (const piece of pieces) {
     const plan = classifyDuckDbStatement(piece.tokens, piece.text);

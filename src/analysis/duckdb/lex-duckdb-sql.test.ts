@@ -4,6 +4,7 @@ import { AnalysisError } from '../../errors.js';
 import { lexDuckDbScript, lexDuckDbSql, type DuckDbLexing } from './lex-duckdb-sql.js';
 import { readDuckDbScript } from './read-duckdb-script.js';
 import { verifyDuckDbLexing } from './verify-duckdb-lexing.js';
+import { DuckDbParseTrees } from './duckdb-parse-trees.js';
 
 const texts = (sql: string) => lexDuckDbSql(sql).map((t) => `${t.kind}:${t.text}`);
 
@@ -82,7 +83,7 @@ describe('verifyDuckDbLexing: DuckDB checks every reading', () => {
 
   it('accepts hoopq\'s own reading of tricky text, and returns DuckDB\'s string values', async () => {
     const sql = "SELECT E'a\\tb', $é$x$é$, 'it''s' -- c\r, 1e--x\n";
-    expect(await verifyDuckDbLexing(sql, lexDuckDbScript(sql), parser)).toEqual(['a\tb', 'x', "it's"]);
+    expect(await verifyDuckDbLexing(sql, lexDuckDbScript(sql), new DuckDbParseTrees(parser))).toEqual(['a\tb', 'x', "it's"]);
   });
 
   it('refuses a reading that takes code for a comment (the old \\r rule)', async () => {
@@ -93,14 +94,14 @@ describe('verifyDuckDbLexing: DuckDB checks every reading', () => {
       tokens: honest.tokens.slice(0, 4),
       gaps: [...honest.gaps.slice(0, 4), { start: honest.tokens[3]!.end, end: sql.length, hasComment: true, hasNewline: true }],
     };
-    await expect(verifyDuckDbLexing(sql, wrong, parser)).rejects.toMatchObject({ code: 'analysis.engine_disagrees', exitCode: 6 });
+    await expect(verifyDuckDbLexing(sql, wrong, new DuckDbParseTrees(parser))).rejects.toMatchObject({ code: 'analysis.engine_disagrees', exitCode: 6 });
   });
 
   it('refuses a reading that takes a string for code (an ASCII-only dollar tag rule)', async () => {
     // the old lexer's reading of `SELECT $é$ ; SELECT 1 ; $é$`: parameters and three statements
     const sql = 'SELECT $é$ ; SELECT 1 ; $é$';
     const wrong = lexingOf(sql, [['word', 0, 6], ['param', 7, 9], ['param', 9, 10], ['punct', 11, 12], ['word', 13, 19], ['number', 20, 21], ['punct', 22, 23], ['param', 24, 26], ['param', 26, 27]]);
-    await expect(verifyDuckDbLexing(sql, wrong, parser)).rejects.toMatchObject({ code: 'analysis.engine_disagrees' });
+    await expect(verifyDuckDbLexing(sql, wrong, new DuckDbParseTrees(parser))).rejects.toMatchObject({ code: 'analysis.engine_disagrees' });
   });
 
   it('refuses a number read longer than DuckDB reads it', async () => {
@@ -116,11 +117,11 @@ describe('verifyDuckDbLexing: DuckDB checks every reading', () => {
         { start: 12, end: 12, hasComment: false, hasNewline: false },
       ],
     };
-    await expect(verifyDuckDbLexing(sql, wrong, parser)).rejects.toMatchObject({ code: 'analysis.engine_disagrees' });
+    await expect(verifyDuckDbLexing(sql, wrong, new DuckDbParseTrees(parser))).rejects.toMatchObject({ code: 'analysis.engine_disagrees' });
   });
 
   it('rebuilds each statement from its tokens, comments dropped, and splits where DuckDB splits', async () => {
-    const script = await readDuckDbScript("SELECT 1 -- one\r, 2; /* two */ SELECT 'a;b' AS s;;", parser);
+    const script = await readDuckDbScript("SELECT 1 -- one\r, 2; /* two */ SELECT 'a;b' AS s;;", new DuckDbParseTrees(parser));
     expect(script.statements.map((s) => s.text)).toEqual(['SELECT 1\n, 2', "SELECT 'a;b' AS s"]);
     expect(script.commentSpans).toHaveLength(2);
   });

@@ -18,7 +18,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
 import { isKeyword, isPunct, lexDuckDbScript, lexDuckDbSql, type DuckDbGap, type DuckDbLexing, type DuckDbToken } from './lex-duckdb-sql.js';
 import type { SqlSpan } from '../query-analysis.js';
-import { verifyDuckDbLexing } from './verify-duckdb-lexing.js';
+import { lexingProbes, verifyDuckDbLexing } from './verify-duckdb-lexing.js';
+import type { DuckDbParseTrees } from './duckdb-parse-trees.js';
 
 export interface DuckDbStatementText {
   /** What is analysed and what runs: the statement's tokens, comments dropped. */
@@ -37,7 +38,9 @@ export interface DuckDbScript {
   literalValues: string[];
 }
 
-export async function readDuckDbScript(sql: string, parser: DuckDBConnection): Promise<DuckDbScript> {
+/** `trees`: the analysis' parse trees (on its parser connection); the statements' trees are loaded with the lexing probes'. */
+export async function readDuckDbScript(sql: string, trees: DuckDbParseTrees): Promise<DuckDbScript> {
+  const { parser } = trees;
   const lexing = lexDuckDbScript(sql);
   const groups = splitAtSemicolons(lexing.tokens);
   if (groups.length === 0) {
@@ -58,7 +61,9 @@ export async function readDuckDbScript(sql: string, parser: DuckDBConnection): P
   // handed to the parser at all.
   if (statements.some((s) => isKeyword(s.tokens[0], 'IMPORT'))) return { statements, literalSpans, commentSpans, literalValues: [] };
 
-  const literalValues = await verifyDuckDbLexing(sql, lexing, parser);
+  // one engine call for the probes' trees and the statements' (analysis reads those next)
+  trees.load([...lexingProbes(sql, lexing).map((p) => p.sql), ...statements.map((s) => s.text)]);
+  const literalValues = await verifyDuckDbLexing(sql, lexing, trees);
   const engineCount = await countDuckDbStatements(sql, parser);
   if (engineCount !== statements.length) {
     throw new AnalysisError('analysis.split_mismatch', `refused: hoopq found ${statements.length} statement(s) but DuckDB's parser found ${engineCount}`, {

@@ -1,20 +1,20 @@
 /**
  * DuckDB's own parse tree of one SELECT statement, through `json_serialize_sql`. It only
- * parses (no binding), so it needs no tables to exist and runs nothing. Non-SELECT input,
+ * parses (no binding), so it needs no tables to exist and runs nothing. The trees of one
+ * analysis are fetched in batches (duckdb-parse-trees.ts). Non-SELECT input,
  * several statements, or a parse error is an AnalysisError.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
+import type { DuckDbParseTrees } from './duckdb-parse-trees.js';
 import { parseError } from './read-duckdb-script.js';
 
 /** The `{node, named_param_map}` object of the one statement. */
 export type DuckDbSelectTree = Record<string, unknown>;
 
-export async function serializeDuckDbSelect(sql: string, parser: DuckDBConnection): Promise<DuckDbSelectTree> {
+export async function serializeDuckDbSelect(sql: string, trees: DuckDbParseTrees): Promise<DuckDbSelectTree> {
   let raw: unknown;
   try {
-    const reader = await parser.runAndReadAll('SELECT json_serialize_sql(?::VARCHAR) AS tree', [sql]);
-    raw = reader.getRows()[0]?.[0];
+    raw = await trees.raw(sql);
   } catch (err) {
     throw parseError(err);
   }

@@ -15,8 +15,8 @@
  * shifts or breaks the list. Parameters are checked in probes of their own (DuckDB refuses
  * named and positional parameters in one query).
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
+import type { DuckDbParseTrees } from './duckdb-parse-trees.js';
 import type { DuckDbLexing, DuckDbToken } from './lex-duckdb-sql.js';
 
 interface ProbeItem {
@@ -28,10 +28,13 @@ interface ProbeItem {
   at: number;
 }
 
-class ProbeBuilder {
+export class ProbeBuilder {
   private parts: string[] = ['SELECT '];
   private bytes = Buffer.byteLength('SELECT ');
   readonly items: ProbeItem[] = [];
+
+  /** `located`: DuckDB's offsets of the items are checked (parameters' probes cannot be). */
+  constructor(readonly located: boolean) {}
 
   add(text: string, at: number, token?: DuckDbToken): void {
     if (this.items.length > 0) this.append(', ');
@@ -62,10 +65,11 @@ function needsCheck(t: DuckDbToken): boolean {
   return t.kind !== 'punct';
 }
 
-export async function verifyDuckDbLexing(sql: string, lexing: DuckDbLexing, parser: DuckDBConnection): Promise<string[]> {
-  const main = new ProbeBuilder();
-  const named = new ProbeBuilder();
-  const positional = new ProbeBuilder();
+/** The probes, known before any engine call: their trees are fetched with others (duckdb-parse-trees.ts). */
+export function lexingProbes(sql: string, lexing: DuckDbLexing): ProbeBuilder[] {
+  const main = new ProbeBuilder(true);
+  const named = new ProbeBuilder(false);
+  const positional = new ProbeBuilder(false);
   const { tokens, gaps } = lexing;
   const gapText = (k: number) => sql.slice(gaps[k]!.start, gaps[k]!.end);
   if (gaps[0]?.hasComment) main.addGap(gapText(0), gaps[0].start);
@@ -77,15 +81,23 @@ export async function verifyDuckDbLexing(sql: string, lexing: DuckDbLexing, pars
     const after = gaps[k + 1];
     if (after?.hasComment) main.addGap(gapText(k + 1), after.start);
   });
+  return [main, named, positional].filter((probe) => probe.items.length > 0);
+}
+
+/**
+ * `trees`: the analysis' parse trees; readDuckDbScript loads the probes' (lexingProbes) with
+ * the statements', so the check costs no engine call of its own.
+ */
+export async function verifyDuckDbLexing(sql: string, lexing: DuckDbLexing, trees: DuckDbParseTrees): Promise<string[]> {
   const values: string[] = [];
-  for (const probe of [main, named, positional]) {
-    if (probe.items.length === 0) continue;
-    const list = await selectList(probe.sql, parser);
+  for (const probe of lexingProbes(sql, lexing)) {
+    const main = probe.located;
+    const list = await selectList(probe.sql, trees);
     if (!list) throw disagreement(probe.items[0]!.at, 'DuckDB cannot parse the probe built from hoopq\'s reading');
     for (let k = 0; k < probe.items.length; k++) {
       const item = probe.items[k]!;
       const expr = list[k];
-      const problem = checkItem(item, expr, probe === main);
+      const problem = checkItem(item, expr, main);
       if (problem) throw disagreement(item.at, problem);
       const value = expr!.value as { type?: { id?: string }; value?: unknown } | undefined;
       if (item.token?.kind === 'string' && value?.type?.id === 'VARCHAR' && typeof value.value === 'string') values.push(value.value);
@@ -98,11 +110,10 @@ export async function verifyDuckDbLexing(sql: string, lexing: DuckDbLexing, pars
 type Json = Record<string, unknown>;
 
 /** The probe's select list, or null when DuckDB does not parse it as one plain SELECT. */
-async function selectList(probe: string, parser: DuckDBConnection): Promise<Json[] | null> {
+async function selectList(probe: string, trees: DuckDbParseTrees): Promise<Json[] | null> {
   let raw: unknown;
   try {
-    const reader = await parser.runAndReadAll('SELECT json_serialize_sql(?::VARCHAR)', [probe]);
-    raw = reader.getRows()[0]?.[0];
+    raw = await trees.raw(probe);
   } catch {
     return null;
   }

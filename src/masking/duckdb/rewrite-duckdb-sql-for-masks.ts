@@ -33,6 +33,7 @@ import { extractDuckDbViewBody } from '../../analysis/duckdb/extract-duckdb-view
 import { lexDuckDbSql } from '../../analysis/duckdb/lex-duckdb-sql.js';
 import { readDuckDbEngineFacts } from '../../analysis/duckdb/read-duckdb-engine-facts.js';
 import { serializeDuckDbSelect } from '../../analysis/duckdb/serialize-duckdb-select.js';
+import { DuckDbParseTrees } from '../../analysis/duckdb/duckdb-parse-trees.js';
 import type { MaskMethod } from '../../policy/policy.js';
 import type { MaskPlan } from '../../warehouse/warehouse.js';
 import { maskColumnExpression, quoteDuckDbIdentifier } from './mask-column-expression.js';
@@ -57,7 +58,7 @@ export async function rewriteDuckDbSqlForMasks(analysis: QueryAnalysis, ctx: Duc
   const plan = normalisePlan(ctx.plan);
   if (plan.size === 0) return analysis.run;
   const resolver = new DuckDbNameResolver(ctx.catalog, await readDuckDbEngineFacts(ctx.parser));
-  const env: DuckDbSelectEnv = { parser: ctx.parser, resolver, session: ctx.names };
+  const env: DuckDbSelectEnv = { parser: ctx.parser, trees: new DuckDbParseTrees(ctx.parser), resolver, session: ctx.names };
   const rewriter = new MaskRewriter(env, plan, ctx.catalog, ctx.hashKey);
   const out: string[] = [];
   for (const analysed of analysis.statements) {
@@ -157,7 +158,7 @@ class MaskRewriter {
   private canonicalTree(table: string): Promise<string> {
     let found = this.canonical.get(table);
     if (!found) {
-      found = serializeDuckDbSelect(this.maskSubquerySql(table), this.env.parser).then(canonicalJson);
+      found = serializeDuckDbSelect(this.maskSubquerySql(table), this.env.trees).then(canonicalJson);
       this.canonical.set(table, found);
     }
     return found;
