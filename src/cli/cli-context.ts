@@ -38,7 +38,12 @@ export function loadCliContext(cmd: Command): CliContext {
   return loadContextAt(configPathFrom(cmd));
 }
 
-export function loadContextAt(configPath: string): CliContext {
+export interface ContextOptions {
+  /** A process that serves many queries (`hoopq mcp`): the audit log is appended from its own thread. */
+  longLived?: boolean;
+}
+
+export function loadContextAt(configPath: string, options: ContextOptions = {}): CliContext {
   if (!existsSync(configPath)) {
     throw new ConfigError('config.missing', `no configuration file at ${configPath}`, {
       hint: 'run "hoopq quickstart" for a working demo, pass --config FILE, or set HOOPQ_CONFIG',
@@ -47,6 +52,6 @@ export function loadContextAt(configPath: string): CliContext {
   const config = loadConfig(configPath);
   // bin/hoopq sized libuv's pool before anything used it; the gate keeps engine calls below it
   const engineCalls = createEngineCallGate(engineCallLimitsFor(libuvPoolSize(process.env.UV_THREADPOOL_SIZE), availableParallelism()));
-  const local = createLocalParts(config, { engineCalls });
+  const local = createLocalParts(config, { engineCalls, auditThread: options.longLived });
   return { configPath, config, parts: local.parts, state: local.state, operators: local.operators, close: local.close };
 }

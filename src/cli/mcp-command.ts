@@ -26,7 +26,7 @@ export function registerMcpCommand(program: Command, state: CliState): void {
     .option('--token <token>', 'run token (default: $HOOPQ_TOKEN)')
     .action(async (opts: { token?: string }, cmd: Command) => {
       const version = program.version();
-      const target = await openQueryTarget(cmd);
+      const target = await openQueryTarget(cmd, { longLived: true });
       let token: string | undefined;
       try {
         token = cliToken(opts.token);

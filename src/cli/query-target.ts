@@ -7,18 +7,18 @@
 import type { Command } from 'commander';
 import { AuthError, UsageError } from '../errors.js';
 import { checkGatewayUrl } from '../gateway-client/gateway-url.js';
-import { configPathFrom, loadContextAt, type CliContext } from './cli-context.js';
+import { configPathFrom, loadContextAt, type CliContext, type ContextOptions } from './cli-context.js';
 
 export type QueryTarget = { kind: 'remote'; gateway: URL } | { kind: 'local'; ctx: CliContext };
 
-export async function openQueryTarget(cmd: Command): Promise<QueryTarget> {
-  return openQueryTargetAt(configPathFrom(cmd));
+export async function openQueryTarget(cmd: Command, options: ContextOptions = {}): Promise<QueryTarget> {
+  return openQueryTargetAt(configPathFrom(cmd), options);
 }
 
-export async function openQueryTargetAt(configPath: string): Promise<QueryTarget> {
+export async function openQueryTargetAt(configPath: string, options: ContextOptions = {}): Promise<QueryTarget> {
   const fromEnv = process.env.HOOPQ_GATEWAY;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'remote', gateway: checkGatewayUrl(fromEnv) };
-  const ctx = loadContextAt(configPath);
+  const ctx = loadContextAt(configPath, options);
   if (ctx.config.gateway) {
     await ctx.close();
     return { kind: 'remote', gateway: checkGatewayUrl(ctx.config.gateway, `gateway: in ${ctx.configPath}`) };

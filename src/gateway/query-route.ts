@@ -47,7 +47,7 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
   // (the body's size and digest) and rate-limited per address
   const body = await readJsonBody(ctx.req, queryRequestSchema, gateway.limits.maxBodyBytes);
   checkSql(body.sql, gateway.limits.maxSqlBytes);
-  await verifyCaller(gateway, ctx);
+  const identity = await verifyCaller(gateway, ctx);
   // from here runQuery records the attempt, whatever happens (waiting for the run's turn included)
   ctx.recorded = true;
   const frames = createFrameResponse(ctx.res, { stallTimeoutMs: gateway.limits.stallTimeoutMs });
@@ -58,6 +58,7 @@ export async function handleQuery(gateway: Gateway, ctx: RequestContext): Promis
     const outcome = await runQuery(gateway.parts, {
       sql: body.sql,
       token: bearerOf(ctx),
+      verified: { token: bearerOf(ctx), identity },
       justification: body.justification ?? null,
       format: body.format ?? 'pretty',
       maxRows: body.max_rows,

@@ -114,6 +114,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const local = createLocalParts(config, {
     engineCalls: createEngineCallGate(engineCallLimitsFor(options.poolSize ?? LIBUV_DEFAULT_POOL_SIZE, availableParallelism())),
     onAuditGroupCommit: (n) => metrics.auditGroupCommitted(n),
+    auditThread: true,
   });
   const parts = local.parts;
   // Fail at start, not at the first query: the sink and the state store must open.

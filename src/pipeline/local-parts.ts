@@ -15,6 +15,7 @@ import { notifyWebhooks } from '../approval/notify-webhooks.js';
 import { openOperatorStore, type OperatorStore } from '../operator/operator-store.js';
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
+import { openThreadedJsonlFileSink } from '../audit/threaded-jsonl-sink.js';
 import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
@@ -55,6 +56,12 @@ export interface LocalPartsOptions {
   engineCalls?: EngineCallGate;
   /** Records per audit group commit (a JSONL file or PostgreSQL sink): the gateway's metrics. */
   onAuditGroupCommit?: (records: number) => void;
+  /**
+   * A long-lived process (gateway, `hoopq mcp`): a JSONL audit log is appended from a thread of
+   * its own (threaded-jsonl-sink.ts), so queries go on while a group is fsync'd. A short CLI
+   * command appends on its own thread: starting one would cost more than it saves.
+   */
+  auditThread?: boolean;
 }
 
 export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions = {}): LocalParts {
@@ -87,6 +94,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
     }
     const checkpoint = { keyDir: config.keysDir, every: config.checkpointEvery, witness: config.auditWitness };
     if (config.audit.kind === 'postgres') return openPgAuditSink(config.audit.url, { checkpoint, onGroupCommit: options.onAuditGroupCommit });
+    if (options.auditThread) return openThreadedJsonlFileSink(config.audit.path, { checkpoint, onGroupCommit: options.onAuditGroupCommit });
     return openJsonlFileSink(config.audit.path, { checkpoint, onGroupCommit: options.onAuditGroupCommit });
   };
 

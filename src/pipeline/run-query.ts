@@ -43,6 +43,12 @@ import { analysisWrites, policyAllowsWrites, resolveRunPolicy } from './resolve-
 export interface QueryRequest {
   sql: string;
   token: string | undefined;
+  /**
+   * `token` as the entry point verified it for this same request (the gateway does, before it
+   * reads further): not verified a second time. The run's revocation is still watched while
+   * the query runs.
+   */
+  verified?: { token: string | undefined; identity: RunIdentity };
   justification: string | null;
   format: OutputFormat;
   /** The caller's own cap; the policy's max_rows still applies when lower. */
@@ -125,7 +131,7 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     sink = await parts.audit();
     // Until the policy is known the SQL is treated as if it could carry raw masked values.
     literals = recordSql(parts, body, req.sql, undefined, progress, req.params);
-    const identity = await parts.identity.verify(req.token);
+    const identity = req.verified && req.verified.token === req.token ? req.verified.identity : await parts.identity.verify(req.token);
     identified = true;
     fillIdentity(body, identity);
     parseQueryParameters(req.params); // a malformed --parameter is a usage error before any engine sees it

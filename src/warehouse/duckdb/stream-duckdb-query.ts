@@ -5,15 +5,16 @@
  * JSON-compatible rows; the result is never materialised in full.
  * Invariants:
  * - it runs exactly the statement texts it is given (the analysed ones), each of which must
- *   be one statement to DuckDB, in order, and returns the LAST one's rows; earlier
- *   statements' results are discarded (materialised one at a time by DuckDB);
+ *   be one statement to DuckDB (its prepare refuses any other), in order, and returns the
+ *   LAST one's rows; earlier statements' results are discarded (materialised one at a time
+ *   by DuckDB);
  * - timeout and abort call `connection.interrupt()` and the batches end with a
  *   WarehouseError (`warehouse.timeout` / `warehouse.cancelled`), never with a silently short
  *   result: measured on 1.5, an interrupt between two chunks makes DuckDB end the stream as
  *   if it were complete, so the stop reason is checked after every chunk;
  * - every other DuckDB error becomes a WarehouseError with DuckDB's message.
  */
-import type { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement, DuckDBResult } from '@duckdb/node-api';
 import { StatementType } from '@duckdb/node-api';
 import { AnalysisError, WarehouseError } from '../../errors.js';
 import type { ExecuteOptions, QueryExecution, QueryParameter } from '../warehouse.js';
@@ -82,6 +83,9 @@ export async function streamDuckDbQuery(
   };
 }
 
+/** DuckDB's refusal to prepare a text of several statements (measured on 1.5; any other wording still runs nothing, as exit 7). */
+const MORE_THAN_ONE = /Cannot prepare multiple statements/i;
+
 async function runUntilLastStreaming(
   connection: DuckDBConnection,
   statements: readonly string[],
@@ -96,15 +100,21 @@ async function runUntilLastStreaming(
   }
   for (let i = 0; i < statements.length; i += 1) {
     stop.throwIfStopped();
-    const extracted = await connection.extractStatements(statements[i]!);
-    if (extracted.count !== 1) {
-      // Never re-split: each text is one analysed statement, or nothing of it runs.
-      throw new AnalysisError('analysis.split_mismatch', `refused: statement ${i + 1} is ${extracted.count} statements to DuckDB; nothing of it was run`, {
-        rule: 'parse',
-        hint: 'separate statements with ";"',
-      });
+    // Never re-split: each text is one analysed statement, or nothing of it runs. DuckDB's
+    // prepare parses the text and itself refuses anything but exactly one statement.
+    let prepared: DuckDBPreparedStatement;
+    try {
+      prepared = await connection.prepare(statements[i]!);
+    } catch (err) {
+      if (MORE_THAN_ONE.test(err instanceof Error ? err.message : '')) {
+        throw new AnalysisError('analysis.split_mismatch', `refused: statement ${i + 1} is several statements to DuckDB; nothing of it was run`, {
+          rule: 'parse',
+          hint: 'separate statements with ";"',
+          cause: err,
+        });
+      }
+      throw err;
     }
-    const prepared = await extracted.prepare(0);
     try {
       bindDuckDbParameters(prepared, params);
       if (i < statements.length - 1) await prepared.run();
