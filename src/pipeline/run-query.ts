@@ -149,6 +149,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
       defaultProject: req.names?.defaultProject ?? parts.config.warehouse.defaultProject ?? warehouse.project,
       defaultDataset: req.names?.defaultDataset ?? parts.config.warehouse.defaultDataset,
     };
+    // the execution's session gets ready while the query is checked (nothing of it is sent)
+    if (!req.dryRun) warehouse.getReady?.(names);
     const maxBytesBilled = minDefined(policy.limits.maxBytesBilled, req.maxBytesBilled);
     const options = { unmask: req.unmask };
     let checked = await checkQuery(warehouse, req.sql, policy, req.justification, names, progress, options);

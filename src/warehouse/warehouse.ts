@@ -115,6 +115,13 @@ export interface Warehouse {
   rewriteForMasks(analysis: QueryAnalysis, plan: MaskPlan, names: NameDefaults): Promise<string[]>;
   /** A new job id for `execute` (engines with jobs), so records can name the job before it exists. */
   newJobId?(): string;
+  /**
+   * Gets a session ready for `execute` under these name defaults while the query is still being
+   * checked (DuckDB: opens the execution's own connection and sets its search path). Nothing of
+   * the query reaches the engine; `execute` uses the session or opens its own, and `close`
+   * ends it if it was not used.
+   */
+  getReady?(names: NameDefaults): void;
   /** `statements`: the texts to run, as `analyze` returned them in `run` (or rewritten for masks). */
   dryRun?(statements: readonly string[], options: ExecuteOptions): Promise<DryRunResult>;
   /**

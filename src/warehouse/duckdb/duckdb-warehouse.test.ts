@@ -100,6 +100,39 @@ describe('DuckDbWarehouse', () => {
     expect(await warehouse.describeTable("warehouse.crm.people' OR 1=1 --")).toBeNull();
   });
 
+  describe('getReady: the execution\'s connection opened while the query is checked', () => {
+    const signal = () => new AbortController().signal;
+    const crm = { defaultProject: 'warehouse', defaultDataset: 'crm' };
+    const sales = { defaultProject: 'warehouse', defaultDataset: 'Sales' };
+
+    it('runs under the name defaults execute() is given, whatever the ready session was opened for', async () => {
+      const w = await openDuckDbWarehouse({ path: join(dir, 'warehouse.duckdb'), writable: false });
+      try {
+        w.getReady(crm);
+        const counted = (await drainExecution(await w.execute(['SELECT count(*) FROM people'], { signal: signal(), names: crm }))).rows;
+        expect(Number(counted[0]![0])).toBe(CONTRACT_PEOPLE.length);
+        // ready for crm, asked for Sales: an unqualified name resolves in Sales, never in crm
+        w.getReady(crm);
+        expect(Number((await drainExecution(await w.execute(['SELECT count(*) FROM "Orders"'], { signal: signal(), names: sales }))).rows[0]![0])).toBe(1);
+        w.getReady(sales);
+        const err = await w.execute(['SELECT count(*) FROM people'], { signal: signal(), names: sales }).then(drainExecution).then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ code: 'warehouse.sql_error', exitCode: 7 });
+      } finally {
+        await w.close();
+      }
+    });
+
+    it('close() with a ready session that was never used frees the file: it can be opened for writing at once', async () => {
+      const path = await createWarehouseFile(tempDir(), 'ready.duckdb');
+      const reader = await openDuckDbWarehouse({ path, writable: false });
+      reader.getReady(crm);
+      await new Promise((r) => setTimeout(r, 50)); // the session is open
+      await reader.close();
+      const writer = await openDuckDbWarehouse({ path, writable: true, writerWaitMs: 0 });
+      await writer.close();
+    });
+  });
+
   describe('catalog for the analysers', () => {
     it('gives a view its SELECT, and where its unqualified names resolve', async () => {
       expect(await warehouse.catalog.viewDefinition('warehouse.crm.people_names')).toEqual({

@@ -5,7 +5,9 @@
  *   json_serialize_sql); never runs the caller's SQL;
  * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
  * - one fresh connection per execute(), so interrupting a query stops only that query and
- *   two executions never share a stream.
+ *   two executions never share a stream; getReady() opens it (and sets its search path) while
+ *   the query is still checked, so that wait is off the query's path. It never ran anything
+ *   before the query it was opened for.
  * Analysis and the mask rewrite are DuckDB-dialect stages of their own (src/analysis/duckdb,
  * src/masking/duckdb); this class hands them the parser and the catalog.
  */
@@ -59,6 +61,8 @@ export class DuckDbWarehouse implements Warehouse {
   readonly writable: boolean;
   readonly catalog: DuckDbCatalog;
   private readonly running = new Set<DuckDBConnection>();
+  /** The connection getReady() opened for the next execute(), and the search path it set. */
+  private ready: { searchPath: string; connection: Promise<DuckDBConnection> } | undefined;
   /** Aborted by close(): running streams then end with `warehouse.cancelled`, not short. */
   private readonly closing = new AbortController();
   private closed = false;
@@ -109,21 +113,32 @@ export class DuckDbWarehouse implements Warehouse {
     return this.catalog.listTables(dataset);
   }
 
+  /** Opens the next execution's connection now, so it is ready once the query is allowed. */
+  getReady(names: NameDefaults): void {
+    if (this.closed || this.ready) return;
+    const searchPath = this.searchPathOf(names);
+    const connection = this.openSession(searchPath);
+    connection.catch(() => undefined); // execute() reports it, or opens another
+    this.ready = { searchPath, connection };
+  }
+
   async execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution> {
     this.assertOpen();
+    const searchPath = this.searchPathOf(options.names);
+    const ready = this.ready;
+    this.ready = undefined;
+    if (ready && ready.searchPath !== searchPath) void ready.connection.then(releaseConnection, () => undefined);
     let connection: DuckDBConnection;
     try {
-      connection = await this.parts.instance.connect();
+      connection = await (ready?.searchPath === searchPath ? ready.connection : this.openSession(searchPath));
     } catch (err) {
       throw toWarehouseError(err);
+    }
+    if (this.closed) {
+      releaseConnection(connection);
+      this.assertOpen();
     }
     this.running.add(connection);
-    try {
-      await this.useNameDefaults(connection, options.names);
-    } catch (err) {
-      if (this.running.delete(connection)) releaseConnection(connection);
-      throw toWarehouseError(err);
-    }
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
     // DuckDB quotes the SQL around an error's position ("LINE 1: …"): never the hash key
     return mapExecutionErrors(
@@ -163,6 +178,9 @@ export class DuckDbWarehouse implements Warehouse {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
+    // a session got ready for a query that never ran (refused, or failed before execute)
+    void this.ready?.connection.then(releaseConnection, () => undefined);
+    this.ready = undefined;
     for (const connection of this.running) releaseConnection(connection);
     this.running.clear();
     this.parts.release();
@@ -173,11 +191,23 @@ export class DuckDbWarehouse implements Warehouse {
    * (default_project.default_dataset), instead of DuckDB's own default schema `main`: otherwise
    * `FROM customers` could read a `main.customers` the policy never saw.
    */
-  private async useNameDefaults(connection: DuckDBConnection, names: NameDefaults | undefined): Promise<void> {
+  private searchPathOf(names: NameDefaults | undefined): string {
     const project = names?.defaultProject ?? this.project;
     const dataset = names?.defaultDataset ?? 'main';
     const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-    await connection.run(`SET search_path = '${`${ident(project)}.${ident(dataset)}`.replace(/'/g, "''")}'`);
+    return `${ident(project)}.${ident(dataset)}`;
+  }
+
+  /** A fresh connection of its own for one execution, its search path set (searchPathOf). */
+  private async openSession(searchPath: string): Promise<DuckDBConnection> {
+    const connection = await this.parts.instance.connect();
+    try {
+      await connection.run(`SET search_path = '${searchPath.replace(/'/g, "''")}'`);
+    } catch (err) {
+      releaseConnection(connection);
+      throw err;
+    }
+    return connection;
   }
 
   private assertOpen(): void {
