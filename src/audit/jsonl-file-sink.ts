@@ -62,6 +62,8 @@ export class JsonlFileSink implements AuditSink {
   private readonly queue: GroupCommitQueue;
   /** What the file looked like right after this sink's last successful commit. */
   private ownHead: { stat: fs.Stats; seq: number; hash: string } | undefined;
+  /** The checkpoints file as last read: its identity and size, and its last seq. */
+  private checkpointSeen: { key: string; seq: number } | undefined;
 
   constructor(
     readonly path: string,
@@ -162,7 +164,7 @@ export class JsonlFileSink implements AuditSink {
       // the caller think it is not (an outcome would be reported lost); the next append, or
       // close, retries. A witness that cannot be written still refuses (audit.witness).
       if (cp) {
-        const last = readQuietly(() => readLastCheckpointSeq(cp.path));
+        const last = readQuietly(() => this.lastCheckpointSeq(cp.path));
         if (last !== undefined && isCheckpointDue(last, seq, cp.every)) this.writeCheckpoint(seq, prev, head.validEnd + bytes.length);
       }
       this.onGroupCommit(done.length);
@@ -183,6 +185,24 @@ export class JsonlFileSink implements AuditSink {
     const now = fs.fstatSync(fd);
     const same = now.ino === own.stat.ino && now.dev === own.stat.dev && now.size === own.stat.size && now.mtimeMs === own.stat.mtimeMs && now.ctimeMs === own.stat.ctimeMs;
     return same && now.size > 0 ? { seq: own.seq, hash: own.hash, validEnd: now.size, size: now.size, torn: null } : undefined;
+  }
+
+  /**
+   * readLastCheckpointSeq, read again only when the file changed since (another inode, size,
+   * mtime or ctime: any writer's checkpoint, an edit, a replacement): one stat per commit
+   * instead of reading the file's tail.
+   */
+  private lastCheckpointSeq(file: string): number {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    const key = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+    if (this.checkpointSeen?.key !== key) this.checkpointSeen = { key, seq: readLastCheckpointSeq(file) };
+    return this.checkpointSeen.seq;
   }
 
   private writeCheckpoint(seq: number, hash: string, logSizeBytes: number): void {

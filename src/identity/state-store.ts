@@ -79,6 +79,13 @@ export interface QueryBudget {
   limit: number;
 }
 
+/** One spend of consumeQueryBudgets. */
+export interface BudgetSpend {
+  run: string;
+  limit: number;
+  unit?: QueryUnit;
+}
+
 /** The query a budget unit was spent on: its intent record, and the process running it. */
 export interface QueryUnit {
   intent: string;
@@ -201,6 +208,12 @@ export interface StateStore {
   isRevoked(identity: Pick<RunIdentity, 'tokenId' | 'run'>): boolean;
   isRunRevoked(run: string): boolean;
   consumeQueryBudget(run: string, limit: number, unit?: QueryUnit): QueryBudget;
+  /**
+   * Several spends in one transaction (one commit, one fsync), each exactly as
+   * consumeQueryBudget and in order; all or nothing is committed. Optional: a store without
+   * it gets one consumeQueryBudget per spend (batch-budget-spends.ts).
+   */
+  consumeQueryBudgets?(spends: readonly BudgetSpend[]): QueryBudget[];
   queriesStarted(run: string): number;
   settleQuery(intent: string): void;
   keepOutcome(intent: string, outcome: string): void;
@@ -338,29 +351,35 @@ export class SqliteStateStore implements StateStore {
    * to the query's intent record in the same transaction (see settleQuery).
    */
   consumeQueryBudget(run: string, limit: number, unit?: QueryUnit): QueryBudget {
-    if (!(limit >= 0) || (Number.isFinite(limit) && !Number.isInteger(limit))) {
-      throw new InternalError('state.bad_limit', `query budget limit must be a non-negative integer or Infinity, got ${limit}`);
-    }
-    return this.use('count the query against its budget', () =>
-      immediateTransaction(this.connection.db, (): QueryBudget => {
-        const used = this.startedIn(run);
-        if (used >= limit) return { ok: false, used, limit };
-        this.prepared(
-          `INSERT INTO counters (run, queries_started) VALUES (?, 1)
-           ON CONFLICT (run) DO UPDATE SET queries_started = queries_started + 1`,
-        ).run(run);
-        if (unit) {
-          this.prepared('INSERT INTO pending_outcomes (intent, run, host, pid, started_at_ms, outcome) VALUES (?, ?, ?, ?, ?, NULL)').run(
-            unit.intent,
-            run,
-            unit.host,
-            unit.pid,
-            Date.now(),
-          );
-        }
-        return { ok: true, used: used + 1, limit };
-      }),
+    return this.consumeQueryBudgets([{ run, limit, unit }])[0]!;
+  }
+
+  /** The spends of concurrent queries in one IMMEDIATE transaction: one commit for all. */
+  consumeQueryBudgets(spends: readonly BudgetSpend[]): QueryBudget[] {
+    for (const { limit } of spends) checkBudgetLimit(limit);
+    return this.use(spends.length === 1 ? 'count the query against its budget' : 'count the queries against their budgets', () =>
+      immediateTransaction(this.connection.db, (): QueryBudget[] => spends.map(({ run, limit, unit }) => this.spendIn(run, limit, unit))),
     );
+  }
+
+  /** One check-and-increment, inside the caller's transaction. */
+  private spendIn(run: string, limit: number, unit: QueryUnit | undefined): QueryBudget {
+    const used = this.startedIn(run);
+    if (used >= limit) return { ok: false, used, limit };
+    this.prepared(
+      `INSERT INTO counters (run, queries_started) VALUES (?, 1)
+       ON CONFLICT (run) DO UPDATE SET queries_started = queries_started + 1`,
+    ).run(run);
+    if (unit) {
+      this.prepared('INSERT INTO pending_outcomes (intent, run, host, pid, started_at_ms, outcome) VALUES (?, ?, ?, ?, ?, NULL)').run(
+        unit.intent,
+        run,
+        unit.host,
+        unit.pid,
+        Date.now(),
+      );
+    }
+    return { ok: true, used: used + 1, limit };
   }
 
   queriesStarted(run: string): number {
@@ -650,5 +669,12 @@ function setWalMode(db: SqliteDatabase, busyTimeoutMs: number): void {
       if (Date.now() > deadline) throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 20);
     }
+  }
+}
+
+/** A budget limit is a non-negative integer, or Infinity (counted, never refused). */
+export function checkBudgetLimit(limit: number): void {
+  if (!(limit >= 0) || (Number.isFinite(limit) && !Number.isInteger(limit))) {
+    throw new InternalError('state.bad_limit', `query budget limit must be a non-negative integer or Infinity, got ${limit}`);
   }
 }

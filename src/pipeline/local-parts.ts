@@ -16,6 +16,7 @@ import { openOperatorStore, type OperatorStore } from '../operator/operator-stor
 import { openGatewayAuditSink } from '../audit/gateway-audit-sink.js';
 import { openJsonlFileSink } from '../audit/jsonl-file-sink.js';
 import { openThreadedJsonlFileSink } from '../audit/threaded-jsonl-sink.js';
+import { BudgetSpendBatcher } from '../identity/batch-budget-spends.js';
 import { createSqlSealKeyLoader } from '../audit/seal-sql.js';
 import type { AuditSink } from '../audit/audit-record.js';
 import type { HoopqConfig } from '../config/config.js';
@@ -76,6 +77,7 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
   let fileState: StateStore | undefined;
   const getFileState = () => (config.statePostgres ? (fileState ??= openSqliteState()) : getState());
   const warehouses = createWarehouseOpener(config.warehouse);
+  const spends = new BudgetSpendBatcher(getState);
   const keyCache: PublicKeyCache = new Map();
   const verified = new VerifiedTokenCache();
   const sqlSealKey = createSqlSealKeyLoader(config.keysDir);
@@ -132,7 +134,8 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         if (sink) await recordStateInit(await sink).catch(() => undefined);
         return identity;
       },
-      consumeBudget: async (identity, limit, intent) => getState().consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
+      // concurrent queries' spends share one transaction and its commit (batch-budget-spends.ts)
+      consumeBudget: (identity, limit, intent) => spends.spend({ run: identity.run, limit, unit: thisProcessUnit(intent) }),
       checkBudget: async (identity, limit) => {
         const used = getState().queriesStarted(identity.run);
         return { ok: used < limit, used, limit };

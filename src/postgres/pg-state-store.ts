@@ -40,6 +40,7 @@ import type {
   StateStore,
   StateStoreInit,
 } from '../identity/state-store.js';
+import { checkBudgetLimit } from '../identity/state-store.js';
 import { PgSync, PgSyncError, type PgStep } from './pg-sync.js';
 
 /** The anchor of a PostgreSQL store, beside the SQLite store's (which then keeps only approvals and operator keys). */
@@ -192,9 +193,7 @@ export class PgStateStore implements StateStore {
    * row). `limit` Infinity: counted, never refused.
    */
   consumeQueryBudget(run: string, limit: number, unit?: QueryUnit): QueryBudget {
-    if (!(limit >= 0) || (Number.isFinite(limit) && !Number.isInteger(limit))) {
-      throw new InternalError('state.bad_limit', `query budget limit must be a non-negative integer or Infinity, got ${limit}`);
-    }
+    checkBudgetLimit(limit);
     const bound = Number.isFinite(limit) ? limit : null;
     const rows = this.use('count the query against its budget', () =>
       this.db.query(

@@ -67,8 +67,9 @@ async function serializeAll(parser: DuckDBConnection, texts: string[]): Promise<
   const call = shared.tail.then(async () => {
     const statement = await prepared;
     statement.bind([listValue(texts)], [LIST(VARCHAR)]);
-    const reader = await statement.runAndReadAll();
-    return reader.getRows()[0]?.[0];
+    // materialised: one engine call, and its one row is read without another
+    const result = await statement.run();
+    return result.chunkCount > 0 ? result.getChunk(0).getRows()[0]?.[0] : undefined;
   });
   shared.tail = call.catch(() => undefined);
   const value = await call;
