@@ -7,6 +7,7 @@
  * Invariants: read-only; only complete lines are read (a line still being written waits for
  * its newline); a line that is not JSON is skipped, never shown (`hoopq audit verify` is what
  * judges the log); on start it reads at most the last 8 MiB, so a large log starts fast.
+ * A log kept in PostgreSQL has its own feed over the same bookkeeping (pg-audit-feed.ts).
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { AuditRecord } from '../audit/audit-record.js';
@@ -30,6 +31,14 @@ export class AuditFeed {
   constructor(private readonly path: string, private readonly pollMs = 200) {}
 
   start(): void {
+    this.openWindow();
+    this.poll();
+    this.timer = setInterval(() => this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  /** Where the first poll starts: at most the last 8 MiB of the file. */
+  protected openWindow(): void {
     try {
       const size = statSync(this.path).size;
       if (size > START_WINDOW) {
@@ -39,9 +48,6 @@ export class AuditFeed {
     } catch {
       this.offset = 0;
     }
-    this.poll();
-    this.timer = setInterval(() => this.poll(), this.pollMs);
-    this.timer.unref();
   }
 
   stop(): void {
@@ -118,16 +124,21 @@ export class AuditFeed {
         this.skipFirstLine = false;
         continue;
       }
-      if (line.trim() === '') continue;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(line) as AuditRecord;
-      } catch {
-        continue;
-      }
-      if (!record || typeof record !== 'object' || typeof record.id !== 'string') continue;
-      this.add(record);
+      this.addLine(line);
     }
+  }
+
+  /** One complete line of the log: shown when it is a record, skipped otherwise. */
+  protected addLine(line: string): void {
+    if (line.trim() === '') return;
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(line) as AuditRecord;
+    } catch {
+      return;
+    }
+    if (!record || typeof record !== 'object' || typeof record.id !== 'string') return;
+    this.add(record);
   }
 
   private add(record: AuditRecord): void {

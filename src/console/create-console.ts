@@ -34,6 +34,7 @@ import { operatorRef, type Operator } from '../operator/operator.js';
 import { newAuditBody } from '../pipeline/audit-body.js';
 import { warehouseDialectOf } from '../warehouse/open-warehouse.js';
 import { AuditFeed } from './audit-feed.js';
+import { PgAuditFeed } from '../postgres/pg-audit-feed.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets.js';
 import { approvalsPage, approvalsSection, errorPage, labelOf, layout, loginPage, overviewPage, recordPage, runsSection, type FeedItem, type RunRow } from './console-pages.js';
 import { ConsoleSessions, isSameToken, type ConsoleSession } from './console-sessions.js';
@@ -60,10 +61,10 @@ const MAX_FORM_BYTES = 64 * 1024;
 export function createConsole(gateway: Gateway, options: ConsoleOptions): HoopqConsole {
   const config = gateway.config.console!;
   const auditLog = gateway.config.audit;
-  const logPath = auditLog.kind === 'file' ? auditLog.path : undefined;
-  // the live feed tails a local file; a log in PostgreSQL is read (and verified) through a copy
+  // the live feed tails a local file, or reads a log in PostgreSQL after the last seq it saw
+  // (record pages and verification read the log whole, through a copy for PostgreSQL)
   const logSource: AuditLogSource | undefined = auditLog.kind === 'gateway' ? undefined : auditLog;
-  const feed = logPath ? new AuditFeed(logPath) : undefined;
+  const feed = auditLog.kind === 'file' ? new AuditFeed(auditLog.path) : auditLog.kind === 'postgres' ? new PgAuditFeed(auditLog.url) : undefined;
   feed?.start();
   const sessions = new ConsoleSessions(config.sessionTtlMs, options.secureCookies);
   const oidc = gateway.config.operators.oidc ? new OidcLogin(gateway.config.operators.oidc) : undefined;
