@@ -5,7 +5,8 @@
  * Why: one analysis of a plain SELECT needs at least two trees (the lexing probe of
  * verify-duckdb-lexing.ts and the statement itself), and each `runAndReadAll` of a fresh
  * query costs DuckDB a prepare and the process two hops to libuv's pool (~1 ms, measured on
- * 1.5). Here the texts known up front are serialised in one call, through a statement
+ * 1.5). Here the texts made known before a tree is asked for (`load`, by whichever step knows
+ * them: the script's statements, the lexing probes) are serialised in one call, through a statement
  * prepared once per parser connection (`list_transform` over a bound list), so the second
  * and later analyses on a warm connection pay one execute (~0.5 ms) for all of them.
  *
@@ -33,25 +34,34 @@ const byConnection = new WeakMap<DuckDBConnection, SharedStatement>();
 /** The texts of one analysis and their trees, serialised in batches. */
 export class DuckDbParseTrees {
   private readonly trees = new Map<string, Promise<string>>();
+  /** Texts loaded but not fetched yet: the next engine call carries them all. */
+  private readonly pending = new Set<string>();
 
   constructor(readonly parser: DuckDBConnection) {}
 
-  /** Starts serialising, in one engine call, every text not asked for yet. */
+  /** Texts whose trees the next engine call fetches too (it is made when a tree is first asked for). */
   load(texts: readonly string[]): void {
-    const fresh = [...new Set(texts)].filter((t) => !this.trees.has(t));
-    if (fresh.length === 0) return;
-    const batch = serializeAll(this.parser, fresh);
-    fresh.forEach((text, i) => {
+    for (const text of texts) if (!this.trees.has(text)) this.pending.add(text);
+  }
+
+  /** DuckDB's raw JSON for `text`: fetched now, with every text loaded before, unless it was already. */
+  raw(text: string): Promise<string> {
+    if (!this.trees.has(text)) {
+      this.pending.add(text);
+      this.fetchPending();
+    }
+    return this.trees.get(text)!;
+  }
+
+  private fetchPending(): void {
+    const texts = [...this.pending];
+    this.pending.clear();
+    const batch = serializeAll(this.parser, texts);
+    texts.forEach((text, i) => {
       const tree = batch.then((raw) => raw[i]!);
       tree.catch(() => undefined); // a text nobody reads must not become an unhandled rejection
       this.trees.set(text, tree);
     });
-  }
-
-  /** DuckDB's raw JSON for `text` (loaded with it, or fetched now). */
-  raw(text: string): Promise<string> {
-    if (!this.trees.has(text)) this.load([text]);
-    return this.trees.get(text)!;
   }
 }
 

@@ -18,7 +18,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { AnalysisError } from '../../errors.js';
 import { isKeyword, isPunct, lexDuckDbScript, lexDuckDbSql, type DuckDbGap, type DuckDbLexing, type DuckDbToken } from './lex-duckdb-sql.js';
 import type { SqlSpan } from '../query-analysis.js';
-import { lexingProbes, verifyDuckDbLexing } from './verify-duckdb-lexing.js';
+import { verifyDuckDbLexing } from './verify-duckdb-lexing.js';
 import type { DuckDbParseTrees } from './duckdb-parse-trees.js';
 
 export interface DuckDbStatementText {
@@ -38,7 +38,7 @@ export interface DuckDbScript {
   literalValues: string[];
 }
 
-/** `trees`: the analysis' parse trees (on its parser connection); the statements' trees are loaded with the lexing probes'. */
+/** `trees`: the analysis' parse trees (on its parser connection); the statements' trees are fetched with the lexing probes'. */
 export async function readDuckDbScript(sql: string, trees: DuckDbParseTrees): Promise<DuckDbScript> {
   const { parser } = trees;
   const lexing = lexDuckDbScript(sql);
@@ -61,8 +61,8 @@ export async function readDuckDbScript(sql: string, trees: DuckDbParseTrees): Pr
   // handed to the parser at all.
   if (statements.some((s) => isKeyword(s.tokens[0], 'IMPORT'))) return { statements, literalSpans, commentSpans, literalValues: [] };
 
-  // one engine call for the probes' trees and the statements' (analysis reads those next)
-  trees.load([...lexingProbes(sql, lexing).map((p) => p.sql), ...statements.map((s) => s.text)]);
+  // the statements' trees (analysis reads them next) come in the lexing check's engine call
+  trees.load(statements.map((s) => s.text));
   const literalValues = await verifyDuckDbLexing(sql, lexing, trees);
   const engineCount = await countDuckDbStatements(sql, parser);
   if (engineCount !== statements.length) {

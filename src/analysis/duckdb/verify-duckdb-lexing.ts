@@ -28,7 +28,7 @@ interface ProbeItem {
   at: number;
 }
 
-export class ProbeBuilder {
+class ProbeBuilder {
   private parts: string[] = ['SELECT '];
   private bytes = Buffer.byteLength('SELECT ');
   readonly items: ProbeItem[] = [];
@@ -65,8 +65,8 @@ function needsCheck(t: DuckDbToken): boolean {
   return t.kind !== 'punct';
 }
 
-/** The probes, known before any engine call: their trees are fetched with others (duckdb-parse-trees.ts). */
-export function lexingProbes(sql: string, lexing: DuckDbLexing): ProbeBuilder[] {
+/** The probes: the main one, and one for each kind of parameter (DuckDB refuses both kinds in one query). */
+function lexingProbes(sql: string, lexing: DuckDbLexing): ProbeBuilder[] {
   const main = new ProbeBuilder(true);
   const named = new ProbeBuilder(false);
   const positional = new ProbeBuilder(false);
@@ -85,19 +85,21 @@ export function lexingProbes(sql: string, lexing: DuckDbLexing): ProbeBuilder[] 
 }
 
 /**
- * `trees`: the analysis' parse trees; readDuckDbScript loads the probes' (lexingProbes) with
- * the statements', so the check costs no engine call of its own.
+ * `trees`: the analysis' parse trees; the probes' trees are fetched in one engine call with
+ * whatever the caller loaded before (readDuckDbScript: the statements'), so the check costs no
+ * engine call of its own.
  */
 export async function verifyDuckDbLexing(sql: string, lexing: DuckDbLexing, trees: DuckDbParseTrees): Promise<string[]> {
   const values: string[] = [];
-  for (const probe of lexingProbes(sql, lexing)) {
-    const main = probe.located;
+  const probes = lexingProbes(sql, lexing);
+  trees.load(probes.map((probe) => probe.sql));
+  for (const probe of probes) {
     const list = await selectList(probe.sql, trees);
     if (!list) throw disagreement(probe.items[0]!.at, 'DuckDB cannot parse the probe built from hoopq\'s reading');
     for (let k = 0; k < probe.items.length; k++) {
       const item = probe.items[k]!;
       const expr = list[k];
-      const problem = checkItem(item, expr, main);
+      const problem = checkItem(item, expr, probe.located);
       if (problem) throw disagreement(item.at, problem);
       const value = expr!.value as { type?: { id?: string }; value?: unknown } | undefined;
       if (item.token?.kind === 'string' && value?.type?.id === 'VARCHAR' && typeof value.value === 'string') values.push(value.value);
