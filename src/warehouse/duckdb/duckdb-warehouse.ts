@@ -125,12 +125,12 @@ export class DuckDbWarehouse implements Warehouse {
   async execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution> {
     this.assertOpen();
     const searchPath = this.searchPathOf(options.names);
-    const ready = this.ready;
-    this.ready = undefined;
-    if (ready && ready.searchPath !== searchPath) void ready.connection.then(releaseConnection, () => undefined);
+    const ready = this.ready?.searchPath === searchPath ? this.ready.connection : undefined;
+    if (ready) this.ready = undefined;
+    else this.dropReady(); // opened for other name defaults
     let connection: DuckDBConnection;
     try {
-      connection = await (ready?.searchPath === searchPath ? ready.connection : this.openSession(searchPath));
+      connection = await (ready ?? this.openSession(searchPath));
     } catch (err) {
       throw toWarehouseError(err);
     }
@@ -178,9 +178,7 @@ export class DuckDbWarehouse implements Warehouse {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
-    // a session got ready for a query that never ran (refused, or failed before execute)
-    void this.ready?.connection.then(releaseConnection, () => undefined);
-    this.ready = undefined;
+    this.dropReady(); // a session got ready for a query that never ran (refused, or failed before execute)
     for (const connection of this.running) releaseConnection(connection);
     this.running.clear();
     this.parts.release();
@@ -196,6 +194,12 @@ export class DuckDbWarehouse implements Warehouse {
     const dataset = names?.defaultDataset ?? 'main';
     const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
     return `${ident(project)}.${ident(dataset)}`;
+  }
+
+  /** Closes the connection getReady() opened, once it is open, if nothing took it. */
+  private dropReady(): void {
+    void this.ready?.connection.then(releaseConnection, () => undefined);
+    this.ready = undefined;
   }
 
   /** A fresh connection of its own for one execution, its search path set (searchPathOf). */
