@@ -20,10 +20,9 @@
  * - close() waits for the queued appends and the closing checkpoint, then ends the thread;
  * - the thread keeps the process alive only while a request is unanswered.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { findThreadEntry } from '../thread-entry.js';
 import { AuditWriteError, ConfigError, type HoopqError } from '../errors.js';
 import type { AuditRecord, AuditRecordBody, AuditSink } from './audit-record.js';
 import { findOutcomeOfIntent, type IntentOutcomeState } from './find-outcome-of-intent.js';
@@ -38,11 +37,9 @@ export interface ThreadedJsonlFileSinkOptions {
 }
 
 function threadEntry(where: string): URL {
-  const beside = new URL('../audit/jsonl-sink-thread.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../../dist/audit/jsonl-sink-thread.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(built))) return built;
-  throw auditWriteError(where, 'the audit thread (dist/audit/jsonl-sink-thread.js) is missing: run `npm run build`', 'audit.write_failed');
+  const entry = findThreadEntry(import.meta.url, 'audit/jsonl-sink-thread.js');
+  if (!entry) throw auditWriteError(where, 'the audit thread (dist/audit/jsonl-sink-thread.js) is missing: run `npm run build`', 'audit.write_failed');
+  return entry;
 }
 
 function fromThreadError(error: ThreadError): HoopqError {

@@ -13,9 +13,8 @@
  * one of the channels is notified (LISTEN on a second session), or when the listening
  * session reconnected and something may have been missed.
  */
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { findThreadEntry } from '../thread-entry.js';
 import { isSqlState } from './sql-state.js';
 import type { SyncAnswer, SyncRequest, SyncThreadData } from './pg-sync-thread.js';
 
@@ -46,14 +45,10 @@ export interface PgSyncOptions {
   onNotification?: (channel: string) => void;
 }
 
-// `../postgres/` rather than `./`: the same path from dist/postgres/ and from the CLI bundle's
-// chunks in dist/bin/. Under vitest (TypeScript sources) the compiled thread in dist/ is used.
 function threadEntry(): URL {
-  const beside = new URL('../postgres/pg-sync-thread.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../../dist/postgres/pg-sync-thread.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(built))) return built;
-  throw new PgSyncError('the PostgreSQL thread (dist/postgres/pg-sync-thread.js) is missing: run `npm run build`');
+  const entry = findThreadEntry(import.meta.url, 'postgres/pg-sync-thread.js');
+  if (!entry) throw new PgSyncError('the PostgreSQL thread (dist/postgres/pg-sync-thread.js) is missing: run `npm run build`');
+  return entry;
 }
 
 export class PgSync {
