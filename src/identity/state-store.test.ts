@@ -141,6 +141,26 @@ describe('state store in one process', () => {
     expect(() => state.consumeQueryBudget('budget-x', Number.NaN)).toThrow();
   });
 
+  it('refundQuery gives back exactly the unit of an intent that was never recorded, once, and never one with a kept outcome', () => {
+    const unit = (intent: string) => ({ intent, host: 'h1', pid: 42 });
+    expect(state.consumeQueryBudget('refund-1', 2, unit('i-a')).ok).toBe(true);
+    expect(state.consumeQueryBudget('refund-1', 2, unit('i-b')).ok).toBe(true);
+    expect(state.consumeQueryBudget('refund-1', 2, unit('i-c')).ok).toBe(false);
+    expect(state.refundQuery('i-a')).toBe(true);
+    expect(state.queriesStarted('refund-1')).toBe(1);
+    expect(state.refundQuery('i-a')).toBe(false); // a second refund of the same unit gives nothing
+    expect(state.refundQuery('never-spent')).toBe(false);
+    expect(state.queriesStarted('refund-1')).toBe(1);
+    expect(state.pendingOutcomes().filter((p) => p.run === 'refund-1').map((p) => p.intent)).toEqual(['i-b']);
+    // the unit given back is spendable again, and the budget is still exact
+    expect(state.consumeQueryBudget('refund-1', 2, unit('i-d')).ok).toBe(true);
+    expect(state.consumeQueryBudget('refund-1', 2, unit('i-e')).ok).toBe(false);
+    // a kept outcome means the intent was durable and the query may have run: never given back
+    state.keepOutcome('i-b', '{"kept":true}');
+    expect(state.refundQuery('i-b')).toBe(false);
+    expect(state.queriesStarted('refund-1')).toBe(2);
+  });
+
   it('a watcher in this process fires once, soon after the revocation', async () => {
     const id = identity({ run: 'watch-local' });
     const seen: string[] = [];

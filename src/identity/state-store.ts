@@ -216,6 +216,13 @@ export interface StateStore {
   consumeQueryBudgets?(spends: readonly BudgetSpend[]): QueryBudget[];
   queriesStarted(run: string): number;
   settleQuery(intent: string): void;
+  /**
+   * Gives back the unit spent for this intent, whose intent record never became durable (the
+   * query did not run): the pending row goes and the run's count drops by one, in one
+   * transaction. A unit with a kept outcome (its intent was durable) is never given back.
+   * Returns whether a unit was given back.
+   */
+  refundQuery(intent: string): boolean;
   keepOutcome(intent: string, outcome: string): void;
   pendingOutcomes(): PendingOutcome[];
   forgetPending(intent: string): void;
@@ -401,6 +408,17 @@ export class SqliteStateStore implements StateStore {
         db.exec('PRAGMA synchronous = FULL');
       }
     });
+  }
+
+  refundQuery(intent: string): boolean {
+    return this.use('give the unit back', () =>
+      immediateTransaction(this.connection.db, (): boolean => {
+        const row = this.prepared('DELETE FROM pending_outcomes WHERE intent = ? AND outcome IS NULL RETURNING run').get(intent) as { run?: string } | undefined;
+        if (row?.run === undefined) return false;
+        this.prepared('UPDATE counters SET queries_started = queries_started - 1 WHERE run = ? AND queries_started > 0').run(row.run);
+        return true;
+      }),
+    );
   }
 
   /** Keeps an outcome record its process could not write, for recovery to append later. */

@@ -63,6 +63,9 @@ beforeAll(async () => {
       consumeBudget: async (identity, limit, intent) => state.consumeQueryBudget(identity.run, limit, thisProcessUnit(intent)),
       checkBudget: async (identity, limit) => ({ ok: state.queriesStarted(identity.run) < limit, used: state.queriesStarted(identity.run), limit }),
       settleQuery: async (intent) => state.settleQuery(intent),
+      refundQuery: async (intent) => {
+        state.refundQuery(intent);
+      },
       keepOutcome: async (intent, outcome) => state.keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => state.watchRevocation(identity, onRevoked),
     },

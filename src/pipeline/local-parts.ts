@@ -141,6 +141,9 @@ export function createLocalParts(config: HoopqConfig, options: LocalPartsOptions
         return { ok: used < limit, used, limit };
       },
       settleQuery: async (intent) => getState().settleQuery(intent),
+      refundQuery: async (intent) => {
+        getState().refundQuery(intent);
+      },
       keepOutcome: async (intent, outcome) => getState().keepOutcome(intent, JSON.stringify(outcome)),
       watchRevocation: (identity, onRevoked) => getState().watchRevocation(identity, onRevoked),
     },

@@ -16,14 +16,16 @@ export interface IdentityPort {
   verify(token: string | undefined): Promise<RunIdentity>;
   /**
    * Atomically counts one query against the run's budget (`limit` may be Infinity) and ties
-   * the unit to the query's intent record, which must already be durable: no unit without
-   * a record.
+   * the unit to the query's intent record. The intent is written at the same time; nothing
+   * runs until both are durable, and a unit whose intent fails is given back (refundQuery).
    */
   consumeBudget(identity: RunIdentity, limit: number, intent: string): Promise<{ ok: boolean; used: number; limit: number }>;
   /** Whether the run has a unit left (a read: nothing is spent). */
   checkBudget(identity: RunIdentity, limit: number): Promise<{ ok: boolean; used: number; limit: number }>;
   /** The outcome record of the query with this intent is durable. */
   settleQuery(intent: string): Promise<void>;
+  /** The intent record could not be made durable (the query did not run): give its unit back. */
+  refundQuery(intent: string): Promise<void>;
   /** The outcome record could not be written: keep it so that recovery writes it later. */
   keepOutcome(intent: string, outcome: AuditRecordBody): Promise<void>;
   /**

@@ -1,9 +1,9 @@
 /**
  * recoverOutcomes: writes the outcome records that queries could not write themselves.
  *
- * Every query that runs spends its budget unit after its intent record is durable, and the
- * unit stays listed in the state store (`pending_outcomes`) until its outcome record is
- * durable too. A unit still listed means the outcome is not in the log: the outcome append
+ * Every query that runs spends its budget unit while its intent record is written (it runs
+ * only once both are durable), and the unit stays listed in the state store
+ * (`pending_outcomes`) until its outcome record is durable too. A unit still listed means the outcome is not in the log: the outcome append
  * failed (exit 12, the process then keeps the outcome it could not write in the row), or
  * the process died while the query ran. Recovery appends, for each such unit whose process
  * is gone (or, for the caller's own process, whose outcome it kept):
@@ -11,7 +11,9 @@
  * - otherwise an outcome record with decision `error`, code `audit.outcome_lost`: the query
  *   may have run, and what it returned is unknown.
  * Before appending it reads the log back to the intent: an outcome already there (the
- * process died after writing it, before settling its unit) is not written twice.
+ * process died after writing it, before settling its unit) is not written twice, and a unit
+ * whose intent is not in the log at all (the process died before the intent was durable, so
+ * the query never ran) is given back to its run instead (StateStore.refundQuery).
  *
  * Input: the state store and the sink (which reads its log back, where it can: a file or
  * PostgreSQL; a gateway's sink cannot, and its outcome is written without the read-back).
@@ -32,6 +34,12 @@ export async function recoverOutcomes(state: StateStore, sink: AuditSink, now: (
     // this process's own units are queries still running, unless it kept their outcome
     if (pending.pid === process.pid ? pending.outcome === null : isAlive(pending.pid)) continue;
     const found = sink.findOutcomeOfIntent ? await sink.findOutcomeOfIntent(pending.intent) : 'intent-only';
+    if (found === 'no-intent' && pending.outcome === null) {
+      // spent beside an intent that never became durable: the process died before the query
+      // could run (nothing runs before both are durable), so the unit is given back
+      state.refundQuery(pending.intent);
+      continue;
+    }
     if (found !== 'outcome') {
       await sink.append(recoveredOutcome(pending, now()));
       written += 1;

@@ -1,8 +1,8 @@
 /**
  * The pipeline over a group-committing audit sink, in one warm process: concurrent queries
  * whose intent records cannot be made durable (the disk's fsync fails) all refuse with exit 8
- * and none of them reaches the warehouse; once the disk works again queries run and the log
- * verifies. The parts are the ones createLocalParts builds; only the disk under the sink is
+ * and none of them reaches the warehouse, and the budget units spent beside those intents are
+ * given back; once the disk works again queries run and the log verifies. The parts are the ones createLocalParts builds; only the disk under the sink is
  * a test's (a fake at the process boundary), and the warehouse opener is wrapped to count
  * executions.
  */
@@ -101,6 +101,7 @@ describe('runQuery over a group-committing sink', () => {
   it('when the fsync fails, every concurrent query refuses with exit 8 and none reaches the warehouse', async () => {
     const before = executions;
     const linesBefore = readFileSync(log, 'utf8');
+    const unitsBefore = local.state().queriesStarted('group-pipeline');
     diskFails = true;
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => query(`SELECT ${i} AS n`)));
     diskFails = false;
@@ -112,6 +113,10 @@ describe('runQuery over a group-committing sink', () => {
     }
     expect(executions).toBe(before);
     expect(readFileSync(log, 'utf8')).toBe(linesBefore); // nothing of unknown durability stays
+    // each unit, spent while its intent was being written, was given back: the budget counts
+    // no query that did not run, and no unit is left waiting for an outcome
+    expect(local.state().queriesStarted('group-pipeline')).toBe(unitsBefore);
+    expect(local.state().pendingOutcomes()).toEqual([]);
     // the disk is back: queries run again on an intact chain
     await query('SELECT 42 AS n');
     expect(executions).toBe(before + 1);

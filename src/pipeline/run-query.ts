@@ -2,16 +2,17 @@
  * run-query: the ONE place the stages are called in order, for every entry point.
  *
  *   token -> policy -> warehouse.analyze -> evaluatePolicy -> masks/rewrite -> dry run
- *         -> approval (held: recorded, exit 11) -> budget check -> intent record (durable)
- *         -> budget unit spent
+ *         -> approval (held: recorded, exit 11) -> budget check
+ *         -> intent record (durable) and budget unit spent, at the same time
  *         -> execute (streamed) -> detectors -> output -> outcome record
  *
  * Invariants:
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
  * - nothing reaches the warehouse before its intent record is durable (fsync'd) in the sink;
  *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
- * - the budget unit is spent after the intent is durable, tied to it (no unit without a
- *   record); if the outcome cannot be written once the warehouse has the query, the caller
+ * - the budget unit is spent while the intent is written, tied to it; the query runs only
+ *   when both are durable, and a unit whose intent failed is given back (by this process, or
+ *   by recovery when it died first); if the outcome cannot be written once the warehouse has the query, the caller
  *   hears exit 12 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
  *   outcome is kept for recovery (recover-outcomes.ts);
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
@@ -213,10 +214,17 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     if (jobId !== undefined) body.warehouse.job_id = jobId;
     const intent = { ...body, warehouse: { ...body.warehouse }, id: body.id, event: 'query.intent' } as AuditRecordBody;
     body.id = newAuditBody('query', parts.now()).id;
-    body.intent = intent.id;
-    await appendRecord(sink, intent);
-    // The budget unit is spent only now, tied to the durable intent: no unit without a record.
-    await spendBudget(parts, identity, policy, intent.id);
+    // The budget unit, tied to the intent, is spent while the intent is written (two durable
+    // commits at once, not one after the other); nothing runs until both are durable. A unit
+    // whose intent failed is given back: the query did not run.
+    const [written, spent] = await Promise.allSettled([appendRecord(sink, intent), spendBudget(parts, identity, policy, intent.id)]);
+    if (written.status === 'rejected') {
+      // a unit that cannot be given back now is given back by recovery (its intent is not in the log)
+      if (spent.status === 'fulfilled') await parts.identity.refundQuery(intent.id).catch(() => undefined);
+      throw written.reason;
+    }
+    body.intent = intent.id; // only a durable intent gets an outcome
+    if (spent.status === 'rejected') throw spent.reason;
     reached.unitSpent = true;
 
     const controller = new AbortController();

@@ -236,6 +236,23 @@ export class PgStateStore implements StateStore {
     this.use('settle the query', () => this.db.run([{ sql }], false));
   }
 
+  refundQuery(intent: string): boolean {
+    const rows = this.use('give the unit back', () =>
+      this.db.query(
+        `WITH gone AS (
+           DELETE FROM hoopq_pending_outcomes WHERE intent = $1 AND outcome IS NULL RETURNING run
+         ), down AS (
+           UPDATE hoopq_counters c SET queries_started = c.queries_started - 1
+             FROM gone WHERE c.run = gone.run AND c.queries_started > 0
+           RETURNING 1
+         )
+         SELECT (SELECT COUNT(*) FROM gone) AS refunded, (SELECT COUNT(*) FROM down) AS counted`,
+        [intent],
+      ),
+    );
+    return Number(rows[0]?.refunded ?? 0) > 0;
+  }
+
   keepOutcome(intent: string, outcome: string): void {
     this.use('keep the unrecorded outcome', () => this.db.query('UPDATE hoopq_pending_outcomes SET outcome = $1 WHERE intent = $2', [outcome, intent]));
   }

@@ -109,6 +109,19 @@ describe.skipIf(!HAS_POSTGRES)('PostgreSQL state store', () => {
       expect(store.pendingOutcomes()).toMatchObject([{ intent: 'intent-1', run: 'run-t', host: 'h1', pid: 42, outcome: '{"x":1}' }]);
       store.settleQuery('intent-1');
       expect(store.pendingOutcomes()).toEqual([]);
+      // a unit whose intent was never recorded is given back once; a kept outcome never is
+      expect(store.consumeQueryBudget('run-t', 2, { intent: 'intent-2', host: 'h1', pid: 42 }).ok).toBe(true);
+      expect(store.consumeQueryBudget('run-t', 2, { intent: 'intent-3', host: 'h1', pid: 42 }).ok).toBe(false);
+      expect(store.refundQuery('intent-2')).toBe(true);
+      expect(store.refundQuery('intent-2')).toBe(false);
+      expect(store.refundQuery('never-spent')).toBe(false);
+      expect(store.queriesStarted('run-t')).toBe(1);
+      expect(store.pendingOutcomes()).toEqual([]);
+      expect(store.consumeQueryBudget('run-t', 2, { intent: 'intent-4', host: 'h1', pid: 42 }).ok).toBe(true);
+      store.keepOutcome('intent-4', '{"x":2}');
+      expect(store.refundQuery('intent-4')).toBe(false);
+      expect(store.queriesStarted('run-t')).toBe(2);
+      store.settleQuery('intent-4');
       expect(store.revokeToken('tok-1').matchedTokens).toBe(1);
       expect(store.findRevocation({ tokenId: 'tok-1', run: 'other' })).toMatchObject({ kind: 'token', value: 'tok-1' });
     } finally {
