@@ -63,8 +63,18 @@ export async function readDuckDbScript(sql: string, trees: DuckDbParseTrees): Pr
 
   // the statements' trees (analysis reads them next) come in the lexing check's engine call
   trees.load(statements.map((s) => s.text));
-  const literalValues = await verifyDuckDbLexing(sql, lexing, trees);
-  const engineCount = await countDuckDbStatements(sql, parser);
+  // DuckDB's count of the statements is asked for at the same time (two engine calls at
+  // once, not one after the other); the lexing check's refusal still comes first
+  const counting = countDuckDbStatements(sql, parser);
+  counting.catch(() => undefined); // read below; a refusal meanwhile is not an unhandled rejection
+  let literalValues: Awaited<ReturnType<typeof verifyDuckDbLexing>>;
+  try {
+    literalValues = await verifyDuckDbLexing(sql, lexing, trees);
+  } catch (err) {
+    await counting.catch(() => undefined); // no engine call is left running on the parser's connection
+    throw err;
+  }
+  const engineCount = await counting;
   if (engineCount !== statements.length) {
     throw new AnalysisError('analysis.split_mismatch', `refused: hoopq found ${statements.length} statement(s) but DuckDB's parser found ${engineCount}`, {
       rule: 'parse',
