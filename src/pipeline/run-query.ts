@@ -8,8 +8,10 @@
  *
  * Invariants:
  * - every attempt is recorded, allowed or not: refusals in the catch, outcomes in `finally`;
- * - nothing reaches the warehouse before its intent record is durable (fsync'd) in the sink;
- *   if the sink cannot be written the query never runs (AuditWriteError, exit 8);
+ * - nothing runs in the warehouse before its intent record is durable (fsync'd) in the sink;
+ *   if the sink cannot be written the query never runs (AuditWriteError, exit 8). While the
+ *   intent is written the allowed statement may be prepared (DuckDB: parsed, bound and
+ *   planned, as analysis already binds it; nothing executes), and is discarded if it fails;
  * - the budget unit is spent while the intent is written, tied to it; the query runs only
  *   when both are durable, and a unit whose intent failed is given back (by this process, or
  *   by recovery when it died first); if the outcome cannot be written once the warehouse has the query, the caller
@@ -217,6 +219,8 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     // The budget unit, tied to the intent, is spent while the intent is written (two durable
     // commits at once, not one after the other); nothing runs until both are durable. A unit
     // whose intent failed is given back: the query did not run.
+    // and the allowed statement is prepared meanwhile (parsed, bound, planned: nothing runs)
+    if (checked.statementsToRun.length > 0) warehouse.prepareAhead?.(checked.statementsToRun[0]!);
     const [written, spent] = await Promise.allSettled([appendRecord(sink, intent), spendBudget(parts, identity, policy, intent.id)]);
     if (written.status === 'rejected') {
       // a unit that cannot be given back now is given back by recovery (its intent is not in the log)

@@ -122,6 +122,13 @@ export interface Warehouse {
    * ends it if it was not used.
    */
   getReady?(names: NameDefaults): void;
+  /**
+   * Prepares the first of the allowed statements on the session getReady() opened, while the
+   * intent record is being made durable: DuckDB parses, binds and plans it (what analysis
+   * already asks of its binder); nothing of it runs before `execute`. `execute` uses it only
+   * for the same text under the same name defaults; `close` discards it if it was not used.
+   */
+  prepareAhead?(statement: string): void;
   /** `statements`: the texts to run, as `analyze` returned them in `run` (or rewritten for masks). */
   dryRun?(statements: readonly string[], options: ExecuteOptions): Promise<DryRunResult>;
   /**

@@ -122,6 +122,75 @@ describe('DuckDbWarehouse', () => {
       }
     });
 
+    it('prepareAhead: execute() runs the texts it is given, never a different statement prepared ahead', async () => {
+      const w = await openDuckDbWarehouse({ path: join(dir, 'warehouse.duckdb'), writable: false });
+      try {
+        // same text: the statement prepared ahead is the one that runs
+        w.getReady(crm);
+        w.prepareAhead('SELECT count(*) AS n FROM people');
+        expect(await drainExecution(await w.execute(['SELECT count(*) AS n FROM people'], { signal: signal(), names: crm }))).toMatchObject({ rows: [[CONTRACT_PEOPLE.length]] });
+        // another text: the one prepared ahead is discarded and the given one runs
+        w.getReady(crm);
+        w.prepareAhead('SELECT name AS leaked FROM people');
+        const execution = await w.execute(['SELECT 2 AS b'], { signal: signal(), names: crm });
+        expect(execution.columns.map((c) => c.name)).toEqual(['b']);
+        expect((await drainExecution(execution)).rows).toEqual([[2]]);
+        // prepared ahead for crm, executed under Sales: the name resolves in Sales
+        w.getReady(crm);
+        w.prepareAhead('SELECT count(*) FROM people');
+        const err = await w.execute(['SELECT count(*) FROM people'], { signal: signal(), names: sales }).then(drainExecution).then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ code: 'warehouse.sql_error', exitCode: 7 });
+      } finally {
+        await w.close();
+      }
+    });
+
+    it('prepareAhead: a text that does not prepare fails in execute() exactly as without it', async () => {
+      const w = await openDuckDbWarehouse({ path: join(dir, 'warehouse.duckdb'), writable: false });
+      try {
+        for (const text of ['SELECT nope FROM people', 'SELECT 1; SELECT 2']) {
+          const plain = await w.execute([text], { signal: signal(), names: crm }).then(drainExecution).then(() => undefined, (e: unknown) => e);
+          w.getReady(crm);
+          w.prepareAhead(text);
+          const ahead = await w.execute([text], { signal: signal(), names: crm }).then(drainExecution).then(() => undefined, (e: unknown) => e);
+          expect(plain).toBeDefined();
+          expect(ahead).toMatchObject({ code: (plain as WarehouseError).code, exitCode: (plain as WarehouseError).exitCode, message: (plain as WarehouseError).message });
+        }
+      } finally {
+        await w.close();
+      }
+    });
+
+    it('prepareAhead runs nothing: an INSERT prepared and never executed writes no row, and close() frees the file', async () => {
+      const path = await createWarehouseFile(tempDir(), 'ahead.duckdb');
+      const here = { defaultProject: 'ahead', defaultDataset: 'crm' };
+      const writer = await openDuckDbWarehouse({ path, writable: true, writerWaitMs: 0 });
+      writer.getReady(here);
+      writer.prepareAhead("INSERT INTO people VALUES (99, 'ahead', NULL)");
+      await new Promise((r) => setTimeout(r, 50)); // the statement is prepared
+      await writer.close();
+      const again = await openDuckDbWarehouse({ path, writable: true, writerWaitMs: 0 });
+      try {
+        // a cancelled execution discards the statement prepared ahead without running it
+        again.getReady(here);
+        again.prepareAhead("INSERT INTO people VALUES (98, 'cancelled', NULL)");
+        const aborted = new AbortController();
+        aborted.abort();
+        const err = await again.execute(["INSERT INTO people VALUES (98, 'cancelled', NULL)"], { signal: aborted.signal, names: here }).then(drainExecution).then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ code: 'warehouse.cancelled' });
+        const rows = (await drainExecution(await again.execute(['SELECT count(*) FROM people WHERE id IN (98, 99)'], { signal: signal(), names: here }))).rows;
+        expect(Number(rows[0]![0])).toBe(0);
+        // the same INSERT does prepare and run on this session: the statements above were valid
+        again.getReady(here);
+        again.prepareAhead("INSERT INTO people VALUES (97, 'ran', NULL)");
+        await drainExecution(await again.execute(["INSERT INTO people VALUES (97, 'ran', NULL)"], { signal: signal(), names: here }));
+        const ran = (await drainExecution(await again.execute(['SELECT count(*) FROM people WHERE id IN (97, 98, 99)'], { signal: signal(), names: here }))).rows;
+        expect(Number(ran[0]![0])).toBe(1);
+      } finally {
+        await again.close();
+      }
+    });
+
     it('close() with a ready session that was never used frees the file: it can be opened for writing at once', async () => {
       const path = await createWarehouseFile(tempDir(), 'ready.duckdb');
       const reader = await openDuckDbWarehouse({ path, writable: false });

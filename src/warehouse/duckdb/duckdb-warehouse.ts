@@ -6,12 +6,13 @@
  * - `metadata`: the Catalog's lookups in duckdb_views()/duckdb_tables()/duckdb_columns();
  * - one fresh connection per execute(), so interrupting a query stops only that query and
  *   two executions never share a stream; getReady() opens it (and sets its search path) while
- *   the query is still checked, so that wait is off the query's path. It never ran anything
- *   before the query it was opened for.
+ *   the query is still checked, so that wait is off the query's path, and prepareAhead()
+ *   prepares the allowed statement on it while the intent record is written (parse, bind and
+ *   plan: nothing runs). It never ran anything before the query it was opened for.
  * Analysis and the mask rewrite are DuckDB-dialect stages of their own (src/analysis/duckdb,
  * src/masking/duckdb); this class hands them the parser and the catalog.
  */
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from '@duckdb/node-api';
 import { analyzeDuckDbSql } from '../../analysis/duckdb/analyze-duckdb-sql.js';
 import type { NameDefaults, QueryAnalysis } from '../../analysis/query-analysis.js';
 import { isHoopqError, WarehouseError } from '../../errors.js';
@@ -61,8 +62,11 @@ export class DuckDbWarehouse implements Warehouse {
   readonly writable: boolean;
   readonly catalog: DuckDbCatalog;
   private readonly running = new Set<DuckDBConnection>();
-  /** The connection getReady() opened for the next execute(), and the search path it set. */
-  private ready: { searchPath: string; connection: Promise<DuckDBConnection> } | undefined;
+  /**
+   * The connection getReady() opened for the next execute(), the search path it set, and the
+   * statement prepareAhead() prepared on it.
+   */
+  private ready: { searchPath: string; connection: Promise<DuckDBConnection>; prepared?: PreparedAhead } | undefined;
   /** Aborted by close(): running streams then end with `warehouse.cancelled`, not short. */
   private readonly closing = new AbortController();
   private closed = false;
@@ -122,19 +126,34 @@ export class DuckDbWarehouse implements Warehouse {
     this.ready = { searchPath, connection };
   }
 
+  /** Prepares `statement` on the ready session (nothing runs); see Warehouse.prepareAhead. */
+  prepareAhead(statement: string): void {
+    const ready = this.ready;
+    if (this.closed || !ready || ready.prepared) return;
+    const prepared = ready.connection.then((connection) => connection.prepare(statement));
+    prepared.catch(() => undefined); // execute() reports it: the same error a prepare there gives
+    ready.prepared = { text: statement, prepared };
+  }
+
   async execute(statements: readonly string[], options: ExecuteOptions): Promise<QueryExecution> {
     this.assertOpen();
     const searchPath = this.searchPathOf(options.names);
-    const ready = this.ready?.searchPath === searchPath ? this.ready.connection : undefined;
+    const ready = this.ready?.searchPath === searchPath ? this.ready : undefined;
     if (ready) this.ready = undefined;
     else this.dropReady(); // opened for other name defaults
+    // the statement prepared ahead serves only the same first text; any other is discarded
+    const ahead = ready?.prepared?.text === statements[0] ? ready?.prepared?.prepared : undefined;
+    const discarded = ready?.prepared && !ahead ? discardPrepared(ready.prepared) : undefined;
     let connection: DuckDBConnection;
     try {
-      connection = await (ready ?? this.openSession(searchPath));
+      connection = await (ready?.connection ?? this.openSession(searchPath));
+      await discarded;
     } catch (err) {
+      await (ahead && discardPrepared({ text: '', prepared: ahead }));
       throw toWarehouseError(err);
     }
     if (this.closed) {
+      await (ahead && discardPrepared({ text: '', prepared: ahead }));
       releaseConnection(connection);
       this.assertOpen();
     }
@@ -143,9 +162,15 @@ export class DuckDbWarehouse implements Warehouse {
     // DuckDB quotes the SQL around an error's position ("LINE 1: …"): never the hash key
     return mapExecutionErrors(
       () =>
-        streamDuckDbQuery(connection, statements, { ...options, signal }, () => {
-          if (this.running.delete(connection)) releaseConnection(connection);
-        }),
+        streamDuckDbQuery(
+          connection,
+          statements,
+          { ...options, signal },
+          () => {
+            if (this.running.delete(connection)) releaseConnection(connection);
+          },
+          ahead,
+        ),
       (err) => this.scrub(err),
     );
   }
@@ -196,10 +221,17 @@ export class DuckDbWarehouse implements Warehouse {
     return `${ident(project)}.${ident(dataset)}`;
   }
 
-  /** Closes the connection getReady() opened, once it is open, if nothing took it. */
+  /**
+   * Closes the connection getReady() opened, once it is open, if nothing took it; a statement
+   * prepared on it is destroyed first, once its prepare has finished (never under it).
+   */
   private dropReady(): void {
-    void this.ready?.connection.then(releaseConnection, () => undefined);
+    const ready = this.ready;
     this.ready = undefined;
+    if (!ready) return;
+    void Promise.resolve(ready.prepared && discardPrepared(ready.prepared))
+      .then(() => ready.connection)
+      .then(releaseConnection, () => undefined);
   }
 
   /** A fresh connection of its own for one execution, its search path set (searchPathOf). */
@@ -222,6 +254,20 @@ export class DuckDbWarehouse implements Warehouse {
       });
     }
   }
+}
+
+/** A statement prepareAhead() started preparing, and its text. */
+interface PreparedAhead {
+  text: string;
+  prepared: Promise<DuckDBPreparedStatement>;
+}
+
+/** Destroys a statement prepared ahead and not used, once its prepare has settled. */
+async function discardPrepared(ahead: PreparedAhead): Promise<void> {
+  await ahead.prepared.then(
+    (statement) => statement.destroySync(),
+    () => undefined,
+  );
 }
 
 function releaseConnection(connection: DuckDBConnection): void {

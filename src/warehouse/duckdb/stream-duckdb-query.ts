@@ -22,12 +22,17 @@ import { isDuckDbInterrupt, toWarehouseError } from './duckdb-error.js';
 import { jsonValueConverter } from './json-value-converter.js';
 import { bindDuckDbParameters } from './duckdb-parameters.js';
 
-/** `onFinished` runs exactly once, when the batches end for any reason (or execute fails). */
+/**
+ * `onFinished` runs exactly once, when the batches end for any reason (or execute fails).
+ * `ahead`: the first statement, already being prepared on this connection (prepareAhead); it
+ * is used instead of preparing the text again, and destroyed if execution ends before it.
+ */
 export async function streamDuckDbQuery(
   connection: DuckDBConnection,
   statements: readonly string[],
   options: ExecuteOptions,
   onFinished: () => void,
+  ahead?: Promise<DuckDBPreparedStatement>,
 ): Promise<QueryExecution> {
   const stop = startStopWatch(connection, options);
   let finished = false;
@@ -39,10 +44,13 @@ export async function streamDuckDbQuery(
   };
 
   let result: DuckDBResult;
+  const first = { ahead };
   try {
     stop.throwIfStopped();
-    result = await runUntilLastStreaming(connection, statements, options.params ?? [], stop);
+    result = await runUntilLastStreaming(connection, statements, options.params ?? [], stop, first);
   } catch (err) {
+    // a statement prepared ahead and never taken is destroyed before its connection is released
+    await first.ahead?.then((statement) => statement.destroySync(), () => undefined);
     finish();
     if (err instanceof AnalysisError) throw err;
     throw stop.reason ? stop.error() : isDuckDbInterrupt(err) ? cancelledError() : toWarehouseError(err);
@@ -91,6 +99,7 @@ async function runUntilLastStreaming(
   statements: readonly string[],
   params: QueryParameter[],
   stop: StopWatch,
+  first: { ahead?: Promise<DuckDBPreparedStatement> },
 ): Promise<DuckDBResult> {
   if (statements.length === 0) {
     throw new WarehouseError('warehouse.no_statement', 'there is no SQL statement to run', {
@@ -103,8 +112,10 @@ async function runUntilLastStreaming(
     // Never re-split: each text is one analysed statement, or nothing of it runs. DuckDB's
     // prepare parses the text and itself refuses anything but exactly one statement.
     let prepared: DuckDBPreparedStatement;
+    const ahead = i === 0 ? first.ahead : undefined;
+    first.ahead = undefined; // taken (or never to be): from here the loop destroys it
     try {
-      prepared = await connection.prepare(statements[i]!);
+      prepared = await (ahead ?? connection.prepare(statements[i]!));
     } catch (err) {
       if (MORE_THAN_ONE.test(err instanceof Error ? err.message : '')) {
         throw new AnalysisError('analysis.split_mismatch', `refused: statement ${i + 1} is several statements to DuckDB; nothing of it was run`, {
