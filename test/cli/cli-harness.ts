@@ -142,7 +142,10 @@ export function createDemo(): Demo {
     auditRecords() {
       const f = join(dir, 'audit.jsonl');
       if (!existsSync(f)) return [];
-      return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      // read while a gateway may be appending: a last line without its newline is still being
+      // written (hoopq's own readers do not count it as a record either)
+      const text = readFileSync(f, 'utf8');
+      return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     },
     warehouseSha256() {
       return createHash('sha256').update(readFileSync(join(dir, 'demo.duckdb'))).digest('hex');
