@@ -14,9 +14,10 @@
  *   planned, as analysis already binds it; nothing executes), and is discarded if it fails;
  * - the budget unit is spent while the intent is written, tied to it; the query runs only
  *   when both are durable, and a unit whose intent failed is given back (by this process, or
- *   by recovery when it died first); if the outcome cannot be written once the warehouse has the query, the caller
- *   hears exit 12 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the
- *   outcome is kept for recovery (recover-outcomes.ts);
+ *   by the next one's recovery if this one died first or could not give it back);
+ * - if the outcome cannot be written once the warehouse has the query, the caller hears
+ *   exit 12 (OutcomeUnrecordedError: it ran, do not retry), never exit 8, and the outcome is
+ *   kept for recovery (recover-outcomes.ts);
  * - rows stream from the warehouse through masking to the output; nothing holds the result;
  * - the run's revocation, the policy timeout and the caller's abort all interrupt execution.
  */
@@ -217,9 +218,9 @@ export async function runQuery(parts: PipelineParts, req: QueryRequest): Promise
     const intent = { ...body, warehouse: { ...body.warehouse }, id: body.id, event: 'query.intent' } as AuditRecordBody;
     body.id = newAuditBody('query', parts.now()).id;
     // The budget unit, tied to the intent, is spent while the intent is written (two durable
-    // commits at once, not one after the other); nothing runs until both are durable. A unit
+    // commits at once, not one after the other), and the allowed statement is prepared
+    // meanwhile (parsed, bound, planned). Nothing runs until both commits are durable; a unit
     // whose intent failed is given back: the query did not run.
-    // and the allowed statement is prepared meanwhile (parsed, bound, planned: nothing runs)
     if (checked.statementsToRun.length > 0) warehouse.prepareAhead?.(checked.statementsToRun[0]!);
     const [written, spent] = await Promise.allSettled([appendRecord(sink, intent), spendBudget(parts, identity, policy, intent.id)]);
     if (written.status === 'rejected') {

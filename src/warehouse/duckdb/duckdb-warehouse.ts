@@ -143,17 +143,17 @@ export class DuckDbWarehouse implements Warehouse {
     else this.dropReady(); // opened for other name defaults
     // the statement prepared ahead serves only the same first text; any other is discarded
     const ahead = ready?.prepared?.text === statements[0] ? ready?.prepared?.prepared : undefined;
-    const discarded = ready?.prepared && !ahead ? discardPrepared(ready.prepared) : undefined;
+    const discarded = ready?.prepared && !ahead ? discardPrepared(ready.prepared.prepared) : undefined;
     let connection: DuckDBConnection;
     try {
       connection = await (ready?.connection ?? this.openSession(searchPath));
       await discarded;
     } catch (err) {
-      await (ahead && discardPrepared({ text: '', prepared: ahead }));
+      await (ahead && discardPrepared(ahead));
       throw toWarehouseError(err);
     }
     if (this.closed) {
-      await (ahead && discardPrepared({ text: '', prepared: ahead }));
+      await (ahead && discardPrepared(ahead));
       releaseConnection(connection);
       this.assertOpen();
     }
@@ -229,7 +229,7 @@ export class DuckDbWarehouse implements Warehouse {
     const ready = this.ready;
     this.ready = undefined;
     if (!ready) return;
-    void Promise.resolve(ready.prepared && discardPrepared(ready.prepared))
+    void Promise.resolve(ready.prepared && discardPrepared(ready.prepared.prepared))
       .then(() => ready.connection)
       .then(releaseConnection, () => undefined);
   }
@@ -263,8 +263,8 @@ interface PreparedAhead {
 }
 
 /** Destroys a statement prepared ahead and not used, once its prepare has settled. */
-async function discardPrepared(ahead: PreparedAhead): Promise<void> {
-  await ahead.prepared.then(
+async function discardPrepared(prepared: Promise<DuckDBPreparedStatement>): Promise<void> {
+  await prepared.then(
     (statement) => statement.destroySync(),
     () => undefined,
   );
