@@ -168,10 +168,13 @@ try {
   console.log('|---|---|');
   console.log(`| ungoverned: ${CLIENTS} warm in-process DuckDB connections | ${f(median(tp.duckdb), 0)} |`);
   console.log(`| governed: the gateway over HTTP (one run per client) | ${f(median(tp.http), 0)} |`);
+  console.log(`\ngateway throughput / in-process DuckDB throughput: ${f((100 * median(tp.http)) / median(tp.duckdb), 1)}%`);
   const goals = [
     ['HTTP p50 <= 5 ms', p50(lat.http) <= 5],
     ['MCP p50 <= 5 ms', p50(lat.mcp) <= 5],
     ['MCP p50 <= 10x the ungoverned MCP server', p50(lat.mcp) <= 10 * p50(lat.bareMcp)],
+    // the issue states the 5 ms goals also as this ratio, which a slower moment of the machine does not move
+    ['HTTP p50 <= 10x the ungoverned MCP server', p50(lat.http) <= 10 * p50(lat.bareMcp)],
     [`>= 300 queries/s with ${CLIENTS} clients`, median(tp.http) >= 300],
   ];
   console.log('');
