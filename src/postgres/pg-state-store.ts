@@ -29,6 +29,7 @@ import { RevocationWatchers } from '../identity/revocation-watchers.js';
 import { StoreHealth } from '../identity/store-health.js';
 import { newStateStoreId, readStateAnchor, writeStateAnchor } from '../identity/state-anchor.js';
 import type {
+  BudgetSpend,
   IssuedToken,
   PendingOutcome,
   QueryBudget,
@@ -194,29 +195,30 @@ export class PgStateStore implements StateStore {
    */
   consumeQueryBudget(run: string, limit: number, unit?: QueryUnit): QueryBudget {
     checkBudgetLimit(limit);
-    const bound = Number.isFinite(limit) ? limit : null;
-    const rows = this.use('count the query against its budget', () =>
-      this.db.query(
-        `WITH up AS (
-           INSERT INTO hoopq_counters AS c (run, queries_started)
-           SELECT $1, 1 WHERE $2::bigint IS NULL OR $2::bigint > 0
-           ON CONFLICT (run) DO UPDATE SET queries_started = c.queries_started + 1
-             WHERE $2::bigint IS NULL OR c.queries_started < $2::bigint
-           RETURNING queries_started
-         ), pending AS (
-           INSERT INTO hoopq_pending_outcomes (intent, run, host, pid, started_at_ms, outcome)
-           SELECT $3::text, $1, $4::text, $5::integer, $6::bigint, NULL FROM up WHERE $3::text IS NOT NULL
-           RETURNING 1
-         )
-         SELECT (SELECT queries_started FROM up) AS used,
-                (SELECT queries_started FROM hoopq_counters WHERE run = $1) AS before,
-                (SELECT COUNT(*) FROM pending) AS pending`,
-        [run, bound, unit?.intent ?? null, unit?.host ?? null, unit?.pid ?? null, Date.now()],
+    const step = spendStep(run, limit, unit);
+    const rows = this.use('count the query against its budget', () => this.db.query(step.sql, step.params));
+    return budgetOf(rows[0]!, limit);
+  }
+
+  /**
+   * The spends of concurrent queries in one transaction and one round trip, each exactly as
+   * consumeQueryBudget and each run's in the order given; all or nothing is committed. The
+   * statements take the runs' row locks in the order of the run names, so two replicas'
+   * batches that share runs wait for each other instead of deadlocking.
+   */
+  consumeQueryBudgets(spends: readonly BudgetSpend[]): QueryBudget[] {
+    for (const { limit } of spends) checkBudgetLimit(limit);
+    // a stable sort: the spends of one run keep their order
+    const order = spends.map((_, i) => i).sort((a, b) => (spends[a]!.run < spends[b]!.run ? -1 : spends[a]!.run > spends[b]!.run ? 1 : a - b));
+    const results = this.use(spends.length === 1 ? 'count the query against its budget' : 'count the queries against their budgets', () =>
+      this.db.run(
+        order.map((i) => spendStep(spends[i]!.run, spends[i]!.limit, spends[i]!.unit)),
+        true,
       ),
     );
-    const row = rows[0]!;
-    if (row.used === null) return { ok: false, used: Number(row.before ?? 0), limit };
-    return { ok: true, used: Number(row.used), limit };
+    const budgets: QueryBudget[] = new Array(spends.length);
+    order.forEach((i, k) => (budgets[i] = budgetOf(results[k]!.rows[0]!, spends[i]!.limit)));
+    return budgets;
   }
 
   queriesStarted(run: string): number {
@@ -434,4 +436,31 @@ function insertToken(identity: RunIdentity): PgStep {
 
 function toRevocation(row: Row): Revocation {
   return { kind: row.kind as RevocationKind, value: String(row.value), revokedAt: new Date(Number(row.revoked_at_ms)).toISOString(), reason: row.reason === null ? null : String(row.reason) };
+}
+
+/** One spend's statement (see PgStateStore.consumeQueryBudget). */
+function spendStep(run: string, limit: number, unit: QueryUnit | undefined): PgStep {
+  const bound = Number.isFinite(limit) ? limit : null;
+  return {
+    sql: `WITH up AS (
+           INSERT INTO hoopq_counters AS c (run, queries_started)
+           SELECT $1, 1 WHERE $2::bigint IS NULL OR $2::bigint > 0
+           ON CONFLICT (run) DO UPDATE SET queries_started = c.queries_started + 1
+             WHERE $2::bigint IS NULL OR c.queries_started < $2::bigint
+           RETURNING queries_started
+         ), pending AS (
+           INSERT INTO hoopq_pending_outcomes (intent, run, host, pid, started_at_ms, outcome)
+           SELECT $3::text, $1, $4::text, $5::integer, $6::bigint, NULL FROM up WHERE $3::text IS NOT NULL
+           RETURNING 1
+         )
+         SELECT (SELECT queries_started FROM up) AS used,
+                (SELECT queries_started FROM hoopq_counters WHERE run = $1) AS before,
+                (SELECT COUNT(*) FROM pending) AS pending`,
+    params: [run, bound, unit?.intent ?? null, unit?.host ?? null, unit?.pid ?? null, Date.now()],
+  };
+}
+
+function budgetOf(row: Record<string, unknown>, limit: number): QueryBudget {
+  if (row.used === null) return { ok: false, used: Number(row.before ?? 0), limit };
+  return { ok: true, used: Number(row.used), limit };
 }

@@ -73,6 +73,84 @@ describe.skipIf(!HAS_POSTGRES)('PostgreSQL state store', () => {
     }
   });
 
+  it('batched spends (consumeQueryBudgets): exact per run across processes whose batches lock the same runs in different orders, never a deadlock', async () => {
+    const url = await server.createDatabase();
+    openPgStateStore(url).close(); // schema in place
+    // 6 processes, each 8 batches of 6 spends over runs a, b, c in an order of its own (shuffled
+    // per batch): 288 spends for 3 runs with a budget of 10 each
+    const script = `
+      const { openPgStateStore } = await import(${JSON.stringify(MODULE)});
+      const store = openPgStateStore(process.argv[1]);
+      const won = { a: 0, b: 0, c: 0 };
+      let seed = process.pid;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+      for (let k = 0; k < 8; k++) {
+        const runs = ['a', 'b', 'c', 'a', 'b', 'c'].sort(() => rand() - 0.5);
+        const spends = runs.map((run, i) => ({ run: 'batch-' + run, limit: 10, unit: { intent: 'b-' + process.pid + '-' + k + '-' + i, host: 'h', pid: process.pid } }));
+        const budgets = store.consumeQueryBudgets(spends);
+        budgets.forEach((b, i) => { if (b.ok) won[runs[i]]++; });
+      }
+      store.close();
+      process.stdout.write(JSON.stringify(won));`;
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => new Promise<Record<string, number>>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<string, number>) : reject(new Error(`child ${code}: ${err}`))));
+      })),
+    );
+    for (const run of ['a', 'b', 'c']) expect(results.reduce((n, r) => n + r[run]!, 0)).toBe(10);
+    const store = openPgStateStore(url);
+    try {
+      for (const run of ['a', 'b', 'c']) {
+        expect(store.queriesStarted(`batch-${run}`)).toBe(10);
+        expect(store.pendingOutcomes().filter((p) => p.run === `batch-${run}`)).toHaveLength(10);
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+  it('batched spends answer in the order asked, each run in order, and commit all or nothing', async () => {
+    const url = await server.createDatabase();
+    const store = openPgStateStore(url);
+    try {
+      const unit = (intent: string) => ({ intent, host: 'h', pid: 1 });
+      const budgets = store.consumeQueryBudgets([
+        { run: 'z', limit: 2, unit: unit('z1') },
+        { run: 'y', limit: Infinity },
+        { run: 'z', limit: 2, unit: unit('z2') },
+        { run: 'x', limit: 0 },
+        { run: 'z', limit: 2, unit: unit('z3') },
+        { run: 'y', limit: Infinity },
+      ]);
+      expect(budgets).toEqual([
+        { ok: true, used: 1, limit: 2 },
+        { ok: true, used: 1, limit: Infinity },
+        { ok: true, used: 2, limit: 2 },
+        { ok: false, used: 0, limit: 0 },
+        { ok: false, used: 2, limit: 2 },
+        { ok: true, used: 2, limit: Infinity },
+      ]);
+      expect(store.pendingOutcomes().map((p) => p.intent).sort()).toEqual(['z1', 'z2']);
+      // an intent already pending fails its statement: the whole batch is rolled back
+      expect(() =>
+        store.consumeQueryBudgets([
+          { run: 'w', limit: 5, unit: unit('w1') },
+          { run: 'w', limit: 5, unit: unit('z1') },
+        ]),
+      ).toThrow(expect.objectContaining({ exitCode: 3 }));
+      expect(store.queriesStarted('w')).toBe(0);
+      expect(store.pendingOutcomes().map((p) => p.intent).sort()).toEqual(['z1', 'z2']);
+      expect(() => store.consumeQueryBudgets([{ run: 'w', limit: Number.NaN }])).toThrow();
+    } finally {
+      store.close();
+    }
+  });
+
   it('a revocation committed by one store reaches another store\'s watcher through NOTIFY, without waiting for its poll', async () => {
     const url = await server.createDatabase();
     const a = openPgStateStore(url);
