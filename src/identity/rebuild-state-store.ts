@@ -6,8 +6,9 @@
  * minted or exchanged (with their claims, never the token), every revocation with its time
  * and reason, and each run's count of started queries (its `query.intent` records).
  * Invariants: every revocation the log records comes back, so a revoked run stays revoked;
- * a run's count is at least what its store had counted (a unit is spent only after its
- * intent is in the log, so intents >= units): budgets can only come back tighter.
+ * a run's count is at least the number of its queries that could have run (none runs
+ * before its intent is in the log; a unit spent beside an intent that never became durable
+ * is given back, so after recovery intents >= units): budgets can only come back tighter.
  */
 import type { AuditRecord } from '../audit/audit-record.js';
 import type { RunIdentity } from './run-identity.js';
