@@ -211,10 +211,8 @@ export class PgStateStore implements StateStore {
     // a stable sort: the spends of one run keep their order
     const order = spends.map((_, i) => i).sort((a, b) => (spends[a]!.run < spends[b]!.run ? -1 : spends[a]!.run > spends[b]!.run ? 1 : a - b));
     const results = this.use(spends.length === 1 ? 'count the query against its budget' : 'count the queries against their budgets', () =>
-      this.db.run(
-        order.map((i) => spendStep(spends[i]!.run, spends[i]!.limit, spends[i]!.unit)),
-        true,
-      ),
+      // one spend alone is one statement, committed by itself (no BEGIN/COMMIT round trips)
+      this.db.run(order.map((i) => spendStep(spends[i]!.run, spends[i]!.limit, spends[i]!.unit))),
     );
     const budgets: QueryBudget[] = new Array(spends.length);
     order.forEach((i, k) => (budgets[i] = budgetOf(results[k]!.rows[0]!, spends[i]!.limit)));
