@@ -43,14 +43,19 @@ function raceForBudget(url: string, run: string, limit: number, processes: numbe
     for (let i = 0; i < ${tries}; i++) if (store.consumeQueryBudget(${JSON.stringify(run)}, ${limit}, { intent: 'i-' + process.pid + '-' + i, host: 'h', pid: process.pid }).ok) ok++;
     store.close();
     process.stdout.write(String(ok));`;
+  return inProcesses(processes, script, url).then((outs) => outs.map(Number));
+}
+
+/** Runs an ES module script in N processes at once (argv[1]: `arg`); resolves with each one's stdout. */
+function inProcesses(processes: number, script: string, arg: string): Promise<string[]> {
   return Promise.all(
-    Array.from({ length: processes }, () => new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    Array.from({ length: processes }, () => new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (err += d));
-      child.on('close', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`child ${code}: ${err}`))));
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`child ${code}: ${err}`))));
     })),
   );
 }
@@ -92,16 +97,7 @@ describe.skipIf(!HAS_POSTGRES)('PostgreSQL state store', () => {
       }
       store.close();
       process.stdout.write(JSON.stringify(won));`;
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => new Promise<Record<string, number>>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (err += d));
-        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Record<string, number>) : reject(new Error(`child ${code}: ${err}`))));
-      })),
-    );
+    const results = (await inProcesses(6, script, url)).map((out) => JSON.parse(out) as Record<string, number>);
     for (const run of ['a', 'b', 'c']) expect(results.reduce((n, r) => n + r[run]!, 0)).toBe(10);
     const store = openPgStateStore(url);
     try {
