@@ -3,9 +3,9 @@
  *
  * Every query that runs spends its budget unit while its intent record is written (it runs
  * only once both are durable), and the unit stays listed in the state store
- * (`pending_outcomes`) until its outcome record is durable too. A unit still listed means the outcome is not in the log: the outcome append
- * failed (exit 12, the process then keeps the outcome it could not write in the row), or
- * the process died while the query ran. Recovery appends, for each such unit whose process
+ * (`pending_outcomes`) until its outcome record is durable too. A unit still listed means
+ * the outcome is not in the log: the outcome append failed (exit 12, the process then keeps
+ * the outcome it could not write in the row), or the process died while the query ran. Recovery appends, for each such unit whose process
  * is gone (or, for the caller's own process, whose outcome it kept):
  * - the kept outcome, exactly as it would have been written, marked `recovered`;
  * - otherwise an outcome record with decision `error`, code `audit.outcome_lost`: the query
