@@ -5,38 +5,21 @@
  * goes away and comes back costs nothing but the polls in between.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../../test/fakes/postgres-server.mjs';
+import { describe, expect, it } from 'vitest';
+import { HAS_POSTGRES } from '../../test/fakes/postgres-server.mjs';
+import { usePgTestDatabase } from '../../test/fakes/pg-test-database.mjs';
 import { sampleAuditBody } from '../audit/audit-record.case.js';
 import { PgAuditFeed } from './pg-audit-feed.js';
 import { openPgAuditSink } from './pg-audit-sink.js';
 
-let server: PostgresServer;
-let url: string;
-let keyDir: string;
+const db = usePgTestDatabase('hoopq-pgfeed-');
 
-beforeAll(async () => {
-  if (HAS_POSTGRES) server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  if (!HAS_POSTGRES) return;
-  url = await server.createDatabase();
-  keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hoopq-pgfeed-'));
-  fs.chmodSync(keyDir, 0o700);
-});
-
-const open = () => openPgAuditSink(url, { checkpoint: { keyDir, every: 100 } });
+const open = () => openPgAuditSink(db.url, { checkpoint: { keyDir: db.keyDir, every: 100 } });
 
 describe.skipIf(!HAS_POSTGRES)('the live feed of a log in PostgreSQL', () => {
   it('shows what every replica appends, once each and in seq order, and which queries are running', async () => {
     const [a, b] = [await open(), await open()];
-    const feed = new PgAuditFeed(url, 60_000);
+    const feed = new PgAuditFeed(db.url, 60_000);
     const seen: number[] = [];
     feed.subscribe((r) => seen.push(r.seq));
     feed.start();
@@ -60,7 +43,7 @@ describe.skipIf(!HAS_POSTGRES)('the live feed of a log in PostgreSQL', () => {
     const sink = await open();
     await Promise.all(Array.from({ length: 2100 }, () => sink.append(sampleAuditBody({ id: randomUUID() }))));
     await sink.close();
-    const feed = new PgAuditFeed(url, 60_000);
+    const feed = new PgAuditFeed(db.url, 60_000);
     feed.start();
     await feed.poll();
     const shown = feed.latest(5000).map((r) => r.seq);
@@ -73,12 +56,12 @@ describe.skipIf(!HAS_POSTGRES)('the live feed of a log in PostgreSQL', () => {
   it('a session the server cuts leaves the feed as it was; a later poll connects again and goes on from the last seq, nothing twice', async () => {
     const sink = await open();
     await sink.append(sampleAuditBody({ id: randomUUID() }));
-    const feed = new PgAuditFeed(url, 60_000);
+    const feed = new PgAuditFeed(db.url, 60_000);
     feed.start();
     await feed.poll();
     expect(feed.latest(10)).toHaveLength(1);
     // the feed's session is cut by the server (as a restart or a failover would)
-    const cut = await server.sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hoopq console feed'");
+    const cut = await db.server.sql(db.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hoopq console feed'");
     expect(cut.rowCount).toBe(1);
     await sink.append(sampleAuditBody({ id: randomUUID() }));
     await sink.append(sampleAuditBody({ id: randomUUID() }));

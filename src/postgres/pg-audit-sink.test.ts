@@ -4,10 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HAS_POSTGRES, startPostgres, type PostgresServer } from '../../test/fakes/postgres-server.mjs';
+import { describe, expect, it } from 'vitest';
+import { HAS_POSTGRES } from '../../test/fakes/postgres-server.mjs';
+import { usePgTestDatabase } from '../../test/fakes/pg-test-database.mjs';
 import type { AuditRecordBody } from '../audit/audit-record.js';
 import { sampleAuditBody } from '../audit/audit-record.case.js';
 import { verifyAuditLogOf, listAuditRecordsOf } from '../audit/audit-log-source.js';
@@ -16,30 +16,15 @@ import { AuditWriteError } from '../errors.js';
 import { ADVISORY_NAMESPACE, AUDIT_APPEND_LOCK } from './pg-audit-schema.js';
 import { openPgAuditSink, type PgAuditSinkOptions } from './pg-audit-sink.js';
 
-let server: PostgresServer;
-let url: string;
-let keyDir: string;
-
-beforeAll(async () => {
-  if (HAS_POSTGRES) server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  if (!HAS_POSTGRES) return;
-  url = await server.createDatabase();
-  keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hoopq-pgkeys-'));
-  fs.chmodSync(keyDir, 0o700);
-});
+const db = usePgTestDatabase('hoopq-pgkeys-');
 
 /** A complete record body with a recognisable id (and non-ASCII SQL: the stored line is UTF-8). */
 function body(tag: string, extra: Partial<AuditRecordBody> = {}): AuditRecordBody {
   return sampleAuditBody({ id: `${tag}-${randomUUID()}`, sql: `SELECT '${tag}' /* é ☃ */`, ...extra });
 }
 
-const open = (options: PgAuditSinkOptions = {}) => openPgAuditSink(url, { checkpoint: { keyDir, every: 100 }, ...options });
-const rows = async (sql: string) => (await server.sql(url, sql)).rows;
+const open = (options: PgAuditSinkOptions = {}) => openPgAuditSink(db.url, { checkpoint: { keyDir: db.keyDir, every: 100 }, ...options });
+const rows = async (sql: string) => (await db.server.sql(db.url, sql)).rows;
 
 describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
   it('stores each record as its exact line with seq, hash and the running byte size; the copy verifies', async () => {
@@ -61,13 +46,13 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
       // the line as the JSONL file holds it: hash last, canonical otherwise
       expect(r.line.endsWith(`,"hash":"${rec.hash}"}`)).toBe(true);
     }
-    const report = await verifyAuditLogOf({ kind: 'postgres', url }, { keyDir });
+    const report = await verifyAuditLogOf({ kind: 'postgres', url: db.url }, { keyDir: db.keyDir });
     expect(report.ok).toBe(true);
     expect(report.records).toBe(2);
     expect(report.checkpoints.verified).toBeGreaterThanOrEqual(1);
     expect(report.file).toMatch(/^postgres:\/\//);
     const listed = [];
-    for await (const r of listAuditRecordsOf({ kind: 'postgres', url })) listed.push(r);
+    for await (const r of listAuditRecordsOf({ kind: 'postgres', url: db.url })) listed.push(r);
     expect(listed).toEqual([a, b]);
   });
 
@@ -89,7 +74,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     const sink = await open();
     await sink.append(body('before'));
     // a deferred constraint trigger: the rows insert fine, COMMIT itself fails
-    await server.sql(url, `
+    await db.server.sql(db.url, `
       CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.line LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned commit'; END IF; RETURN NULL; END $$;
       CREATE CONSTRAINT TRIGGER poison AFTER INSERT ON hoopq_audit_log DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION poison();`);
     const results = await Promise.allSettled([sink.append(body('ok1')), sink.append(body('poison')), sink.append(body('ok2'))]);
@@ -113,10 +98,10 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
   });
 
   it('runs every transaction with synchronous_commit on, whatever the database default', async () => {
-    await server.sql(url, `ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET synchronous_commit = off`);
+    await db.server.sql(db.url, `ALTER DATABASE "${new URL(db.url).pathname.slice(1)}" SET synchronous_commit = off`);
     const sink = await open();
     await sink.append(body('first')); // creates the tables
-    await server.sql(url, `
+    await db.server.sql(db.url, `
       CREATE TABLE probe (v text);
       CREATE FUNCTION probe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO probe VALUES (current_setting('synchronous_commit')); RETURN NULL; END $$;
       CREATE TRIGGER probe AFTER INSERT ON hoopq_audit_log FOR EACH STATEMENT EXECUTE FUNCTION probe();`);
@@ -129,7 +114,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     const sink = await open({ lockTimeoutMs: 400 });
     await sink.append(body('first'));
     const pg = (await import('pg')).default;
-    const holder = new pg.Client({ connectionString: url });
+    const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1, $2)', [ADVISORY_NAMESPACE, AUDIT_APPEND_LOCK]);
@@ -137,7 +122,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
       expect(err).toBeInstanceOf(AuditWriteError);
       expect(err.code).toBe('audit.lock_timeout');
       expect(err.exitCode).toBe(8);
-      expect(err.message).toContain(new URL(url).host);
+      expect(err.message).toContain(new URL(db.url).host);
       // released: a waiting append goes through
       const waiting = sink.append(body('waits'));
       await new Promise((r) => setTimeout(r, 100));
@@ -150,8 +135,8 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
   });
 
   it('signs checkpoints every N records in the same transaction and on close, with a copy in the witness', async () => {
-    const witness = path.join(keyDir, '..', `witness-${randomUUID()}.checkpoints`);
-    const sink = await open({ checkpoint: { keyDir, every: 3, witness } });
+    const witness = path.join(db.keyDir, '..', `witness-${randomUUID()}.checkpoints`);
+    const sink = await open({ checkpoint: { keyDir: db.keyDir, every: 3, witness } });
     for (let i = 0; i < 7; i++) await sink.append(body(`c${i}`));
     await sink.close();
     const cps = await rows('SELECT c.seq::int AS seq, c.line, l.end_bytes::int AS end_bytes, l.hash FROM hoopq_audit_checkpoints c JOIN hoopq_audit_log l USING (seq) ORDER BY n');
@@ -171,7 +156,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     await sink.append(body('x'));
     await sink.close();
     for (const sql of ["UPDATE hoopq_audit_log SET line = 'x'", 'DELETE FROM hoopq_audit_log', 'TRUNCATE hoopq_audit_log', 'DELETE FROM hoopq_audit_checkpoints', 'TRUNCATE hoopq_audit_checkpoints']) {
-      await expect(server.sql(url, sql)).rejects.toThrow(/append-only/);
+      await expect(db.server.sql(db.url, sql)).rejects.toThrow(/append-only/);
     }
     expect(await rows('SELECT count(*)::int AS n FROM hoopq_audit_log')).toEqual([{ n: 1 }]);
   });
@@ -180,7 +165,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     const sink = await open();
     await sink.append(body('x'));
     await sink.close();
-    await server.sql(url, 'ALTER TABLE hoopq_audit_log DISABLE TRIGGER USER; DELETE FROM hoopq_audit_log; ALTER TABLE hoopq_audit_log ENABLE TRIGGER USER');
+    await db.server.sql(db.url, 'ALTER TABLE hoopq_audit_log DISABLE TRIGGER USER; DELETE FROM hoopq_audit_log; ALTER TABLE hoopq_audit_log ENABLE TRIGGER USER');
     const again = await open();
     const err = await again.append(body('y')).catch((e) => e);
     await again.close();
@@ -193,7 +178,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     const records = await Promise.all(sinks.map((s, i) => s.append(body(`r${i}`))));
     await Promise.all(sinks.map((s) => s.close()));
     expect(records.map((r) => r.seq).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect((await verifyAuditLogOf({ kind: 'postgres', url }, { keyDir })).ok).toBe(true);
+    expect((await verifyAuditLogOf({ kind: 'postgres', url: db.url }, { keyDir: db.keyDir })).ok).toBe(true);
   });
 
   it('a role granted only SELECT and INSERT appends to tables the owner created, and can neither delete nor drop the trigger', async () => {
@@ -201,19 +186,19 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
     await owner.append(body('by-owner'));
     await owner.close();
     const role = `hoopq_writer_${process.pid}_${Date.now()}`;
-    await server.sql(url, `CREATE ROLE ${role} LOGIN; GRANT SELECT, INSERT ON hoopq_audit_log, hoopq_audit_checkpoints TO ${role}`);
-    const asRole = new URL(url);
+    await db.server.sql(db.url, `CREATE ROLE ${role} LOGIN; GRANT SELECT, INSERT ON hoopq_audit_log, hoopq_audit_checkpoints TO ${role}`);
+    const asRole = new URL(db.url);
     asRole.username = role;
-    const sink = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir, every: 100 } });
+    const sink = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir: db.keyDir, every: 100 } });
     expect((await sink.append(body('by-role'))).seq).toBe(2);
     await sink.close();
     for (const sql of ['DELETE FROM hoopq_audit_log', 'DROP TRIGGER hoopq_audit_append_only ON hoopq_audit_log']) {
-      await expect(server.sql(asRole.toString(), sql)).rejects.toThrow(/permission denied|must be owner|append-only/);
+      await expect(db.server.sql(asRole.toString(), sql)).rejects.toThrow(/permission denied|must be owner|append-only/);
     }
-    expect((await verifyAuditLogOf({ kind: 'postgres', url: asRole.toString() }, { keyDir })).ok).toBe(true);
+    expect((await verifyAuditLogOf({ kind: 'postgres', url: asRole.toString() }, { keyDir: db.keyDir })).ok).toBe(true);
     // and one with INSERT withheld is refused with what to grant
-    await server.sql(url, `REVOKE INSERT ON hoopq_audit_log FROM ${role}`);
-    const refused = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir, every: 100 } });
+    await db.server.sql(db.url, `REVOKE INSERT ON hoopq_audit_log FROM ${role}`);
+    const refused = await openPgAuditSink(asRole.toString(), { checkpoint: { keyDir: db.keyDir, every: 100 } });
     const err = await refused.append(body('refused')).catch((e) => e);
     await refused.close();
     expect(err).toBeInstanceOf(AuditWriteError);
@@ -223,7 +208,7 @@ describe.skipIf(!HAS_POSTGRES)('the PostgreSQL audit sink', () => {
 
   it('an unreachable server is an AuditWriteError (exit 8) naming the database, never a password', async () => {
     const dead = `postgres://hoopq@127.0.0.1:1/audit`;
-    const err = await openPgAuditSink(dead, { checkpoint: { keyDir, every: 100 }, connectTimeoutMs: 2000 }).catch((e) => e);
+    const err = await openPgAuditSink(dead, { checkpoint: { keyDir: db.keyDir, every: 100 }, connectTimeoutMs: 2000 }).catch((e) => e);
     expect(err).toBeInstanceOf(AuditWriteError);
     expect(err.exitCode).toBe(8);
     expect(err.code).toBe('audit.unreachable');
